@@ -1,0 +1,1 @@
+"""episodes: tasks, the shopper simulator and the episode controller (to come)."""

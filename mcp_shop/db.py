@@ -1,0 +1,124 @@
+"""Database engines and transactions for the two backends: SQLite (default) and PostgreSQL.
+
+Domain functions take an open SQLAlchemy ``Connection`` inside a transaction; ``write_tx`` and
+``read_tx`` open one. On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that two
+writers never deadlock on a lock upgrade; on PostgreSQL writers lock their session row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import mcp_shop.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from mcp_shop.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_DB_URL",
+    "backend_name",
+    "create_schema",
+    "make_engine",
+    "read_tx",
+    "sqlite_path",
+    "write_tx",
+]
+
+DEFAULT_DB_URL = "sqlite:///shop.db"
+
+
+def backend_name(engine: Engine) -> str:
+    """'sqlite' or 'postgresql'."""
+    return engine.dialect.name
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory databases and other backends."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def make_engine(url: str = DEFAULT_DB_URL, *, schema: str | None = None) -> Engine:
+    """An engine for ``url``: ``sqlite:///path.db`` or ``postgresql+psycopg://user@host/db``.
+
+    Args:
+        url: the database URL; ``postgresql://`` is read as ``postgresql+psycopg://``.
+        schema: PostgreSQL only: put every table in this schema (created if missing).
+    """
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        if u.drivername == "postgresql":
+            u = u.set(drivername="postgresql+psycopg")
+        args = {"options": f"-csearch_path={schema}"} if schema else {}
+        engine = create_engine(u, connect_args=args, pool_size=10, max_overflow=20,
+                               pool_pre_ping=True)
+        if schema:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        return engine
+    raise InvalidInput(
+        f"unsupported database URL {url!r}: use sqlite:///path.db or "
+        "postgresql+psycopg://user@host:5432/dbname"
+    )
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        if path is not None:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("tx_mode", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table that does not exist yet (idempotent)."""
+    SQLModel.metadata.create_all(engine)
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A transaction that may write: committed on success, rolled back on any exception."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(tx_mode="IMMEDIATE")
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_tx(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction (a consistent snapshot on both backends)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def ping(engine: Engine) -> None:
+    """Raise if the database cannot be reached."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

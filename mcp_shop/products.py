@@ -1,0 +1,46 @@
+"""Product details as one session sees them (its prices and stock)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from mcp_shop.errors import NotFound
+from mcp_shop.ids import product_id
+from mcp_shop.inventory import product_variants
+from mcp_shop.models import Category, Product
+from mcp_shop.views import ProductView, VariantView
+
+__all__ = ["LOW_STOCK", "get_product", "stock_status"]
+
+P = Product.__table__
+C = Category.__table__
+LOW_STOCK = 3
+
+
+def stock_status(stock: int) -> str:
+    """'out_of_stock', 'low_stock' (1 to 3 left) or 'in_stock'."""
+    if stock <= 0:
+        return "out_of_stock"
+    return "low_stock" if stock <= LOW_STOCK else "in_stock"
+
+
+def get_product(conn: Connection, session_id: str, product_pk: int) -> ProductView:
+    """A product with attributes and every variant's price and stock in this session."""
+    row = conn.execute(
+        select(P, C.c.path, C.c.slug).join(C, C.c.id == P.c.category_id).where(P.c.id == product_pk)
+    ).first()
+    if row is None:
+        raise NotFound(f"product {product_id(product_pk)} does not exist; use search_products "
+                       "to find product ids", product_id=product_id(product_pk))
+    variants = product_variants(conn, session_id, product_pk)
+    return ProductView(
+        product_id=product_id(product_pk), title=row.title, brand=row.brand, category=row.path,
+        category_slug=row.slug, description=row.description, attributes=row.attributes,
+        rating=row.rating, rating_count=row.rating_count, final_sale=row.final_sale,
+        option_names=row.option_names,
+        variants=[VariantView(variant_id=v.variant_id, sku=v.sku, options=v.options,
+                              price_cents=v.price_cents, stock=max(v.stock, 0),
+                              stock_status=stock_status(v.stock)) for v in variants],
+        price_cents=min(v.price_cents for v in variants),
+        in_stock=any(v.stock > 0 for v in variants),
+    )

@@ -1,0 +1,204 @@
+"""Returns and exchanges of delivered order lines, judged by the session's simulated clock.
+
+A line is eligible while its order is delivered, the category's return window (counted from
+delivery) is open, it is not final sale, and some of its quantity is neither returned nor
+exchanged. Refunds cover the price paid less the line's share of the order discount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from mcp_shop.errors import Ineligible, InvalidInput, NotFound, OutOfStock
+from mcp_shop.ids import order_id, variant_id
+from mcp_shop.inventory import adjust_stock, product_variants, require_variant, take_stock
+from mcp_shop.models import ExchangeRequest, OrderLine, ReturnLine, ReturnRequest, Shipment
+from mcp_shop.models import ShopSession as _S
+from mcp_shop.orders import charge, refund, require_order, tracking_number
+from mcp_shop.policies import (
+    DEFAULT_POLICIES,
+    EXCHANGE_REASONS,
+    RETURN_REASONS,
+    SHOP_FAULT_REASONS,
+)
+from mcp_shop.views import LineEligibility
+
+__all__ = ["check_return_eligibility", "request_exchange", "request_return"]
+
+OL = OrderLine.__table__
+RR = ReturnRequest.__table__
+RL = ReturnLine.__table__
+XR = ExchangeRequest.__table__
+SH = Shipment.__table__
+S = _S.__table__
+
+
+def _net_after(line: Any, units: int) -> int:
+    """What the first ``units`` of a line cost after discount (telescopes to the line's net)."""
+    return (line.unit_price_cents * line.quantity - line.discount_cents) * units // line.quantity
+
+
+def _eligibility(order: Any, line: Any, now: datetime) -> LineEligibility:
+    rule = DEFAULT_POLICIES.return_rule(line.category_slug)
+    left = line.quantity - line.returned_quantity - line.exchanged_quantity
+    window_ends = order.delivered_at + timedelta(days=rule.window_days)
+    if order.status == "cancelled":
+        reason, ok = "the order was cancelled", False
+    elif order.status != "delivered":
+        reason, ok = (f"the order is {order.status}, not delivered yet; returns open on delivery "
+                      f"(expected {order.delivered_at:%Y-%m-%d})"), False
+    elif line.final_sale:
+        reason, ok = f"final sale ({rule.label.lower()} or clearance): not returnable", False
+    elif now > window_ends:
+        reason, ok = (f"the {rule.window_days}-day return window for {rule.label.lower()} "
+                      f"closed on {window_ends:%Y-%m-%d}"), False
+    elif left <= 0:
+        reason, ok = "already fully returned or exchanged", False
+    else:
+        fee = (f"; {rule.restocking_fee_percent}% restocking fee unless defective, not as "
+               "described or damaged" if rule.restocking_fee_percent else "")
+        reason, ok = f"eligible until {window_ends:%Y-%m-%d}{fee}", True
+    return LineEligibility(
+        line_no=line.line_no, variant_id=variant_id(line.variant_id), title=line.title,
+        eligible=ok, reason=reason, returnable_quantity=max(left, 0) if ok else 0,
+        window_ends=window_ends if rule.returnable and not line.final_sale else None,
+        restocking_fee_percent=rule.restocking_fee_percent,
+        refund_per_unit_cents=_net_after(line, 1) if line.quantity else 0,
+    )
+
+
+def _lines(conn: Connection, order: Any) -> list[Any]:
+    return conn.execute(select(OL).where(OL.c.order_id == order.id)
+                        .order_by(OL.c.line_no)).all()
+
+
+def check_return_eligibility(conn: Connection, session: Any, number: int) -> list[LineEligibility]:
+    """Per line of an order: can it be returned now, why (not), until when, with what fee."""
+    order = require_order(conn, session.id, number)
+    return [_eligibility(order, ln, session.clock) for ln in _lines(conn, order)]
+
+
+def _find_line(lines: Sequence[Any], variant_pk: int, order: Any) -> Any:
+    for ln in lines:
+        if ln.variant_id == variant_pk:
+            return ln
+    valid = ", ".join(variant_id(ln.variant_id) for ln in lines)
+    raise NotFound(f"{variant_id(variant_pk)} is not a line of {order_id(order.number)}; its "
+                   f"lines are: {valid}", variant_id=variant_id(variant_pk))
+
+
+def _require_eligible(order: Any, line: Any, now: datetime, quantity: int) -> LineEligibility:
+    elig = _eligibility(order, line, now)
+    if not elig.eligible:
+        raise Ineligible(f"{elig.variant_id} ({line.title}) cannot be returned or exchanged: "
+                         f"{elig.reason}", variant_id=elig.variant_id)
+    if not 1 <= quantity <= elig.returnable_quantity:
+        raise InvalidInput(f"quantity for {elig.variant_id} must be from 1 to "
+                           f"{elig.returnable_quantity}, got {quantity}")
+    return elig
+
+
+def request_return(
+    conn: Connection,
+    session: Any,
+    number: int,
+    items: Sequence[tuple[int, int]],
+    *,
+    reason: str,
+    refund_to: str = "original",
+) -> str:
+    """Return ``(variant, quantity)`` items of an order for a refund; returns 'R-<n>'."""
+    if reason not in RETURN_REASONS:
+        raise InvalidInput(f"unknown return reason {reason!r}; valid: {', '.join(RETURN_REASONS)}")
+    if refund_to not in ("original", "gift_card"):
+        raise InvalidInput("refund_to must be 'original' (the payment method) or 'gift_card'")
+    if not items:
+        raise InvalidInput("name at least one order line (variant_id and quantity) to return")
+    if len({v for v, _ in items}) != len(items):
+        raise InvalidInput("each order line may appear once in a return")
+    order = require_order(conn, session.id, number, lock=True)
+    lines = _lines(conn, order)
+    plan = []
+    for vpk, qty in items:
+        line = _find_line(lines, vpk, order)
+        elig = _require_eligible(order, line, session.clock, qty)
+        done = line.returned_quantity + line.exchanged_quantity
+        gross = _net_after(line, done + qty) - _net_after(line, done)
+        fee = 0 if reason in SHOP_FAULT_REASONS else gross * elig.restocking_fee_percent // 100
+        plan.append((line, qty, gross - fee, fee))
+    rnum = session.next_return_number
+    conn.execute(update(S).where(S.c.id == session.id).values(next_return_number=rnum + 1))
+    total, fees = sum(p[2] for p in plan), sum(p[3] for p in plan)
+    rid = conn.execute(RR.insert().values(
+        session_id=session.id, number=rnum, order_id=order.id, status="refunded", reason=reason,
+        refund_to=refund_to, refund_cents=total, fee_cents=fees, created_at=session.clock,
+    )).inserted_primary_key[0]
+    for line, qty, amount, fee in plan:
+        conn.execute(RL.insert().values(session_id=session.id, return_id=rid,
+                                        order_line_id=line.id, quantity=qty,
+                                        refund_cents=amount, fee_cents=fee))
+        conn.execute(update(OL).where(OL.c.id == line.id)
+                     .values(returned_quantity=OL.c.returned_quantity + qty))
+        adjust_stock(conn, session.id, line.variant_id, qty)
+    refund(conn, session.id, order, total, f"return R-{rnum}", to=refund_to)
+    return f"R-{rnum}"
+
+
+def request_exchange(
+    conn: Connection,
+    session: Any,
+    number: int,
+    variant_pk: int,
+    new_variant_pk: int,
+    *,
+    quantity: int = 1,
+    reason: str,
+) -> str:
+    """Swap units of a delivered line for another variant of the same product; 'X-<n>'."""
+    if reason not in EXCHANGE_REASONS:
+        raise InvalidInput(f"unknown exchange reason {reason!r}; valid: "
+                           f"{', '.join(EXCHANGE_REASONS)}")
+    order = require_order(conn, session.id, number, lock=True)
+    line = _find_line(_lines(conn, order), variant_pk, order)
+    _require_eligible(order, line, session.clock, quantity)
+    new = require_variant(conn, session.id, new_variant_pk)
+    if new.product_pk != line.product_id:
+        raise Ineligible(f"{new.variant_id} is not a variant of the ordered product; exchanges "
+                         "are for another size, colour, ... of the same product: return this "
+                         "item and order the other one instead", variant_id=new.variant_id)
+    if new.pk == line.variant_id:
+        raise InvalidInput(f"{new.variant_id} is the variant already ordered; pick another one")
+    if new.stock < quantity:
+        others = [v.variant_id for v in product_variants(conn, session.id, line.product_id)
+                  if v.stock >= quantity and v.pk != line.variant_id]
+        raise OutOfStock(f"{new.variant_id} has {new.stock} in stock, {quantity} needed; "
+                         f"variants in stock: {', '.join(others) or 'none'}",
+                         variant_id=new.variant_id, available=new.stock)
+    take_stock(conn, session.id, new, quantity)
+    adjust_stock(conn, session.id, line.variant_id, quantity)
+    diff = (new.price_cents - line.unit_price_cents) * quantity
+    xnum = session.next_exchange_number
+    conn.execute(update(S).where(S.c.id == session.id).values(next_exchange_number=xnum + 1))
+    xid = conn.execute(XR.insert().values(
+        session_id=session.id, number=xnum, order_id=order.id, order_line_id=line.id,
+        quantity=quantity, from_variant_id=line.variant_id, to_variant_id=new.pk,
+        price_difference_cents=diff, status="replacement_shipped", reason=reason,
+        created_at=session.clock,
+    )).inserted_primary_key[0]
+    conn.execute(update(OL).where(OL.c.id == line.id)
+                 .values(exchanged_quantity=OL.c.exchanged_quantity + quantity))
+    conn.execute(SH.insert().values(
+        session_id=session.id, order_id=order.id, exchange_id=xid, carrier="ParcelPost",
+        tracking_number=tracking_number(session.seed, f"X-{xnum}"), status="label_created",
+        shipped_at=session.clock + timedelta(days=1),
+        delivered_at=session.clock + timedelta(days=5),
+    ))
+    if diff > 0:
+        charge(conn, session.id, order, diff, f"exchange X-{xnum} price difference")
+    elif diff < 0:
+        refund(conn, session.id, order, -diff, f"exchange X-{xnum} price difference")
+    return f"X-{xnum}"

@@ -1,0 +1,277 @@
+"""Sessions: isolated shop worlds addressed by unguessable handles, with a simulated clock.
+
+Opening a session writes a handful of rows (customer, addresses, payment methods, discount codes,
+a seeded order history) and copies nothing from the catalog, so it costs the same on a catalog of
+ten thousand or a million products. Everything seeded is a pure function of the session seed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, case, select, update
+
+from mcp_shop import orders
+from mcp_shop.errors import InvalidInput, InvalidState, NotFound
+from mcp_shop.models import (
+    Address,
+    Cart,
+    CatalogInfo,
+    Customer,
+    DiscountCode,
+    ExchangeRequest,
+    Order,
+    PaymentMethod,
+    Shipment,
+    ShopSession,
+    Variant,
+)
+from mcp_shop.views import SessionView
+
+__all__ = [
+    "SIM_EPOCH",
+    "SessionRow",
+    "add_discount_code",
+    "advance_clock",
+    "lock_session",
+    "new_handle",
+    "open_session",
+    "read_session",
+]
+
+SIM_EPOCH = datetime(2026, 3, 2, 9, 0)
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+S = ShopSession.__table__
+SessionRow = Any  # a Row of shop_session
+
+_FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery",
+          "Quinn", "Priya", "Mateo", "Yuki", "Amara", "Lena", "Omar", "Sofia", "Noah"]
+_LAST = ["Rivera", "Chen", "Okafor", "Schmidt", "Novak", "Haddad", "Larsen", "Patel", "Moreau",
+         "Kowalski", "Tanaka", "Silva", "Brennan", "Nguyen", "Adeyemi", "Fischer"]
+_CITIES = [("Portland", "OR", "972"), ("Austin", "TX", "787"), ("Columbus", "OH", "432"),
+           ("Denver", "CO", "802"), ("Raleigh", "NC", "276"), ("Madison", "WI", "537"),
+           ("Tucson", "AZ", "857"), ("Boise", "ID", "837")]
+_STREETS = ["Maple Ave", "Oak St", "Cedar Ln", "Harbor Rd", "Elm St", "Birch Way", "Park Blvd"]
+
+
+def new_handle() -> str:
+    """A fresh session handle: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def read_session(conn: Connection, session_id: str, *, for_update: bool = False) -> SessionRow:
+    """The session row; NotFound for an unknown handle, InvalidInput for a malformed one."""
+    if not isinstance(session_id, str) or not _HANDLE.match(session_id):
+        raise InvalidInput(
+            "malformed session_id: use the handle returned by open_session "
+            "(22 to 64 URL-safe characters)"
+        )
+    q = select(S).where(S.c.id == session_id)
+    if for_update:
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound("unknown session_id: open a session with open_session first")
+    return row
+
+
+def lock_session(conn: Connection, session_id: str) -> SessionRow:
+    """Read the session row and hold its lock until the transaction ends (serialises writers)."""
+    return read_session(conn, session_id, for_update=True)
+
+
+def add_discount_code(
+    conn: Connection,
+    session_id: str,
+    code: str,
+    *,
+    kind: str,
+    value: int = 0,
+    min_spend_cents: int = 0,
+    category_slug: str | None = None,
+    expires_at: datetime | None = None,
+    single_use: bool = True,
+    description: str = "",
+) -> None:
+    """Make a discount code known in one session (task set-up uses this too)."""
+    if kind not in ("percent", "fixed", "free_shipping"):
+        raise InvalidInput(f"code kind must be percent, fixed or free_shipping, got {kind!r}")
+    if kind == "percent" and not 1 <= value <= 100:
+        raise InvalidInput(f"a percent code needs a value from 1 to 100, got {value}")
+    if kind == "fixed" and value < 1:
+        raise InvalidInput(f"a fixed code needs a value of at least 1 cent, got {value}")
+    conn.execute(
+        DiscountCode.__table__.insert().values(
+            session_id=session_id, code=code.upper(), kind=kind, value=value,
+            min_spend_cents=min_spend_cents, category_slug=category_slug, expires_at=expires_at,
+            single_use=single_use, used=False, description=description,
+        )
+    )
+
+
+def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
+    add_discount_code(conn, sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
+                      description="10% off orders of $50 or more")
+    add_discount_code(conn, sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
+                      description="$20 off orders of $100 or more")
+    add_discount_code(conn, sid, "FREESHIP", kind="free_shipping",
+                      description="free shipping on any order")
+    add_discount_code(conn, sid, "SHOES15", kind="percent", value=15, category_slug="footwear",
+                      description="15% off footwear")
+    add_discount_code(conn, sid, "SPRING5", kind="fixed", value=500,
+                      expires_at=now - timedelta(days=3), description="$5 off (spring promotion)")
+
+
+def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime,
+                   tier: str | None) -> int:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    cust = conn.execute(
+        Customer.__table__.insert().values(
+            session_id=sid, public_id=f"C-{1000 + rng.randrange(9000)}", name=f"{first} {last}",
+            email=f"{first.lower()}.{last.lower()}@example.com",
+            tier=tier or rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0],
+            member_since=now - timedelta(days=rng.randrange(60, 2000)),
+        )
+    ).inserted_primary_key[0]
+    city, region, zip3 = rng.choice(_CITIES)
+    addresses = [dict(label="Home", line1=f"{rng.randrange(10, 999)} {rng.choice(_STREETS)}",
+                      city=city, region=region, postcode=f"{zip3}{rng.randrange(10, 99)}")]
+    if rng.random() < 0.5:
+        city2, region2, zip2 = rng.choice(_CITIES)
+        addresses.append(dict(label="Work", line1=f"{rng.randrange(100, 9999)} Commerce Pkwy",
+                              city=city2, region=region2,
+                              postcode=f"{zip2}{rng.randrange(10, 99)}"))
+    conn.execute(Address.__table__.insert(), [
+        dict(session_id=sid, public_id=f"A-{i + 1}", recipient=f"{first} {last}",
+             country="US", is_default=i == 0, **a)
+        for i, a in enumerate(addresses)
+    ])
+    brand = rng.choice(["Visa", "Mastercard", "Amex"])
+    methods = [dict(kind="card", label=f"{brand} ending {rng.randrange(1000, 9999)}",
+                    balance_cents=None, is_default=True)]
+    if rng.random() < 0.6:
+        methods.append(dict(kind="paypal", label=f"PayPal ({first.lower()}@example.com)",
+                            balance_cents=None, is_default=False))
+    methods.append(dict(kind="gift_card", label=f"Gift card ending {rng.randrange(1000, 9999)}",
+                        balance_cents=rng.choice([1500, 2500, 5000, 10000]), is_default=False))
+    conn.execute(PaymentMethod.__table__.insert(), [
+        dict(session_id=sid, public_id=f"PM-{i + 1}", **m) for i, m in enumerate(methods)
+    ])
+    return int(cust)
+
+
+def _seed_history(conn: Connection, sid: str, rng: random.Random, now: datetime,
+                  product_count: int, n_orders: int) -> None:
+    if n_orders <= 0 or product_count <= 0:
+        return
+    picks = [[rng.randrange(1, product_count + 1) for _ in range(rng.choice([1, 1, 2, 3]))]
+             for _ in range(n_orders)]
+    wanted = sorted({p for order in picks for p in order})
+    V = Variant.__table__
+    by_product: dict[int, list[int]] = {}
+    for vid, pid in conn.execute(
+        select(V.c.id, V.c.product_id).where(V.c.product_id.in_(wanted)).order_by(V.c.id)
+    ):
+        by_product.setdefault(pid, []).append(vid)
+    placed = sorted(now - timedelta(days=rng.randrange(2, 90), hours=rng.randrange(0, 12))
+                    for _ in range(n_orders))
+    for products, placed_at in zip(picks, placed, strict=True):
+        lines = {rng.choice(by_product[p]): rng.choice([1, 1, 1, 2]) for p in products
+                 if p in by_product}
+        if lines:
+            orders.add_past_order(conn, sid, lines, placed_at=placed_at)
+
+
+def open_session(
+    conn: Connection,
+    *,
+    seed: int = 0,
+    tier: str | None = None,
+    history_orders: int | None = None,
+    clock: datetime | None = None,
+) -> SessionView:
+    """Open a new isolated session seeded from ``seed``.
+
+    Args:
+        conn: a connection inside a write transaction.
+        seed: everything seeded (customer, codes, order history) is a function of this.
+        tier: force the customer's tier ('standard', 'silver', 'gold').
+        history_orders: number of past orders to seed (default: 2 to 4, from the seed).
+        clock: the simulated start time (default: 2026-03-02 09:00).
+    """
+    if tier is not None and tier not in ("standard", "silver", "gold"):
+        raise InvalidInput(f"tier must be standard, silver or gold, got {tier!r}")
+    if history_orders is not None and not 0 <= history_orders <= 50:
+        raise InvalidInput(f"history_orders must be between 0 and 50, got {history_orders}")
+    info = conn.execute(select(CatalogInfo.__table__)).first()
+    if info is None:
+        raise InvalidState("the database has no catalog yet: build one first (mcp-shop build)")
+    rng = random.Random(f"session:{seed}")
+    now = clock or SIM_EPOCH
+    sid = new_handle()
+    conn.execute(S.insert().values(id=sid, seed=seed, catalog_fingerprint=info.fingerprint,
+                                   clock=now, started_at=now))
+    conn.execute(Cart.__table__.insert().values(session_id=sid))
+    cust = _seed_customer(conn, sid, rng, now, tier)
+    conn.execute(update(S).where(S.c.id == sid).values(customer_id=cust))
+    _seed_codes(conn, sid, now)
+    n = rng.randrange(2, 5) if history_orders is None else history_orders
+    _seed_history(conn, sid, rng, now, info.product_count, n)
+    public = conn.execute(
+        select(Customer.__table__.c.public_id).where(Customer.__table__.c.id == cust)
+    ).scalar_one()
+    return SessionView(session_id=sid, seed=seed, clock=now, customer_id=public)
+
+
+def advance_clock(conn: Connection, session_id: str, delta: timedelta) -> datetime:
+    """Move the session's clock forward and every order, shipment and exchange with it."""
+    if delta < timedelta(0):
+        raise InvalidInput("the clock only moves forward: give a positive duration")
+    if delta > timedelta(days=3650):
+        raise InvalidInput("advance the clock by at most 3650 days at a time")
+    row = lock_session(conn, session_id)
+    now = row.clock + delta
+    conn.execute(update(S).where(S.c.id == session_id).values(clock=now))
+    refresh_statuses(conn, session_id, now)
+    return now
+
+
+def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
+    """Set order, shipment and exchange statuses to what the clock ``now`` implies."""
+    ORD = Order.__table__  # noqa: N806
+    conn.execute(
+        update(ORD)
+        .where(ORD.c.session_id == session_id, ORD.c.status != "cancelled")
+        .values(status=case(
+            (ORD.c.delivered_at <= now, "delivered"),
+            (ORD.c.shipped_at <= now, "shipped"),
+            (ORD.c.processing_at <= now, "processing"),
+            else_="pending",
+        ))
+    )
+    SH = Shipment.__table__  # noqa: N806
+    conn.execute(
+        update(SH)
+        .where(SH.c.session_id == session_id, SH.c.status != "cancelled")
+        .values(status=case(
+            (SH.c.delivered_at <= now, "delivered"),
+            (SH.c.shipped_at <= now, "in_transit"),
+            else_="label_created",
+        ))
+    )
+    X = ExchangeRequest.__table__  # noqa: N806
+    delivered = (
+        select(SH.c.exchange_id)
+        .where(SH.c.session_id == session_id, SH.c.exchange_id.is_not(None),
+               SH.c.delivered_at <= now)
+    )
+    conn.execute(
+        update(X)
+        .where(X.c.session_id == session_id, X.c.status != "completed",
+               X.c.id.in_(delivered))
+        .values(status="completed")
+    )

@@ -1,0 +1,1 @@
+"""verifiers: pure scoring of episode records (to come)."""
