@@ -120,8 +120,8 @@ def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
                       description="$20 off orders of $100 or more")
     add_discount_code(conn, sid, "FREESHIP", kind="free_shipping",
                       description="free shipping on any order")
-    add_discount_code(conn, sid, "SHOES15", kind="percent", value=15, category_slug="footwear",
-                      description="15% off footwear")
+    add_discount_code(conn, sid, "SHOES15", kind="percent", value=15, category_slug="shoes",
+                      description="15% off shoes")
     add_discount_code(conn, sid, "SPRING5", kind="fixed", value=500,
                       expires_at=now - timedelta(days=3), description="$5 off (spring promotion)")
 

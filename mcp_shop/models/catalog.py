@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, Integer
 from sqlmodel import Field, SQLModel
 
 __all__ = ["CatalogInfo", "Category", "Product", "Variant"]
@@ -76,7 +76,9 @@ class Variant(SQLModel, table=True):
 
     __tablename__ = "variant"
 
-    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    # INTEGER on SQLite makes the key the table's rowid (no extra index, half the insert time).
+    id: int = Field(sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                     primary_key=True, autoincrement=False))
     product_id: int = Field(index=True)
     position: int = Field(description="1-based index within the product")
     sku: str

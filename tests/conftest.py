@@ -1,0 +1,88 @@
+"""Shared fixtures: one small generated catalog per backend (SQLite file, PostgreSQL schema).
+
+PostgreSQL is expected on 127.0.0.1:5432 (trust auth, database ``test``; override with
+``MCP_SHOP_TEST_PG``). Locally a missing server skips its tests with the reason; under
+``CI=true`` a missing server fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from mcp_shop.db import make_engine
+
+PG_URL = os.environ.get("MCP_SHOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEST_SEED = 11
+TEST_SIZE = 2000
+
+
+def _pg_unavailable() -> str | None:
+    try:
+        engine = make_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_reason() -> str | None:
+    return _pg_unavailable()
+
+
+def engine_for(backend: str, tmp: Path, pg_reason: str | None) -> Iterator[Engine]:
+    """A fresh empty database on ``backend``; dropped afterwards."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp / 'shop.db'}")
+        yield engine
+        engine.dispose()
+        return
+    if pg_reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
+        pytest.skip(pg_reason)
+    schema = "t_" + secrets.token_hex(6)
+    engine = make_engine(PG_URL, schema=schema)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def catalog_engine(backend: str, tmp_path_factory: pytest.TempPathFactory,
+                   pg_reason: str | None) -> Iterator[Engine]:
+    """An engine on a database holding the shared test catalog (built once per backend)."""
+    from mcp_shop.catalog import build_catalog
+
+    tmp = tmp_path_factory.mktemp(f"catalog-{backend}")
+    gen = engine_for(backend, tmp, pg_reason)
+    engine = next(gen)
+    build_catalog(engine, seed=TEST_SEED, size=TEST_SIZE)
+    yield engine
+    gen.close()
+
+
+@pytest.fixture(scope="session")
+def shop(catalog_engine: Engine):
+    """A ``Shop`` over the shared test catalog with an in-memory search index."""
+    from mcp_shop import Shop
+
+    return Shop(catalog_engine, index_dir=None)

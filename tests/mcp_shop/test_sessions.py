@@ -1,0 +1,93 @@
+"""Sessions: unguessable handles, seeded worlds, copy-on-write isolation, persistence."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import func, select
+
+from mcp_shop import InvalidInput, NotFound, Shop
+from mcp_shop.models import PriceOverride, StockOverride
+from tests.mcp_shop.helpers import find_variants
+
+
+def _world(shop, sid: str) -> list:
+    """Everything a shopper can see of a session's seeded world, by public ids."""
+    orders = [shop.get_order(sid, o.order_id) for o in shop.list_orders(sid)]
+    return [shop.get_customer(sid), shop.view_cart(sid), shop.session(sid).clock, orders]
+
+
+def test_handles_carry_at_least_128_random_bits(shop):
+    handles = {shop.open_session(seed=0).session_id for _ in range(20)}
+    assert len(handles) == 20
+    for h in handles:
+        assert len(base64.urlsafe_b64decode(h + "=" * (-len(h) % 4))) * 8 >= 128
+
+
+def test_same_seed_same_world(shop):
+    a = shop.open_session(seed=42).session_id
+    b = shop.open_session(seed=42).session_id
+    c = shop.open_session(seed=43).session_id
+    assert _world(shop, a) == _world(shop, b)
+    assert _world(shop, a) != _world(shop, c)
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "x" * 200, "../../etc/passwd", "' OR 1=1 --", 42])
+def test_malformed_handles(shop, bad):
+    with pytest.raises(InvalidInput, match="session_id"):
+        shop.view_cart(bad)
+
+
+def test_unknown_handle(shop):
+    with pytest.raises(NotFound, match="open_session"):
+        shop.view_cart("A" * 32)
+
+
+def test_opening_a_session_copies_nothing_from_the_catalog(shop):
+    sid = shop.open_session(seed=1).session_id
+    with shop.engine.connect() as conn:
+        for model in (StockOverride, PriceOverride):
+            t = model.__table__
+            n = conn.execute(select(func.count()).select_from(t)
+                             .where(t.c.session_id == sid)).scalar_one()
+            assert n == 0
+
+
+def test_sessions_do_not_see_each_other(shop):
+    a = shop.open_session(seed=4, history_orders=0).session_id
+    b = shop.open_session(seed=4, history_orders=0).session_id
+    (v,) = find_variants(shop, a, min_stock=3)
+    before_b = shop.snapshot(b)
+    stock_b = shop.get_product(b, "P-" + v.split("-")[1]).variants
+    shop.add_to_cart(a, v, 2)
+    shop.set_price(a, v, 123)
+    shop.checkout(a, payment_method_id="PM-1")
+    assert shop.snapshot(b) == before_b
+    assert shop.view_cart(b).lines == []
+    assert shop.list_orders(b) == []
+    assert shop.get_product(b, "P-" + v.split("-")[1]).variants == stock_b
+
+
+def test_session_survives_a_restart(shop, backend, tmp_path):
+    sid = shop.open_session(seed=8).session_id
+    (v,) = find_variants(shop, sid, min_stock=2)
+    shop.add_to_cart(sid, v, 2)
+    shop.advance_clock(sid, days=1)
+    clock = shop.session(sid).clock
+    if backend == "sqlite":
+        url = str(shop.engine.url)
+        fresh = Shop.open(url, seed=shop.catalog.seed, size=shop.catalog.size, index_dir=None)
+    else:
+        with shop.engine.connect() as conn:
+            schema = conn.exec_driver_sql("SHOW search_path").scalar()
+        engine_url = shop.engine.url.render_as_string(hide_password=False)
+        fresh = Shop.open(engine_url, seed=shop.catalog.seed, size=shop.catalog.size,
+                          index_dir=None, schema=schema)
+    try:
+        assert fresh.session(sid).clock == clock
+        assert [(ln.variant_id, ln.quantity) for ln in fresh.view_cart(sid).lines] == [(v, 2)]
+        fresh.checkout(sid, payment_method_id="PM-1")
+        assert shop.view_cart(sid).lines == []
+    finally:
+        fresh.engine.dispose()
