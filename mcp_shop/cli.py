@@ -1,0 +1,229 @@
+"""The ``mcp-shop`` command: build a catalog, take a guided tour of the shop, serve it over MCP.
+
+    mcp-shop build --db sqlite:///shop.db --seed 0 --size 10000
+    mcp-shop tour                      # builds the default catalog on first use, then tours it
+    mcp-shop serve                     # MCP over stdio (logs on stderr)
+    mcp-shop serve --http --host 127.0.0.1 --port 8000   # Streamable HTTP at /mcp, GET /health
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mcp_shop.db import DEFAULT_DB_URL
+from mcp_shop.errors import ShopError
+
+__all__ = ["main"]
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _open_shop(args: argparse.Namespace):  # noqa: ANN202 - returns Shop
+    from mcp_shop.catalog import load_catalog_info
+    from mcp_shop.db import make_engine
+    from mcp_shop.shop import Shop
+
+    engine = make_engine(args.db)
+    exists = load_catalog_info(engine) if _has_tables(engine) else None
+    engine.dispose()
+    started = time.perf_counter()
+    if exists is None:
+        with _progress(f"Generating {args.size:,} products (seed {args.seed})") as progress:
+            shop = Shop.open(args.db, seed=args.seed, size=args.size, progress=progress)
+        err.print(f"Catalog and search index built in {time.perf_counter() - started:.1f} s")
+    else:
+        shop = Shop.open(args.db, seed=args.seed, size=args.size)
+    return shop
+
+
+def _has_tables(engine) -> bool:  # noqa: ANN001
+    from sqlalchemy import inspect
+
+    return inspect(engine).has_table("catalog_info")
+
+
+def _dollars(cents: int) -> str:
+    return f"${cents / 100:,.2f}"
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    shop = _open_shop(args)
+    info = shop.catalog
+    console.print(f"Catalog {info.fingerprint[:12]}: {info.product_count:,} products, "
+                  f"{info.variant_count:,} variants, {info.category_count} categories "
+                  f"in {args.db}")
+    return 0
+
+
+def cmd_tour(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from mcp_shop.models import Category
+    from mcp_shop.search import SearchQuery
+
+    shop = _open_shop(args)
+    info = shop.catalog
+    console.rule(f"[bold]The catalog[/] ({args.db})")
+    console.print(f"{info.product_count:,} products, {info.variant_count:,} variants, "
+                  f"{info.category_count} categories (seed {info.seed}, "
+                  f"generator {info.generator_version})")
+    C = Category.__table__  # noqa: N806
+    with shop.engine.connect() as conn:
+        depts = conn.execute(select(C.c.name, C.c.product_count, C.c.slug)
+                             .where(C.c.parent_id.is_(None)).order_by(C.c.name)).all()
+        leaves = conn.execute(select(func.count()).select_from(C).where(C.c.is_leaf)).scalar()
+    table = Table("department", "slug", "products", title=f"{len(depts)} departments, "
+                  f"{leaves} leaf categories")
+    for name, count, slug in depts:
+        table.add_row(name, slug, f"{count:,}")
+    console.print(table)
+
+    session = shop.open_session(seed=args.seed)
+    sid = session.session_id
+    console.rule("[bold]A shopping session[/]")
+    customer = shop.get_customer(sid)
+    console.print(f"Session {sid[:8]}… for {customer.name} ({customer.tier} tier), "
+                  f"simulated clock {session.clock:%Y-%m-%d %H:%M}")
+    for text, extra in [("wireless headphones", {"max_price_cents": 10000,
+                                                 "sort": "rating"}),
+                        ("dinosaur", {"category": "toys"}),
+                        ("running shoes", {"in_stock_only": True, "sort": "price_asc"})]:
+        started = time.perf_counter()
+        page = shop.search(sid, SearchQuery(text=text, page_size=3, **extra))
+        ms = (time.perf_counter() - started) * 1000
+        filters = ", ".join(f"{k}={v}" for k, v in extra.items())
+        table = Table("product", "title", "price", "rating", "stock",
+                      title=f"search '{text}' ({filters}): {page.total:,} matches, {ms:.1f} ms")
+        for hit in page.hits:
+            table.add_row(hit.product_id, hit.title, _dollars(hit.price_cents),
+                          f"{hit.rating:.1f} ({hit.rating_count:,})",
+                          "yes" if hit.in_stock else "no")
+        console.print(table)
+    page = shop.search(sid, SearchQuery(text="running shoes", in_stock_only=True, page_size=5))
+    product = next(shop.get_product(sid, h.product_id) for h in page.hits)
+    variant = next(v for v in product.variants if v.stock > 0)
+    console.print(f"\nAdding {product.title} ({', '.join(variant.options.values()) or 'one size'}"
+                  f", {variant.variant_id}) to the cart")
+    cart = shop.add_to_cart(sid, variant.variant_id, 1)
+    try:
+        cart = shop.apply_discount_code(sid, "FREESHIP")
+        console.print("Applied code FREESHIP")
+    except ShopError as exc:
+        console.print(f"Code rejected: {exc}")
+    console.print(f"Cart: subtotal {_dollars(cart.subtotal_cents)}, discount "
+                  f"{_dollars(cart.discount_cents)}, shipping "
+                  f"{_dollars(cart.standard_shipping_cents)}, total {_dollars(cart.total_cents)}")
+    order = shop.checkout(sid, payment_method_id=customer.payment_methods[0].payment_method_id)
+    console.print(f"Placed {order.order_id}: {order.status}, total {_dollars(order.total_cents)}, "
+                  f"tracking {order.shipments[0].tracking_number}")
+    for days in (1, 5):
+        shop.advance_clock(sid, days=days)
+        console.print(f"  +{days} day(s): {shop.get_order(sid, order.order_id).status}")
+    elig = shop.check_return_eligibility(sid, order.order_id)[0]
+    console.print(f"Return eligibility: {elig.reason}")
+    ret = shop.request_return(sid, order.order_id, [(variant.variant_id, 1)],
+                              reason="changed_mind")
+    console.print(f"Returned it: {ret.return_id}, refund {_dollars(ret.refund_cents)} to the "
+                  "original payment method")
+    history = shop.list_orders(sid)
+    console.print(f"Order history now holds {len(history)} orders: "
+                  + ", ".join(f"{o.order_id} ({o.status})" for o in history))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mcp_shop.server.run import ServeOptions, serve
+
+    return serve(ServeOptions(
+        db=args.db, seed=args.seed, size=args.size, schema=args.schema, index_dir=args.index_dir,
+        http=args.http, host=args.host, port=args.port, allowed_hosts=args.allowed_host,
+        allowed_origins=args.allowed_origin, session=args.session,
+        session_seed=args.session_seed, log_level=args.log_level))
+
+
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="serve the shop over MCP (stdio, or Streamable HTTP)",
+                       description="Serve the shop over MCP. The catalog is built on first "
+                       "start and reused after. Logs go to stderr only.")
+    p.add_argument("--db", default=DEFAULT_DB_URL,
+                   help=f"database URL (default {DEFAULT_DB_URL}; "
+                   "postgresql+psycopg://user@host/db for PostgreSQL)")
+    p.add_argument("--schema", default=None, help="PostgreSQL schema holding the shop tables")
+    p.add_argument("--seed", type=int, default=None,
+                   help="catalog seed (default: the catalog the database holds, else 0)")
+    p.add_argument("--size", type=int, default=None,
+                   help="number of products (default: the catalog the database holds, else "
+                   "10000 on first start)")
+    p.add_argument("--index-dir", default=None,
+                   help="where search indexes live (default: beside a SQLite file, else "
+                   "~/.cache/mcp-shop/search)")
+    p.add_argument("--http", action="store_true",
+                   help="serve Streamable HTTP at /mcp (plus GET /health) instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000,
+                   help="HTTP port (default 8000; 0 picks a free port, printed on stderr)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
+                   help="extra Host header to accept, e.g. shop.example.com or "
+                   "shop.example.com:* (repeatable; localhost is always allowed)")
+    p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                   help="extra browser Origin to accept, e.g. https://app.example.com "
+                   "(repeatable)")
+    p.add_argument("--session", default=None, metavar="HANDLE",
+                   help="stdio: resume this session as the default one instead of opening one")
+    p.add_argument("--session-seed", type=int, default=0,
+                   help="stdio: seed of the default session opened at start-up (default 0)")
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                   help="log level (default INFO)")
+    p.set_defaults(fn=cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcp-shop", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn, help_ in [("build", cmd_build, "generate the catalog and its search index"),
+                            ("tour", cmd_tour, "build the catalog if needed and tour the shop")]:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--db", default=DEFAULT_DB_URL,
+                       help=f"database URL (default {DEFAULT_DB_URL}; "
+                       "postgresql+psycopg://user@host/db for PostgreSQL)")
+        p.add_argument("--seed", type=int, default=0, help="catalog seed (default 0)")
+        p.add_argument("--size", type=int, default=10_000,
+                       help="number of products (default 10000; up to 5000000)")
+        p.set_defaults(fn=fn)
+    _add_serve_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ShopError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The MCP server of the shop: every shop capability as MCP tools, resources and a prompt, over
+stdio or Streamable HTTP, with per-session isolation and a server-side trace of every call.
+
+    from mcp_shop import Shop
+    from mcp_shop.server import build_server
+
+    server = build_server(Shop.open("sqlite:///shop.db"))      # session_id required (HTTP)
+    async with Client(server) as client: ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp_shop.server.app import HANDLE_REQUIRED, ShopServer, ShopToolError, digest
+from mcp_shop.shop import Shop
+
+__all__ = ["HANDLE_REQUIRED", "ShopServer", "ShopToolError", "build_server", "digest"]
+
+
+def build_server(shop: Shop, *, default_session: str | None = None,
+                 offload: bool | None = None, **options: Any) -> ShopServer:
+    """The shop's MCP server over ``shop`` with every tool, resource and prompt registered.
+
+    Args:
+        shop: the shop to serve.
+        default_session: the session calls without ``session_id`` use (stdio); ``None`` makes
+            ``session_id`` required on every stateful tool (HTTP).
+        offload: run the blocking shop calls in worker threads (True) or on the event loop
+            (False); None picks threads on PostgreSQL and the event loop on SQLite.
+        **options: further ``ShopServer`` options (``db_threads``, ``trace_result_limit``,
+            ``log_level``).
+    """
+    from mcp_shop.server import http_app, resources, tools_cart, tools_catalog, tools_orders
+
+    server = ShopServer(shop, default_session=default_session, offload=offload, **options)
+    tools_catalog.register(server)
+    tools_cart.register(server)
+    tools_orders.register(server)
+    resources.register(server)
+    http_app.add_health_route(server)
+    return server

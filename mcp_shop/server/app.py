@@ -1,0 +1,301 @@
+"""``ShopServer``: an ``MCPServer`` over one ``Shop`` that resolves session handles, runs the
+blocking shop calls off the event loop, maps shop errors to tool errors and traces every call.
+
+Every ``tools/call`` goes through :meth:`ShopServer.call_tool`, which times the call and, once
+the session it addressed is known, appends it to that session's trace (accepted or rejected:
+arguments, outcome, error code and message, result digest, the result when small, latency).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.types import CallToolResult
+from pydantic import ValidationError
+
+from mcp_shop import __version__, catalog_views, search, sessions
+from mcp_shop.catalog_views import CategoryTree
+from mcp_shop.db import backend_name, read_tx
+from mcp_shop.errors import InvalidInput, ShopError
+from mcp_shop.shop import Shop
+
+__all__ = ["HANDLE_REQUIRED", "InvalidArguments", "ShopServer", "ShopToolError", "digest"]
+
+log = logging.getLogger("mcp_shop.server")
+T = TypeVar("T")
+
+HANDLE_REQUIRED = (
+    "session_id is required on this connection: call open_session once and pass the "
+    "session_id it returns to every other tool"
+)
+INSTRUCTIONS = """\
+An online shop. Call open_session first and pass the session_id it returns to every other tool \
+(on a stdio connection a default session exists and session_id may be omitted). Find products \
+with search_products, inspect them with get_product (carts, orders, returns and exchanges work \
+by variant id such as 'V-000042-3'), show your picks to the shopper with present_products, and \
+read the policies with search_policy. Money is in integer cents: 1999 means $19.99."""
+
+_STR_LIMIT = 1000  # longest string argument kept verbatim in a trace record
+
+
+class ShopToolError(ToolError):
+    """A shop domain error surfaced as a tool error; keeps the domain error as its cause."""
+
+    def __init__(self, error: ShopError) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+class InvalidArguments(ToolError):
+    """Arguments that do not match the tool's input schema (named in the message)."""
+
+
+@dataclass
+class _CallInfo:
+    """Filled in by a tool body: which session the current call addresses."""
+
+    session_id: str | None = None
+
+
+_CURRENT: contextvars.ContextVar[_CallInfo | None] = contextvars.ContextVar(
+    "mcp_shop_call", default=None)
+
+
+def digest(value: Any) -> tuple[str, str]:
+    """The canonical JSON text of ``value`` and its sha256 (``'sha256:<hex>'``)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+    return text, "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _clip_arguments(value: Any) -> Any:
+    """Arguments as recorded: very long strings are cut and marked with their digest."""
+    if isinstance(value, str) and len(value) > _STR_LIMIT:
+        return (f"{value[:200]}...[{len(value)} characters, "
+                f"{digest(value)[1]}]")
+    if isinstance(value, dict):
+        return {_clip_arguments(str(k)): _clip_arguments(v)
+                for k, v in list(value.items())[:100]}
+    if isinstance(value, list):
+        return [_clip_arguments(v) for v in value[:100]]
+    return value
+
+
+def _check_session(shop: Shop, session_id: str) -> None:
+    with read_tx(shop.engine) as conn:
+        sessions.read_session(conn, session_id)
+
+
+def _invalid_arguments(tool: str, error: ValidationError) -> str:
+    """A short message naming each rejected argument, what was wrong and what was given."""
+    problems = []
+    for e in error.errors(include_url=False)[:10]:
+        where = ".".join(str(p) for p in e["loc"]) or "arguments"
+        given = "" if e["type"] == "missing" else f" (got {_short(e.get('input'))})"
+        problems.append(f"{where}: {e['msg']}{given}")
+    return f"Error executing tool {tool}: invalid arguments: " + "; ".join(problems)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text)} characters)"
+
+
+def _classify(tool: str, exc: BaseException) -> tuple[str, str]:
+    """Error code and message of a failed call, as recorded in the trace."""
+    cause = exc.__cause__
+    if isinstance(cause, ShopToolError):
+        return cause.error.code, cause.error.message
+    text = str(exc).removeprefix(f"Error executing tool {tool}: ")
+    if isinstance(exc, InvalidArguments):
+        return "invalid_arguments", text.removeprefix("invalid arguments: ")
+    if isinstance(exc, UnexpectedToolError):
+        return "internal_error", text
+    if isinstance(exc, ToolError):
+        return ("unknown_tool" if text.startswith("Unknown tool") else "tool_error"), text
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        return "cancelled", "the call was cancelled before its result was returned"
+    return "internal_error", type(exc).__name__
+
+
+class ShopServer(MCPServer):
+    """The shop's MCP server.
+
+    Args:
+        shop: the shop every tool works on.
+        default_session: the session used when a call omits ``session_id`` (stdio); ``None``
+            makes ``session_id`` required (HTTP).
+        offload: run shop calls in worker threads (True) or on the event loop (False); None
+            (the default) picks threads on PostgreSQL, where calls wait on the network and
+            overlap, and the event loop on SQLite, where calls are CPU-bound under the GIL and
+            a thread hop only adds latency (see bench/bench_mcp.py).
+        db_threads: most shop calls running at once in worker threads.
+        trace_result_limit: results whose JSON is longer than this are traced by digest only.
+        log_level: level of the server's log (on stderr).
+    """
+
+    def __init__(self, shop: Shop, *, default_session: str | None = None,
+                 offload: bool | None = None,
+                 db_threads: int = 8, trace_result_limit: int = 65_536,
+                 log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO",
+                 ) -> None:
+        super().__init__("mcp-shop", title="mcp-shop", version=__version__,
+                         description="A seeded online shop for shopping agents",
+                         instructions=INSTRUCTIONS, log_level=log_level)
+        self.shop = shop
+        self.default_session = default_session
+        self.offload = (backend_name(shop.engine) != "sqlite") if offload is None else offload
+        self.trace_result_limit = trace_result_limit
+        self._limiter = anyio.CapacityLimiter(db_threads)
+        self._trees: dict[tuple[str | None, int], CategoryTree] = {}
+        self._forest: list[search.CategoryNode] | None = None
+        self._arg_names: dict[str, frozenset[str]] = {}
+
+    # -- helpers for tool bodies --------------------------------------------------------------
+
+    def session(self, session_id: str | None) -> str:
+        """The handle a call addresses: the given one, else the default session.
+
+        Raises:
+            ShopToolError: when no handle is given and the connection has no default session.
+        """
+        sid = session_id if session_id is not None else self.default_session
+        if sid is None:
+            raise ShopToolError(InvalidInput(HANDLE_REQUIRED))
+        info = _CURRENT.get()
+        if info is not None:
+            info.session_id = sid
+        return sid
+
+    def note_session(self, session_id: str) -> None:
+        """Record that the current call belongs to ``session_id`` (e.g. one it just opened)."""
+        info = _CURRENT.get()
+        if info is not None:
+            info.session_id = session_id
+
+    async def run_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking shop call (in a worker thread if ``offload``); shop errors become
+        tool errors."""
+        try:
+            if self.offload:
+                return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs),
+                                                      limiter=self._limiter)
+            return fn(*args, **kwargs)
+        except ShopError as exc:
+            raise ShopToolError(exc) from exc
+
+    async def shop_call(self, method: Callable[..., T], session_id: str | None, /, *args: Any,
+                        **kwargs: Any) -> T:
+        """``method(sid, *args, **kwargs)`` on the call's session, via :meth:`run_db`."""
+        return await self.run_db(method, self.session(session_id), *args, **kwargs)
+
+    async def require_session(self, session_id: str | None) -> str:
+        """Resolve the call's session and check that it exists (for catalog-only tools)."""
+        sid = self.session(session_id)
+        await self.run_db(_check_session, self.shop, sid)
+        return sid
+
+    def category_tree(self, parent: str | None, depth: int) -> CategoryTree:
+        """The category tree under ``parent`` (cached: the catalog never changes)."""
+        key = (parent, depth)
+        tree = self._trees.get(key)
+        if tree is None:
+            if self._forest is None:
+                with read_tx(self.shop.engine) as conn:
+                    self._forest = search.category_tree(conn, self.shop.index)
+            tree = catalog_views.category_tree(self._forest, parent, depth)
+            if len(self._trees) < 1024:
+                self._trees[key] = tree
+        return tree
+
+    # -- the traced entry point of every tool call --------------------------------------------
+
+    async def call_tool(self, name: str, arguments: dict[str, Any],
+                        context: Any = None) -> Any:
+        """Run a tool and record the call in its session's trace, whatever the outcome."""
+        info = _CallInfo()
+        token = _CURRENT.set(info)
+        started = time.perf_counter()
+        try:
+            try:
+                await self._check_argument_names(name, arguments)
+                result = await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                if isinstance(exc.__cause__, ValidationError):
+                    raise InvalidArguments(_invalid_arguments(name, exc.__cause__)) \
+                        from exc.__cause__
+                raise
+        except BaseException as exc:
+            latency = (time.perf_counter() - started) * 1000
+            code, message = _classify(name, exc)
+            sid = info.session_id or self._guess_session(arguments)
+            if sid is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._record(sid, name, arguments, ok=False, error_code=code,
+                                       error_message=message, latency_ms=latency)
+            raise
+        finally:
+            _CURRENT.reset(token)
+        latency = (time.perf_counter() - started) * 1000
+        if info.session_id is not None:
+            payload = result.structured_content if isinstance(result, CallToolResult) else None
+            with anyio.CancelScope(shield=True):
+                await self._record(info.session_id, name, arguments, ok=True, result=payload,
+                                   latency_ms=latency)
+        return result
+
+    async def _check_argument_names(self, name: str, arguments: dict[str, Any]) -> None:
+        """Reject misspelled arguments, which would otherwise be ignored silently."""
+        if name not in self._arg_names:
+            self._arg_names = {t.name: frozenset(t.input_schema.get("properties", {}))
+                               for t in await self.list_tools()}
+        known = self._arg_names.get(name)
+        if known is None:
+            return  # an unknown tool: the SDK says so
+        unknown = sorted(set(arguments or {}) - known)
+        if unknown:
+            valid = ", ".join(sorted(known)) or "none"
+            given = ", ".join(_short(u) for u in unknown[:5])
+            raise InvalidArguments(f"Error executing tool {name}: invalid arguments: unknown "
+                                   f"argument(s) {given}; valid arguments: {valid}")
+
+    def _guess_session(self, arguments: dict[str, Any]) -> str | None:
+        """The session of a call rejected before its body ran (bad arguments, unknown tool)."""
+        given = arguments.get("session_id") if isinstance(arguments, dict) else None
+        if isinstance(given, str):
+            return given
+        return self.default_session if given is None else None
+
+    async def _record(self, session_id: str, tool: str, arguments: dict[str, Any], *, ok: bool,
+                      latency_ms: float, result: Any = None, error_code: str | None = None,
+                      error_message: str | None = None) -> None:
+        args = {k: v for k, v in (arguments or {}).items() if k != "session_id"}
+        event: dict[str, Any] = dict(tool=tool, arguments=_clip_arguments(args), ok=ok,
+                                     error_code=error_code, error_message=error_message,
+                                     latency_ms=round(latency_ms, 3))
+        if ok:
+            text, event["result_digest"] = digest(result)
+            event["result"] = result if len(text) <= self.trace_result_limit else None
+        try:
+            if self.offload:
+                await anyio.to_thread.run_sync(
+                    functools.partial(self.shop.record_call, session_id, **event),
+                    limiter=self._limiter)
+            else:
+                self.shop.record_call(session_id, **event)
+        except ShopError:
+            pass  # unknown or malformed handle: the call belongs to no session
+        except Exception:
+            log.exception("could not record a %s call in the trace of a session", tool)

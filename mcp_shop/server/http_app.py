@@ -1,0 +1,126 @@
+"""Streamable HTTP: the ASGI app (``/mcp`` plus ``GET /health``) with DNS-rebinding protection,
+and a uvicorn runner that logs to stderr and can bind an ephemeral port.
+"""
+
+from __future__ import annotations
+
+import copy
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio.to_thread
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mcp_shop import __version__
+from mcp_shop.db import backend_name, ping
+from mcp_shop.server.app import ShopServer
+
+__all__ = ["LOCAL_HOSTS", "LOCAL_ORIGINS", "add_health_route", "bind", "build_http_app",
+           "serve_http", "transport_security"]
+
+LOCAL_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
+LOCAL_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+
+def transport_security(allowed_hosts: Sequence[str] = (),
+                       allowed_origins: Sequence[str] = ()) -> TransportSecuritySettings:
+    """DNS-rebinding protection, always on: localhost plus the given hosts and origins.
+
+    Args:
+        allowed_hosts: extra ``Host`` header values, e.g. ``'shop.example.com'`` or
+            ``'shop.example.com:*'`` (any port).
+        allowed_origins: extra browser ``Origin`` values, e.g. ``'https://app.example.com'``.
+    """
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[*LOCAL_HOSTS, *allowed_hosts],
+        allowed_origins=[*LOCAL_ORIGINS, *allowed_origins],
+    )
+
+
+def build_http_app(server: ShopServer, *, allowed_hosts: Sequence[str] = (),
+                   allowed_origins: Sequence[str] = (), json_response: bool = False) -> Starlette:
+    """The Starlette app: MCP at ``/mcp`` (both protocol eras) and ``GET /health`` (added by
+    ``build_server``).
+
+    Legacy (pre-2026) connections are served statelessly: no tool calls back into the client,
+    so nothing is lost, and any server process can answer any request, which is what lets
+    several processes on one PostgreSQL database serve the same sessions.
+    """
+    return server.streamable_http_app(
+        stateless_http=True,
+        json_response=json_response,
+        transport_security=transport_security(allowed_hosts, allowed_origins),
+    )
+
+
+def add_health_route(server: ShopServer) -> None:
+    """Register ``GET /health`` (used by ``build_server``; served by the HTTP app only)."""
+    server.custom_route("/health", methods=["GET"])(_health(server))
+
+
+def _health(server: ShopServer) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """``GET /health``: 200 with the catalog when the database answers, else 503."""
+
+    async def health(_: Request) -> JSONResponse:
+        try:
+            await anyio.to_thread.run_sync(ping, server.shop.engine)
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            return JSONResponse({"status": "error", "error": type(exc).__name__}, status_code=503)
+        info = server.shop.catalog
+        return JSONResponse({"status": "ok", "version": __version__,
+                             "backend": backend_name(server.shop.engine),
+                             "catalog": info.fingerprint, "products": info.product_count})
+
+    return health
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: an ephemeral port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
+    # says TCP, and without it small keep-alive responses wait ~40 ms for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _stderr_logging(level: str) -> dict[str, Any]:
+    import uvicorn.config
+
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    for name in ("uvicorn", "uvicorn.error"):
+        config["loggers"][name]["level"] = level
+    config["loggers"]["uvicorn.access"]["level"] = "WARNING" if level != "DEBUG" else "INFO"
+    return config
+
+
+def serve_http(server: ShopServer, *, host: str = "127.0.0.1", port: int = 8000,
+               allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
+               log_level: str = "INFO") -> None:
+    """Serve ``server`` over Streamable HTTP until interrupted (SIGINT / SIGTERM).
+
+    Prints ``mcp-shop: serving MCP at http://HOST:PORT/mcp`` on stderr once the port is bound
+    (the real port when ``port`` is 0).
+    """
+    import uvicorn
+
+    app = build_http_app(server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins)
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    print(f"mcp-shop: serving MCP at http://{shown}:{bound}/mcp (health: /health)",
+          file=sys.stderr, flush=True)
+    config = uvicorn.Config(app, log_config=_stderr_logging(log_level.upper()),
+                            log_level=log_level.lower(), timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
