@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, select
 
 from mcp_shop.discounts import cart_code, evaluate
 from mcp_shop.errors import InvalidInput, NotFound, OutOfStock
@@ -15,6 +15,7 @@ from mcp_shop.ids import product_id, variant_id
 from mcp_shop.inventory import VariantState, effective_variants, require_variant
 from mcp_shop.models import CartLine, Customer
 from mcp_shop.policies import DEFAULT_POLICIES, MAX_LINE_QUANTITY
+from mcp_shop.sql import Sql, fetch_all, fetch_one, run
 from mcp_shop.views import CartLineView, CartView, CodeView
 
 __all__ = ["add_to_cart", "cart_lines", "remove_from_cart", "update_cart_item", "view_cart"]
@@ -23,12 +24,22 @@ CL = CartLine.__table__
 CU = Customer.__table__
 
 
+_LINES = Sql("SELECT variant_id, quantity FROM cart_line WHERE session_id = ? ORDER BY added_seq")
+_LINE = Sql("""SELECT (SELECT quantity FROM cart_line WHERE session_id = ? AND variant_id = ?),
+                      (SELECT COALESCE(MAX(added_seq), 0) FROM cart_line WHERE session_id = ?)""")
+_INSERT = Sql("INSERT INTO cart_line (session_id, variant_id, quantity, added_seq) "
+              "VALUES (?, ?, ?, ?)")
+_SET = Sql("UPDATE cart_line SET quantity = ? WHERE session_id = ? AND variant_id = ?")
+_DELETE = Sql("DELETE FROM cart_line WHERE session_id = ? AND variant_id = ?")
+_TIER = Sql("SELECT cu.tier FROM shop_session s JOIN customer cu ON cu.id = s.customer_id "
+            "WHERE s.id = ?")
+
+
 def cart_lines(conn: Connection, session_id: str) -> list[tuple[VariantState, int]]:
     """The cart's lines in the order they were added, with the session's prices and stock."""
-    rows = conn.execute(select(CL.c.variant_id, CL.c.quantity)
-                        .where(CL.c.session_id == session_id).order_by(CL.c.added_seq)).all()
-    states = effective_variants(conn, session_id, [r.variant_id for r in rows])
-    return [(states[r.variant_id], r.quantity) for r in rows]
+    rows = fetch_all(conn, _LINES, (session_id,))
+    states = effective_variants(conn, session_id, [r[0] for r in rows])
+    return [(states[vid], qty) for vid, qty in rows]
 
 
 def _check_quantity(quantity: int) -> None:
@@ -55,16 +66,21 @@ def _opts(state: VariantState) -> str:
     return ", ".join(f"{k} {v}" for k, v in state.options.items()) or "single option"
 
 
+def _line(conn: Connection, session_id: str, variant_pk: int) -> tuple[int | None, int]:
+    """The variant's quantity in the cart (None if absent) and the cart's last ``added_seq``."""
+    have, seq = fetch_one(conn, _LINE, (session_id, variant_pk, session_id))
+    return have, seq
+
+
 def _current_quantity(conn: Connection, session_id: str, variant_pk: int) -> int | None:
-    return conn.execute(select(CL.c.quantity).where(
-        CL.c.session_id == session_id, CL.c.variant_id == variant_pk)).scalar()
+    return _line(conn, session_id, variant_pk)[0]
 
 
 def add_to_cart(conn: Connection, session_id: str, variant_pk: int, quantity: int) -> None:
     """Add ``quantity`` units of a variant (adding to a line already in the cart)."""
     _check_quantity(quantity)
     state = require_variant(conn, session_id, variant_pk)
-    have = _current_quantity(conn, session_id, variant_pk)
+    have, seq = _line(conn, session_id, variant_pk)
     total = (have or 0) + quantity
     if total > MAX_LINE_QUANTITY:
         raise InvalidInput(f"the cart already holds {have} of {state.variant_id}; at most "
@@ -72,13 +88,9 @@ def add_to_cart(conn: Connection, session_id: str, variant_pk: int, quantity: in
                            f"{MAX_LINE_QUANTITY - (have or 0)} more")
     _check_stock(state, total)
     if have is None:
-        seq = conn.execute(select(func.coalesce(func.max(CL.c.added_seq), 0))
-                           .where(CL.c.session_id == session_id)).scalar_one()
-        conn.execute(CL.insert().values(session_id=session_id, variant_id=variant_pk,
-                                        quantity=total, added_seq=seq + 1))
+        run(conn, _INSERT, (session_id, variant_pk, total, seq + 1))
     else:
-        conn.execute(update(CL).where(CL.c.session_id == session_id,
-                                      CL.c.variant_id == variant_pk).values(quantity=total))
+        run(conn, _SET, (total, session_id, variant_pk))
 
 
 def _require_line(conn: Connection, session_id: str, variant_pk: int) -> int:
@@ -100,18 +112,17 @@ def update_cart_item(conn: Connection, session_id: str, variant_pk: int, quantit
         return
     _check_quantity(quantity)
     _check_stock(require_variant(conn, session_id, variant_pk), quantity)
-    conn.execute(update(CL).where(CL.c.session_id == session_id, CL.c.variant_id == variant_pk)
-                 .values(quantity=quantity))
+    run(conn, _SET, (quantity, session_id, variant_pk))
 
 
 def remove_from_cart(conn: Connection, session_id: str, variant_pk: int) -> None:
     """Remove a line from the cart."""
     _require_line(conn, session_id, variant_pk)
-    conn.execute(delete(CL).where(CL.c.session_id == session_id, CL.c.variant_id == variant_pk))
+    run(conn, _DELETE, (session_id, variant_pk))
 
 
 def _tier(conn: Connection, session: Any) -> str:
-    return str(conn.execute(select(CU.c.tier).where(CU.c.id == session.customer_id)).scalar_one())
+    return str(fetch_one(conn, _TIER, (session.id,))[0])
 
 
 def view_cart(conn: Connection, session: Any) -> CartView:

@@ -16,8 +16,16 @@ from mcp_shop.errors import InvalidCode, InvalidInput, InvalidState
 from mcp_shop.inventory import VariantState
 from mcp_shop.models import Cart, DiscountCode
 from mcp_shop.orders import allocate
+from mcp_shop.sql import Sql, as_datetime, fetch_one
 
-__all__ = ["CodeResult", "apply_discount_code", "cart_code", "evaluate", "remove_discount_code"]
+__all__ = [
+    "CodeResult",
+    "CodeRow",
+    "apply_discount_code",
+    "cart_code",
+    "evaluate",
+    "remove_discount_code",
+]
 
 DC = DiscountCode.__table__
 CART = Cart.__table__
@@ -72,13 +80,36 @@ def evaluate(code: Any, lines: Sequence[tuple[VariantState, int]], now: datetime
     return CodeResult(True, None, off, False, allocate(off, eligible))
 
 
-def cart_code(conn: Connection, session_id: str) -> Any | None:
-    """The code row applied to the session's cart, if any."""
-    code_pk = conn.execute(select(CART.c.discount_code_id)
-                           .where(CART.c.session_id == session_id)).scalar()
-    if code_pk is None:
+@dataclass(frozen=True)
+class CodeRow:
+    """A ``discount_code`` row as the rules read it."""
+
+    id: int
+    code: str
+    kind: str
+    value: int
+    min_spend_cents: int
+    category_slug: str | None
+    expires_at: datetime | None
+    single_use: bool
+    used: bool
+    description: str
+
+
+_CART_CODE = Sql("""
+    SELECT dc.id, dc.code, dc.kind, dc.value, dc.min_spend_cents, dc.category_slug,
+           dc.expires_at, dc.single_use, dc.used, dc.description
+    FROM cart JOIN discount_code dc ON dc.id = cart.discount_code_id
+    WHERE cart.session_id = ?""")
+
+
+def cart_code(conn: Connection, session_id: str) -> CodeRow | None:
+    """The code applied to the session's cart, if any."""
+    row = fetch_one(conn, _CART_CODE, (session_id,))
+    if row is None:
         return None
-    return conn.execute(select(DC).where(DC.c.id == code_pk)).one()
+    return CodeRow(row[0], row[1], row[2], row[3], row[4], row[5], as_datetime(row[6]),
+                   bool(row[7]), bool(row[8]), row[9])
 
 
 def apply_discount_code(conn: Connection, session_id: str, code: str,

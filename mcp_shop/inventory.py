@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from mcp_shop.errors import InvalidInput, NotFound, OutOfStock
 from mcp_shop.ids import product_id, variant_id
 from mcp_shop.models import Category, PriceOverride, Product, StockOverride, Variant
+from mcp_shop.sql import Sql, as_json, fetch_all, fetch_one, run
 
 __all__ = [
     "VariantState",
@@ -58,30 +59,30 @@ class VariantState:
         return product_id(self.product_pk)
 
 
-def _state_query(session_id: str) -> Any:
-    return (
-        select(
-            V.c.id,
-            V.c.product_id,
-            V.c.position,
-            V.c.sku,
-            V.c.options,
-            func.coalesce(PO.c.price_cents, V.c.price_cents),
-            func.coalesce(SO.c.stock, V.c.stock),
-            P.c.title,
-            C.c.slug,
-            P.c.final_sale,
-        )
-        .select_from(V)
-        .join(P, P.c.id == V.c.product_id)
-        .join(C, C.c.id == P.c.category_id)
-        .outerjoin(SO, and_(SO.c.session_id == session_id, SO.c.variant_id == V.c.id))
-        .outerjoin(PO, and_(PO.c.session_id == session_id, PO.c.variant_id == V.c.id))
-    )
+_STATE = """
+    SELECT v.id, v.product_id, v.position, v.sku, v.options,
+           COALESCE(po.price_cents, v.price_cents), COALESCE(so.stock, v.stock),
+           p.title, c.slug, p.final_sale
+    FROM variant v
+    JOIN product p ON p.id = v.product_id
+    JOIN category c ON c.id = p.category_id
+    LEFT JOIN stock_override so ON so.session_id = ? AND so.variant_id = v.id
+    LEFT JOIN price_override po ON po.session_id = ? AND po.variant_id = v.id
+"""
+_BY_PRODUCT = Sql(_STATE + " WHERE v.product_id = ? ORDER BY v.position")
+_BY_IDS: dict[int, Sql] = {}
 
 
-def _rows_to_states(rows: Iterable[Any]) -> list[VariantState]:
-    return [VariantState(*row) for row in rows]
+def _by_ids(n: int) -> Sql:
+    sql = _BY_IDS.get(n)
+    if sql is None:
+        sql = _BY_IDS[n] = Sql(_STATE + f" WHERE v.id IN ({', '.join('?' * n)})")
+    return sql
+
+
+def _to_state(row: Any) -> VariantState:
+    return VariantState(row[0], row[1], row[2], row[3], as_json(row[4]), row[5], row[6], row[7],
+                        row[8], bool(row[9]))
 
 
 def effective_variants(
@@ -89,18 +90,18 @@ def effective_variants(
 ) -> dict[int, VariantState]:
     """The session's view of the given variants (missing keys are simply absent)."""
     pks = sorted(set(variant_pks))
-    if not pks:
-        return {}
-    rows = conn.execute(_state_query(session_id).where(V.c.id.in_(pks))).all()
-    return {s.pk: s for s in _rows_to_states(rows)}
+    out: dict[int, VariantState] = {}
+    for i in range(0, len(pks), 500):
+        chunk = pks[i:i + 500]
+        for row in fetch_all(conn, _by_ids(len(chunk)), (session_id, session_id, *chunk)):
+            out[row[0]] = _to_state(row)
+    return out
 
 
 def product_variants(conn: Connection, session_id: str, product_pk: int) -> list[VariantState]:
     """Every variant of a product, in position order, as the session sees them."""
-    rows = conn.execute(
-        _state_query(session_id).where(V.c.product_id == product_pk).order_by(V.c.position)
-    ).all()
-    return _rows_to_states(rows)
+    rows = fetch_all(conn, _BY_PRODUCT, (session_id, session_id, product_pk))
+    return [_to_state(r) for r in rows]
 
 
 def require_variant(conn: Connection, session_id: str, variant_pk: int) -> VariantState:
@@ -115,31 +116,25 @@ def require_variant(conn: Connection, session_id: str, variant_pk: int) -> Varia
     return state
 
 
+_OVERRIDE_STOCK = Sql("SELECT stock FROM stock_override WHERE session_id = ? AND variant_id = ?")
+_COPY_STOCK = Sql("INSERT INTO stock_override (session_id, variant_id, stock) "
+                  "SELECT ?, id, stock FROM variant WHERE id = ?")
+_TAKE = Sql("UPDATE stock_override SET stock = stock - ? "
+            "WHERE session_id = ? AND variant_id = ? AND stock >= ?")
+_ADJUST = Sql("UPDATE stock_override SET stock = stock + ? WHERE session_id = ? AND variant_id = ?")
+
+
 def _ensure_override(conn: Connection, session_id: str, variant_pk: int) -> None:
-    exists = conn.execute(
-        select(SO.c.stock).where(SO.c.session_id == session_id, SO.c.variant_id == variant_pk)
-    ).first()
-    if exists is None:
-        base = conn.execute(select(V.c.stock).where(V.c.id == variant_pk)).scalar_one()
-        conn.execute(SO.insert().values(session_id=session_id, variant_id=variant_pk, stock=base))
+    if fetch_one(conn, _OVERRIDE_STOCK, (session_id, variant_pk)) is None:
+        run(conn, _COPY_STOCK, (session_id, variant_pk))
 
 
 def take_stock(conn: Connection, session_id: str, state: VariantState, quantity: int) -> None:
     """Remove ``quantity`` units atomically, or raise OutOfStock (changing nothing)."""
     _ensure_override(conn, session_id, state.pk)
-    done = conn.execute(
-        update(SO)
-        .where(
-            SO.c.session_id == session_id,
-            SO.c.variant_id == state.pk,
-            SO.c.stock >= quantity,
-        )
-        .values(stock=SO.c.stock - quantity)
-    ).rowcount
+    done = run(conn, _TAKE, (quantity, session_id, state.pk, quantity)).rowcount
     if done != 1:
-        left = conn.execute(
-            select(SO.c.stock).where(SO.c.session_id == session_id, SO.c.variant_id == state.pk)
-        ).scalar_one()
+        left = fetch_one(conn, _OVERRIDE_STOCK, (session_id, state.pk))[0]
         raise OutOfStock(
             f"{state.title} ({state.variant_id}) has {left} in stock, {quantity} requested; "
             + (f"order at most {left}" if left else "choose another variant or product"),
@@ -151,11 +146,7 @@ def take_stock(conn: Connection, session_id: str, state: VariantState, quantity:
 def adjust_stock(conn: Connection, session_id: str, variant_pk: int, delta: int) -> None:
     """Add ``delta`` units (returns, cancellations) to the session's stock of a variant."""
     _ensure_override(conn, session_id, variant_pk)
-    conn.execute(
-        update(SO)
-        .where(SO.c.session_id == session_id, SO.c.variant_id == variant_pk)
-        .values(stock=SO.c.stock + delta)
-    )
+    run(conn, _ADJUST, (delta, session_id, variant_pk))
 
 
 def set_stock(conn: Connection, session_id: str, variant_pk: int, stock: int) -> None:
@@ -178,7 +169,7 @@ def set_price(conn: Connection, session_id: str, variant_pk: int, price_cents: i
     require_variant(conn, session_id, variant_pk)
     key = and_(PO.c.session_id == session_id, PO.c.variant_id == variant_pk)
     if conn.execute(select(PO.c.price_cents).where(key)).first() is None:
-        conn.execute(PO.insert().values(session_id=session_id, variant_id=variant_pk,
+        conn.execute(PO.insert(), dict(session_id=session_id, variant_id=variant_pk,
                                         price_cents=price_cents))
     else:
         conn.execute(update(PO).where(key).values(price_cents=price_cents))

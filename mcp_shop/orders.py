@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -43,6 +44,7 @@ from mcp_shop.views import (
 
 __all__ = [
     "add_past_order",
+    "add_past_orders",
     "allocate",
     "cancel_order",
     "charge",
@@ -123,7 +125,7 @@ def place_order(
     delivered_at = placed_at + option.deliver_after
     now = session.clock
     status = status_at(now, processing_at, shipped_at, delivered_at)
-    oid = conn.execute(ORD.insert().values(
+    oid = conn.execute(ORD.insert(), dict(
         session_id=session.id, number=number, status=status, placed_at=placed_at,
         address_id=address.id,
         ship_to=f"{address.recipient}, {address.line1}, {address.city}, {address.region} "
@@ -143,10 +145,10 @@ def place_order(
     ])
     for method_pk, amount in charges:
         if amount > 0:
-            conn.execute(PAY.insert().values(
+            conn.execute(PAY.insert(), dict(
                 session_id=session.id, order_id=oid, payment_method_id=method_pk, kind="charge",
                 amount_cents=amount, reason="order payment", created_at=placed_at))
-    conn.execute(SH.insert().values(
+    conn.execute(SH.insert(), dict(
         session_id=session.id, order_id=oid, carrier=_CARRIERS[shipping_option],
         tracking_number=tracking_number(session.seed, f"O-{number}"),
         status={"delivered": "delivered", "shipped": "in_transit"}.get(status, "label_created"),
@@ -168,17 +170,37 @@ def add_past_order(
 
     Stock is not taken: the units were bought before the session started.
     """
+    return add_past_orders(conn, session_id, [(lines, placed_at)],
+                           shipping_option=shipping_option,
+                           payment_method_public_id=payment_method_public_id)[0]
+
+
+def add_past_orders(
+    conn: Connection,
+    session_id: str,
+    past: Sequence[tuple[Mapping[int, int], datetime]],
+    *,
+    shipping_option: str = "standard",
+    payment_method_public_id: str | None = None,
+) -> list[str]:
+    """Seed several past orders of ``({variant: quantity}, placed_at)``; returns their ids."""
+    if not past:
+        return []
+    shipping = DEFAULT_POLICIES.shipping_option(shipping_option)
+    if shipping is None:
+        raise InvalidInput(f"unknown shipping option {shipping_option!r}")
     session = conn.execute(select(S).where(S.c.id == session_id)).one()
-    if placed_at > session.clock:
+    if any(placed_at > session.clock for _, placed_at in past):
         raise InvalidInput("a past order must be placed before the session clock")
-    states = effective_variants(conn, session_id, lines)
-    missing = set(lines) - set(states)
+    if any(not 1 <= q <= 99 for lines, _ in past for q in lines.values()):
+        raise InvalidInput("past order quantities must be from 1 to 99")
+    states = effective_variants(conn, session_id, [v for lines, _ in past for v in lines])
+    missing = {v for lines, _ in past for v in lines} - set(states)
     if missing:
         raise NotFound(f"unknown variants {[variant_id(m) for m in sorted(missing)]}")
-    picked = [(states[pk], q) for pk, q in lines.items()]
-    address = conn.execute(select(Address.__table__).where(
-        Address.__table__.c.session_id == session_id).order_by(
-        Address.__table__.c.is_default.desc(), Address.__table__.c.id)).first()
+    AD = Address.__table__  # noqa: N806
+    address = conn.execute(select(AD).where(AD.c.session_id == session_id)
+                           .order_by(AD.c.is_default.desc(), AD.c.id)).first()
     q = select(PM.c.id).where(PM.c.session_id == session_id)
     if payment_method_public_id:
         q = q.where(PM.c.public_id == payment_method_public_id)
@@ -187,15 +209,20 @@ def add_past_order(
     method = conn.execute(q).scalar()
     if method is None:
         raise NotFound(f"unknown payment method {payment_method_public_id!r}")
-    subtotal = sum(v.price_cents * n for v, n in picked)
-    shipping = DEFAULT_POLICIES.shipping_option(shipping_option)
-    if shipping is None:
-        raise InvalidInput(f"unknown shipping option {shipping_option!r}")
-    shipping_cents = 0 if subtotal >= 5000 else shipping.cost_cents
-    number = place_order(conn, session, picked, placed_at=placed_at, address=address,
-                         shipping_option=shipping_option, shipping_cents=shipping_cents,
-                         charges=[(method, subtotal + shipping_cents)])
-    return order_id(number)
+    out = []
+    number = session.next_order_number
+    for lines, placed_at in past:
+        picked = [(states[pk], n) for pk, n in lines.items()]
+        subtotal = sum(v.price_cents * n for v, n in picked)
+        shipping_cents = 0 if subtotal >= 5000 else shipping.cost_cents
+        at = SimpleNamespace(id=session.id, seed=session.seed, clock=session.clock,
+                             next_order_number=number)
+        place_order(conn, at, picked, placed_at=placed_at, address=address,
+                    shipping_option=shipping_option, shipping_cents=shipping_cents,
+                    charges=[(method, subtotal + shipping_cents)])
+        out.append(order_id(number))
+        number += 1
+    return out
 
 
 def require_order(conn: Connection, session_id: str, number: int, *, lock: bool = False) -> Any:
@@ -252,7 +279,7 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
         if card is None:
             count = conn.execute(select(func.count()).select_from(PM)
                                  .where(PM.c.session_id == session_id)).scalar_one()
-            card = conn.execute(PM.insert().values(
+            card = conn.execute(PM.insert(), dict(
                 session_id=session_id, public_id=f"PM-{count + 1}", kind="gift_card",
                 label="Store credit gift card", balance_cents=0, is_default=False,
             )).inserted_primary_key[0]
@@ -269,7 +296,7 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
         if left:  # paid by a method since removed: credit a gift card rather than lose it
             return refund(conn, session_id, order, amount, reason, to="gift_card")
     for method, part in parts:
-        conn.execute(PAY.insert().values(
+        conn.execute(PAY.insert(), dict(
             session_id=session_id, order_id=order.id, payment_method_id=method, kind="refund",
             amount_cents=part, reason=reason, created_at=now))
         _gift_card_credit(conn, session_id, method, part)
@@ -287,7 +314,7 @@ def charge(conn: Connection, session_id: str, order: Any, amount: int, reason: s
     if method is None:
         raise InvalidState("no card or PayPal account on file to charge the difference to")
     now = conn.execute(select(S.c.clock).where(S.c.id == session_id)).scalar_one()
-    conn.execute(PAY.insert().values(
+    conn.execute(PAY.insert(), dict(
         session_id=session_id, order_id=order.id, payment_method_id=method, kind="charge",
         amount_cents=amount, reason=reason, created_at=now))
 
@@ -307,7 +334,7 @@ def cancel_order(conn: Connection, session_id: str, number: int, reason: str) ->
     now = conn.execute(select(S.c.clock).where(S.c.id == session_id)).scalar_one()
     for method, paid in sorted(_net_paid_by_method(conn, order.id).items()):
         if paid > 0:
-            conn.execute(PAY.insert().values(
+            conn.execute(PAY.insert(), dict(
                 session_id=session_id, order_id=order.id, payment_method_id=method,
                 kind="refund", amount_cents=paid, reason="order cancelled", created_at=now))
             _gift_card_credit(conn, session_id, method, paid)

@@ -133,12 +133,12 @@ def request_return(
     rnum = session.next_return_number
     conn.execute(update(S).where(S.c.id == session.id).values(next_return_number=rnum + 1))
     total, fees = sum(p[2] for p in plan), sum(p[3] for p in plan)
-    rid = conn.execute(RR.insert().values(
+    rid = conn.execute(RR.insert(), dict(
         session_id=session.id, number=rnum, order_id=order.id, status="refunded", reason=reason,
         refund_to=refund_to, refund_cents=total, fee_cents=fees, created_at=session.clock,
     )).inserted_primary_key[0]
     for line, qty, amount, fee in plan:
-        conn.execute(RL.insert().values(session_id=session.id, return_id=rid,
+        conn.execute(RL.insert(), dict(session_id=session.id, return_id=rid,
                                         order_line_id=line.id, quantity=qty,
                                         refund_cents=amount, fee_cents=fee))
         conn.execute(update(OL).where(OL.c.id == line.id)
@@ -183,7 +183,7 @@ def request_exchange(
     diff = (new.price_cents - line.unit_price_cents) * quantity
     xnum = session.next_exchange_number
     conn.execute(update(S).where(S.c.id == session.id).values(next_exchange_number=xnum + 1))
-    xid = conn.execute(XR.insert().values(
+    xid = conn.execute(XR.insert(), dict(
         session_id=session.id, number=xnum, order_id=order.id, order_line_id=line.id,
         quantity=quantity, from_variant_id=line.variant_id, to_variant_id=new.pk,
         price_difference_cents=diff, status="replacement_shipped", reason=reason,
@@ -191,7 +191,7 @@ def request_exchange(
     )).inserted_primary_key[0]
     conn.execute(update(OL).where(OL.c.id == line.id)
                  .values(exchanged_quantity=OL.c.exchanged_quantity + quantity))
-    conn.execute(SH.insert().values(
+    conn.execute(SH.insert(), dict(
         session_id=session.id, order_id=order.id, exchange_id=xid, carrier="ParcelPost",
         tracking_number=tracking_number(session.seed, f"X-{xnum}"), status="label_created",
         shipped_at=session.clock + timedelta(days=1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ from mcp_shop.models import (
     ShopSession,
     Variant,
 )
+from mcp_shop.sql import Sql, as_datetime, fetch_one
 from mcp_shop.views import SessionView
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "SessionRow",
     "add_discount_code",
     "advance_clock",
+    "check_handle",
     "lock_session",
     "new_handle",
     "open_session",
@@ -46,7 +49,6 @@ __all__ = [
 SIM_EPOCH = datetime(2026, 3, 2, 9, 0)
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 S = ShopSession.__table__
-SessionRow = Any  # a Row of shop_session
 
 _FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery",
           "Quinn", "Priya", "Mateo", "Yuki", "Amara", "Lena", "Omar", "Sofia", "Noah"]
@@ -63,20 +65,43 @@ def new_handle() -> str:
     return secrets.token_urlsafe(24)
 
 
-def read_session(conn: Connection, session_id: str, *, for_update: bool = False) -> SessionRow:
-    """The session row; NotFound for an unknown handle, InvalidInput for a malformed one."""
+@dataclass(frozen=True)
+class SessionRow:
+    """The ``shop_session`` row of a session, as the shop rules use it."""
+
+    id: str
+    seed: int
+    clock: datetime
+    customer_id: int
+    next_order_number: int
+    next_return_number: int
+    next_exchange_number: int
+    trace_seq: int
+
+
+_SESSION_COLUMNS = ("id, seed, clock, customer_id, next_order_number, next_return_number, "
+                    "next_exchange_number, trace_seq")
+_READ = Sql(f"SELECT {_SESSION_COLUMNS} FROM shop_session WHERE id = ?")
+_LOCK = Sql(f"SELECT {_SESSION_COLUMNS} FROM shop_session WHERE id = ?",
+            pg=f"SELECT {_SESSION_COLUMNS} FROM shop_session WHERE id = ? FOR UPDATE")
+
+
+def check_handle(session_id: object) -> str:
+    """``session_id`` if it is shaped like a handle; InvalidInput otherwise."""
     if not isinstance(session_id, str) or not _HANDLE.match(session_id):
         raise InvalidInput(
             "malformed session_id: use the handle returned by open_session "
             "(22 to 64 URL-safe characters)"
         )
-    q = select(S).where(S.c.id == session_id)
-    if for_update:
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    return session_id
+
+
+def read_session(conn: Connection, session_id: str, *, for_update: bool = False) -> SessionRow:
+    """The session row; NotFound for an unknown handle, InvalidInput for a malformed one."""
+    row = fetch_one(conn, _LOCK if for_update else _READ, (check_handle(session_id),))
     if row is None:
         raise NotFound("unknown session_id: open a session with open_session first")
-    return row
+    return SessionRow(row[0], row[1], as_datetime(row[2]), *row[3:])  # type: ignore[arg-type]
 
 
 def lock_session(conn: Connection, session_id: str) -> SessionRow:
@@ -84,53 +109,53 @@ def lock_session(conn: Connection, session_id: str) -> SessionRow:
     return read_session(conn, session_id, for_update=True)
 
 
-def add_discount_code(
-    conn: Connection,
-    session_id: str,
-    code: str,
-    *,
-    kind: str,
-    value: int = 0,
-    min_spend_cents: int = 0,
-    category_slug: str | None = None,
-    expires_at: datetime | None = None,
-    single_use: bool = True,
-    description: str = "",
-) -> None:
-    """Make a discount code known in one session (task set-up uses this too)."""
+def _code_row(session_id: str, code: str, *, kind: str, value: int = 0,
+              min_spend_cents: int = 0, category_slug: str | None = None,
+              expires_at: datetime | None = None, single_use: bool = True,
+              description: str = "") -> dict[str, Any]:
     if kind not in ("percent", "fixed", "free_shipping"):
         raise InvalidInput(f"code kind must be percent, fixed or free_shipping, got {kind!r}")
     if kind == "percent" and not 1 <= value <= 100:
         raise InvalidInput(f"a percent code needs a value from 1 to 100, got {value}")
     if kind == "fixed" and value < 1:
         raise InvalidInput(f"a fixed code needs a value of at least 1 cent, got {value}")
-    conn.execute(
-        DiscountCode.__table__.insert().values(
-            session_id=session_id, code=code.upper(), kind=kind, value=value,
-            min_spend_cents=min_spend_cents, category_slug=category_slug, expires_at=expires_at,
-            single_use=single_use, used=False, description=description,
-        )
-    )
+    if min_spend_cents < 0:
+        raise InvalidInput(f"min_spend_cents must be >= 0, got {min_spend_cents}")
+    return dict(session_id=session_id, code=code.strip().upper(), kind=kind, value=value,
+                min_spend_cents=min_spend_cents, category_slug=category_slug,
+                expires_at=expires_at, single_use=single_use, used=False,
+                description=description)
+
+
+def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any) -> None:
+    """Make a discount code known in one session (task set-up uses this too).
+
+    Rules: ``kind`` ('percent', 'fixed' or 'free_shipping'), ``value`` (percent or cents),
+    ``min_spend_cents``, ``category_slug`` (slug prefix the code is limited to), ``expires_at``
+    (simulated time), ``single_use``, ``description``.
+    """
+    conn.execute(DiscountCode.__table__.insert(), _code_row(session_id, code, **rules))
 
 
 def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
-    add_discount_code(conn, sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
-                      description="10% off orders of $50 or more")
-    add_discount_code(conn, sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
-                      description="$20 off orders of $100 or more")
-    add_discount_code(conn, sid, "FREESHIP", kind="free_shipping",
-                      description="free shipping on any order")
-    add_discount_code(conn, sid, "SHOES15", kind="percent", value=15, category_slug="shoes",
-                      description="15% off shoes")
-    add_discount_code(conn, sid, "SPRING5", kind="fixed", value=500,
-                      expires_at=now - timedelta(days=3), description="$5 off (spring promotion)")
+    conn.execute(DiscountCode.__table__.insert(), [
+        _code_row(sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
+                  description="10% off orders of $50 or more"),
+        _code_row(sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
+                  description="$20 off orders of $100 or more"),
+        _code_row(sid, "FREESHIP", kind="free_shipping", description="free shipping on any order"),
+        _code_row(sid, "SHOES15", kind="percent", value=15, category_slug="shoes",
+                  description="15% off shoes"),
+        _code_row(sid, "SPRING5", kind="fixed", value=500, expires_at=now - timedelta(days=3),
+                  description="$5 off (spring promotion)"),
+    ])
 
 
 def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime,
                    tier: str | None) -> int:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     cust = conn.execute(
-        Customer.__table__.insert().values(
+        Customer.__table__.insert(), dict(
             session_id=sid, public_id=f"C-{1000 + rng.randrange(9000)}", name=f"{first} {last}",
             email=f"{first.lower()}.{last.lower()}@example.com",
             tier=tier or rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0],
@@ -179,11 +204,13 @@ def _seed_history(conn: Connection, sid: str, rng: random.Random, now: datetime,
         by_product.setdefault(pid, []).append(vid)
     placed = sorted(now - timedelta(days=rng.randrange(2, 90), hours=rng.randrange(0, 12))
                     for _ in range(n_orders))
+    past = []
     for products, placed_at in zip(picks, placed, strict=True):
         lines = {rng.choice(by_product[p]): rng.choice([1, 1, 1, 2]) for p in products
                  if p in by_product}
         if lines:
-            orders.add_past_order(conn, sid, lines, placed_at=placed_at)
+            past.append((lines, placed_at))
+    orders.add_past_orders(conn, sid, past)
 
 
 def open_session(
@@ -213,9 +240,9 @@ def open_session(
     rng = random.Random(f"session:{seed}")
     now = clock or SIM_EPOCH
     sid = new_handle()
-    conn.execute(S.insert().values(id=sid, seed=seed, catalog_fingerprint=info.fingerprint,
+    conn.execute(S.insert(), dict(id=sid, seed=seed, catalog_fingerprint=info.fingerprint,
                                    clock=now, started_at=now))
-    conn.execute(Cart.__table__.insert().values(session_id=sid))
+    conn.execute(Cart.__table__.insert(), dict(session_id=sid))
     cust = _seed_customer(conn, sid, rng, now, tier)
     conn.execute(update(S).where(S.c.id == sid).values(customer_id=cust))
     _seed_codes(conn, sid, now)

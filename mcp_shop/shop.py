@@ -284,8 +284,8 @@ class Shop:
 
     def record_call(self, session_id: str, **event: Any) -> int:
         """Append a tool call to the session's trace (used by the server)."""
+        sessions.check_handle(session_id)
         with write_tx(self.engine) as conn:
-            sessions.read_session(conn, session_id)
             return record_call(conn, session_id, **event)
 
     def trace(self, session_id: str) -> list[TraceRecord]:

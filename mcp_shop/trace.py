@@ -4,12 +4,15 @@ controller. The shop itself never reads it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
+from mcp_shop.errors import NotFound
 from mcp_shop.models import ShopSession, TraceEvent
+from mcp_shop.sql import Sql, fetch_one, run
 
 __all__ = ["TraceRecord", "read_trace", "record_call"]
 
@@ -32,20 +35,29 @@ class TraceRecord(BaseModel):
     clock: Any
 
 
+_BUMP = Sql("UPDATE shop_session SET trace_seq = trace_seq + 1 WHERE id = ? "
+            "RETURNING trace_seq, clock")
+_EVENT = Sql("""INSERT INTO trace_event (session_id, seq, tool, arguments, ok, error_code,
+                error_message, result, result_digest, latency_ms, clock)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""")
+
+
 def record_call(conn: Connection, session_id: str, *, tool: str, arguments: dict[str, Any],
                 ok: bool, error_code: str | None = None, error_message: str | None = None,
                 result: Any = None, result_digest: str | None = None,
                 latency_ms: float = 0.0) -> int:
-    """Append a call to the session's trace; returns its sequence number."""
-    row = conn.execute(select(S.c.trace_seq, S.c.clock).where(S.c.id == session_id)
-                       .with_for_update()).one()
-    seq = row.trace_seq + 1
-    conn.execute(update(S).where(S.c.id == session_id).values(trace_seq=seq))
-    conn.execute(T.insert().values(
-        session_id=session_id, seq=seq, tool=tool, arguments=arguments, ok=ok,
-        error_code=error_code, error_message=error_message, result=result,
-        result_digest=result_digest, latency_ms=latency_ms, clock=row.clock))
-    return seq
+    """Append a call to the session's trace; returns its sequence number.
+
+    Raises NotFound for an unknown session (nothing is written then).
+    """
+    row = fetch_one(conn, _BUMP, (session_id,))
+    if row is None:
+        raise NotFound("unknown session_id: open a session with open_session first")
+    seq, clock = row
+    run(conn, _EVENT, (session_id, seq, tool, json.dumps(arguments, default=str), ok, error_code,
+                       error_message, None if result is None else json.dumps(result, default=str),
+                       result_digest, latency_ms, clock))
+    return int(seq)
 
 
 def read_trace(conn: Connection, session_id: str) -> list[TraceRecord]:
