@@ -62,15 +62,20 @@ def query_mix(shop: Shop, rng: random.Random, n_sample: int = 3000) -> dict[str,
         departments = conn.execute(select(C.c.slug).where(C.c.parent_id.is_(None))).scalars().all()
     df: Counter[str] = Counter()
     for r in rows:
-        df.update(set(re.findall(r"[a-z]+", r.title.lower())))
-    common = [w for w, c in df.most_common(40) if len(w) > 3 and c / len(rows) >= 0.05][:6]
-    if not common:
-        common = [w for w, _ in df.most_common(6)]
+        df.update(set(re.findall(r"[a-z]+", f"{r.title} {r.slug}".lower())))
+    # Single terms that match at least 5% of the catalog, judged by the search itself.
+    sid = shop.open_session(seed=0).session_id
+    common = []
+    for word, _ in df.most_common(80):
+        if len(word) > 3 and shop.search(sid, SearchQuery(text=word)).total >= 0.05 * total:
+            common.append(word)
+        if len(common) == 6:
+            break
     multi = []
     for r in rng.sample(rows, 40):
         words = [w for w in re.findall(r"[A-Za-z]+", r.title) if w.lower() != r.brand.lower()]
         multi.append(" ".join([r.brand.split()[0]] + rng.sample(words, min(2, len(words)))))
-    multi += [" ".join(rng.sample(common, 2)) for _ in range(10)]
+    multi += [" ".join(rng.sample(common, 2)) for _ in range(10) if len(common) >= 2]
     filtered = []
     for r in rng.sample(rows, 40):
         words = re.findall(r"[A-Za-z]+", r.title)

@@ -19,7 +19,6 @@ from mcp_shop.errors import InvalidInput, InvalidState, NotFound
 from mcp_shop.ids import order_id, product_id, variant_id
 from mcp_shop.inventory import VariantState, adjust_stock, effective_variants
 from mcp_shop.models import (
-    Address,
     DiscountCode,
     ExchangeRequest,
     Order,
@@ -32,6 +31,7 @@ from mcp_shop.models import (
     ShopSession,
 )
 from mcp_shop.policies import CANCEL_REASONS, DEFAULT_POLICIES, Policies
+from mcp_shop.sql import Sql, as_datetime, fetch_one, insert, run
 from mcp_shop.views import (
     ExchangeView,
     OrderLineView,
@@ -65,6 +65,13 @@ RR = ReturnRequest.__table__
 RL = ReturnLine.__table__
 XR = ExchangeRequest.__table__
 S = ShopSession.__table__
+_SESSION = Sql("SELECT id, seed, clock, next_order_number FROM shop_session WHERE id = ?")
+_BUMP_ORDER = Sql("UPDATE shop_session SET next_order_number = ? WHERE id = ?")
+_DEFAULT_ADDRESS = Sql("SELECT id, recipient, line1, city, region, postcode FROM address "
+                       "WHERE session_id = ? ORDER BY is_default DESC, id LIMIT 1")
+_METHOD_BY_ID = Sql("SELECT id FROM payment_method WHERE session_id = ? AND public_id = ?")
+_DEFAULT_METHOD = Sql("SELECT id FROM payment_method WHERE session_id = ? AND kind <> 'gift_card' "
+                      "ORDER BY is_default DESC, id LIMIT 1")
 _CARRIERS = {"standard": "ParcelPost", "express": "SwiftShip", "next_day": "SwiftShip"}
 
 
@@ -118,14 +125,14 @@ def place_order(
     option = policies.shipping_option(shipping_option)
     assert option is not None
     number = session.next_order_number
-    conn.execute(update(S).where(S.c.id == session.id).values(next_order_number=number + 1))
+    run(conn, _BUMP_ORDER, (number + 1, session.id))
     subtotal = sum(v.price_cents * q for v, q in lines)
     processing_at = placed_at + policies.processing_after
     shipped_at = placed_at + option.ship_after
     delivered_at = placed_at + option.deliver_after
     now = session.clock
     status = status_at(now, processing_at, shipped_at, delivered_at)
-    oid = conn.execute(ORD.insert(), dict(
+    oid = insert(conn, ORD, dict(
         session_id=session.id, number=number, status=status, placed_at=placed_at,
         address_id=address.id,
         ship_to=f"{address.recipient}, {address.line1}, {address.city}, {address.region} "
@@ -134,9 +141,9 @@ def place_order(
         shipping_cents=shipping_cents, total_cents=subtotal - discount_cents + shipping_cents,
         discount_code=discount_code, processing_at=processing_at, shipped_at=shipped_at,
         delivered_at=delivered_at,
-    )).inserted_primary_key[0]
+    ), returning_id=True)
     shares = list(line_discounts) if line_discounts is not None else [0] * len(lines)
-    conn.execute(OL.insert(), [
+    insert(conn, OL, [
         dict(session_id=session.id, order_id=oid, line_no=i + 1, product_id=v.product_pk,
              variant_id=v.pk, title=v.title, options=v.options, category_slug=v.category_slug,
              unit_price_cents=v.price_cents, quantity=q, discount_cents=shares[i],
@@ -145,10 +152,10 @@ def place_order(
     ])
     for method_pk, amount in charges:
         if amount > 0:
-            conn.execute(PAY.insert(), dict(
+            insert(conn, PAY, dict(
                 session_id=session.id, order_id=oid, payment_method_id=method_pk, kind="charge",
                 amount_cents=amount, reason="order payment", created_at=placed_at))
-    conn.execute(SH.insert(), dict(
+    insert(conn, SH, dict(
         session_id=session.id, order_id=oid, carrier=_CARRIERS[shipping_option],
         tracking_number=tracking_number(session.seed, f"O-{number}"),
         status={"delivered": "delivered", "shipped": "in_transit"}.get(status, "label_created"),
@@ -189,7 +196,11 @@ def add_past_orders(
     shipping = DEFAULT_POLICIES.shipping_option(shipping_option)
     if shipping is None:
         raise InvalidInput(f"unknown shipping option {shipping_option!r}")
-    session = conn.execute(select(S).where(S.c.id == session_id)).one()
+    row = fetch_one(conn, _SESSION, (session_id,))
+    if row is None:
+        raise NotFound("unknown session_id: open a session with open_session first")
+    session = SimpleNamespace(id=row[0], seed=row[1], clock=as_datetime(row[2]),
+                              next_order_number=row[3])
     if any(placed_at > session.clock for _, placed_at in past):
         raise InvalidInput("a past order must be placed before the session clock")
     if any(not 1 <= q <= 99 for lines, _ in past for q in lines.values()):
@@ -198,15 +209,14 @@ def add_past_orders(
     missing = {v for lines, _ in past for v in lines} - set(states)
     if missing:
         raise NotFound(f"unknown variants {[variant_id(m) for m in sorted(missing)]}")
-    AD = Address.__table__  # noqa: N806
-    address = conn.execute(select(AD).where(AD.c.session_id == session_id)
-                           .order_by(AD.c.is_default.desc(), AD.c.id)).first()
-    q = select(PM.c.id).where(PM.c.session_id == session_id)
+    row = fetch_one(conn, _DEFAULT_ADDRESS, (session_id,))
+    address = SimpleNamespace(id=row[0], recipient=row[1], line1=row[2], city=row[3],
+                              region=row[4], postcode=row[5])
     if payment_method_public_id:
-        q = q.where(PM.c.public_id == payment_method_public_id)
+        found = fetch_one(conn, _METHOD_BY_ID, (session_id, payment_method_public_id))
     else:
-        q = q.where(PM.c.kind != "gift_card").order_by(PM.c.is_default.desc(), PM.c.id)
-    method = conn.execute(q).scalar()
+        found = fetch_one(conn, _DEFAULT_METHOD, (session_id,))
+    method = found[0] if found else None
     if method is None:
         raise NotFound(f"unknown payment method {payment_method_public_id!r}")
     out = []

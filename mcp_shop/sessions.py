@@ -21,7 +21,6 @@ from mcp_shop.errors import InvalidInput, InvalidState, NotFound
 from mcp_shop.models import (
     Address,
     Cart,
-    CatalogInfo,
     Customer,
     DiscountCode,
     ExchangeRequest,
@@ -29,9 +28,8 @@ from mcp_shop.models import (
     PaymentMethod,
     Shipment,
     ShopSession,
-    Variant,
 )
-from mcp_shop.sql import Sql, as_datetime, fetch_one
+from mcp_shop.sql import Sql, as_datetime, fetch_all, fetch_one, insert, run
 from mcp_shop.views import SessionView
 
 __all__ = [
@@ -134,11 +132,11 @@ def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any
     ``min_spend_cents``, ``category_slug`` (slug prefix the code is limited to), ``expires_at``
     (simulated time), ``single_use``, ``description``.
     """
-    conn.execute(DiscountCode.__table__.insert(), _code_row(session_id, code, **rules))
+    insert(conn, DiscountCode.__table__, _code_row(session_id, code, **rules))
 
 
 def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
-    conn.execute(DiscountCode.__table__.insert(), [
+    insert(conn, DiscountCode.__table__, [
         _code_row(sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
                   description="10% off orders of $50 or more"),
         _code_row(sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
@@ -152,16 +150,15 @@ def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
 
 
 def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime,
-                   tier: str | None) -> int:
+                   tier: str | None) -> tuple[int, str]:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
-    cust = conn.execute(
-        Customer.__table__.insert(), dict(
-            session_id=sid, public_id=f"C-{1000 + rng.randrange(9000)}", name=f"{first} {last}",
-            email=f"{first.lower()}.{last.lower()}@example.com",
-            tier=tier or rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0],
-            member_since=now - timedelta(days=rng.randrange(60, 2000)),
-        )
-    ).inserted_primary_key[0]
+    public_id = f"C-{1000 + rng.randrange(9000)}"
+    cust = insert(conn, Customer.__table__, dict(
+        session_id=sid, public_id=public_id, name=f"{first} {last}",
+        email=f"{first.lower()}.{last.lower()}@example.com",
+        tier=tier or rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0],
+        member_since=now - timedelta(days=rng.randrange(60, 2000)),
+    ), returning_id=True)
     city, region, zip3 = rng.choice(_CITIES)
     addresses = [dict(label="Home", line1=f"{rng.randrange(10, 999)} {rng.choice(_STREETS)}",
                       city=city, region=region, postcode=f"{zip3}{rng.randrange(10, 99)}")]
@@ -170,7 +167,7 @@ def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime
         addresses.append(dict(label="Work", line1=f"{rng.randrange(100, 9999)} Commerce Pkwy",
                               city=city2, region=region2,
                               postcode=f"{zip2}{rng.randrange(10, 99)}"))
-    conn.execute(Address.__table__.insert(), [
+    insert(conn, Address.__table__, [
         dict(session_id=sid, public_id=f"A-{i + 1}", recipient=f"{first} {last}",
              country="US", is_default=i == 0, **a)
         for i, a in enumerate(addresses)
@@ -183,10 +180,10 @@ def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime
                             balance_cents=None, is_default=False))
     methods.append(dict(kind="gift_card", label=f"Gift card ending {rng.randrange(1000, 9999)}",
                         balance_cents=rng.choice([1500, 2500, 5000, 10000]), is_default=False))
-    conn.execute(PaymentMethod.__table__.insert(), [
+    insert(conn, PaymentMethod.__table__, [
         dict(session_id=sid, public_id=f"PM-{i + 1}", **m) for i, m in enumerate(methods)
     ])
-    return int(cust)
+    return int(cust), public_id
 
 
 def _seed_history(conn: Connection, sid: str, rng: random.Random, now: datetime,
@@ -196,11 +193,10 @@ def _seed_history(conn: Connection, sid: str, rng: random.Random, now: datetime,
     picks = [[rng.randrange(1, product_count + 1) for _ in range(rng.choice([1, 1, 2, 3]))]
              for _ in range(n_orders)]
     wanted = sorted({p for order in picks for p in order})
-    V = Variant.__table__
     by_product: dict[int, list[int]] = {}
-    for vid, pid in conn.execute(
-        select(V.c.id, V.c.product_id).where(V.c.product_id.in_(wanted)).order_by(V.c.id)
-    ):
+    sql = Sql("SELECT id, product_id FROM variant WHERE product_id IN "
+              f"({', '.join('?' * len(wanted))}) ORDER BY id")
+    for vid, pid in fetch_all(conn, sql, wanted):
         by_product.setdefault(pid, []).append(vid)
     placed = sorted(now - timedelta(days=rng.randrange(2, 90), hours=rng.randrange(0, 12))
                     for _ in range(n_orders))
@@ -211,6 +207,10 @@ def _seed_history(conn: Connection, sid: str, rng: random.Random, now: datetime,
         if lines:
             past.append((lines, placed_at))
     orders.add_past_orders(conn, sid, past)
+
+
+_CATALOG = Sql("SELECT fingerprint, product_count FROM catalog_info")
+_SET_CUSTOMER = Sql("UPDATE shop_session SET customer_id = ? WHERE id = ?")
 
 
 def open_session(
@@ -234,23 +234,22 @@ def open_session(
         raise InvalidInput(f"tier must be standard, silver or gold, got {tier!r}")
     if history_orders is not None and not 0 <= history_orders <= 50:
         raise InvalidInput(f"history_orders must be between 0 and 50, got {history_orders}")
-    info = conn.execute(select(CatalogInfo.__table__)).first()
+    info = fetch_one(conn, _CATALOG)
     if info is None:
         raise InvalidState("the database has no catalog yet: build one first (mcp-shop build)")
+    fingerprint, product_count = info
     rng = random.Random(f"session:{seed}")
     now = clock or SIM_EPOCH
     sid = new_handle()
-    conn.execute(S.insert(), dict(id=sid, seed=seed, catalog_fingerprint=info.fingerprint,
-                                   clock=now, started_at=now))
-    conn.execute(Cart.__table__.insert(), dict(session_id=sid))
-    cust = _seed_customer(conn, sid, rng, now, tier)
-    conn.execute(update(S).where(S.c.id == sid).values(customer_id=cust))
+    insert(conn, S, dict(id=sid, seed=seed, catalog_fingerprint=fingerprint, clock=now,
+                         started_at=now, customer_id=None, next_order_number=1001,
+                         next_return_number=1, next_exchange_number=1, trace_seq=0))
+    insert(conn, Cart.__table__, dict(session_id=sid, discount_code_id=None))
+    cust, public = _seed_customer(conn, sid, rng, now, tier)
+    run(conn, _SET_CUSTOMER, (cust, sid))
     _seed_codes(conn, sid, now)
     n = rng.randrange(2, 5) if history_orders is None else history_orders
-    _seed_history(conn, sid, rng, now, info.product_count, n)
-    public = conn.execute(
-        select(Customer.__table__.c.public_id).where(Customer.__table__.c.id == cust)
-    ).scalar_one()
+    _seed_history(conn, sid, rng, now, product_count, n)
     return SessionView(session_id=sid, seed=seed, clock=now, customer_id=public)
 
 
