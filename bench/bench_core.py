@@ -120,10 +120,10 @@ def bench_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         out["db_mb"] = round(sum(f.stat().st_size for f in files if f.is_file()) / 2**20, 1)
     else:
         with engine.connect() as conn:
-            out["db_mb"] = round(conn.exec_driver_sql(
+            out["db_mb"] = round(float(conn.exec_driver_sql(
                 "SELECT sum(pg_total_relation_size(quote_ident(schemaname)||'.'||"
                 f"quote_ident(tablename))) FROM pg_tables WHERE schemaname='{schema}'"
-            ).scalar() / 2**20, 1)
+            ).scalar()) / 2**20, 1)
     index_dir = Path(args.db_dir) / f"index-{args.backend}-{size}"
     t, shop = timed(Shop, engine, index_dir=index_dir)
     out["index_open_or_build_s"] = round(t, 2)

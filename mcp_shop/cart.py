@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from mcp_shop.discounts import cart_code, evaluate
+from mcp_shop.discounts import evaluate, tier_and_cart_code
 from mcp_shop.errors import InvalidInput, NotFound, OutOfStock
 from mcp_shop.ids import product_id, variant_id
-from mcp_shop.inventory import VariantState, effective_variants, require_variant
+from mcp_shop.inventory import VariantState, cart_states, require_variant
 from mcp_shop.models import CartLine, Customer
 from mcp_shop.policies import DEFAULT_POLICIES, MAX_LINE_QUANTITY
-from mcp_shop.sql import Sql, fetch_all, fetch_one, run
+from mcp_shop.sql import Sql, fetch_one, run
 from mcp_shop.views import CartLineView, CartView, CodeView
 
 __all__ = ["add_to_cart", "cart_lines", "remove_from_cart", "update_cart_item", "view_cart"]
@@ -24,22 +24,17 @@ CL = CartLine.__table__
 CU = Customer.__table__
 
 
-_LINES = Sql("SELECT variant_id, quantity FROM cart_line WHERE session_id = ? ORDER BY added_seq")
 _LINE = Sql("""SELECT (SELECT quantity FROM cart_line WHERE session_id = ? AND variant_id = ?),
                       (SELECT COALESCE(MAX(added_seq), 0) FROM cart_line WHERE session_id = ?)""")
 _INSERT = Sql("INSERT INTO cart_line (session_id, variant_id, quantity, added_seq) "
               "VALUES (?, ?, ?, ?)")
 _SET = Sql("UPDATE cart_line SET quantity = ? WHERE session_id = ? AND variant_id = ?")
 _DELETE = Sql("DELETE FROM cart_line WHERE session_id = ? AND variant_id = ?")
-_TIER = Sql("SELECT cu.tier FROM shop_session s JOIN customer cu ON cu.id = s.customer_id "
-            "WHERE s.id = ?")
 
 
 def cart_lines(conn: Connection, session_id: str) -> list[tuple[VariantState, int]]:
     """The cart's lines in the order they were added, with the session's prices and stock."""
-    rows = fetch_all(conn, _LINES, (session_id,))
-    states = effective_variants(conn, session_id, [r[0] for r in rows])
-    return [(states[vid], qty) for vid, qty in rows]
+    return cart_states(conn, session_id)
 
 
 def _check_quantity(quantity: int) -> None:
@@ -121,15 +116,11 @@ def remove_from_cart(conn: Connection, session_id: str, variant_pk: int) -> None
     run(conn, _DELETE, (session_id, variant_pk))
 
 
-def _tier(conn: Connection, session: Any) -> str:
-    return str(fetch_one(conn, _TIER, (session.id,))[0])
-
-
 def view_cart(conn: Connection, session: Any) -> CartView:
     """The cart with its totals as checkout would compute them (standard shipping)."""
     lines = cart_lines(conn, session.id)
     subtotal = sum(v.price_cents * q for v, q in lines)
-    code = cart_code(conn, session.id)
+    tier, code = tier_and_cart_code(conn, session.id)
     code_view, discount, free_ship = None, 0, False
     if code is not None:
         result = evaluate(code, lines, session.clock)
@@ -138,7 +129,7 @@ def view_cart(conn: Connection, session: Any) -> CartView:
                              reason=result.reason, discount_cents=discount,
                              free_shipping=free_ship)
     shipping = 0 if not lines or free_ship else DEFAULT_POLICIES.shipping_cost(
-        "standard", _tier(conn, session), subtotal - discount)
+        "standard", tier, subtotal - discount)
     return CartView(
         lines=[CartLineView(product_id=product_id(v.product_pk), variant_id=v.variant_id,
                             title=v.title, options=v.options, unit_price_cents=v.price_cents,

@@ -25,6 +25,7 @@ __all__ = [
     "cart_code",
     "evaluate",
     "remove_discount_code",
+    "tier_and_cart_code",
 ]
 
 DC = DiscountCode.__table__
@@ -103,13 +104,32 @@ _CART_CODE = Sql("""
     WHERE cart.session_id = ?""")
 
 
-def cart_code(conn: Connection, session_id: str) -> CodeRow | None:
-    """The code applied to the session's cart, if any."""
-    row = fetch_one(conn, _CART_CODE, (session_id,))
-    if row is None:
+_TIER_AND_CODE = Sql("""
+    SELECT cu.tier, dc.id, dc.code, dc.kind, dc.value, dc.min_spend_cents, dc.category_slug,
+           dc.expires_at, dc.single_use, dc.used, dc.description
+    FROM shop_session s
+    JOIN customer cu ON cu.id = s.customer_id
+    LEFT JOIN cart ON cart.session_id = s.id
+    LEFT JOIN discount_code dc ON dc.id = cart.discount_code_id
+    WHERE s.id = ?""")
+
+
+def _code_row(row: Any) -> CodeRow | None:
+    if row is None or row[0] is None:
         return None
     return CodeRow(row[0], row[1], row[2], row[3], row[4], row[5], as_datetime(row[6]),
                    bool(row[7]), bool(row[8]), row[9])
+
+
+def cart_code(conn: Connection, session_id: str) -> CodeRow | None:
+    """The code applied to the session's cart, if any."""
+    return _code_row(fetch_one(conn, _CART_CODE, (session_id,)))
+
+
+def tier_and_cart_code(conn: Connection, session_id: str) -> tuple[str, CodeRow | None]:
+    """The customer's tier and the cart's code, in one query (for the cart view)."""
+    row = fetch_one(conn, _TIER_AND_CODE, (session_id,))
+    return row[0], _code_row(row[1:])
 
 
 def apply_discount_code(conn: Connection, session_id: str, code: str,

@@ -20,6 +20,7 @@ from mcp_shop.sql import Sql, as_json, fetch_all, fetch_one, run
 __all__ = [
     "VariantState",
     "adjust_stock",
+    "cart_states",
     "effective_variants",
     "product_variants",
     "require_variant",
@@ -70,6 +71,9 @@ _STATE = """
     LEFT JOIN price_override po ON po.session_id = ? AND po.variant_id = v.id
 """
 _BY_PRODUCT = Sql(_STATE + " WHERE v.product_id = ? ORDER BY v.position")
+_IN_CART = Sql(_STATE.replace("p.final_sale", "p.final_sale, cl.quantity")
+               + " JOIN cart_line cl ON cl.variant_id = v.id AND cl.session_id = ?"
+               + " ORDER BY cl.added_seq")
 _BY_IDS: dict[int, Sql] = {}
 
 
@@ -96,6 +100,12 @@ def effective_variants(
         for row in fetch_all(conn, _by_ids(len(chunk)), (session_id, session_id, *chunk)):
             out[row[0]] = _to_state(row)
     return out
+
+
+def cart_states(conn: Connection, session_id: str) -> list[tuple[VariantState, int]]:
+    """The session's cart lines (in the order added) with the session's view of each variant."""
+    rows = fetch_all(conn, _IN_CART, (session_id, session_id, session_id))
+    return [(_to_state(r), r[10]) for r in rows]
 
 
 def product_variants(conn: Connection, session_id: str, product_pk: int) -> list[VariantState]:
