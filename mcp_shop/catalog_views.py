@@ -98,8 +98,7 @@ def catalog_product(engine: Engine, product: str) -> ProductView:
     """A product with catalog prices and stock, as a session without changes would see it."""
     pk = parse_product_id(product)
     with read_tx(engine) as conn:
-        # No session row has the empty handle, so no stock or price override applies.
-        return products.get_product(conn, "", pk)
+        return products.get_product(conn, None, pk)
 
 
 class ComparedProduct(BaseModel):

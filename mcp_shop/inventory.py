@@ -108,8 +108,10 @@ def cart_states(conn: Connection, session_id: str) -> list[tuple[VariantState, i
     return [(_to_state(r), r[10]) for r in rows]
 
 
-def product_variants(conn: Connection, session_id: str, product_pk: int) -> list[VariantState]:
-    """Every variant of a product, in position order, as the session sees them."""
+def product_variants(conn: Connection, session_id: str | None,
+                     product_pk: int) -> list[VariantState]:
+    """Every variant of a product, in position order, as the session sees them (None: the
+    catalog's values; no override row has a NULL session)."""
     rows = fetch_all(conn, _BY_PRODUCT, (session_id, session_id, product_pk))
     return [_to_state(r) for r in rows]
 

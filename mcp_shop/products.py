@@ -24,8 +24,9 @@ def stock_status(stock: int) -> str:
     return "low_stock" if stock <= LOW_STOCK else "in_stock"
 
 
-def get_product(conn: Connection, session_id: str, product_pk: int) -> ProductView:
-    """A product with attributes and every variant's price and stock in this session."""
+def get_product(conn: Connection, session_id: str | None, product_pk: int) -> ProductView:
+    """A product with attributes and every variant's price and stock in this session
+    (``session_id=None``: the catalog's own prices and stock)."""
     row = conn.execute(
         select(P, C.c.path, C.c.slug).join(C, C.c.id == P.c.category_id).where(P.c.id == product_pk)
     ).first()

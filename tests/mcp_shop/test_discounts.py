@@ -3,6 +3,8 @@ one code per cart; each rejection says why and changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from mcp_shop import InvalidCode, InvalidInput, InvalidState
@@ -114,3 +116,17 @@ def test_category_restricted_percent_code_added_by_task(shop, sid):
     view = shop.add_to_cart(sid, toy, 2)
     assert shop.apply_discount_code(sid, "TOYS20").discount_cents == \
         view.subtotal_cents * 20 // 100
+
+
+def test_code_expiry_follows_the_simulated_clock(shop, sid):
+    clock = shop.session(sid).clock
+    shop.add_discount_code(sid, "WEEKEND", kind="fixed", value=300,
+                           expires_at=clock + timedelta(days=2), description="$3 off")
+    (v,) = find_variants(shop, sid, min_price=1000, min_stock=2)
+    shop.add_to_cart(sid, v, 1)
+    assert shop.apply_discount_code(sid, "WEEKEND").discount_cents == 300
+    shop.advance_clock(sid, days=2)
+    view = shop.view_cart(sid)
+    assert not view.code.applies and "expired on" in view.code.reason
+    with pytest.raises(InvalidCode, match="expired"):
+        shop.checkout(sid, payment_method_id="PM-1")
