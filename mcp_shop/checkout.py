@@ -55,6 +55,10 @@ def _address(conn: Connection, session_id: str, public_id: str | None) -> Any:
 
 def _charges(primary: Any, secondary: Any | None, total: int) -> list[tuple[int, int]]:
     if primary.kind != "gift_card":
+        if secondary is not None:
+            raise InvalidInput("a second payment method only pays what a gift card does not "
+                               f"cover; {primary.public_id} is a {primary.kind}: pay with it "
+                               "alone, or put the gift card first")
         return [(primary.id, total)]
     covered = min(primary.balance_cents or 0, total)
     rest = total - covered

@@ -73,6 +73,11 @@ def make_engine(url: str = DEFAULT_DB_URL, *, schema: str | None = None) -> Engi
 
 def _sqlite_engine(url: str) -> Engine:
     path = sqlite_path(url)
+    if path is None:
+        raise InvalidInput(
+            f"{url!r} is an in-memory SQLite database, which is private to one connection; "
+            "use a file, e.g. sqlite:///shop.db (or sqlite:////tmp/shop.db)"
+        )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -114,8 +119,12 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction (a consistent snapshot on both backends)."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # READ COMMITTED would let each statement see other processes' newer commits.
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def ping(engine: Engine) -> None:

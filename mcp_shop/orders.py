@@ -65,7 +65,8 @@ RR = ReturnRequest.__table__
 RL = ReturnLine.__table__
 XR = ExchangeRequest.__table__
 S = ShopSession.__table__
-_SESSION = Sql("SELECT id, seed, clock, next_order_number FROM shop_session WHERE id = ?")
+_SESSION = Sql("SELECT s.id, s.seed, s.clock, s.next_order_number, cu.tier FROM shop_session s "
+               "JOIN customer cu ON cu.id = s.customer_id WHERE s.id = ?")
 _BUMP_ORDER = Sql("UPDATE shop_session SET next_order_number = ? WHERE id = ?")
 _DEFAULT_ADDRESS = Sql("SELECT id, recipient, line1, city, region, postcode FROM address "
                        "WHERE session_id = ? ORDER BY is_default DESC, id LIMIT 1")
@@ -201,6 +202,7 @@ def add_past_orders(
         raise NotFound("unknown session_id: open a session with open_session first")
     session = SimpleNamespace(id=row[0], seed=row[1], clock=as_datetime(row[2]),
                               next_order_number=row[3])
+    tier = row[4]
     if any(placed_at > session.clock for _, placed_at in past):
         raise InvalidInput("a past order must be placed before the session clock")
     if any(not 1 <= q <= 99 for lines, _ in past for q in lines.values()):
@@ -224,7 +226,7 @@ def add_past_orders(
     for lines, placed_at in past:
         picked = [(states[pk], n) for pk, n in lines.items()]
         subtotal = sum(v.price_cents * n for v, n in picked)
-        shipping_cents = 0 if subtotal >= 5000 else shipping.cost_cents
+        shipping_cents = DEFAULT_POLICIES.shipping_cost(shipping_option, tier, subtotal)
         at = SimpleNamespace(id=session.id, seed=session.seed, clock=session.clock,
                              next_order_number=number)
         place_order(conn, at, picked, placed_at=placed_at, address=address,
@@ -295,16 +297,10 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
             )).inserted_primary_key[0]
         parts = [(card, amount)]
     else:
-        kinds = dict(conn.execute(select(PM.c.id, PM.c.kind).where(PM.c.id.in_(list(net)))).all())
-        # Cards and PayPal first, gift cards last, then by method key: deterministic.
-        left, parts = amount, []
-        for method in sorted(net, key=lambda m: (kinds[m] == "gift_card", m)):
-            take = min(left, max(net[method], 0))
-            if take:
-                parts.append((method, take))
-                left -= take
-        if left:  # paid by a method since removed: credit a gift card rather than lose it
-            return refund(conn, session_id, order, amount, reason, to="gift_card")
+        # Each method gets back its share of what it still has paid (exact, deterministic).
+        methods = sorted(m for m in net if net[m] > 0)
+        shares = allocate(amount, [net[m] for m in methods])
+        parts = [(m, a) for m, a in zip(methods, shares, strict=True) if a]
     for method, part in parts:
         conn.execute(PAY.insert(), dict(
             session_id=session_id, order_id=order.id, payment_method_id=method, kind="refund",

@@ -186,8 +186,9 @@ def render_policies(p: Policies = DEFAULT_POLICIES) -> list[PolicySection]:
         "Returns are accepted for delivered items only, counted in days from the delivery date.\n"
         + "\n".join(lines)
         + "\n- Clearance items marked final sale cannot be returned or exchanged."
-        "\n- Refunds go to the original payment method (a gift card part goes back to the gift "
-        "card), or, if the customer asks, to a gift card as store credit."
+        "\n- Refunds go back to the original payment methods, each in proportion to what it paid "
+        "(a gift card part goes back to the gift card), or, if the customer asks, to a gift "
+        "card as store credit."
         "\n- Refunds cover the item price less its share of any discount; shipping is not "
         "refunded.\n- Each item can be returned once; partial quantities are allowed."
     )
@@ -195,8 +196,11 @@ def render_policies(p: Policies = DEFAULT_POLICIES) -> list[PolicySection]:
         "A delivered item can be exchanged for another variant (size, colour, ...) of the same "
         "product within its return window, if that variant is in stock. Final-sale items and "
         "non-returnable categories cannot be exchanged. If the new variant costs more, the "
-        "difference is charged to the original payment method; if it costs less, the difference "
-        "is refunded. The replacement ships at once; no restocking fee applies to exchanges."
+        "difference is charged to the card or PayPal account that paid the order (the default "
+        "card if a gift card paid it all); if it costs less, the difference "
+        "is refunded, both on prices after the order's discount. The replacement ships at once; "
+        "no restocking fee applies to exchanges. A replacement cannot be returned or exchanged "
+        "again."
     )
     ship_lines = [
         f"- {o.name} ({o.code}): {_dollars(o.cost_cents)}, delivered in "

@@ -27,7 +27,12 @@ from mcp_shop.policies import (
 )
 from mcp_shop.views import LineEligibility
 
-__all__ = ["check_return_eligibility", "request_exchange", "request_return"]
+__all__ = [
+    "check_return_eligibility",
+    "exchange_difference",
+    "request_exchange",
+    "request_return",
+]
 
 OL = OrderLine.__table__
 RR = ReturnRequest.__table__
@@ -52,7 +57,9 @@ def _eligibility(order: Any, line: Any, now: datetime) -> LineEligibility:
         reason, ok = (f"the order is {order.status}, not delivered yet; returns open on delivery "
                       f"(expected {order.delivered_at:%Y-%m-%d})"), False
     elif line.final_sale:
-        reason, ok = f"final sale ({rule.label.lower()} or clearance): not returnable", False
+        reason = (f"final sale: {rule.label.lower()} cannot be returned" if not rule.returnable
+                  else "final sale: clearance items cannot be returned")
+        ok = False
     elif now > window_ends:
         reason, ok = (f"the {rule.window_days}-day return window for {rule.label.lower()} "
                       f"closed on {window_ends:%Y-%m-%d}"), False
@@ -82,10 +89,16 @@ def check_return_eligibility(conn: Connection, session: Any, number: int) -> lis
     return [_eligibility(order, ln, session.clock) for ln in _lines(conn, order)]
 
 
-def _find_line(lines: Sequence[Any], variant_pk: int, order: Any) -> Any:
+def _find_line(conn: Connection, lines: Sequence[Any], variant_pk: int, order: Any) -> Any:
     for ln in lines:
         if ln.variant_id == variant_pk:
             return ln
+    exchange = conn.execute(select(XR.c.number).where(
+        XR.c.order_id == order.id, XR.c.to_variant_id == variant_pk)).first()
+    if exchange is not None:
+        raise Ineligible(f"{variant_id(variant_pk)} is the replacement sent by exchange "
+                         f"X-{exchange.number}; replacements from an exchange cannot be returned "
+                         "or exchanged again", variant_id=variant_id(variant_pk))
     valid = ", ".join(variant_id(ln.variant_id) for ln in lines)
     raise NotFound(f"{variant_id(variant_pk)} is not a line of {order_id(order.number)}; its "
                    f"lines are: {valid}", variant_id=variant_id(variant_pk))
@@ -124,7 +137,7 @@ def request_return(
     lines = _lines(conn, order)
     plan = []
     for vpk, qty in items:
-        line = _find_line(lines, vpk, order)
+        line = _find_line(conn, lines, vpk, order)
         elig = _require_eligible(order, line, session.clock, qty)
         done = line.returned_quantity + line.exchanged_quantity
         gross = _net_after(line, done + qty) - _net_after(line, done)
@@ -148,6 +161,22 @@ def request_return(
     return f"R-{rnum}"
 
 
+def exchange_difference(line: Any, new_unit_price_cents: int, quantity: int) -> int:
+    """What swapping ``quantity`` units of ``line`` for units at ``new_unit_price_cents`` costs
+    (> 0) or gives back (< 0), on prices net of the line's discount.
+
+    The exchanged units cost what they were paid (their share of the line's net); the new units
+    are priced at the session's current price less the same discount rate. A refund therefore
+    never exceeds what the exchanged units were paid.
+    """
+    done = line.returned_quantity + line.exchanged_quantity
+    paid = _net_after(line, done + quantity) - _net_after(line, done)
+    gross = line.unit_price_cents * line.quantity
+    net = gross - line.discount_cents
+    new_net = new_unit_price_cents * quantity * net // gross if gross else 0
+    return new_net - paid
+
+
 def request_exchange(
     conn: Connection,
     session: Any,
@@ -163,7 +192,7 @@ def request_exchange(
         raise InvalidInput(f"unknown exchange reason {reason!r}; valid: "
                            f"{', '.join(EXCHANGE_REASONS)}")
     order = require_order(conn, session.id, number, lock=True)
-    line = _find_line(_lines(conn, order), variant_pk, order)
+    line = _find_line(conn, _lines(conn, order), variant_pk, order)
     _require_eligible(order, line, session.clock, quantity)
     new = require_variant(conn, session.id, new_variant_pk)
     if new.product_pk != line.product_id:
@@ -180,7 +209,7 @@ def request_exchange(
                          variant_id=new.variant_id, available=new.stock)
     take_stock(conn, session.id, new, quantity)
     adjust_stock(conn, session.id, line.variant_id, quantity)
-    diff = (new.price_cents - line.unit_price_cents) * quantity
+    diff = exchange_difference(line, new.price_cents, quantity)
     xnum = session.next_exchange_number
     conn.execute(update(S).where(S.c.id == session.id).values(next_exchange_number=xnum + 1))
     xid = conn.execute(XR.insert(), dict(

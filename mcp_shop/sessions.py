@@ -46,6 +46,7 @@ __all__ = [
 
 SIM_EPOCH = datetime(2026, 3, 2, 9, 0)
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+_CODE_TEXT = re.compile(r"^[A-Z0-9_-]{1,32}$")
 S = ShopSession.__table__
 
 _FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery",
@@ -117,12 +118,17 @@ def _code_row(session_id: str, code: str, *, kind: str, value: int = 0,
         raise InvalidInput(f"a percent code needs a value from 1 to 100, got {value}")
     if kind == "fixed" and value < 1:
         raise InvalidInput(f"a fixed code needs a value of at least 1 cent, got {value}")
+    if not _CODE_TEXT.match(code.strip().upper()):
+        raise InvalidInput(f"a discount code is 1 to 32 letters, digits, '-' or '_', got {code!r}")
     if min_spend_cents < 0:
         raise InvalidInput(f"min_spend_cents must be >= 0, got {min_spend_cents}")
     return dict(session_id=session_id, code=code.strip().upper(), kind=kind, value=value,
                 min_spend_cents=min_spend_cents, category_slug=category_slug,
                 expires_at=expires_at, single_use=single_use, used=False,
                 description=description)
+
+
+_CODE_EXISTS = Sql("SELECT id FROM discount_code WHERE session_id = ? AND code = ?")
 
 
 def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any) -> None:
@@ -132,7 +138,10 @@ def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any
     ``min_spend_cents``, ``category_slug`` (slug prefix the code is limited to), ``expires_at``
     (simulated time), ``single_use``, ``description``.
     """
-    insert(conn, DiscountCode.__table__, _code_row(session_id, code, **rules))
+    row = _code_row(session_id, code, **rules)
+    if fetch_one(conn, _CODE_EXISTS, (session_id, row["code"])) is not None:
+        raise InvalidInput(f"code {row['code']} already exists in this session")
+    insert(conn, DiscountCode.__table__, row)
 
 
 def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
@@ -153,10 +162,11 @@ def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime
                    tier: str | None) -> tuple[int, str]:
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     public_id = f"C-{1000 + rng.randrange(9000)}"
+    drawn_tier = rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0]  # drawn even if forced
     cust = insert(conn, Customer.__table__, dict(
         session_id=sid, public_id=public_id, name=f"{first} {last}",
         email=f"{first.lower()}.{last.lower()}@example.com",
-        tier=tier or rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0],
+        tier=tier or drawn_tier,
         member_since=now - timedelta(days=rng.randrange(60, 2000)),
     ), returning_id=True)
     city, region, zip3 = rng.choice(_CITIES)
@@ -248,7 +258,8 @@ def open_session(
     cust, public = _seed_customer(conn, sid, rng, now, tier)
     run(conn, _SET_CUSTOMER, (cust, sid))
     _seed_codes(conn, sid, now)
-    n = rng.randrange(2, 5) if history_orders is None else history_orders
+    drawn = rng.randrange(2, 5)  # drawn even if forced, so overrides change nothing else
+    n = drawn if history_orders is None else history_orders
     _seed_history(conn, sid, rng, now, product_count, n)
     return SessionView(session_id=sid, seed=seed, clock=now, customer_id=public)
 

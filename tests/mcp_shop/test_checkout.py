@@ -112,3 +112,14 @@ def test_clock_moves_order_through_its_states(shop, sid, option):
 def test_clock_only_moves_forward(shop, sid):
     with pytest.raises(InvalidInput, match="forward"):
         shop.advance_clock(sid, hours=-1)
+
+
+def test_second_method_only_with_a_gift_card_first(shop, sid):
+    (v,) = find_variants(shop, sid, min_stock=1)
+    shop.add_to_cart(sid, v, 1)
+    card = next(m for m in shop.get_customer(sid).payment_methods if m.kind == "gift_card")
+    before = shop.snapshot(sid)
+    with pytest.raises(InvalidInput, match="put the gift card first"):
+        shop.checkout(sid, payment_method_id="PM-1",
+                      second_payment_method_id=card.payment_method_id)
+    assert shop.snapshot(sid) == before

@@ -184,3 +184,54 @@ def test_exchange_rules(shop, sid):
     with pytest.raises(OutOfStock):
         shop.request_exchange(sid, order.order_id, v, new, reason="wrong_size")
     assert shop.snapshot(sid) == before
+
+
+def test_exchange_difference_is_on_discounted_prices_and_never_over_refunds(shop, sid):
+    a, b = find_variants(shop, sid, slug="clothing", min_stock=2, multi_variant=True,
+                         min_price=3000, count=2)
+    shop.add_discount_code(sid, "HALF", kind="percent", value=50, single_use=False)
+    for v in (a, b):
+        shop.add_to_cart(sid, v, 1)
+    shop.apply_discount_code(sid, "HALF")
+    order = shop.checkout(sid, payment_method_id="PM-1")
+    shop.advance_clock(sid, days=6)
+    line_a = next(ln for ln in order.lines if ln.variant_id == a)
+    paid_a = line_a.unit_price_cents - line_a.discount_cents
+    new = sibling_variant(shop, sid, a)
+    shop.set_price(sid, new, 1000)  # far below what was paid, even after the discount
+    x = shop.request_exchange(sid, order.order_id, a, new, reason="wrong_size")
+    assert x.price_difference_cents == 1000 * paid_a // line_a.unit_price_cents - paid_a
+    assert -x.price_difference_cents < paid_a
+    ret = shop.request_return(sid, order.order_id, [(b, 1)], reason="changed_mind")
+    line_b = next(ln for ln in order.lines if ln.variant_id == b)
+    assert ret.refund_cents == line_b.unit_price_cents - line_b.discount_cents
+    after = shop.get_order(sid, order.order_id)
+    charged = sum(p.amount_cents for p in after.payments if p.kind == "charge")
+    refunded = sum(p.amount_cents for p in after.payments if p.kind == "refund")
+    assert refunded <= charged
+
+
+def test_replacement_from_an_exchange_is_final(shop, sid):
+    (v,) = find_variants(shop, sid, slug="shoes", min_stock=1, multi_variant=True)
+    new = sibling_variant(shop, sid, v)
+    order = delivered_order(shop, sid, [v])
+    x = shop.request_exchange(sid, order.order_id, v, new, reason="wrong_size")
+    shop.advance_clock(sid, days=6)
+    with pytest.raises(Ineligible, match=f"replacement sent by exchange {x.exchange_id}"):
+        shop.request_return(sid, order.order_id, [(new, 1)], reason="defective")
+
+
+def test_partial_refund_is_split_across_methods_in_proportion(shop, sid):
+    card = next(m for m in shop.get_customer(sid).payment_methods if m.kind == "gift_card")
+    a, b = find_variants(shop, sid, slug="home", min_price=card.balance_cents, min_stock=1,
+                         count=2)
+    order = delivered_order(shop, sid, [a, b], pm=card.payment_method_id,
+                            second_payment_method_id="PM-1")
+    paid = {p.payment_method_id: p.amount_cents for p in order.payments if p.kind == "charge"}
+    ret = shop.request_return(sid, order.order_id, [(a, 1)], reason="changed_mind")
+    back = {p.payment_method_id: p.amount_cents
+            for p in shop.get_order(sid, order.order_id).payments if p.kind == "refund"}
+    assert sum(back.values()) == ret.refund_cents
+    total = sum(paid.values())
+    for method, amount in back.items():
+        assert abs(amount - ret.refund_cents * paid[method] / total) <= 1

@@ -91,3 +91,35 @@ def test_session_survives_a_restart(shop, backend, tmp_path):
         assert shop.view_cart(sid).lines == []
     finally:
         fresh.engine.dispose()
+
+
+def test_forcing_the_tier_changes_nothing_else(shop):
+    a = shop.open_session(seed=42).session_id
+    b = shop.open_session(seed=42, tier="gold").session_id
+    ca, cb = shop.get_customer(a), shop.get_customer(b)
+    assert cb.tier == "gold"
+    assert ca.model_copy(update={"tier": "gold"}) == cb
+    assert [o.placed_at for o in shop.list_orders(a)] == [o.placed_at for o in shop.list_orders(b)]
+
+
+def test_seeded_history_charges_shipping_by_tier(shop):
+    gold = shop.open_session(seed=3, tier="gold", history_orders=5).session_id
+    assert all(shop.get_order(gold, o.order_id).shipping_cents == 0
+               for o in shop.list_orders(gold))
+
+
+def test_task_codes_are_validated(shop):
+    sid = shop.open_session(seed=1).session_id
+    with pytest.raises(InvalidInput, match="letters, digits"):
+        shop.add_discount_code(sid, "summer sale", kind="percent", value=10)
+    with pytest.raises(InvalidInput, match="already exists"):
+        shop.add_discount_code(sid, "welcome10", kind="percent", value=10)
+    with pytest.raises(InvalidInput, match="1 to 100"):
+        shop.add_discount_code(sid, "BIG", kind="percent", value=150)
+
+
+def test_in_memory_sqlite_is_refused_with_a_hint():
+    from mcp_shop import make_engine
+
+    with pytest.raises(InvalidInput, match="sqlite:///shop.db"):
+        make_engine("sqlite://")
