@@ -20,8 +20,8 @@ from mcp_shop.views import CartLineView, CartView, CodeView
 
 __all__ = ["add_to_cart", "cart_lines", "remove_from_cart", "update_cart_item", "view_cart"]
 
-CL = CartLine.__table__
-CU = Customer.__table__
+CL = CartLine.__table__  # type: ignore[attr-defined]
+CU = Customer.__table__  # type: ignore[attr-defined]
 
 
 _LINE = Sql("""SELECT (SELECT quantity FROM cart_line WHERE session_id = ? AND variant_id = ?),

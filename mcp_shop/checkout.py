@@ -20,8 +20,8 @@ from mcp_shop.policies import DEFAULT_POLICIES
 
 __all__ = ["checkout"]
 
-PM = PaymentMethod.__table__
-AD = Address.__table__
+PM = PaymentMethod.__table__  # type: ignore[attr-defined]
+AD = Address.__table__  # type: ignore[attr-defined]
 
 
 def _dollars(cents: int) -> str:
@@ -116,8 +116,8 @@ def checkout(
                               "change the cart", code=code.code)
         discount, shares, free_ship = result.discount_cents, result.line_discounts, \
             result.free_shipping
-    tier = conn.execute(select(Customer.__table__.c.tier)
-                        .where(Customer.__table__.c.id == session.customer_id)).scalar_one()
+    tier = conn.execute(select(Customer.__table__.c.tier)  # type: ignore[attr-defined]
+                        .where(Customer.__table__.c.id == session.customer_id)).scalar_one()  # type: ignore[attr-defined]
     shipping = 0 if free_ship else DEFAULT_POLICIES.shipping_cost(shipping_option, tier,
                                                                   subtotal - discount)
     total = subtotal - discount + shipping
@@ -132,9 +132,9 @@ def checkout(
         charges=charges,
     )
     if code is not None and code.single_use:
-        DC = DiscountCode.__table__  # noqa: N806
+        DC = DiscountCode.__table__  # type: ignore[attr-defined]  # noqa: N806
         conn.execute(update(DC).where(DC.c.id == code.id).values(used=True))
-    conn.execute(delete(CartLine.__table__).where(CartLine.__table__.c.session_id == sid))
-    conn.execute(update(Cart.__table__).where(Cart.__table__.c.session_id == sid)
+    conn.execute(delete(CartLine.__table__).where(CartLine.__table__.c.session_id == sid))  # type: ignore[attr-defined]
+    conn.execute(update(Cart.__table__).where(Cart.__table__.c.session_id == sid)  # type: ignore[attr-defined]
                  .values(discount_code_id=None))
     return number

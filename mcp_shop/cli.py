@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -88,7 +89,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     console.print(f"{info.product_count:,} products, {info.variant_count:,} variants, "
                   f"{info.category_count} categories (seed {info.seed}, "
                   f"generator {info.generator_version})")
-    C = Category.__table__  # noqa: N806
+    C = Category.__table__  # type: ignore[attr-defined]  # noqa: N806
     with shop.engine.connect() as conn:
         depts = conn.execute(select(C.c.name, C.c.product_count, C.c.slug)
                              .where(C.c.parent_id.is_(None)).order_by(C.c.name)).all()
@@ -105,10 +106,11 @@ def cmd_tour(args: argparse.Namespace) -> int:
     customer = shop.get_customer(sid)
     console.print(f"Session {sid[:8]}… for {customer.name} ({customer.tier} tier), "
                   f"simulated clock {session.clock:%Y-%m-%d %H:%M}")
-    for text, extra in [("wireless headphones", {"max_price_cents": 10000,
+    searches: list[tuple[str, dict[str, Any]]] = [("wireless headphones", {"max_price_cents": 10000,
                                                  "sort": "rating"}),
                         ("dinosaur", {"category": "toys"}),
-                        ("running shoes", {"in_stock_only": True, "sort": "price_asc"})]:
+                        ("running shoes", {"in_stock_only": True, "sort": "price_asc"})]
+    for text, extra in searches:
         started = time.perf_counter()
         page = shop.search(sid, SearchQuery(text=text, page_size=3, **extra))
         ms = (time.perf_counter() - started) * 1000

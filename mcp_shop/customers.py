@@ -11,9 +11,9 @@ from mcp_shop.views import AddressView, CustomerView, PaymentMethodView
 
 __all__ = ["get_customer"]
 
-CU = Customer.__table__
-AD = Address.__table__
-PM = PaymentMethod.__table__
+CU = Customer.__table__  # type: ignore[attr-defined]
+AD = Address.__table__  # type: ignore[attr-defined]
+PM = PaymentMethod.__table__  # type: ignore[attr-defined]
 
 
 def get_customer(conn: Connection, session: Any) -> CustomerView:

@@ -28,8 +28,8 @@ __all__ = [
     "tier_and_cart_code",
 ]
 
-DC = DiscountCode.__table__
-CART = Cart.__table__
+DC = DiscountCode.__table__  # type: ignore[attr-defined]
+CART = Cart.__table__  # type: ignore[attr-defined]
 _CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")
 
 

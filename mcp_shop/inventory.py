@@ -29,11 +29,11 @@ __all__ = [
     "take_stock",
 ]
 
-V = Variant.__table__
-P = Product.__table__
-C = Category.__table__
-SO = StockOverride.__table__
-PO = PriceOverride.__table__
+V = Variant.__table__  # type: ignore[attr-defined]
+P = Product.__table__  # type: ignore[attr-defined]
+C = Category.__table__  # type: ignore[attr-defined]
+SO = StockOverride.__table__  # type: ignore[attr-defined]
+PO = PriceOverride.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -56,15 +56,15 @@ __all__ = [
     "status_at",
 ]
 
-ORD = Order.__table__
-OL = OrderLine.__table__
-PAY = Payment.__table__
-PM = PaymentMethod.__table__
-SH = Shipment.__table__
-RR = ReturnRequest.__table__
-RL = ReturnLine.__table__
-XR = ExchangeRequest.__table__
-S = ShopSession.__table__
+ORD = Order.__table__  # type: ignore[attr-defined]
+OL = OrderLine.__table__  # type: ignore[attr-defined]
+PAY = Payment.__table__  # type: ignore[attr-defined]
+PM = PaymentMethod.__table__  # type: ignore[attr-defined]
+SH = Shipment.__table__  # type: ignore[attr-defined]
+RR = ReturnRequest.__table__  # type: ignore[attr-defined]
+RL = ReturnLine.__table__  # type: ignore[attr-defined]
+XR = ExchangeRequest.__table__  # type: ignore[attr-defined]
+S = ShopSession.__table__  # type: ignore[attr-defined]
 _SESSION = Sql("SELECT s.id, s.seed, s.clock, s.next_order_number, cu.tier FROM shop_session s "
                "JOIN customer cu ON cu.id = s.customer_id WHERE s.id = ?")
 _BUMP_ORDER = Sql("UPDATE shop_session SET next_order_number = ? WHERE id = ?")
@@ -291,10 +291,10 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
         if card is None:
             count = conn.execute(select(func.count()).select_from(PM)
                                  .where(PM.c.session_id == session_id)).scalar_one()
-            card = conn.execute(PM.insert(), dict(
+            card = insert(conn, PM, dict(
                 session_id=session_id, public_id=f"PM-{count + 1}", kind="gift_card",
                 label="Store credit gift card", balance_cents=0, is_default=False,
-            )).inserted_primary_key[0]
+            ), returning_id=True)
         parts = [(card, amount)]
     else:
         # Each method gets back its share of what it still has paid (exact, deterministic).
@@ -348,7 +348,7 @@ def cancel_order(conn: Connection, session_id: str, number: int, reason: str) ->
                                  .where(OL.c.order_id == order.id)).all():
         adjust_stock(conn, session_id, vid, qty)
     if order.discount_code:
-        DC = DiscountCode.__table__  # noqa: N806
+        DC = DiscountCode.__table__  # type: ignore[attr-defined]  # noqa: N806
         conn.execute(update(DC).where(DC.c.session_id == session_id,
                                       DC.c.code == order.discount_code).values(used=False))
     conn.execute(update(ORD).where(ORD.c.id == order.id).values(

@@ -12,8 +12,8 @@ from mcp_shop.views import ProductView, VariantView
 
 __all__ = ["LOW_STOCK", "get_product", "stock_status"]
 
-P = Product.__table__
-C = Category.__table__
+P = Product.__table__  # type: ignore[attr-defined]
+C = Category.__table__  # type: ignore[attr-defined]
 LOW_STOCK = 3
 
 

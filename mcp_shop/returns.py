@@ -25,6 +25,7 @@ from mcp_shop.policies import (
     RETURN_REASONS,
     SHOP_FAULT_REASONS,
 )
+from mcp_shop.sql import insert
 from mcp_shop.views import LineEligibility
 
 __all__ = [
@@ -34,12 +35,12 @@ __all__ = [
     "request_return",
 ]
 
-OL = OrderLine.__table__
-RR = ReturnRequest.__table__
-RL = ReturnLine.__table__
-XR = ExchangeRequest.__table__
-SH = Shipment.__table__
-S = _S.__table__
+OL = OrderLine.__table__  # type: ignore[attr-defined]
+RR = ReturnRequest.__table__  # type: ignore[attr-defined]
+RL = ReturnLine.__table__  # type: ignore[attr-defined]
+XR = ExchangeRequest.__table__  # type: ignore[attr-defined]
+SH = Shipment.__table__  # type: ignore[attr-defined]
+S = _S.__table__  # type: ignore[attr-defined]
 
 
 def _net_after(line: Any, units: int) -> int:
@@ -79,8 +80,8 @@ def _eligibility(order: Any, line: Any, now: datetime) -> LineEligibility:
 
 
 def _lines(conn: Connection, order: Any) -> list[Any]:
-    return conn.execute(select(OL).where(OL.c.order_id == order.id)
-                        .order_by(OL.c.line_no)).all()
+    return list(conn.execute(select(OL).where(OL.c.order_id == order.id)
+                             .order_by(OL.c.line_no)).all())
 
 
 def check_return_eligibility(conn: Connection, session: Any, number: int) -> list[LineEligibility]:
@@ -146,14 +147,13 @@ def request_return(
     rnum = session.next_return_number
     conn.execute(update(S).where(S.c.id == session.id).values(next_return_number=rnum + 1))
     total, fees = sum(p[2] for p in plan), sum(p[3] for p in plan)
-    rid = conn.execute(RR.insert(), dict(
+    rid = insert(conn, RR, dict(
         session_id=session.id, number=rnum, order_id=order.id, status="refunded", reason=reason,
         refund_to=refund_to, refund_cents=total, fee_cents=fees, created_at=session.clock,
-    )).inserted_primary_key[0]
+    ), returning_id=True)
     for line, qty, amount, fee in plan:
-        conn.execute(RL.insert(), dict(session_id=session.id, return_id=rid,
-                                        order_line_id=line.id, quantity=qty,
-                                        refund_cents=amount, fee_cents=fee))
+        insert(conn, RL, dict(session_id=session.id, return_id=rid, order_line_id=line.id,
+                              quantity=qty, refund_cents=amount, fee_cents=fee))
         conn.execute(update(OL).where(OL.c.id == line.id)
                      .values(returned_quantity=OL.c.returned_quantity + qty))
         adjust_stock(conn, session.id, line.variant_id, qty)
@@ -212,12 +212,12 @@ def request_exchange(
     diff = exchange_difference(line, new.price_cents, quantity)
     xnum = session.next_exchange_number
     conn.execute(update(S).where(S.c.id == session.id).values(next_exchange_number=xnum + 1))
-    xid = conn.execute(XR.insert(), dict(
+    xid = insert(conn, XR, dict(
         session_id=session.id, number=xnum, order_id=order.id, order_line_id=line.id,
         quantity=quantity, from_variant_id=line.variant_id, to_variant_id=new.pk,
         price_difference_cents=diff, status="replacement_shipped", reason=reason,
         created_at=session.clock,
-    )).inserted_primary_key[0]
+    ), returning_id=True)
     conn.execute(update(OL).where(OL.c.id == line.id)
                  .values(exchanged_quantity=OL.c.exchanged_quantity + quantity))
     conn.execute(SH.insert(), dict(

@@ -47,7 +47,7 @@ __all__ = [
 SIM_EPOCH = datetime(2026, 3, 2, 9, 0)
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 _CODE_TEXT = re.compile(r"^[A-Z0-9_-]{1,32}$")
-S = ShopSession.__table__
+S = ShopSession.__table__  # type: ignore[attr-defined]
 
 _FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery",
           "Quinn", "Priya", "Mateo", "Yuki", "Amara", "Lena", "Omar", "Sofia", "Noah"]
@@ -141,11 +141,11 @@ def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any
     row = _code_row(session_id, code, **rules)
     if fetch_one(conn, _CODE_EXISTS, (session_id, row["code"])) is not None:
         raise InvalidInput(f"code {row['code']} already exists in this session")
-    insert(conn, DiscountCode.__table__, row)
+    insert(conn, DiscountCode.__table__, row)  # type: ignore[attr-defined]
 
 
 def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
-    insert(conn, DiscountCode.__table__, [
+    insert(conn, DiscountCode.__table__, [  # type: ignore[attr-defined]
         _code_row(sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
                   description="10% off orders of $50 or more"),
         _code_row(sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
@@ -163,7 +163,7 @@ def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime
     first, last = rng.choice(_FIRST), rng.choice(_LAST)
     public_id = f"C-{1000 + rng.randrange(9000)}"
     drawn_tier = rng.choices(["standard", "silver", "gold"], [6, 3, 1])[0]  # drawn even if forced
-    cust = insert(conn, Customer.__table__, dict(
+    cust = insert(conn, Customer.__table__, dict(  # type: ignore[attr-defined]
         session_id=sid, public_id=public_id, name=f"{first} {last}",
         email=f"{first.lower()}.{last.lower()}@example.com",
         tier=tier or drawn_tier,
@@ -177,20 +177,21 @@ def _seed_customer(conn: Connection, sid: str, rng: random.Random, now: datetime
         addresses.append(dict(label="Work", line1=f"{rng.randrange(100, 9999)} Commerce Pkwy",
                               city=city2, region=region2,
                               postcode=f"{zip2}{rng.randrange(10, 99)}"))
-    insert(conn, Address.__table__, [
+    insert(conn, Address.__table__, [  # type: ignore[attr-defined]
         dict(session_id=sid, public_id=f"A-{i + 1}", recipient=f"{first} {last}",
              country="US", is_default=i == 0, **a)
         for i, a in enumerate(addresses)
     ])
     brand = rng.choice(["Visa", "Mastercard", "Amex"])
-    methods = [dict(kind="card", label=f"{brand} ending {rng.randrange(1000, 9999)}",
-                    balance_cents=None, is_default=True)]
+    methods: list[dict[str, Any]] = [
+        dict(kind="card", label=f"{brand} ending {rng.randrange(1000, 9999)}",
+             balance_cents=None, is_default=True)]
     if rng.random() < 0.6:
         methods.append(dict(kind="paypal", label=f"PayPal ({first.lower()}@example.com)",
                             balance_cents=None, is_default=False))
     methods.append(dict(kind="gift_card", label=f"Gift card ending {rng.randrange(1000, 9999)}",
                         balance_cents=rng.choice([1500, 2500, 5000, 10000]), is_default=False))
-    insert(conn, PaymentMethod.__table__, [
+    insert(conn, PaymentMethod.__table__, [  # type: ignore[attr-defined]
         dict(session_id=sid, public_id=f"PM-{i + 1}", **m) for i, m in enumerate(methods)
     ])
     return int(cust), public_id
@@ -254,7 +255,7 @@ def open_session(
     insert(conn, S, dict(id=sid, seed=seed, catalog_fingerprint=fingerprint, clock=now,
                          started_at=now, customer_id=None, next_order_number=1001,
                          next_return_number=1, next_exchange_number=1, trace_seq=0))
-    insert(conn, Cart.__table__, dict(session_id=sid, discount_code_id=None))
+    insert(conn, Cart.__table__, dict(session_id=sid, discount_code_id=None))  # type: ignore[attr-defined]
     cust, public = _seed_customer(conn, sid, rng, now, tier)
     run(conn, _SET_CUSTOMER, (cust, sid))
     _seed_codes(conn, sid, now)
@@ -279,7 +280,7 @@ def advance_clock(conn: Connection, session_id: str, delta: timedelta) -> dateti
 
 def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
     """Set order, shipment and exchange statuses to what the clock ``now`` implies."""
-    ORD = Order.__table__  # noqa: N806
+    ORD = Order.__table__  # type: ignore[attr-defined]  # noqa: N806
     conn.execute(
         update(ORD)
         .where(ORD.c.session_id == session_id, ORD.c.status != "cancelled")
@@ -290,7 +291,7 @@ def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
             else_="pending",
         ))
     )
-    SH = Shipment.__table__  # noqa: N806
+    SH = Shipment.__table__  # type: ignore[attr-defined]  # noqa: N806
     conn.execute(
         update(SH)
         .where(SH.c.session_id == session_id, SH.c.status != "cancelled")
@@ -300,7 +301,7 @@ def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
             else_="label_created",
         ))
     )
-    X = ExchangeRequest.__table__  # noqa: N806
+    X = ExchangeRequest.__table__  # type: ignore[attr-defined]  # noqa: N806
     delivered = (
         select(SH.c.exchange_id)
         .where(SH.c.session_id == session_id, SH.c.exchange_id.is_not(None),

@@ -54,7 +54,7 @@ def run(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Any:
     return conn.exec_driver_sql(sql.text(conn), tuple(params))
 
 
-def fetch_one(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Any | None:
+def fetch_one(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Any:
     """The first row, or None."""
     return run(conn, sql, params).first()
 
@@ -114,7 +114,7 @@ def insert(conn: Connection, table: Any, rows: dict[str, Any] | Sequence[dict[st
     With ``returning_id`` (one row only) the new row's ``id`` is returned.
     """
     many = not isinstance(rows, dict)
-    batch = list(rows) if many else [rows]
+    batch: list[dict[str, Any]] = [rows] if isinstance(rows, dict) else list(rows)
     if not batch:
         return None
     defaults = _scalar_defaults(table)

@@ -21,7 +21,7 @@ def session_snapshot(conn: Connection, session_id: str, *,
     for model in SESSION_TABLES:
         if model is TraceEvent and not include_trace:
             continue
-        table = model.__table__
+        table = model.__table__  # type: ignore[union-attr,attr-defined]
         key = table.c.id if model is ShopSession else table.c.session_id
         rows = conn.execute(
             select(table).where(key == session_id).order_by(*table.primary_key.columns)

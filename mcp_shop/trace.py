@@ -16,8 +16,8 @@ from mcp_shop.sql import Sql, fetch_one, run
 
 __all__ = ["TraceRecord", "read_trace", "record_call"]
 
-T = TraceEvent.__table__
-S = ShopSession.__table__
+T = TraceEvent.__table__  # type: ignore[attr-defined]
+S = ShopSession.__table__  # type: ignore[attr-defined]
 
 
 class TraceRecord(BaseModel):
