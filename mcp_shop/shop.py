@@ -22,6 +22,7 @@ from mcp_shop.errors import InvalidState
 from mcp_shop.ids import parse_order_id, parse_product_id, parse_variant_id
 from mcp_shop.models import CatalogInfo
 from mcp_shop.policies import DEFAULT_POLICIES, PolicySection, render_policies
+from mcp_shop.search import ProductHit, SearchPage, SearchQuery
 from mcp_shop.state import session_snapshot
 from mcp_shop.trace import TraceRecord, read_trace, record_call
 from mcp_shop.views import (
@@ -119,16 +120,16 @@ class Shop:
 
     # -- catalog ----------------------------------------------------------------------------
 
-    def search(self, session_id: str, query: Any) -> Any:
+    def search(self, session_id: str, query: SearchQuery | Mapping[str, Any]) -> SearchPage:
         """Search the catalog with this session's prices and stock (see ``SearchQuery``)."""
-        from mcp_shop.search import SearchQuery, search
+        from mcp_shop.search import search
 
         q = query if isinstance(query, SearchQuery) else SearchQuery.model_validate(query)
         with self._read(session_id) as (conn, _):
             return search(conn, self.index, q, session_id)
 
     def similar(self, session_id: str, product: str, *, cheaper_than_cents: int | None = None,
-                in_stock_only: bool = True, limit: int = 10) -> Any:
+                in_stock_only: bool = True, limit: int = 10) -> list[ProductHit]:
         """Products like ``product`` (same category, close attributes), optionally cheaper."""
         from mcp_shop.search import similar
 
