@@ -16,7 +16,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from mcp_shop.db import DEFAULT_DB_URL
@@ -29,15 +36,19 @@ err = Console(stderr=True)
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(*labels: str) -> Iterator[list[Callable[[int, int], None]]]:
+    """One progress bar per label, in one live display; yields their update callbacks."""
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as bar:
-        task = bar.add_task(label, total=None)
+        tasks = [bar.add_task(label, total=None, start=False) for label in labels]
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def updater(task: TaskID) -> Callable[[int, int], None]:
+            def update(done: int, total: int) -> None:
+                bar.start_task(task)
+                bar.update(task, completed=done, total=total)
+            return update
 
-        yield update
+        yield [updater(t) for t in tasks]
 
 
 def _open_shop(args: argparse.Namespace):  # noqa: ANN202 - returns Shop
@@ -50,8 +61,10 @@ def _open_shop(args: argparse.Namespace):  # noqa: ANN202 - returns Shop
     engine.dispose()
     started = time.perf_counter()
     if exists is None:
-        with _progress(f"Generating {args.size:,} products (seed {args.seed})") as progress:
-            shop = Shop.open(args.db, seed=args.seed, size=args.size, progress=progress)
+        with _progress(f"Generating {args.size:,} products (seed {args.seed})",
+                       "Building the search index") as (progress, index_progress):
+            shop = Shop.open(args.db, seed=args.seed, size=args.size, progress=progress,
+                             index_progress=index_progress)
         err.print(f"Catalog and search index built in {time.perf_counter() - started:.1f} s")
     else:
         shop = Shop.open(args.db, seed=args.seed, size=args.size)

@@ -53,7 +53,8 @@ def default_index_dir(url: str) -> Path | None:
 class Shop:
     """The shop over one database and its catalog."""
 
-    def __init__(self, engine: Engine, *, index_dir: Path | None = None) -> None:
+    def __init__(self, engine: Engine, *, index_dir: Path | None = None,
+                 index_progress: Callable[[int, int], None] | None = None) -> None:
         from mcp_shop.catalog import load_catalog_info
         from mcp_shop.search import SearchIndex
 
@@ -63,7 +64,7 @@ class Shop:
                                         "Shop.open(...) or `mcp-shop build`")
         self.engine = engine
         self.catalog: CatalogInfo = info
-        self.index = SearchIndex.open_or_build(engine, index_dir)
+        self.index = SearchIndex.open_or_build(engine, index_dir, progress=index_progress)
         self.policies = DEFAULT_POLICIES
 
     @classmethod
@@ -75,15 +76,21 @@ class Shop:
         size: int = 10_000,
         index_dir: Path | None | str = "auto",
         progress: Callable[[int, int], None] | None = None,
+        index_progress: Callable[[int, int], None] | None = None,
         schema: str | None = None,
     ) -> Shop:
-        """Open the shop at ``url``, generating the (seed, size) catalog on first use."""
+        """Open the shop at ``url``, generating the (seed, size) catalog on first use.
+
+        ``progress`` and ``index_progress`` are called as ``(done, total)`` while the catalog
+        and its search index are built (only on first use).
+        """
         from mcp_shop.catalog import ensure_catalog
 
         engine = make_engine(url, schema=schema)
         ensure_catalog(engine, seed=seed, size=size, progress=progress)
         where = default_index_dir(url) if index_dir == "auto" else index_dir
-        return cls(engine, index_dir=Path(where) if where is not None else None)
+        return cls(engine, index_dir=Path(where) if where is not None else None,
+                   index_progress=index_progress)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _esc  # type: ignore[attr-defined]
 from pathlib import Path
@@ -422,7 +422,8 @@ class SearchIndex:
         return self._specs[category_id]
 
     @classmethod
-    def open_or_build(cls, engine: Engine, directory: Path | None = None) -> SearchIndex:
+    def open_or_build(cls, engine: Engine, directory: Path | None = None, *,
+                      progress: Callable[[int, int], None] | None = None) -> SearchIndex:
         """The index of the catalog in ``engine``: opened from ``directory`` or built.
 
         Args:
@@ -430,6 +431,7 @@ class SearchIndex:
             directory: where indexes live, one subdirectory per catalog fingerprint; built
                 once (atomically, under a lock) and reused by later processes. ``None`` builds
                 an index in memory.
+            progress: called as ``progress(done, total)`` while an index is being built.
         """
         with engine.connect() as conn:
             categories = load_categories(conn)
@@ -439,7 +441,7 @@ class SearchIndex:
         numeric = numeric_attribute_fields(categories)
         if directory is None:
             index = tantivy.Index(_schema(numeric))
-            cls._fill(index, engine, categories, numeric)
+            cls._fill(index, engine, categories, numeric, progress)
             return cls(index, categories, numeric, fingerprint or "memory")
         if not fingerprint:
             raise NotFound("the database holds no catalog (no catalog_info row): build one first")
@@ -449,7 +451,7 @@ class SearchIndex:
         with _locked(directory / f".{fingerprint}.lock"):
             if not _valid(final, probe):
                 cls._build_dir(engine, directory, final, categories, numeric,
-                               {"fingerprint": fingerprint, "probe": probe})
+                               {"fingerprint": fingerprint, "probe": probe}, progress)
         meta = json.loads((final / _META).read_text())
         index = tantivy.Index.open(str(final))
         index.config_reader(reload_policy="manual")
@@ -458,12 +460,13 @@ class SearchIndex:
     @classmethod
     def _build_dir(cls, engine: Engine, directory: Path, final: Path,
                    categories: dict[int, CategoryInfo], numeric: dict[str, str],
-                   ident: dict[str, str]) -> None:
+                   ident: dict[str, str],
+                   progress: Callable[[int, int], None] | None = None) -> None:
         fingerprint = ident["fingerprint"]
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{fingerprint}-", dir=directory))
         try:
             index = tantivy.Index(_schema(numeric), path=str(tmp), reuse=False)
-            stats = cls._fill(index, engine, categories, numeric)
+            stats = cls._fill(index, engine, categories, numeric, progress)
             meta = {"version": INDEX_VERSION, **ident, "numeric_fields": numeric, **stats}
             (tmp / _META).write_text(json.dumps(meta, indent=1))
             if final.exists():  # stale (other version): move it aside, openers keep their files
@@ -474,7 +477,8 @@ class SearchIndex:
 
     @staticmethod
     def _fill(index: tantivy.Index, engine: Engine, categories: dict[int, CategoryInfo],
-              numeric: dict[str, str]) -> dict[str, Any]:
+              numeric: dict[str, str],
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Write every product into ``index``: this thread reads rows and renders documents,
         a second one hands them to tantivy (which parses them without the GIL)."""
         start = time.perf_counter()
@@ -500,12 +504,16 @@ class SearchIndex:
         gc.disable()  # millions of short-lived objects, no cycles: collections only cost time
         try:
             with engine.connect() as conn:
+                total = conn.execute(select(func.count()).select_from(
+                    Product.__table__)).scalar_one() if progress else 0  # type: ignore[attr-defined]
                 batch: list[str] = []
                 for row in _stream_products(conn):
                     batch.append(document(row))
                     if len(batch) >= 1000:
                         batches.put(batch)
                         n, batch = n + len(batch), []
+                        if progress is not None and n % 20_000 == 0:
+                            progress(n, total)
                 batches.put(batch)
                 n += len(batch)
         finally:
@@ -517,6 +525,8 @@ class SearchIndex:
             raise failure[0]
         writer.commit()
         writer.wait_merging_threads()
+        if progress is not None:
+            progress(n, n)
         index.reload()
         seconds = time.perf_counter() - start
         log.info("search index: %d products in %.1f s", n, seconds)
