@@ -214,6 +214,19 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.set_defaults(fn=cmd_serve)
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-shop", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", default=DEFAULT_DB_URL,
                        help=f"database URL (default {DEFAULT_DB_URL}; "
                        "postgresql+psycopg://user@host/db for PostgreSQL)")
-        p.add_argument("--seed", type=int, default=0, help="catalog seed (default 0)")
-        p.add_argument("--size", type=int, default=10_000,
+        p.add_argument("--seed", type=_bounded(0, 2**63 - 1), default=0,
+                       help="catalog seed (default 0)")
+        p.add_argument("--size", type=_bounded(1, 5_000_000), default=10_000,
                        help="number of products (default 10000; up to 5000000)")
         p.set_defaults(fn=fn)
     _add_serve_parser(sub)

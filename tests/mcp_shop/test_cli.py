@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mcp_shop.cli import main
 
 
@@ -27,7 +29,11 @@ def test_build_refuses_a_different_catalog_in_the_same_database(tmp_path, capsys
     assert "300" in err and "400" in err
 
 
-def test_bad_sizes_are_refused_with_the_valid_range(tmp_path, capsys):
-    db = f"sqlite:///{tmp_path / 'shop.db'}"
-    assert main(["build", "--db", db, "--size", "0"]) == 2
-    assert "size" in capsys.readouterr().err
+@pytest.mark.parametrize("size", ["0", "-5", "5000001", "ten"])
+def test_bad_sizes_are_refused_with_the_valid_range(tmp_path, capsys, size):
+    db = tmp_path / "shop.db"
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "--db", f"sqlite:///{db}", "--size", size])
+    assert exit_.value.code == 2
+    assert "--size" in capsys.readouterr().err
+    assert not db.exists()
