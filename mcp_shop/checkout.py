@@ -15,6 +15,7 @@ from mcp_shop.discounts import cart_code, evaluate
 from mcp_shop.errors import InvalidCode, InvalidInput, InvalidState, NotFound, PaymentDeclined
 from mcp_shop.inventory import take_stock
 from mcp_shop.models import Address, Cart, CartLine, Customer, DiscountCode, PaymentMethod
+from mcp_shop.money import dollars
 from mcp_shop.orders import place_order
 from mcp_shop.policies import DEFAULT_POLICIES
 
@@ -23,9 +24,6 @@ __all__ = ["checkout"]
 PM = PaymentMethod.__table__  # type: ignore[attr-defined]
 AD = Address.__table__  # type: ignore[attr-defined]
 
-
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def _method(conn: Connection, session_id: str, public_id: str) -> Any:
@@ -66,9 +64,9 @@ def _charges(primary: Any, secondary: Any | None, total: int) -> list[tuple[int,
         return [(primary.id, total)]
     if secondary is None:
         raise PaymentDeclined(
-            f"gift card {primary.public_id} has {_dollars(primary.balance_cents or 0)}, "
-            f"the order is {_dollars(total)}: add a card or PayPal account as second payment "
-            f"method for the remaining {_dollars(rest)}", shortfall_cents=rest)
+            f"gift card {primary.public_id} has {dollars(primary.balance_cents or 0)}, "
+            f"the order is {dollars(total)}: add a card or PayPal account as second payment "
+            f"method for the remaining {dollars(rest)}", shortfall_cents=rest)
     if secondary.kind == "gift_card":
         raise InvalidInput("the second payment method must be a card or PayPal account, "
                            "not another gift card")

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from mcp_shop.db import DEFAULT_DB_URL
 from mcp_shop.errors import ShopError
+from mcp_shop.money import dollars
 
 __all__ = ["main"]
 
@@ -76,9 +77,6 @@ def _has_tables(engine) -> bool:  # noqa: ANN001
 
     return inspect(engine).has_table("catalog_info")
 
-
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -131,7 +129,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
         table = Table("product", "title", "price", "rating", "stock",
                       title=f"search '{text}' ({filters}): {page.total:,} matches, {ms:.1f} ms")
         for hit in page.hits:
-            table.add_row(hit.product_id, hit.title, _dollars(hit.price_cents),
+            table.add_row(hit.product_id, hit.title, dollars(hit.price_cents),
                           f"{hit.rating:.1f} ({hit.rating_count:,})",
                           "yes" if hit.in_stock else "no")
         console.print(table)
@@ -146,11 +144,11 @@ def cmd_tour(args: argparse.Namespace) -> int:
         console.print("Applied code FREESHIP")
     except ShopError as exc:
         console.print(f"Code rejected: {exc}")
-    console.print(f"Cart: subtotal {_dollars(cart.subtotal_cents)}, discount "
-                  f"{_dollars(cart.discount_cents)}, shipping "
-                  f"{_dollars(cart.standard_shipping_cents)}, total {_dollars(cart.total_cents)}")
+    console.print(f"Cart: subtotal {dollars(cart.subtotal_cents)}, discount "
+                  f"{dollars(cart.discount_cents)}, shipping "
+                  f"{dollars(cart.standard_shipping_cents)}, total {dollars(cart.total_cents)}")
     order = shop.checkout(sid, payment_method_id=customer.payment_methods[0].payment_method_id)
-    console.print(f"Placed {order.order_id}: {order.status}, total {_dollars(order.total_cents)}, "
+    console.print(f"Placed {order.order_id}: {order.status}, total {dollars(order.total_cents)}, "
                   f"tracking {order.shipments[0].tracking_number}")
     for days in (1, 5):
         shop.advance_clock(sid, days=days)
@@ -159,7 +157,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     console.print(f"Return eligibility: {elig.reason}")
     ret = shop.request_return(sid, order.order_id, [(variant.variant_id, 1)],
                               reason="changed_mind")
-    console.print(f"Returned it: {ret.return_id}, refund {_dollars(ret.refund_cents)} to the "
+    console.print(f"Returned it: {ret.return_id}, refund {dollars(ret.refund_cents)} to the "
                   "original payment method")
     history = shop.list_orders(sid)
     console.print(f"Order history now holds {len(history)} orders: "

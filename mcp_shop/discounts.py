@@ -15,10 +15,12 @@ from sqlalchemy import Connection, select, update
 from mcp_shop.errors import InvalidCode, InvalidInput, InvalidState
 from mcp_shop.inventory import VariantState
 from mcp_shop.models import Cart, DiscountCode
+from mcp_shop.money import dollars
 from mcp_shop.orders import allocate
 from mcp_shop.sql import Sql, as_datetime, fetch_one
 
 __all__ = [
+    "CODE_PATTERN",
     "CodeResult",
     "CodeRow",
     "apply_discount_code",
@@ -30,11 +32,8 @@ __all__ = [
 
 DC = DiscountCode.__table__  # type: ignore[attr-defined]
 CART = Cart.__table__  # type: ignore[attr-defined]
-_CODE = re.compile(r"^[A-Z0-9_-]{1,32}$")
+CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{1,32}$")
 
-
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -64,9 +63,9 @@ def evaluate(code: Any, lines: Sequence[tuple[VariantState, int]], now: datetime
     amounts = [v.price_cents * q for v, q in lines]
     subtotal = sum(amounts)
     if subtotal < code.min_spend_cents:
-        return no(f"code {code.code} needs a minimum spend of {_dollars(code.min_spend_cents)}; "
-                  f"the cart subtotal is {_dollars(subtotal)} "
-                  f"(add {_dollars(code.min_spend_cents - subtotal)} more)")
+        return no(f"code {code.code} needs a minimum spend of {dollars(code.min_spend_cents)}; "
+                  f"the cart subtotal is {dollars(subtotal)} "
+                  f"(add {dollars(code.min_spend_cents - subtotal)} more)")
     eligible = [
         a if code.category_slug is None or v.category_slug.startswith(code.category_slug) else 0
         for (v, _), a in zip(lines, amounts, strict=True)
@@ -136,7 +135,7 @@ def apply_discount_code(conn: Connection, session_id: str, code: str,
                         lines: Sequence[tuple[VariantState, int]], now: datetime) -> CodeResult:
     """Put ``code`` on the cart if it applies now; InvalidCode with the reason otherwise."""
     text = code.strip().upper() if isinstance(code, str) else ""
-    if not _CODE.match(text):
+    if not CODE_PATTERN.match(text):
         raise InvalidInput("a discount code is 1 to 32 letters, digits, '-' or '_', e.g. SAVE20")
     current = cart_code(conn, session_id)
     if current is not None:

@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 
+from mcp_shop.money import dollars
+
 __all__ = [
     "CANCEL_REASONS",
     "DEFAULT_POLICIES",
@@ -158,9 +160,6 @@ DEFAULT_POLICIES = Policies(
 )
 
 
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
-
 
 def render_policies(p: Policies = DEFAULT_POLICIES) -> list[PolicySection]:
     """The policies as titled text sections (returns, exchanges, shipping, ...)."""
@@ -203,12 +202,12 @@ def render_policies(p: Policies = DEFAULT_POLICIES) -> list[PolicySection]:
         "again."
     )
     ship_lines = [
-        f"- {o.name} ({o.code}): {_dollars(o.cost_cents)}, delivered in "
+        f"- {o.name} ({o.code}): {dollars(o.cost_cents)}, delivered in "
         f"{o.deliver_after.days or 1} day(s)."
         for o in p.shipping_options
     ]
     tiers = ", ".join(
-        f"{tier} members from {_dollars(v)}" if v else f"{tier} members on every order"
+        f"{tier} members from {dollars(v)}" if v else f"{tier} members on every order"
         for tier, v in p.free_standard_shipping_cents.items()
     )
     shipping = (

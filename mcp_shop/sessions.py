@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, case, select, update
 
 from mcp_shop import orders
+from mcp_shop.discounts import CODE_PATTERN
 from mcp_shop.errors import InvalidInput, InvalidState, NotFound
 from mcp_shop.models import (
     Address,
@@ -46,7 +47,6 @@ __all__ = [
 
 SIM_EPOCH = datetime(2026, 3, 2, 9, 0)
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
-_CODE_TEXT = re.compile(r"^[A-Z0-9_-]{1,32}$")
 S = ShopSession.__table__  # type: ignore[attr-defined]
 
 _FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery",
@@ -118,7 +118,7 @@ def _code_row(session_id: str, code: str, *, kind: str, value: int = 0,
         raise InvalidInput(f"a percent code needs a value from 1 to 100, got {value}")
     if kind == "fixed" and value < 1:
         raise InvalidInput(f"a fixed code needs a value of at least 1 cent, got {value}")
-    if not _CODE_TEXT.match(code.strip().upper()):
+    if not CODE_PATTERN.match(code.strip().upper()):
         raise InvalidInput(f"a discount code is 1 to 32 letters, digits, '-' or '_', got {code!r}")
     if min_spend_cents < 0:
         raise InvalidInput(f"min_spend_cents must be >= 0, got {min_spend_cents}")
