@@ -1,0 +1,139 @@
+"""Task generation: one procedural generator per family, deterministic in (family, difficulty,
+seed) over a given catalog.
+
+A generator gets a ``GenContext`` (the catalog, read at catalog level with no session, a seeded
+random generator and the difficulty's parameters) and returns a ``TaskSpec`` whose gold solution
+solves it. Generators only read the shop; the world they describe is applied to a fresh session
+when an episode starts (``episodes.world``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_shop import Shop
+from mcp_shop.db import read_tx
+from mcp_shop.errors import NotFound
+from mcp_shop.ids import parse_product_id, product_id
+from mcp_shop.products import get_product
+from mcp_shop.search import SearchPage, SearchQuery
+from mcp_shop.search import search as run_search
+from mcp_shop.views import ProductView
+from verifiers.types import FAMILIES, Difficulty, Limits, TaskSpec
+
+from episodes.difficulty import difficulty_params
+
+__all__ = ["GenContext", "Generator", "generate_task", "register", "task_id"]
+
+Generator = Callable[["GenContext"], TaskSpec]
+_GENERATORS: dict[str, Generator] = {}
+
+
+def register(family: str) -> Callable[[Generator], Generator]:
+    """Decorator: make ``fn`` the generator of ``family``."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; families are {', '.join(FAMILIES)}")
+
+    def deco(fn: Generator) -> Generator:
+        _GENERATORS[family] = fn
+        return fn
+
+    return deco
+
+
+def task_id(family: str, difficulty: int, seed: int) -> str:
+    """A stable, readable id: ``purchase-d3-s0000042``."""
+    return f"{family}-d{difficulty}-s{seed:07d}"
+
+
+@dataclass
+class GenContext:
+    """What a generator works with. Every random choice must come from ``rng``."""
+
+    shop: Shop
+    family: str
+    difficulty: int
+    seed: int
+    params: Difficulty
+    rng: random.Random
+    _cache: dict[str, ProductView] = field(default_factory=dict)
+
+    @property
+    def catalog_size(self) -> int:
+        return int(self.shop.catalog.product_count)
+
+    @property
+    def catalog(self) -> dict[str, Any]:
+        return {"seed": int(self.shop.catalog.seed), "size": self.catalog_size,
+                "fingerprint": self.shop.catalog.fingerprint}
+
+    def session_seed(self) -> int:
+        """A seed for the task's session, derived from the task's identity."""
+        digest = hashlib.sha256(f"world:{self.family}:{self.difficulty}:{self.seed}".encode())
+        return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
+
+    def search(self, **query: Any) -> SearchPage:
+        """Search the catalog as built (no session overrides)."""
+        q = SearchQuery.model_validate(query)
+        with read_tx(self.shop.engine) as conn:
+            return run_search(conn, self.shop.index, q, None)
+
+    def product(self, pid: str | int) -> ProductView:
+        """A product with the catalog's own prices and stock."""
+        key = product_id(pid) if isinstance(pid, int) else pid
+        view = self._cache.get(key)
+        if view is None:
+            with read_tx(self.shop.engine) as conn:
+                view = get_product(conn, None, parse_product_id(key))
+            self._cache[key] = view
+        return view
+
+    def random_products(self, *, tries: int = 200) -> Iterator[ProductView]:
+        """Uniformly random products of the catalog (at most ``tries`` of them)."""
+        for _ in range(tries):
+            try:
+                yield self.product(self.rng.randrange(1, self.catalog_size + 1))
+            except NotFound:  # pragma: no cover - ids are dense
+                continue
+
+    def pick(self, predicate: Callable[[ProductView], bool], *, tries: int = 400,
+             what: str = "a product") -> ProductView:
+        """A random product satisfying ``predicate``; a clear error if none turns up."""
+        for view in self.random_products(tries=tries):
+            if predicate(view):
+                return view
+        raise GenerationError(f"{self.family} d{self.difficulty} seed {self.seed}: found no "
+                              f"{what} in {tries} random products of the catalog")
+
+    def limits(self) -> Limits:
+        return Limits(max_turns=self.params.max_turns, max_tool_calls=self.params.max_tool_calls)
+
+
+class GenerationError(RuntimeError):
+    """A generator could not build a solvable task from this catalog."""
+
+
+def generate_task(shop: Shop, family: str, difficulty: int, seed: int) -> TaskSpec:
+    """The task of ``family`` at ``difficulty`` for ``seed`` on this shop's catalog."""
+    _load_families()
+    if family not in _GENERATORS:
+        raise ValueError(f"unknown family {family!r}; families are "
+                         f"{', '.join(sorted(_GENERATORS))}")
+    ctx = GenContext(shop=shop, family=family, difficulty=difficulty, seed=seed,
+                     params=difficulty_params(difficulty),
+                     rng=random.Random(f"task:{family}:{difficulty}:{seed}"))
+    return _GENERATORS[family](ctx)
+
+
+def families() -> tuple[str, ...]:
+    """The families that have a generator."""
+    _load_families()
+    return tuple(f for f in FAMILIES if f in _GENERATORS)
+
+
+def _load_families() -> None:
+    import episodes.families  # noqa: F401  (registers the generators)

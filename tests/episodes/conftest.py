@@ -1,0 +1,27 @@
+"""Fixtures for episode tests: one SQLite shop over the shared test catalog.
+
+Episodes reach the shop through MCP and the Python API alike on both backends; the episode
+logic itself is backend-independent, so these tests run on SQLite (the protocol and shop tests
+cover PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SEED, TEST_SIZE
+
+
+@pytest.fixture(scope="session")
+def ep_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A ``Shop`` on a SQLite file holding the test catalog, with an in-memory index."""
+    from mcp_shop import Shop
+
+    tmp: Path = tmp_path_factory.mktemp("episodes")
+    shop = Shop.open(f"sqlite:///{tmp / 'shop.db'}", seed=TEST_SEED, size=TEST_SIZE,
+                     index_dir=None)
+    yield shop
+    shop.engine.dispose()
