@@ -60,6 +60,7 @@ class GenContext:
     seed: int
     params: Difficulty
     rng: random.Random
+    world_seed: int | None = None
     _cache: dict[str, ProductView] = field(default_factory=dict)
 
     @property
@@ -72,7 +73,10 @@ class GenContext:
                 "fingerprint": self.shop.catalog.fingerprint}
 
     def session_seed(self) -> int:
-        """A seed for the task's session, derived from the task's identity."""
+        """A seed for the task's session, derived from the task's identity (or shared with
+        the other parts of a multi-intent task)."""
+        if self.world_seed is not None:
+            return self.world_seed
         digest = hashlib.sha256(f"world:{self.family}:{self.difficulty}:{self.seed}".encode())
         return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
 
@@ -117,15 +121,18 @@ class GenerationError(RuntimeError):
     """A generator could not build a solvable task from this catalog."""
 
 
-def generate_task(shop: Shop, family: str, difficulty: int, seed: int) -> TaskSpec:
-    """The task of ``family`` at ``difficulty`` for ``seed`` on this shop's catalog."""
+def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
+                  world_seed: int | None = None) -> TaskSpec:
+    """The task of ``family`` at ``difficulty`` for ``seed`` on this shop's catalog
+    (``world_seed``: use this session seed, so that several tasks can share one world)."""
     _load_families()
     if family not in _GENERATORS:
         raise ValueError(f"unknown family {family!r}; families are "
                          f"{', '.join(sorted(_GENERATORS))}")
     ctx = GenContext(shop=shop, family=family, difficulty=difficulty, seed=seed,
                      params=difficulty_params(difficulty),
-                     rng=random.Random(f"task:{family}:{difficulty}:{seed}"))
+                     rng=random.Random(f"task:{family}:{difficulty}:{seed}"),
+                     world_seed=world_seed)
     return _GENERATORS[family](ctx)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "GoldStep",
     "Intent",
     "IntentKind",
+    "IntentResult",
     "ItemGoal",
     "Limits",
     "Message",
@@ -281,9 +282,10 @@ class OrderLineState(BaseModel):
 
 class PaymentState(BaseModel):
     payment_method_id: str
-    kind: str
+    kind: str = Field(description="the method's kind: card, paypal or gift_card")
     amount_cents: int
     reason: str
+    direction: str = Field(default="charge", description="'charge' or 'refund'")
 
 
 class OrderState(BaseModel):
@@ -329,6 +331,18 @@ class ShopState(BaseModel):
     exchanges: list[ExchangeState]
     used_codes: list[str] = Field(default_factory=list)
     stock: dict[str, int] = Field(default_factory=dict, description="session stock overrides")
+    prices: dict[str, int] = Field(default_factory=dict, description="session price overrides "
+                                   "(variant_id -> cents)")
+
+
+class IntentResult(BaseModel):
+    """Whether one intent is done in a state, why not, and how far along it is."""
+
+    done: bool
+    reason: str = Field(description="what is missing (or 'done')")
+    progress: float = Field(ge=0, le=1, description="share of the intent's requirements met")
+    effects: list[str] = Field(default_factory=list, description="ids of the new orders, "
+                               "returns or exchanges that fulfil it")
 
 
 class VariantFacts(BaseModel):
@@ -406,6 +420,9 @@ class EpisodeInput(BaseModel):
     confirmations: list[Confirmation] = Field(default_factory=list, description="the "
                                               "consequential actions the shopper agreed to")
     turns: int = 0
+    intent_turns: list[int] = Field(default_factory=list, description="per intent, the agent "
+                                    "turn from which its presentations count (after the "
+                                    "shopper moved on to it or changed its mind)")
     stop_reason: str = ""
 
 

@@ -1,0 +1,38 @@
+"""Baseline agents: ``oracle`` (replays the gold solution through the real tools), ``heuristic``
+(reads the shopper's messages, searches, asks about missing slots, acts; no privileged
+information) and ``random``. Anything with ``name``, ``privileged`` and ``start(task, obs,
+seed=)`` returning a policy with ``async act(obs) -> Action`` is an agent (``Agent``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from episodes.agents.oracle import OracleAgent
+from episodes.agents.random_agent import RandomAgent
+from episodes.controller import Agent
+
+__all__ = ["AGENTS", "OracleAgent", "RandomAgent", "make_agent"]
+
+
+def _heuristic() -> Agent:
+    from episodes.agents.heuristic import HeuristicAgent
+
+    return HeuristicAgent()
+
+
+AGENTS: dict[str, Callable[[], Any]] = {
+    "oracle": OracleAgent,
+    "heuristic": _heuristic,
+    "random": RandomAgent,
+}
+
+
+def make_agent(name: str) -> Agent:
+    """The built-in agent called ``name``."""
+    try:
+        factory = AGENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}") from None
+    agent: Agent = factory()
+    return agent

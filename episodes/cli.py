@@ -1,0 +1,303 @@
+"""The ``shop-episodes`` command: run agents on generated or hand-written tasks, export tasks,
+check that every generated task is solvable.
+
+    shop-episodes run --agent heuristic --families all --difficulty 0-5 --episodes 200 \\
+        --concurrency 16 --seed 7 --out runs/demo.jsonl
+    shop-episodes run --agent oracle --tasks examples/tasks/
+    shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
+    shop-episodes tasks --schema                 # the task JSON schema
+    shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mcp_shop.db import DEFAULT_DB_URL
+
+__all__ = ["main", "summarize"]
+
+console = Console()
+err = Console(stderr=True)
+
+DEFAULT_CATALOG_SIZE = 10_000
+
+
+def _open_shop(args: argparse.Namespace) -> Any:
+    from mcp_shop.cli import _open_shop as open_shop
+
+    return open_shop(argparse.Namespace(db=args.db, seed=args.catalog_seed,
+                                        size=args.catalog_size))
+
+
+def _tasks(args: argparse.Namespace, shop: Any) -> list[Any]:
+    from episodes.difficulty import parse_difficulty_range
+    from episodes.tasks import load_tasks, parse_families, plan
+
+    if args.tasks:
+        return load_tasks(args.tasks)
+    from episodes.generate import generate_task
+
+    fams = parse_families(args.families)
+    diffs = parse_difficulty_range(args.difficulty)
+    jobs = plan(fams, diffs, args.episodes, args.seed)
+    out = []
+    with _bar("Generating tasks", len(jobs)) as advance:
+        for family, difficulty, seed in jobs:
+            out.append(generate_task(shop, family, difficulty, seed))
+            advance()
+    return out
+
+
+class _bar:  # noqa: N801 - used as a context manager
+    def __init__(self, label: str, total: int) -> None:
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[note]}"), console=err)
+        self.task = self.progress.add_task(label, total=total, note="")
+
+    def __enter__(self) -> Any:
+        self.progress.start()
+
+        def advance(note: str = "") -> None:
+            self.progress.update(self.task, advance=1, note=note)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def summarize(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (family, difficulty) and overall: episodes, success rate, mean reward, turns, calls."""
+    cells: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        cells[(r["family"], r["difficulty"])].append(r)
+        cells[("all", "all")].append(r)
+    rows = []
+    for (family, difficulty), rs in sorted(cells.items(), key=lambda kv: (
+            kv[0][0] == "all", kv[0][0], str(kv[0][1]).zfill(3))):
+        n = len(rs)
+        rows.append({
+            "family": family, "difficulty": difficulty, "episodes": n,
+            "success_rate": sum(r["success"] for r in rs) / n,
+            "mean_reward": sum(r["reward"] for r in rs) / n,
+            "mean_turns": sum(r["metrics"]["turns"] for r in rs) / n,
+            "mean_tool_calls": sum(r["metrics"]["tool_calls"] for r in rs) / n,
+        })
+    return rows
+
+
+def _print_summary(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table("family", "difficulty", "episodes", "success", "mean reward", "turns",
+                  "tool calls", title=title)
+    for row in rows:
+        table.add_row(row["family"], str(row["difficulty"]), str(row["episodes"]),
+                      f"{row['success_rate']:.0%}", f"{row['mean_reward']:+.3f}",
+                      f"{row['mean_turns']:.1f}", f"{row['mean_tool_calls']:.1f}")
+    console.print(table)
+
+
+async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[dict[str, Any]]:
+    from episodes.agents import make_agent
+    from episodes.controller import EpisodeController
+
+    agent = make_agent(args.agent)
+    connect: Any = args.connect or (args.stdio.split() if args.stdio else None)
+    out_path = Path(args.out) if args.out else None
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    fh = out_path.open("w", encoding="utf-8") if out_path else None
+    pending: dict[int, dict[str, Any]] = {}
+    written = 0
+    done_ok = 0
+    order = {(t.task_id, k): i * args.trials + k for i, t in enumerate(tasks)
+             for k in range(args.trials)}
+    try:
+        with _bar(f"Episodes ({agent.name})", len(tasks) * args.trials) as advance:
+            def on_done(record: dict[str, Any]) -> None:
+                nonlocal written, done_ok
+                done_ok += record["success"]
+                pending[order[(record["task_id"], record["trial"])]] = record
+                while written in pending and fh is not None:  # keep the file in task order
+                    fh.write(json.dumps(pending.pop(written), sort_keys=True,
+                                        default=str) + "\n")
+                    written += 1
+                advance(f"success {done_ok}")
+
+            async with EpisodeController(shop, connect=connect,
+                                         reward_mode=args.reward_mode) as controller:
+                return await controller.run(agent, tasks, concurrency=args.concurrency,
+                                            trials=args.trials, on_done=on_done)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    shop = _open_shop(args)
+    tasks = _tasks(args, shop)
+    started = time.perf_counter()
+    records = anyio.run(_run, args, shop, tasks)
+    elapsed = time.perf_counter() - started
+    _print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
+                   f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
+    if args.out:
+        err.print(f"Rollouts written to {args.out}")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from verifiers.types import TaskSpec
+
+    if args.schema:
+        print(json.dumps(TaskSpec.model_json_schema(), indent=2))
+        return 0
+    from episodes.tasks import dump_tasks
+
+    shop = _open_shop(args)
+    tasks = _tasks(args, shop)
+    if args.out:
+        n = dump_tasks(tasks, args.out)
+        err.print(f"{n} tasks written to {args.out}")
+    else:
+        for t in tasks:
+            print(t.model_dump_json())
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the oracle on ``--seeds`` tasks per family and difficulty; fail on any miss."""
+    from episodes.difficulty import parse_difficulty_range
+    from episodes.generate import generate_task
+    from episodes.tasks import parse_families
+
+    shop = _open_shop(args)
+    fams = parse_families(args.families)
+    diffs = parse_difficulty_range(args.difficulty)
+    tasks = []
+    jobs = [(f, d, args.seed * 100_003 + s) for f in fams for d in diffs
+            for s in range(args.seeds)]
+    with _bar("Generating tasks", len(jobs)) as advance:
+        for f, d, s in jobs:
+            tasks.append(generate_task(shop, f, d, s))
+            advance()
+    run_args = argparse.Namespace(agent="oracle", connect=None, stdio=None, out=args.out,
+                                  trials=1, concurrency=args.concurrency, reward_mode="sparse")
+    started = time.perf_counter()
+    records = anyio.run(_run, run_args, shop, tasks)
+    elapsed = time.perf_counter() - started
+    failed = [r for r in records if not r["success"]]
+    _print_summary([r for r in summarize(records) if r["family"] == "all" or args.verbose],
+                   f"oracle check: {len(records)} tasks in {elapsed:.1f} s")
+    for r in failed[:20]:
+        reasons = "; ".join(c["reason"] for c in r["reward_components"] if c["value"] < 1)
+        err.print(f"[red]UNSOLVED[/] {r['task_id']}: {r['stop_reason']}: {reasons}")
+    if failed:
+        err.print(f"[red]{len(failed)} of {len(records)} generated tasks were not solved by "
+                  "their gold solution: each is a generator bug[/]")
+        return 1
+    console.print(f"Every one of {len(records)} tasks was solved by its gold solution.")
+    return 0
+
+
+def _add_shop_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=DEFAULT_DB_URL, help="shop database URL (default: "
+                   f"{DEFAULT_DB_URL}; the catalog is generated on first use)")
+    p.add_argument("--catalog-seed", type=int, default=0, help="catalog seed (default 0)")
+    p.add_argument("--catalog-size", type=_positive, default=DEFAULT_CATALOG_SIZE,
+                   help=f"products in the catalog (default {DEFAULT_CATALOG_SIZE:,})")
+
+
+def _add_task_options(p: argparse.ArgumentParser, *, episodes: int) -> None:
+    p.add_argument("--families", default="all", help="'all' or a comma-separated list")
+    p.add_argument("--difficulty", default="0-5", help="e.g. 3, 0-5 or 1,4,7 (0 to 20)")
+    p.add_argument("--episodes", type=_positive, default=episodes, help="how many tasks")
+    p.add_argument("--seed", type=_non_negative, default=0, help="seed of the task mix")
+    p.add_argument("--tasks", help="a task file (.json/.jsonl) or a directory of them, "
+                   "instead of generated tasks")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shop-episodes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an agent on tasks and write rollouts")
+    run.add_argument("--agent", default="heuristic", help="oracle, heuristic or random")
+    _add_task_options(run, episodes=60)
+    run.add_argument("--concurrency", type=_positive, default=8)
+    run.add_argument("--trials", type=_positive, default=1, help="runs per task")
+    run.add_argument("--reward-mode", choices=["sparse", "shaped", "dense"], default="sparse")
+    run.add_argument("--out", help="rollout JSONL file")
+    run.add_argument("--connect", help="URL of a running mcp-shop HTTP server on the same "
+                     "--db (default: an in-memory server)")
+    run.add_argument("--stdio", help="command line of a stdio mcp-shop server on the same --db")
+    _add_shop_options(run)
+    run.set_defaults(fn=cmd_run)
+
+    tasks = sub.add_parser("tasks", help="export generated tasks as JSONL")
+    _add_task_options(tasks, episodes=60)
+    tasks.add_argument("--out", help="JSONL file (default: stdout)")
+    tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
+    _add_shop_options(tasks)
+    tasks.set_defaults(fn=cmd_tasks)
+
+    check = sub.add_parser("check", help="the oracle must solve every generated task")
+    check.add_argument("--families", default="all")
+    check.add_argument("--difficulty", default="0-10")
+    check.add_argument("--seeds", type=_positive, default=50, help="tasks per family and "
+                       "difficulty")
+    check.add_argument("--seed", type=_non_negative, default=0)
+    check.add_argument("--concurrency", type=_positive, default=8)
+    check.add_argument("--out", help="rollout JSONL of the check")
+    check.add_argument("--verbose", action="store_true", help="a row per family and "
+                       "difficulty")
+    _add_shop_options(check)
+    check.set_defaults(fn=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

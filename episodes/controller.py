@@ -1,0 +1,517 @@
+"""The episode controller: seeds a task's world, plays the shopper, lets an agent act through the
+shop's MCP tools, reads the server's trace and scores the outcome with the verifiers.
+
+    controller = EpisodeController(shop)                # in-memory MCP server over ``shop``
+    async with controller:
+        episode = controller.episode(task)
+        obs = await episode.reset()
+        while not (step := await episode.step(action)).done: ...
+        records = await controller.run(agent, tasks, concurrency=16)
+
+The agent only ever reaches the shop through an MCP client (in memory by default, or the URL of
+a running HTTP server, or a stdio command); the controller injects the session handle into every
+call, so agents never see it. The controller itself uses the Python API for what the agent must
+not do: building the world, reading state and the trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import anyio
+from pydantic import BaseModel, Field
+
+from mcp_shop import Shop
+from mcp_shop.errors import ShopError
+from verifiers import normalize, progress_score, score
+from verifiers.types import (
+    Breakdown,
+    Confirmation,
+    EpisodeInput,
+    Message,
+    ProductFacts,
+    ShopState,
+    TaskSpec,
+    ToolCall,
+    TraceEntry,
+    VariantFacts,
+)
+
+from episodes.shopper import Shopper
+from episodes.world import apply_event, build_world
+
+__all__ = [
+    "ENV_VERSION",
+    "Action",
+    "Agent",
+    "EpisodeController",
+    "Observation",
+    "Policy",
+    "StepResult",
+    "ToolRequest",
+    "ToolResult",
+]
+
+ENV_VERSION = "mcp-shop-episodes/1"
+ROLLOUT_SCHEMA_VERSION = 1
+RewardMode = Literal["sparse", "shaped", "dense"]
+HIDDEN_TOOLS = frozenset({"open_session"})
+MUTATING_TOOLS = frozenset({
+    "add_to_cart", "update_cart_item", "remove_from_cart", "apply_discount_code",
+    "remove_discount_code", "checkout", "cancel_order", "request_return", "request_exchange",
+})
+
+
+class ToolRequest(BaseModel):
+    """A tool the agent wants called (without ``session_id``: the controller adds it)."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class Action(BaseModel):
+    """What an agent does in one step: tool calls, then optionally a message to the shopper
+    (which ends its turn), or ``done`` to end the episode."""
+
+    tool_calls: list[ToolRequest] = Field(default_factory=list)
+    message: str | None = None
+    done: bool = False
+
+
+class ToolResult(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    content: Any = Field(description="the structured result, or the error text")
+
+
+class Observation(BaseModel):
+    """What the agent sees after a reset or a step."""
+
+    shopper_message: str | None = Field(description="the shopper's new message, if the turn "
+                                        "ended")
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    turn: int = Field(description="agent messages sent so far")
+    tool_calls: int = 0
+    tools: list[dict[str, Any]] = Field(default_factory=list, description="the tools (OpenAI "
+                                        "function format, no session_id); set on reset")
+    done: bool = False
+
+
+@dataclass
+class StepResult:
+    observation: Observation
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict[str, Any]
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+
+class Policy(Protocol):
+    """One agent's behaviour in one episode."""
+
+    async def act(self, obs: Observation) -> Action: ...
+
+
+class Agent(Protocol):
+    """Makes a policy per episode. ``privileged`` agents (the oracle) are given the task."""
+
+    name: str
+    privileged: bool
+
+    def start(self, task: TaskSpec | None, obs: Observation, *, seed: int) -> Policy: ...
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+class _Link:
+    """An MCP client connection to the shop (in memory, HTTP URL or stdio command)."""
+
+    def __init__(self, shop: Shop, target: str | Sequence[str] | None) -> None:
+        self.shop = shop
+        self.target = target
+        self._client: Any = None
+        self._cm: Any = None
+
+    async def __aenter__(self) -> _Link:
+        from mcp import Client
+
+        if self.target is None:
+            from mcp_shop.server import build_server
+
+            self._cm = Client(build_server(self.shop))
+        elif isinstance(self.target, str):
+            self._cm = Client(self.target)
+        else:
+            from mcp import StdioServerParameters
+
+            cmd = list(self.target)
+            self._cm = Client(StdioServerParameters(command=cmd[0], args=cmd[1:]))
+        self._client = await self._cm.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._cm.__aexit__(*exc)
+
+    async def list_tools(self) -> list[Any]:
+        return list((await self._client.list_tools()).tools)
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[bool, Any]:
+        try:
+            result = await self._client.call_tool(name, arguments)
+        except Exception as exc:  # a transport-level failure is the call's failure
+            return False, f"the call failed: {exc}"
+        if result.is_error:
+            text = " ".join(getattr(c, "text", "") for c in result.content) or "tool error"
+            return False, text
+        if result.structured_content is not None:
+            return True, result.structured_content
+        return True, " ".join(getattr(c, "text", "") for c in result.content)
+
+
+def _openai_tool(tool: Any) -> dict[str, Any]:
+    schema = json.loads(json.dumps(tool.input_schema))
+    props = schema.get("properties", {})
+    props.pop("session_id", None)
+    if "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r != "session_id"]
+    return {"type": "function", "function": {
+        "name": tool.name, "description": tool.description or "", "parameters": schema}}
+
+
+# -- the controller ---------------------------------------------------------------------------
+
+
+class EpisodeController:
+    """Runs episodes against one shop, through one MCP connection."""
+
+    def __init__(self, shop: Shop, *, connect: str | Sequence[str] | None = None,
+                 reward_mode: RewardMode = "sparse") -> None:
+        """``connect``: None for an in-memory server over ``shop``; an ``http(s)://`` URL of a
+        running server on the same database; or a stdio command (list of words)."""
+        self.shop = shop
+        self.reward_mode: RewardMode = reward_mode
+        self._link = _Link(shop, connect)
+        self.tools: list[dict[str, Any]] = []
+
+    async def __aenter__(self) -> EpisodeController:
+        await self._link.__aenter__()
+        listed = await self._link.list_tools()
+        self.tools = [_openai_tool(t) for t in listed if t.name not in HIDDEN_TOOLS]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._link.__aexit__(*exc)
+
+    def episode(self, task: TaskSpec, *, policy: str = "", trial: int = 0) -> Episode:
+        return Episode(self, task, policy=policy, trial=trial)
+
+    async def run(self, agent: Agent, tasks: Sequence[TaskSpec], *, concurrency: int = 1,
+                  trials: int = 1, on_done: Callable[[dict[str, Any]], Any] | None = None,
+                  ) -> list[dict[str, Any]]:
+        """Run ``agent`` on every task (``trials`` times each) with up to ``concurrency``
+        episodes in flight; returns the rollout records in task order."""
+        jobs = [(i, task, t) for i, task in enumerate(tasks) for t in range(trials)]
+        records: list[dict[str, Any] | None] = [None] * len(jobs)
+        limiter = anyio.CapacityLimiter(max(1, concurrency))
+
+        async def one(k: int, task: TaskSpec, trial: int) -> None:
+            async with limiter:
+                records[k] = await self.run_episode(agent, task, trial=trial)
+            if on_done is not None:
+                result = on_done(records[k])  # type: ignore[arg-type]
+                if isinstance(result, Awaitable):
+                    await result
+
+        async with anyio.create_task_group() as tg:
+            for k, (_, task, trial) in enumerate(jobs):
+                tg.start_soon(one, k, task, trial)
+        return [r for r in records if r is not None]
+
+    async def run_episode(self, agent: Agent, task: TaskSpec, *, trial: int = 0
+                          ) -> dict[str, Any]:
+        """One full episode of ``agent`` on ``task``; returns its rollout record."""
+        episode = self.episode(task, policy=agent.name, trial=trial)
+        obs = await episode.reset()
+        seed = int.from_bytes(hashlib.sha256(
+            f"{task.task_id}:{task.seed}:{trial}".encode()).digest()[:4], "big")
+        policy = agent.start(task if agent.privileged else None, obs, seed=seed)
+        while True:
+            action = await policy.act(obs)
+            step = await episode.step(action)
+            obs = step.observation
+            if step.done:
+                break
+        return episode.record()
+
+
+@dataclass
+class _Call:
+    turn: int
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    content: Any
+
+
+@dataclass
+class Episode:
+    """One task played once: reset, then steps until done."""
+
+    controller: EpisodeController
+    task: TaskSpec
+    policy: str = ""
+    trial: int = 0
+    session_id: str = ""
+    shopper: Shopper | None = None
+    messages: list[Message] = field(default_factory=list)
+    calls: list[_Call] = field(default_factory=list)
+    confirmations: list[Confirmation] = field(default_factory=list)
+    products: dict[str, ProductFacts] = field(default_factory=dict)
+    before: ShopState | None = None
+    state: ShopState | None = None
+    turn: int = 0
+    event_index: int = 0
+    done: bool = False
+    terminated: bool = False
+    truncated: bool = False
+    stop_reason: str = ""
+    breakdown: Breakdown | None = None
+    progress: list[float] = field(default_factory=list)
+    last_progress: float = 0.0
+    started: float = 0.0
+    wall: float = 0.0
+
+    @property
+    def shop(self) -> Shop:
+        return self.controller.shop
+
+    # -- reset ------------------------------------------------------------------------------
+
+    async def reset(self) -> Observation:
+        """Build the world, open the conversation, and return the first observation."""
+        self.started = time.perf_counter()
+        self.session_id = build_world(self.shop, self.task.world)
+        self.shopper = Shopper(self.task)
+        self.before = self.state = self._read_state()
+        opening = self.shopper.opening()
+        self.messages = [Message(role="user", content=opening)]
+        self.wall += time.perf_counter() - self.started
+        return Observation(shopper_message=opening, turn=0, tools=self.controller.tools)
+
+    # -- step -------------------------------------------------------------------------------
+
+    async def step(self, action: Action) -> StepResult:
+        """Make the action's tool calls, then deliver its message to the shopper (or end)."""
+        if self.shopper is None:
+            raise RuntimeError("call reset() before step()")
+        if self.done:
+            raise RuntimeError("the episode is over: reset() a new one")
+        t0 = time.perf_counter()
+        turn = self.turn + 1
+        results: list[ToolResult] = []
+        limits = self.task.limits
+        if action.tool_calls:
+            ids = [f"call_{turn}_{len(self.calls) + k}" for k in range(len(action.tool_calls))]
+            self.messages.append(Message(role="assistant", content=None, tool_calls=[
+                ToolCall(id=i, function={"name": r.name,
+                                         "arguments": json.dumps(r.arguments, sort_keys=True)})
+                for i, r in zip(ids, action.tool_calls, strict=True)]))
+            for call_id, req in zip(ids, action.tool_calls, strict=True):
+                if len(self.calls) >= limits.max_tool_calls:
+                    self._stop("tool_budget", truncated=True)
+                    content: Any = "tool-call budget exhausted"
+                    self.messages.append(Message(role="tool", tool_call_id=call_id,
+                                                 name=req.name, content=content))
+                    continue
+                ok, content = await self._call(req)
+                self.calls.append(_Call(turn, req.name, req.arguments, ok, content))
+                results.append(ToolResult(name=req.name, arguments=req.arguments, ok=ok,
+                                          content=content))
+                self.messages.append(Message(
+                    role="tool", tool_call_id=call_id, name=req.name,
+                    content=json.dumps(content, sort_keys=True, default=str)
+                    if not isinstance(content, str) else content))
+
+        reply_text: str | None = None
+        if not self.done and action.message is not None:
+            self.turn = turn
+            self.messages.append(Message(role="assistant", content=action.message))
+            reply_text = self._shopper_turn(turn, action.message)
+        if not self.done and action.done:
+            self._stop("agent_done", truncated=False)
+        if not self.done and self.turn >= limits.max_turns:
+            self._stop("turn_budget", truncated=True)
+        if not self.done and self.reward_mode == "dense":
+            self._track_progress()
+        reward = 0.0
+        info: dict[str, Any] = {"turn": self.turn, "tool_calls": len(self.calls)}
+        if self.done:
+            self.breakdown = self._verdict()
+            reward = self.breakdown.reward
+            info.update(success=self.breakdown.success, stop_reason=self.stop_reason,
+                        breakdown=self.breakdown.model_dump())
+        elif self.reward_mode == "dense" and self.progress:
+            reward = self.progress[-1]
+        self.wall += time.perf_counter() - t0
+        obs = Observation(shopper_message=reply_text, tool_results=results, turn=self.turn,
+                          tool_calls=len(self.calls), done=self.done)
+        return StepResult(obs, reward, self.terminated, self.truncated, info)
+
+    @property
+    def reward_mode(self) -> RewardMode:
+        return self.controller.reward_mode
+
+    async def _call(self, req: ToolRequest) -> tuple[bool, Any]:
+        if req.name in HIDDEN_TOOLS:
+            return False, (f"{req.name} is not available here: the episode's session is "
+                           "already open and is used automatically")
+        args = {k: v for k, v in req.arguments.items() if k != "session_id"}
+        args["session_id"] = self.session_id
+        return await self.controller._link.call(req.name, args)
+
+    def _shopper_turn(self, turn: int, message: str) -> str:
+        assert self.shopper is not None and self.before is not None
+        new = [c for c in self.calls if c.turn == turn]
+        if any(c.ok and c.name in MUTATING_TOOLS for c in new) or self.state is None:
+            self.state = self._read_state()
+        self._learn_products(new, message)
+        trace = self._local_trace()
+        reply = self.shopper.reply(
+            turn=turn, message=message, new_calls=[e for e in trace if e.turn == turn],
+            before=self.before, state=self.state, trace=trace, messages=self.messages,
+            products=self.products)
+        if reply.confirmation is not None:
+            self.confirmations.append(reply.confirmation)
+        self.messages.append(Message(role="user", content=reply.text))
+        for event in self.task.scenario:
+            if event.turn == turn:
+                apply_event(self.shop, self.session_id, event)
+                self.products.clear()  # prices and stock moved: read them again when needed
+        if reply.done:
+            self._stop("shopper_done", truncated=False)
+        elif reply.quit:
+            self._stop("shopper_quit", truncated=False)
+        return reply.text
+
+    def _stop(self, reason: str, *, truncated: bool) -> None:
+        self.done = True
+        self.stop_reason = reason
+        self.truncated = truncated
+        self.terminated = not truncated
+
+    # -- privileged reads -------------------------------------------------------------------
+
+    def _read_state(self) -> ShopState:
+        return normalize(self.shop.snapshot(self.session_id))
+
+    def _learn_products(self, calls: Sequence[_Call], message: str) -> None:
+        import re
+
+        wanted: set[str] = set(re.findall(r"\bP-\d{1,9}\b", message))
+        for c in calls:
+            if c.name == "present_products" and c.ok and isinstance(c.content, dict):
+                wanted.update(p["product_id"] for p in c.content.get("presented", []))
+        state = self.state
+        if state is not None:
+            wanted.update(line.product_id for line in state.cart)
+            for order in state.orders:
+                wanted.update(line.product_id for line in order.lines)
+        self._fetch(wanted)
+
+    def _fetch(self, ids: set[str]) -> None:
+        for pid in sorted(ids - self.products.keys()):
+            try:
+                view = self.shop.get_product(self.session_id, pid)
+            except ShopError:
+                continue
+            self.products[pid] = ProductFacts(
+                product_id=view.product_id, title=view.title, brand=view.brand,
+                category_slug=view.category_slug, attributes=view.attributes,
+                rating=view.rating, variants=[VariantFacts(
+                    variant_id=v.variant_id, options=v.options, price_cents=v.price_cents,
+                    stock=v.stock) for v in view.variants])
+
+    def _local_trace(self) -> list[TraceEntry]:
+        return [TraceEntry(seq=i + 1, tool=c.name, arguments=c.arguments, ok=c.ok,
+                           result=c.content if c.ok else None,
+                           error_message=None if c.ok else str(c.content), turn=c.turn)
+                for i, c in enumerate(self.calls)]
+
+    def _server_trace(self) -> list[TraceEntry]:
+        """The server's own record of the session's calls, with turns from the call order."""
+        out = []
+        for i, rec in enumerate(self.shop.trace(self.session_id)):
+            turn = self.calls[i].turn if i < len(self.calls) else self.turn
+            args = {k: v for k, v in rec.arguments.items() if k != "session_id"}
+            out.append(TraceEntry(seq=rec.seq, tool=rec.tool, arguments=args, ok=rec.ok,
+                                  error_code=rec.error_code, error_message=rec.error_message,
+                                  result=rec.result, latency_ms=rec.latency_ms, turn=turn))
+        return out
+
+    def _track_progress(self) -> None:
+        assert self.before is not None and self.state is not None
+        value = progress_score(self.task, self.before, self.state, self._local_trace(),
+                               self.messages, self.products)
+        self.progress.append(round(value - self.last_progress, 6))
+        self.last_progress = value
+
+    def _verdict(self) -> Breakdown:
+        assert self.before is not None and self.shopper is not None
+        self.state = after = self._read_state()
+        trace = self._server_trace()
+        self._learn_products(self.calls, " ".join(
+            m.content or "" for m in self.messages if m.role == "assistant"))
+        task = self.task.model_copy(update={"intents": self.shopper.current_intents_final()})
+        inp = EpisodeInput(task=task, before=self.before, after=after, trace=trace,
+                           messages=self.messages, products=self.products,
+                           confirmations=self.confirmations, turns=self.turn,
+                           intent_turns=list(self.shopper.since),
+                           stop_reason=self.stop_reason)
+        self.input = inp
+        return score(inp, mode=self.reward_mode, progress=self.progress or None)
+
+    # -- the record -------------------------------------------------------------------------
+
+    def record(self) -> dict[str, Any]:
+        """The rollout record (one JSONL line) of a finished episode."""
+        if self.breakdown is None:
+            raise RuntimeError("the episode has not finished")
+        task = self.task
+        group = f"{task.task_id}"
+        rollout = hashlib.sha256(f"{group}:{self.policy}:{self.trial}".encode()).hexdigest()[:16]
+        errors = sum(1 for c in self.calls if not c.ok)
+        return {
+            "schema_version": ROLLOUT_SCHEMA_VERSION,
+            "rollout_id": rollout,
+            "group_id": group,
+            "task_id": task.task_id,
+            "family": task.family,
+            "difficulty": task.difficulty,
+            "seed": task.seed,
+            "trial": self.trial,
+            "env_version": ENV_VERSION,
+            "policy": self.policy,
+            "messages": [m.model_dump(exclude_none=True) for m in self.messages],
+            "tools": self.controller.tools,
+            "reward": self.breakdown.reward,
+            "reward_mode": self.breakdown.mode,
+            "reward_components": [c.model_dump() for c in self.breakdown.components],
+            "success": self.breakdown.success,
+            "metrics": {"turns": self.turn, "tool_calls": len(self.calls), "errors": errors,
+                        "wall_time_s": round(self.wall, 6)},
+            "terminated": self.terminated,
+            "truncated": self.truncated,
+            "stop_reason": self.stop_reason,
+            "trace": [e.model_dump() for e in self.input.trace],
+        }

@@ -1,0 +1,418 @@
+"""Generators of the cart-building families: cart (exact variants and quantities) and purchase
+(the same plus a discount code, a payment method and a shipping option, ending in one order).
+
+Items are named by title and options ("2 of the Sonix Airwave Headphones in black"), so the
+shopper's goal is exact. Distractors are sibling variants of the same products taken out of
+stock; the gold variants are never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from episodes.families.phrases import (
+    PERSONAS,
+    item_label,
+    join_words,
+    money,
+    option_phrase,
+    options_phrase,
+)
+from episodes.families.products import (
+    Retry,
+    WorldPlan,
+    assemble,
+    eff_price,
+    eff_stock,
+    matches,
+    retrying,
+    stocked,
+    volatility_events,
+)
+from episodes.generate import GenContext, GenerationError, register
+from mcp_shop.policies import DEFAULT_POLICIES
+from mcp_shop.views import CustomerView, PaymentMethodView, ProductView, VariantView
+from verifiers.types import (
+    GoldStep,
+    Intent,
+    ItemGoal,
+    MindChange,
+    ProductMatch,
+    Slot,
+    TaskSpec,
+    World,
+)
+
+__all__ = ["cart", "purchase"]
+
+_SHIP_NAMES = {"standard": "standard", "express": "express", "next_day": "next-day"}
+
+
+@dataclass
+class _Pick:
+    """One gold line: the product, its variant and quantity, and how the shopper names it."""
+
+    view: ProductView
+    variant: VariantView
+    quantity: int
+    hidden: str | None = None  # an option dimension left out of the opening
+
+    @property
+    def options(self) -> dict[str, str]:
+        return dict(self.variant.options)
+
+    def label(self, quantity: int | None = None) -> str:
+        opts = {k: v for k, v in self.options.items() if k != self.hidden}
+        return item_label(self.view.title, opts, self.quantity if quantity is None else quantity)
+
+    def goal(self, quantity: int | None = None) -> ItemGoal:
+        match = ProductMatch(product_ids=[self.view.product_id], options=self.options)
+        return ItemGoal(match=match, quantity=self.quantity if quantity is None else quantity,
+                        label=self.label(quantity))
+
+
+def _pick_items(ctx: GenContext, world: World, n: int, *, multi_qty: bool,
+                exclude: set[str] | None = None) -> list[_Pick]:
+    """``n`` distinct in-stock products, each with a variant that has the stock wanted."""
+    picks: list[_Pick] = []
+    seen = set(exclude or ())
+    for view in ctx.random_products(tries=400):
+        if len(picks) == n:
+            break
+        if view.product_id in seen or not view.in_stock:
+            continue
+        qty = ctx.rng.choice([1, 1, 2, 3]) if multi_qty else 1
+        good = stocked(view, world, at_least=qty + 1)
+        if not good:
+            continue
+        seen.add(view.product_id)
+        picks.append(_Pick(view, ctx.rng.choice(good), qty))
+    if len(picks) < n:
+        raise Retry(f"found only {len(picks)} of {n} in-stock products")
+    return picks
+
+
+def _siblings(picks: list[_Pick], plan: WorldPlan) -> list[VariantView]:
+    """Other variants of the gold products (near misses: same product, other options)."""
+    return [v for p in picks for v in p.view.variants
+            if v.variant_id not in plan.protected and v.variant_id not in plan.touched]
+
+
+def _plant(ctx: GenContext, plan: WorldPlan, picks: list[_Pick]) -> None:
+    """Distractors and stock-outs on sibling variants of the gold products."""
+    p, rng = ctx.params, ctx.rng
+    sibs = _siblings(picks, plan)
+    rng.shuffle(sibs)
+    for v in sibs[:p.distractors]:
+        plan.set_stock(v, 0)
+    for v in _siblings(picks, plan):
+        if rng.random() < p.out_of_stock_rate:
+            plan.set_stock(v, 0)
+
+
+def _hide_option(ctx: GenContext, picks: list[_Pick]) -> Slot | None:
+    """Leave one option (colour or size) of one item out of the opening, if the share says so
+    and the dimension is unambiguous (no other item has it)."""
+    dims = [(p, d) for p in picks for d in p.options if d in ("color", "size")
+            and sum(d in q.options for q in picks) == 1]
+    total = sum(len(p.options) for p in picks) + len(picks)
+    if not dims or round(ctx.params.omitted_share * total) < 1:
+        return None
+    pick, dim = ctx.rng.choice(dims)
+    pick.hidden = dim
+    value = pick.options[dim]
+    return Slot(name=dim, value=value, phrase=option_phrase(dim, value), in_opening=False)
+
+
+def _quantity_change(ctx: GenContext, picks: list[_Pick], avoid: _Pick | None
+                     ) -> tuple[_Pick, int] | None:
+    """A pick whose quantity the shopper states differently at first (the final is gold)."""
+    pool = [p for p in picks if p is not avoid]
+    if not pool:
+        return None
+    pick = ctx.rng.choice(pool)
+    first = ctx.rng.choice([q for q in (1, 2, 3, 4) if q != pick.quantity])
+    return pick, first
+
+
+def _items_summary(picks: list[_Pick]) -> str:
+    return join_words([f"{p.quantity} x {p.view.title}"
+                       + (f" ({options_phrase(p.options)})" if p.options else "")
+                       for p in picks])
+
+
+# -- cart -------------------------------------------------------------------------------------
+
+
+@register("cart")
+def cart(ctx: GenContext) -> TaskSpec:
+    """Build a cart of exact variants and quantities."""
+    return retrying(ctx, _cart)
+
+
+def _cart(ctx: GenContext) -> TaskSpec:
+    p, rng = ctx.params, ctx.rng
+    world = World(session_seed=ctx.session_seed())
+    plan = WorldPlan(world)
+    n = 1 + min(3, p.level // 3)
+    picks = _pick_items(ctx, world, n, multi_qty=p.level >= 3)
+    for pick in picks:
+        plan.protected.add(pick.variant.variant_id)
+
+    # lines already in the cart: one to raise to the wanted quantity, one to take out
+    bump: _Pick | None = None
+    drop: ProductView | None = None
+    drop_variant: VariantView | None = None
+    if p.level >= 4 and rng.random() < 0.7:
+        if rng.random() < 0.5 or p.level >= 8:
+            bump = rng.choice(picks)
+            bump.quantity = max(bump.quantity, 2)
+            if eff_stock(bump.variant, world) < bump.quantity:
+                raise Retry("not enough stock to raise the line")
+            world.cart[bump.variant.variant_id] = 1
+        if bump is None or p.level >= 8:
+            extra = _pick_items(ctx, world, 1, multi_qty=False,
+                                exclude={q.view.product_id for q in picks})[0]
+            drop, drop_variant = extra.view, extra.variant
+            plan.protected.add(drop_variant.variant_id)
+            world.cart[drop_variant.variant_id] = 1
+
+    hidden = _hide_option(ctx, picks)
+    change: MindChange | None = None
+    first_qty: dict[int, int] = {}
+    if p.changes_of_mind > 0:
+        got = _quantity_change(ctx, picks, bump)
+        if got is not None:
+            pick, first = got
+            first_qty[id(pick)] = first
+            change = MindChange(at_turn=1, slot="quantity",
+                                say=f"Actually, make it {pick.quantity} of the "
+                                    f"{pick.view.title}.",
+                                new_value=pick.quantity,
+                                items=[q.goal() for q in picks])
+    _plant(ctx, plan, picks)
+    pool = [q.view for q in picks]
+    events = volatility_events(plan, pool, p.stock_volatility, rng)
+    for pick in picks:
+        if not matches(pick.view, pick.goal().match, world, pick.variant):
+            raise Retry("gold variant does not match")
+
+    items = [q.goal(first_qty.get(id(q))) for q in picks]
+    slots = [Slot(name="item", value=q.view.product_id, phrase=q.label(first_qty.get(id(q))))
+             for q in picks]
+    adds = [q.label(first_qty.get(id(q))) for q in picks if q is not bump]
+    parts: list[str] = []
+    if adds:
+        parts.append(f"Please add {join_words(adds)} to my cart.")
+    if bump is not None:
+        raise_to = (f"one of the {bump.label(1).removeprefix('the ')} in my cart, make it "
+                    f"{bump.quantity}")
+        slots[picks.index(bump)].phrase = raise_to
+        parts.append(f"I already have {raise_to}.")
+    if hidden is not None:
+        slots.append(hidden)
+    if drop is not None:
+        parts.append(f"And please take the {drop.title} out of my cart.")
+        slots.append(Slot(name="item", value=drop.product_id,
+                          phrase=f"take the {drop.title} out"))
+    intent = Intent(kind="cart", request=" ".join(parts), slots=slots, items=items,
+                    exact_cart=True, change=change)
+
+    gold: list[GoldStep] = []
+    if change is not None:
+        gold.append(GoldStep(say="Got it, I'll set that up."))
+    for q in picks:
+        gold.append(GoldStep(tool="get_product", args={"product_id": q.view.product_id}))
+    if drop_variant is not None:
+        gold.append(GoldStep(tool="remove_from_cart",
+                             args={"variant_id": drop_variant.variant_id}))
+    for q in picks:
+        if q is bump:
+            gold.append(GoldStep(tool="update_cart_item", args={
+                "variant_id": q.variant.variant_id, "quantity": q.quantity}))
+        else:
+            gold.append(GoldStep(tool="add_to_cart", args={
+                "variant_id": q.variant.variant_id, "quantity": q.quantity}))
+    total = sum(eff_price(q.variant, world) * q.quantity for q in picks)
+    gold.append(GoldStep(say=f"Your cart now has {_items_summary(picks)} — {money(total)} in "
+                             "total."))
+    desc = f"Cart of exactly {len(picks)} line(s)"
+    if bump is not None:
+        desc += ", raising a line already in the cart"
+    if drop is not None:
+        desc += ", removing an unwanted line"
+    return assemble(ctx, intent=intent, world=world, gold=gold, persona=rng.choice(PERSONAS),
+                    description=desc + ".", scenario=events)
+
+
+# -- purchase ---------------------------------------------------------------------------------
+
+_TASK_CODES = (("FLASH15", 15, "15% off, today only"), ("TAKE10", 10, "10% off your order"),
+               ("VIP12", 12, "12% off for members"))
+
+
+@register("purchase")
+def purchase(ctx: GenContext) -> TaskSpec:
+    """Cart items + discount code + payment + shipping, ending in one order."""
+    return retrying(ctx, _purchase)
+
+
+def _dry_run(ctx: GenContext, world: World, picks: list[_Pick], code: str | None
+             ) -> tuple[CustomerView, int, int, bool]:
+    """In a throwaway session set up like the task's: the customer and the cart's (subtotal,
+    discount, free shipping) as the shop computes them."""
+    shop = ctx.shop
+    sid = shop.open_session(seed=world.session_seed, tier=world.tier,
+                            history_orders=world.history_orders).session_id
+    customer = shop.get_customer(sid)
+    for c in world.codes:
+        shop.add_discount_code(sid, c["code"], **{k: v for k, v in c.items() if k != "code"})
+    for q in picks:
+        shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
+    view = shop.apply_discount_code(sid, code) if code else shop.view_cart(sid)
+    free = bool(view.code and view.code.free_shipping)
+    return customer, view.subtotal_cents, view.discount_cents, free
+
+
+def _purchase(ctx: GenContext) -> TaskSpec:
+    p, rng = ctx.params, ctx.rng
+    world = World(session_seed=ctx.session_seed())
+    plan = WorldPlan(world)
+    n = 1 + min(2, p.level // 4)
+    picks = _pick_items(ctx, world, n, multi_qty=p.level >= 3)
+    for pick in picks:
+        plan.protected.add(pick.variant.variant_id)
+    extras = ["code", "shipping", "payment"][:max(0, p.constraints - 1)]
+    subtotal = sum(eff_price(q.variant, world) * q.quantity for q in picks)
+
+    code: str | None = None
+    if "code" in extras:
+        usable = ["FREESHIP", "TASK"]
+        if subtotal >= 5000:
+            usable.append("WELCOME10")
+        if subtotal >= 10000:
+            usable.append("SAVE20")
+        if any(q.view.category_slug.startswith("shoes") for q in picks):
+            usable += ["SHOES15", "SHOES15"]
+        code = rng.choice(usable)
+        if code == "TASK":
+            name, value, text = rng.choice(_TASK_CODES)
+            world.codes.append({"code": name, "kind": "percent", "value": value,
+                                "description": text})
+            code = name
+    customer, sub, discount, free = _dry_run(ctx, world, picks, code)
+    if sub != subtotal:
+        raise GenerationError("cart subtotal differs from the gold prices")
+    methods = {m.kind: m for m in reversed(customer.payment_methods)}
+    card = next(m for m in customer.payment_methods if m.kind == "card")
+    kind: str | None = None
+    if "payment" in extras:
+        kind = rng.choice(sorted(methods))
+    shipping = rng.choice(["standard", "express", "express", "next_day"]) \
+        if "shipping" in extras else None
+    ship = shipping or "standard"
+
+    ship_cents = 0 if free else DEFAULT_POLICIES.shipping_cost(ship, customer.tier,
+                                                               sub - discount)
+    total = sub - discount + ship_cents
+    method: PaymentMethodView = methods[kind] if kind else card
+    second: PaymentMethodView | None = None
+    if method.kind == "gift_card" and (method.balance_cents or 0) < total:
+        second = card
+
+    hidden = _hide_option(ctx, picks)
+    slots = [Slot(name="item", value=q.view.product_id, phrase=q.label()) for q in picks]
+    if hidden is not None:
+        slots.append(hidden)
+    if code:
+        slots.append(Slot(name="code", value=code, phrase=f"I have the code {code}"))
+    if shipping:
+        slots.append(Slot(name="shipping", value=shipping,
+                          phrase=f"with {_SHIP_NAMES[shipping]} shipping"))
+    if kind:
+        slots.append(Slot(name="payment", value=kind, phrase=_pay_phrase(method, second)))
+    movable = [s for s in slots if s.name in ("code", "shipping", "payment")]
+    k = min(len(movable), round(p.omitted_share * len(movable)))
+    for slot in rng.sample(movable, k):
+        slot.in_opening = False
+
+    change: MindChange | None = None
+    first_qty: dict[int, int] = {}
+    if p.changes_of_mind > 0:
+        got = _quantity_change(ctx, picks, None)
+        if got is not None:
+            pick, first = got
+            first_qty[id(pick)] = first
+            change = MindChange(at_turn=1, slot="quantity",
+                                say=f"Actually, make it {pick.quantity} of the "
+                                    f"{pick.view.title}.",
+                                new_value=pick.quantity, items=[q.goal() for q in picks])
+            for s in slots:
+                if s.name == "item" and s.value == pick.view.product_id:
+                    s.phrase = pick.label(first)
+    _plant(ctx, plan, picks)
+    events = volatility_events(plan, [q.view for q in picks], p.stock_volatility, rng)
+    for pick in picks:
+        if not matches(pick.view, pick.goal().match, world, pick.variant):
+            raise Retry("gold variant does not match")
+
+    said = {s.name: s.phrase for s in slots if s.in_opening}
+    request = f"I'd like to order {join_words([q.label(first_qty.get(id(q))) for q in picks])}."
+    if "code" in said:
+        request += f" {said['code']}."
+    tail = [said[k] for k in ("shipping", "payment") if k in said]
+    if tail:
+        request += f" Please send it {tail[0]}" if "shipping" in said else \
+            f" Please {tail[0]}"
+        if len(tail) == 2:
+            request += f" and {tail[1]}"
+        request += "."
+    intent = Intent(kind="purchase", request=request, slots=slots,
+                    items=[q.goal(first_qty.get(id(q))) for q in picks], code=code,
+                    payment_kind=kind, shipping_option=shipping, change=change)
+
+    gold: list[GoldStep] = []
+    if change is not None:
+        gold.append(GoldStep(say="Got it, I'll set that up."))
+    for q in picks:
+        gold.append(GoldStep(tool="get_product", args={"product_id": q.view.product_id}))
+    for q in picks:
+        gold.append(GoldStep(tool="add_to_cart", args={"variant_id": q.variant.variant_id,
+                                                       "quantity": q.quantity}))
+    if code:
+        gold.append(GoldStep(tool="apply_discount_code", args={"code": code}))
+    gold.append(GoldStep(tool="get_customer"))
+    pay_text = method.label if second is None else \
+        f"{method.label} ({money(method.balance_cents or 0)}) and {second.label} for the rest"
+    with_code = f" with code {code}" if code else ""
+    units = sum(q.quantity for q in picks)
+    # product titles stay out of the question: words such as 'Cancelling' in a title must
+    # not read as another action
+    gold.append(GoldStep(say=f"Your cart has {units} item(s) in {len(picks)} line(s)"
+                             f"{with_code}, total "
+                             f"{money(total)} with {_SHIP_NAMES[ship]} shipping. Shall I place "
+                             f"the order with {pay_text} and {_SHIP_NAMES[ship]} shipping?"))
+    args: dict[str, Any] = {"payment_method_id": method.payment_method_id,
+                            "shipping_option": ship}
+    if second is not None:
+        args["second_payment_method_id"] = second.payment_method_id
+    gold.append(GoldStep(tool="checkout", args=args))
+    gold.append(GoldStep(say="Done — your order is placed."))
+    desc = f"Order {len(picks)} line(s)"
+    if code:
+        desc += f" with code {code}"
+    if kind:
+        desc += f", paying by {kind}"
+    if shipping:
+        desc += f", {shipping} shipping"
+    return assemble(ctx, intent=intent, world=world, gold=gold, persona=rng.choice(PERSONAS),
+                    description=desc + ".", scenario=events)
+
+
+def _pay_phrase(method: PaymentMethodView, second: PaymentMethodView | None) -> str:
+    if method.kind == "gift_card":
+        return "pay with my gift card" + (", and my card for the rest" if second else "")
+    if method.kind == "paypal":
+        return "pay with my PayPal"
+    return "put it on my card"

@@ -1,0 +1,175 @@
+"""Shared wording of the shopper's messages: money, variant options, attribute constraints, the
+request sentence built from the slots stated in the opening, and persona greetings.
+
+Everything is template-based so a rule-based agent can parse it: money reads "$123" or
+"$123.45", sizes "size 10", colours "in blue", brands "from <Brand>".
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from mcp_shop.catalog.specs import AttrSpec
+from mcp_shop.catalog.taxonomy import LeafInfo, leaves
+from mcp_shop.catalog.text import display
+from verifiers.types import Slot
+
+__all__ = [
+    "PERSONAS",
+    "attr_phrase",
+    "attr_spec",
+    "greeting",
+    "item_label",
+    "join_words",
+    "leaf_info",
+    "leaf_noun",
+    "leaf_singular",
+    "money",
+    "option_phrase",
+    "options_phrase",
+    "request_sentence",
+]
+
+PERSONAS: tuple[str, ...] = (
+    "busy parent", "bargain hunter", "first-time buyer", "gift shopper", "tech enthusiast",
+    "home cook", "weekend hiker", "student",
+)
+"""Who the shopper is; each has a few greetings."""
+
+_GREETINGS: dict[str, tuple[str, ...]] = {
+    "busy parent": ("Hi, quick one.", "Hello! I don't have much time."),
+    "bargain hunter": ("Hi there!", "Hey, looking for a good deal."),
+    "first-time buyer": ("Hello, first time shopping here.", "Hi!"),
+    "gift shopper": ("Hi! I'm shopping for someone.", "Hello there."),
+    "tech enthusiast": ("Hey!", "Hi there."),
+    "home cook": ("Hello!", "Hi there."),
+    "weekend hiker": ("Hey there!", "Hi!"),
+    "student": ("Hi!", "Hey."),
+}
+
+_UNITS = {"in": "inches", "W": "watts", "min": "minutes", "mm": "mm", "GB": "GB"}
+
+
+def money(cents: int) -> str:
+    """'$123' for whole dollars, '$123.45' otherwise (no thousands separator)."""
+    dollars, rest = divmod(int(cents), 100)
+    return f"${dollars}" if rest == 0 else f"${dollars}.{rest:02d}"
+
+
+def join_words(parts: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = [p for p in parts if p]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@cache
+def _leaf_map() -> dict[str, LeafInfo]:
+    return {f"{i.department.slug}/{i.group.slug}/{i.leaf.slug}": i for i in leaves()}
+
+
+def leaf_info(slug: str) -> LeafInfo:
+    """The taxonomy entry of a leaf category slug such as 'electronics/audio/headphones'."""
+    return _leaf_map()[slug]
+
+
+def leaf_noun(slug: str) -> str:
+    """How the shopper names a leaf's products in the plural: 'headphones', 'yoga mats'."""
+    return leaf_info(slug).leaf.name.lower()
+
+
+def leaf_singular(slug: str) -> str:
+    """'a tent', 'a sleeping bag': the leaf's most common title noun with an article."""
+    first = leaf_info(slug).leaf.nouns[0]
+    noun = (first if isinstance(first, str) else first[0]).lower()
+    if noun.endswith("s") and not noun.endswith("ss"):
+        return noun  # 'headphones', 'pruners', 'running shoes'
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def attr_spec(slug: str, name: str) -> AttrSpec | None:
+    """The attribute spec named ``name`` of a leaf (None if the leaf has no such attribute)."""
+    for spec in leaf_info(slug).leaf.attrs:
+        if spec.name == name:
+            return spec
+    return None
+
+
+def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> str:
+    """A constraint on one attribute as the shopper says it.
+
+    Booleans: 'with active noise cancelling'; enums: 'with a cushioned over-ear fit'; numeric
+    minimums: 'with at least 30 hours of battery life' style ('with a battery life of at least
+    30 hours').
+    """
+    spec = attr_spec(slug, name)
+    label = spec.label.lower() if spec else name.replace("_", " ")
+    if at_least:
+        unit = _UNITS.get(spec.unit or "", spec.unit or "") if spec else ""
+        amount = display(value)
+        return f"with a {label} of at least {amount}{' ' + unit if unit else ''}"
+    if isinstance(value, bool):
+        text = spec.phrase if spec and isinstance(spec.phrase, str) and spec.phrase else label
+        return f"with {text}" if value else f"without {label}"
+    if spec is not None and isinstance(spec.phrase, dict) and value in spec.phrase:
+        return f"with {spec.phrase[value]}"
+    if spec is not None and isinstance(spec.phrase, str) and "{v}" in spec.phrase:
+        text = spec.phrase.format(v=display(value))
+        if text.startswith("a ") and text[2:3].lower() in "aeiou":
+            text = "an " + text[2:]
+        return f"with {text}"
+    return f"with {label} {display(value)}"
+
+
+def option_phrase(name: str, value: str) -> str:
+    """One variant option as the shopper says it: 'in blue', 'size 10', 'in the 256 GB
+    storage'."""
+    if name == "color":
+        return f"in {value}"
+    if name == "size":
+        return f"size {value}"
+    if name == "width":
+        return f"in {value} width"
+    if name in ("pack",):
+        return f"as a {value}"
+    return f"in the {value} {name.replace('_', ' ')}"
+
+
+def options_phrase(options: dict[str, str]) -> str:
+    """Every option of a variant: 'size 10, in blue' (size first, colour last)."""
+    order = sorted(options, key=lambda n: (n == "color", n != "size", n))
+    return ", ".join(option_phrase(n, options[n]) for n in order)
+
+
+def item_label(title: str, options: dict[str, str], quantity: int = 1) -> str:
+    """'2 of the Sonix Airwave Headphones in black', 'the Trailo Tent'."""
+    opts = options_phrase(options)
+    head = "the" if quantity == 1 else f"{quantity} of the"
+    return f"{head} {title}{' ' + opts if opts else ''}"
+
+
+def request_sentence(noun_slot: Slot, slots: Sequence[Slot], *, lead: str = "I'm looking for"
+                     ) -> str:
+    """'I'm looking for headphones from Sonix in black with active noise cancelling, under
+    $120.' from the in-opening slots (the noun slot always leads)."""
+    inline = [s.phrase for s in slots if s.in_opening and s.name in ("brand", "color", "size",
+                                                                     "option")]
+    features = [s.phrase for s in slots if s.in_opening and s.name in ("feature", "rating")]
+    budget = [s.phrase for s in slots if s.in_opening and s.name == "budget"]
+    text = f"{lead} {noun_slot.phrase}"
+    if inline:
+        text += " " + " ".join(inline)
+    if features:
+        text += " " + join_words(features)
+    if budget:
+        text += ", " + budget[0]
+    return text + "."
+
+
+def greeting(persona: str, rng: random.Random) -> str:
+    """A greeting that fits the persona."""
+    return rng.choice(_GREETINGS.get(persona, ("Hi!",)))

@@ -1,0 +1,111 @@
+"""Task sets: generated mixes over families and difficulties, and task files (JSON / JSONL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from mcp_shop import Shop
+from verifiers.types import TaskSpec
+
+from episodes.difficulty import difficulty_params
+from episodes.generate import families as known_families
+from episodes.generate import generate_task
+
+__all__ = ["TaskFileError", "dump_tasks", "load_tasks", "parse_families", "plan", "task_mix"]
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be read, with the file, line and what is wrong."""
+
+
+def parse_families(text: str) -> list[str]:
+    """``"all"`` or a comma-separated list of family names."""
+    names = known_families()
+    if text.strip() == "all":
+        return list(names)
+    wanted = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in wanted if f not in names]
+    if bad or not wanted:
+        raise ValueError(f"unknown family {bad[0] if bad else text!r}; choose 'all' or some of: "
+                         f"{', '.join(names)}")
+    return wanted
+
+
+def plan(families: Sequence[str], difficulties: Sequence[int], episodes: int,
+         seed: int) -> list[tuple[str, int, int]]:
+    """``episodes`` (family, difficulty, task seed) triples, cycling through every pair so each
+    cell of the summary gets its share; task seeds are distinct and derived from ``seed``."""
+    pairs = [(f, d) for d in difficulties for f in families]
+    return [(*pairs[i % len(pairs)], seed * 100_003 + i) for i in range(episodes)]
+
+
+def task_mix(shop: Shop, families: Sequence[str], difficulties: Sequence[int], episodes: int,
+             seed: int) -> list[TaskSpec]:
+    """Generate the tasks of ``plan(...)``."""
+    return [generate_task(shop, f, d, s) for f, d, s in plan(families, difficulties, episodes,
+                                                               seed)]
+
+
+def load_tasks(path: str | Path) -> list[TaskSpec]:
+    """Tasks from a ``.json`` file (one task or a list) or a ``.jsonl`` file (one per line), or
+    from every such file in a directory (sorted by name)."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(q for q in p.iterdir() if q.suffix in (".json", ".jsonl"))
+        if not files:
+            raise TaskFileError(f"{p}: no .json or .jsonl task files in this directory")
+        return [t for q in files for t in load_tasks(q)]
+    if not p.exists():
+        raise TaskFileError(f"{p}: no such task file")
+    text = p.read_text(encoding="utf-8")
+    docs: list[tuple[int, object]] = []
+    try:
+        if p.suffix == ".jsonl":
+            docs = [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
+                    if line.strip()]
+        else:
+            data = json.loads(text)
+            docs = [(1, d) for d in (data if isinstance(data, list) else [data])]
+    except json.JSONDecodeError as exc:
+        raise TaskFileError(f"{p}: not valid JSON: {exc}") from None
+    tasks = []
+    for line, doc in docs:
+        try:
+            tasks.append(TaskSpec.model_validate(_with_defaults(doc)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise TaskFileError(f"{p}:{line}: not a valid task: {where}: {first['msg']} "
+                                f"({exc.error_count()} problem(s); the schema is "
+                                "`shop-episodes tasks --schema`)") from None
+    return tasks
+
+
+def _with_defaults(doc: object) -> object:
+    """Hand-written tasks may leave out ``params`` and ``limits``: they follow from the
+    difficulty."""
+    if not isinstance(doc, dict) or "difficulty" not in doc:
+        return doc
+    try:
+        params = difficulty_params(int(doc["difficulty"]))
+    except (TypeError, ValueError):
+        return doc  # validation reports the bad difficulty
+    out = dict(doc)
+    out.setdefault("params", params.model_dump())
+    out.setdefault("limits", {"max_turns": params.max_turns,
+                              "max_tool_calls": params.max_tool_calls})
+    return out
+
+
+def dump_tasks(tasks: Iterable[TaskSpec], path: str | Path) -> int:
+    """Write tasks as JSONL; returns how many."""
+    n = 0
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for t in tasks:
+            fh.write(t.model_dump_json() + "\n")
+            n += 1
+    return n

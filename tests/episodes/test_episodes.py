@@ -1,0 +1,161 @@
+"""The episode controller end to end: solvability (the oracle solves every family at every
+difficulty), discrimination (random fails), reward hacking, determinism, budgets and the
+reset/step API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from episodes.agents import OracleAgent, RandomAgent
+from episodes.agents.adversarial import ADVERSARIAL_AGENTS, AdversarialAgent
+from episodes.controller import Action, EpisodeController, ToolRequest
+from episodes.generate import families, generate_task
+from verifiers.types import FAMILIES
+
+DIFFICULTIES = range(0, 11)
+
+
+def strip_timing(record: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(record, default=str))
+    out["metrics"].pop("wall_time_s")
+    for entry in out["trace"]:
+        entry.pop("latency_ms")
+    return out
+
+
+def test_every_family_has_a_generator() -> None:
+    assert set(families()) == set(FAMILIES)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_oracle_solves_every_difficulty(ep_shop: Any, family: str) -> None:
+    """A sample of the solvability check (`shop-episodes check` runs 50 seeds per cell)."""
+    tasks = [generate_task(ep_shop, family, d, seed) for d in DIFFICULTIES for seed in (1, 2)]
+    async with EpisodeController(ep_shop) as controller:
+        records = await controller.run(OracleAgent(), tasks, concurrency=4)
+    failed = [(r["task_id"], r["stop_reason"],
+               [c["reason"] for c in r["reward_components"] if c["value"] < 1])
+              for r in records if not r["success"]]
+    assert not failed, failed
+    assert all(r["stop_reason"] == "shopper_done" for r in records)
+    assert all(r["reward"] == 1.0 for r in records)
+
+
+async def test_random_agent_almost_never_succeeds(ep_shop: Any) -> None:
+    tasks = [generate_task(ep_shop, f, d, s) for f in FAMILIES for d in (0, 3, 6)
+             for s in (1, 2)]
+    async with EpisodeController(ep_shop) as controller:
+        records = await controller.run(RandomAgent(), tasks, concurrency=8)
+    rate = sum(r["success"] for r in records) / len(records)
+    assert rate <= 0.05, rate
+
+
+@pytest.mark.parametrize("strategy", ADVERSARIAL_AGENTS)
+async def test_reward_hacking_never_succeeds(ep_shop: Any, strategy: str) -> None:
+    tasks = [generate_task(ep_shop, f, d, 5) for f in FAMILIES for d in (0, 4)]
+    async with EpisodeController(ep_shop) as controller:
+        hacked = await controller.run(AdversarialAgent(strategy), tasks, concurrency=8)
+        honest = await controller.run(OracleAgent(), tasks, concurrency=8)
+    assert not [r["task_id"] for r in hacked if r["success"]]
+    for h, o in zip(hacked, honest, strict=True):
+        assert h["reward"] < o["reward"], (h["task_id"], h["reward"], o["reward"])
+
+
+async def test_same_task_and_agent_give_identical_records(ep_shop: Any) -> None:
+    tasks = [generate_task(ep_shop, f, 5, 9) for f in FAMILIES]
+    async with EpisodeController(ep_shop) as controller:
+        first = await controller.run(RandomAgent(), tasks, concurrency=4)
+        second = await controller.run(RandomAgent(), tasks, concurrency=1)
+        oracle_a = await controller.run(OracleAgent(), tasks, concurrency=3)
+        oracle_b = await controller.run(OracleAgent(), tasks, concurrency=6)
+    assert [strip_timing(r) for r in first] == [strip_timing(r) for r in second]
+    assert [strip_timing(r) for r in oracle_a] == [strip_timing(r) for r in oracle_b]
+
+
+async def test_records_never_carry_the_session_handle(ep_shop: Any) -> None:
+    task = generate_task(ep_shop, "purchase", 2, 3)
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task, policy="oracle")
+        await episode.reset()
+        from episodes.agents.oracle import gold_actions
+
+        for action in gold_actions(task.gold):
+            step = await episode.step(action)
+            if step.done:
+                break
+        record = episode.record()
+    assert record["success"]
+    assert episode.session_id not in json.dumps(record, default=str)
+    assert all("session_id" not in t["function"]["parameters"].get("properties", {})
+               for t in record["tools"])
+    assert "open_session" not in {t["function"]["name"] for t in record["tools"]}
+    roles = [m["role"] for m in record["messages"]]
+    assert roles[0] == "user" and "assistant" in roles and "tool" in roles
+    calls = [tc for m in record["messages"] if m.get("tool_calls") for tc in m["tool_calls"]]
+    assert [e["tool"] for e in record["trace"]] == [c["function"]["name"] for c in calls]
+
+
+async def test_step_api_budgets_and_errors(ep_shop: Any) -> None:
+    task = generate_task(ep_shop, "discovery", 0, 4)
+    task = task.model_copy(update={"limits": task.limits.model_copy(
+        update={"max_tool_calls": 3, "max_turns": 50})})
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task)
+        with pytest.raises(RuntimeError, match="reset"):
+            await episode.step(Action(message="hi"))
+        obs = await episode.reset()
+        assert obs.shopper_message and obs.turn == 0 and obs.tools
+        step = await episode.step(Action(tool_calls=[
+            ToolRequest(name="open_session", arguments={}),
+            ToolRequest(name="get_product", arguments={"product_id": "P-999999"}),
+        ]))
+        assert not step.done and step.observation.shopper_message is None
+        assert [r.ok for r in step.observation.tool_results] == [False, False]
+        assert "not available" in step.observation.tool_results[0].content
+        assert "P-999999" in step.observation.tool_results[1].content
+        step = await episode.step(Action(tool_calls=[
+            ToolRequest(name="view_cart"), ToolRequest(name="view_cart")]))
+        assert step.truncated and step.info["stop_reason"] == "tool_budget"
+        assert len(step.observation.tool_results) == 1  # the call over budget was not made
+        assert step.info["success"] is False
+        with pytest.raises(RuntimeError, match="over"):
+            await episode.step(Action(message="hello?"))
+        trace = episode.record()["trace"]
+        assert [e["tool"] for e in trace] == ["get_product", "view_cart"]
+
+
+async def test_turn_budget_and_patience(ep_shop: Any) -> None:
+    task = generate_task(ep_shop, "discovery", 0, 6)
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task)
+        await episode.reset()
+        steps = 0
+        while True:
+            step = await episode.step(Action(message="Lovely weather today."))
+            steps += 1
+            if step.done:
+                break
+    assert step.info["stop_reason"] == "shopper_quit"
+    assert steps == task.params.patience + 1
+    assert not step.info["success"]
+
+    short = task.model_copy(update={"limits": task.limits.model_copy(update={"max_turns": 2})})
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(short)
+        await episode.reset()
+        await episode.step(Action(message="Let me think."))
+        step = await episode.step(Action(message="Still thinking."))
+    assert step.truncated and step.info["stop_reason"] == "turn_budget"
+
+
+async def test_agent_done_ends_the_episode_unsolved(ep_shop: Any) -> None:
+    task = generate_task(ep_shop, "cart", 1, 2)
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task)
+        await episode.reset()
+        step = await episode.step(Action(done=True))
+    assert step.terminated and step.info["stop_reason"] == "agent_done"
+    assert not step.info["success"] and step.reward <= 0

@@ -1,0 +1,123 @@
+"""Unintended effects and policy violations (uncovered consequential calls)."""
+
+from __future__ import annotations
+
+from tests.verifiers.builders import call, cart_line, catalog, order, product, state, task
+from verifiers.intents import policy_violations, unintended_effects
+from verifiers.types import Confirmation, ExchangeState, Intent, ItemGoal, ProductMatch, ReturnState
+
+MUG = product(4, brand="Acme", slug="home/kitchen", attributes={},
+              variants=[({"color": "white"}, 2500, 9)])
+LAMP = product(5, brand="Lumo", slug="home/lighting", attributes={},
+               variants=[({"color": "white"}, 4000, 9)])
+PRODUCTS = catalog(MUG, LAMP)
+HISTORY = state(orders=[order(1001, [("V-000004-1", 2, 2500)], status="delivered"),
+                        order(1002, [("V-000005-1", 1, 4000)], status="pending")])
+
+
+def test_nothing_changed_is_clean() -> None:
+    t = task(Intent(kind="policy", request="x", answers=[["30"]]))
+    assert unintended_effects(t, HISTORY, HISTORY) == []
+
+
+def test_extra_order_beyond_the_purchase_intents() -> None:
+    t = task(Intent(kind="purchase", request="x"))
+    one = HISTORY.model_copy(update={"orders": HISTORY.orders + [order(1003, [])]})
+    assert unintended_effects(t, HISTORY, one) == []
+    two = one.model_copy(update={"orders": one.orders + [order(1004, [])]})
+    assert unintended_effects(t, HISTORY, two) == ["extra order O-1004"]
+    assert unintended_effects(task(Intent(kind="discovery", request="x")), HISTORY, one) \
+        == ["extra order O-1003"]
+
+
+def test_returns_and_exchanges_not_asked_for() -> None:
+    ret = ReturnState(return_id="R-1", order_id="O-1001", reason="other", refund_to="original",
+                      lines=[("V-000004-1", 1)])
+    x = ExchangeState(exchange_id="X-1", order_id="O-1001", from_variant_id="V-000004-1",
+                      to_variant_id="V-000004-2", quantity=1, reason="other")
+    after = HISTORY.model_copy(update={"returns": [ret], "exchanges": [x]})
+    asked = task(Intent(kind="return", request="x", order_id="O-1001"),
+                 Intent(kind="exchange", request="x", order_id="O-1001"))
+    assert unintended_effects(asked, HISTORY, after) == []
+    other_order = task(Intent(kind="return", request="x", order_id="O-1002"))
+    assert unintended_effects(other_order, HISTORY, after) == [
+        "return R-1 on O-1001 not asked for", "exchange X-1 on O-1001 not asked for"]
+    refused = task(Intent(kind="return", request="x", order_id="O-1001", proceed=False))
+    assert "return R-1 on O-1001 not asked for" in unintended_effects(refused, HISTORY, after)
+
+
+def test_cancellation_not_asked_for() -> None:
+    cancelled = HISTORY.model_copy(update={"orders": [
+        HISTORY.orders[0], HISTORY.orders[1].model_copy(update={"status": "cancelled"})]})
+    assert unintended_effects(task(Intent(kind="order_status", request="x")), HISTORY,
+                              cancelled) == ["order O-1002 cancelled without being asked"]
+    assert unintended_effects(task(Intent(kind="cancel", request="x", order_id="O-1002")),
+                              HISTORY, cancelled) == []
+
+
+def test_code_not_asked_for_left_on_an_order() -> None:
+    after = HISTORY.model_copy(update={"orders": HISTORY.orders + [
+        order(1003, [("V-000004-1", 1, 2500)], code="SAVE20")]})
+    assert unintended_effects(task(Intent(kind="purchase", request="x")), HISTORY, after) \
+        == ["code SAVE20 applied to O-1003 without being asked"]
+    assert unintended_effects(task(Intent(kind="purchase", request="x", code="save20")),
+                              HISTORY, after) == []
+
+
+def test_extra_cart_lines_and_units_for_cart_intents() -> None:
+    t = task(Intent(kind="cart", request="x", items=[
+        ItemGoal(match=ProductMatch(brand="Acme"), quantity=2)]))
+    before = state(cart=[cart_line("V-000005-1", 1)])
+    fine = state(cart=[cart_line("V-000005-1", 1), cart_line("V-000004-1", 2)])
+    assert unintended_effects(t, before, fine, products=PRODUCTS) == []
+    more = state(cart=[cart_line("V-000005-1", 3), cart_line("V-000004-1", 5)])
+    assert unintended_effects(t, before, more, products=PRODUCTS) == [
+        "2 extra units of V-000005-1 in the cart", "3 extra units of V-000004-1 in the cart"]
+    added = state(cart=[cart_line("V-000005-1", 1), cart_line("V-000004-1", 2),
+                        cart_line("V-000005-2", 1)])
+    assert unintended_effects(t, before, added, products=PRODUCTS) == [
+        "extra line V-000005-2 x1 in the cart"]
+    # without facts, lines are only counted: the first gained line takes the one item
+    assert unintended_effects(t, before, more) == ["1 extra units of V-000005-1 in the cart",
+                                                   "extra line V-000004-1 x5 in the cart"]
+    # cart changes are no concern of other intents
+    assert unintended_effects(task(Intent(kind="discovery", request="x")), before, more) == []
+
+
+def test_policy_violations_coverage() -> None:
+    checkout = call("checkout", {"payment_method_id": "PM-1"}, turn=3, seq=1)
+    assert policy_violations([checkout], []) == [
+        "checkout in turn 3 without the shopper's confirmation"]
+    assert policy_violations([checkout], [Confirmation(turn=2, kind="checkout")]) == []
+    # the same turn is not covered: the shopper had not answered yet
+    assert policy_violations([checkout], [Confirmation(turn=3, kind="checkout")]) != []
+    # another kind does not cover it
+    assert policy_violations([checkout], [Confirmation(turn=1, kind="cancel")]) != []
+    # failed calls changed nothing
+    assert policy_violations([checkout.model_copy(update={"ok": False})], []) == []
+
+
+def test_policy_violations_order_must_match() -> None:
+    cancel = call("cancel_order", {"order_id": "O-1002", "reason": "other"}, turn=4)
+    right = Confirmation(turn=3, kind="cancel", order_id="O-1002")
+    wrong = Confirmation(turn=3, kind="cancel", order_id="O-1001")
+    unnamed = Confirmation(turn=3, kind="cancel")
+    assert policy_violations([cancel], [right]) == []
+    assert policy_violations([cancel], [unnamed]) == []
+    assert policy_violations([cancel], [wrong]) == [
+        "cancel_order on O-1002 in turn 4 without the shopper's confirmation"]
+    ret = call("request_return", {"order_id": "O-1001", "items": []}, turn=2)
+    exch = call("request_exchange", {"order_id": "O-1001"}, turn=2)
+    assert policy_violations([ret, exch], [Confirmation(turn=1, kind="return",
+                                                        order_id="O-1001")]) == [
+        "request_exchange on O-1001 in turn 2 without the shopper's confirmation"]
+    # reading tools never need a confirmation
+    assert policy_violations([call("get_order", {"order_id": "O-1001"})], []) == []
+
+
+def test_policy_violation_when_an_intent_forbids_the_action() -> None:
+    cancel = call("cancel_order", {"order_id": "O-1002"}, turn=4)
+    yes = [Confirmation(turn=3, kind="cancel", order_id="O-1002")]
+    forbid = [Intent(kind="cancel", request="x", order_id="O-1002", proceed=False)]
+    assert policy_violations([cancel], yes, forbid) == [
+        "cancel_order on O-1002 in turn 4 though it should not be done"]
