@@ -148,10 +148,10 @@ class Shopper:
         if index > 0:
             self.final[index - 1] = self._live(self.task.intents[index - 1])
         intent = self.task.intents[index]
-        self.since[index] = turn
+        self.since[index] = turn + 1 if index > 0 else 0
         self.p.index = index
         self.p.replies = 0
-        self.p.since_turn = turn
+        self.p.since_turn = self.since[index]
         self.p.accept = intent.accept
         self.p.items = list(intent.items)
         self.p.changed = False
@@ -172,6 +172,12 @@ class Shopper:
         helpful = False
         out = ShopperReply(text="")
 
+        live = self._live(intent)
+        verdict = self._react_to_products(live, message, new_calls, products, out)
+        if verdict is not None:
+            parts.append(verdict)
+            helpful = helpful or bool(out.accepted)
+
         change = intent.change
         if change is not None and not self.p.changed and self.p.replies == change.at_turn:
             self.p.changed = True
@@ -179,17 +185,12 @@ class Shopper:
                 self.p.accept = change.accept
             if change.items is not None:
                 self.p.items = list(change.items)
-            self.p.since_turn = self.since[self.p.index] = turn
+            self.p.since_turn = self.since[self.p.index] = turn + 1
             self.p.revealed.add(change.slot)
             parts.append(change.say)
             helpful = True
 
         live = self._live(intent)
-        verdict = self._react_to_products(live, message, new_calls, products, out)
-        if verdict is not None:
-            parts.append(verdict)
-            helpful = helpful or bool(out.accepted)
-
         if _ASKS_CONFIRM.search(message):
             answer = self._confirm(live, turn, message, state, products, out)
             if answer is not None:
@@ -237,7 +238,7 @@ class Shopper:
             if len(presented) > MAX_PRESENTED:
                 too_many = True
                 continue
-            shown.extend((p["product_id"], p.get("price_cents")) for p in presented)
+            shown.extend((p["product_id"], None) for p in presented)
         shown.extend((pid, None) for pid in _PRODUCT_ID.findall(message))
         if too_many and not shown:
             return (f"That's far too many to look through. Please show me at most "

@@ -12,6 +12,10 @@ Conventions:
   shopper's replies) precede it, which matches ``TraceEntry.turn`` and ``Confirmation.turn``.
 * A cart line's price is its product facts' variant price (the session price when the facts
   were read), else the line's own ``unit_price_cents``; an order line's price is the price paid.
+* An answer about an order (``order_status``, and a return, exchange or cancellation that
+  must not proceed) also needs that order read with a tool (``get_order``,
+  ``check_return_eligibility`` or ``list_orders``): stuffing a message with likely words is
+  not an answer. This goes beyond the table of ``docs/tasks.md``.
 * ``IntentResult.progress`` is the share of the intent's requirements met, where a product
   requirement that is not met counts the share of its matching rules that hold, so near misses
   earn part of the credit.
@@ -378,7 +382,7 @@ def _purchase(intent: Intent, before: ShopState, after: ShopState,
     if not new:
         # credit what is ready in the cart, so the shaped reward sees a purchase take shape
         reqs.append((0.0, "no new order"))
-        assigned, reasons, credit = _item_lines(intent.items, after.cart, products)
+        _, _, credit = _item_lines(intent.items, after.cart, products)
         reqs.extend((c * 0.5, "") for c in credit)
         if intent.code:
             reqs.append((0.5 if _same_code(after.cart_code, intent.code) else 0.0, ""))

@@ -15,12 +15,11 @@ the task. Each turn it:
 
 It is meant to be a reasonable baseline, not an oracle: typos it cannot undo, hidden
 constraints it does not ask about, flash sales and near-miss distractors all make it fail now
-and then. It is deterministic given the seed (the random generator only breaks ties).
+and then. It uses no randomness at all, so it is deterministic whatever the seed.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +27,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from verifiers.types import TaskSpec
-
 from episodes.controller import Action, Observation, Policy, ToolRequest
+from mcp_shop.catalog.specs import words
+from verifiers.types import TaskSpec
 
 __all__ = ["HeuristicAgent"]
 
@@ -44,11 +43,11 @@ _ACCEPTED = re.compile(r"\byes, the (.+?) looks right", re.I)
 _REJECTED = re.compile(r"\bnot quite: (.+?)\.(?:\s|$)", re.I)
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "both": 2, "a": 1, "an": 1}
-_STOP = frozenset(
+_STOP = frozenset(words(
     "a an and the of to in on for with from my me i i'd i'm it its is are was be this that "
     "please can could you your would like want need some something any anything find looking "
-    "buy order get hi hello hey there thanks thank quick one first time shopping here".split())
-_KEYWORDS = (
+    "buy order get hi hello hey there thanks thank quick one first time shopping here"))
+_KEYWORDS = words(
     "actually rather prefer instead make that under below budget spend total each ideally stay "
     "keep more than want cheaper similar like looking need gift loves year old rated least "
     "stars star from with without order orders return returns returning refund exchange swap "
@@ -65,7 +64,7 @@ _KEYWORDS = (
     "match site send back both just different swap would like pay gift card take have what "
     "when which while how does long processing pending shipped carrier kit together putting "
     "theme into these days toy toys inches watts grams gallon pack putting set starter refresh "
-    "wardrobe setup puppy camping gardening bedding kitchen audio home gym".split())
+    "wardrobe setup puppy camping gardening bedding kitchen audio home gym")
 _RETURN_REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("arrived_damaged", ("arrived damaged", "broken when", "damaged")),
     ("not_as_described", ("listing described", "match the description", "not as described",
@@ -133,9 +132,8 @@ def _words_of(text: str) -> list[str]:
 @cache
 def _vocab() -> _Vocab:
     """Built once from the catalog's taxonomy and the shop's wording templates."""
-    from mcp_shop.catalog.taxonomy import THEMES, leaves
-
     from episodes.families.phrases import attr_phrase, option_phrase
+    from mcp_shop.catalog.taxonomy import THEMES, leaves
 
     v = _Vocab(themes=tuple(THEMES))
     v.words.update(_KEYWORDS)
@@ -178,8 +176,8 @@ def _vocab() -> _Vocab:
             v.categories.append((_rx(extra), slug, len(extra)))
     v.words.update(b.lower() for b in v.brands)
     v.words.update(t for t in v.themes)
-    v.words.update("january february march april may june july august september october "
-                   "november december".split())
+    v.words.update(words("january february march april may june july august september "
+                         "october november december"))
     first = ("size", "colour", "color", "under", "budget", "order", "return", "exchange",
              "cancel", "actually", "rather", "instead", "each", "total", "least", "rated")
     for word in [*first, *sorted(v.words)]:
@@ -297,12 +295,12 @@ def _read_product_text(crit: _Crit, text: str) -> None:
         brand = v.brands.get(m.group(1))
         if brand:
             crit.brand = brand
-    m = re.search(r"rated at least (\d(?:\.\d)?)", low)
-    if m:
-        crit.min_rating = float(m.group(1))
-    m = re.search(r"(\d+)-year-old", low)
-    if m:
-        crit.age = int(m.group(1))
+    rating = re.search(r"rated at least (\d(?:\.\d)?)", low)
+    if rating:
+        crit.min_rating = float(rating.group(1))
+    age = re.search(r"(\d+)-year-old", low)
+    if age:
+        crit.age = int(age.group(1))
     themes = [(t.start(), t.group(2)) for t in re.finditer(
         r"\b(loves?|into|likes?|fan of|about)\s+(\w+)", low) if t.group(2) in v.themes]
     if themes:
@@ -475,7 +473,6 @@ class _HeuristicPolicy:
     """One episode: a generator of actions driven by the observations sent back in."""
 
     def __init__(self, obs: Observation, seed: int) -> None:
-        self.rng = random.Random(seed)
         self.segment: list[str] = [_clean(obs.shopper_message or "")]
         self.asked: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}
@@ -561,12 +558,12 @@ class _HeuristicPolicy:
             yield from self._status()
         elif re.search(r"cheaper|more than i want to pay|less expensive", low):
             yield from self._discover(compare=True)
-        elif re.search(r"\bgift\b(?! card)|putting together|\bkit\b", low) or (
-                re.search(r"\btotal\b", low) and not _PRODUCT_ID.search(low)):
-            yield from self._bundle()
         elif re.search(r"add .* to my cart|take the .* out|in my cart|i'd like to order|"
                        r"i'd like to buy|check ?out|\bpurchase\b", low):
             yield from self._named_items()
+        elif re.search(r"\bgift\b(?! card)|putting together", low) or (
+                re.search(r"\btotal\b", low) and not _PRODUCT_ID.search(low)):
+            yield from self._bundle()
         elif re.search(r"\bpolicy|how long|how much does|do you|can i|is there|what is your|"
                        r"what's your|are .* allowed|warranty", low):
             yield from self._policy()
@@ -921,7 +918,7 @@ class _HeuristicPolicy:
         for m in re.finditer(r"\b(?:code|coupon)\s+([A-Z0-9_-]{3,32})\b", text, re.I):
             code = m.group(1).upper()
         payment = None
-        for m in re.finditer(r"gift card|paypal|\bcard\b", low):
+        for m in re.finditer(r"gift card|paypal|\bcard\b(?! for the rest)", low):
             payment = {"gift card": "gift_card", "paypal": "paypal"}.get(m.group(0), "card")
         shipping = None
         for m in re.finditer(r"next[- ]day|overnight|express|standard", low):
@@ -1192,13 +1189,11 @@ class _HeuristicPolicy:
 
     def _return_quantity(self, lines: list[dict[str, Any]]) -> int | None:
         low = self.said.lower()
-        m = None
-        for m in re.finditer(r"only want to send back (\w+)|just (\w+) of the|"
-                             r"return (\w+) of", low):
-            pass
-        if m is None:
+        found = list(re.finditer(r"only want to send back (\w+)|just (\w+) of the|"
+                                 r"return (\w+) of", low))
+        if not found:
             return None
-        word = next(g for g in m.groups() if g)
+        word = next(g for g in found[-1].groups() if g)
         return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
 
     def _exchange(self) -> Step:

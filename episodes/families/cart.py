@@ -31,6 +31,7 @@ from episodes.families.products import (
     volatility_events,
 )
 from episodes.generate import GenContext, GenerationError, register
+from mcp_shop.errors import ShopError
 from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.views import CustomerView, PaymentMethodView, ProductView, VariantView
 from verifiers.types import (
@@ -268,9 +269,12 @@ def _dry_run(ctx: GenContext, world: World, picks: list[_Pick], code: str | None
     customer = shop.get_customer(sid)
     for c in world.codes:
         shop.add_discount_code(sid, c["code"], **{k: v for k, v in c.items() if k != "code"})
-    for q in picks:
-        shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
-    view = shop.apply_discount_code(sid, code) if code else shop.view_cart(sid)
+    try:
+        for q in picks:
+            shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
+        view = shop.apply_discount_code(sid, code) if code else shop.view_cart(sid)
+    except ShopError as exc:
+        raise Retry(f"the gold cart does not work out: {exc}") from None
     free = bool(view.code and view.code.free_shipping)
     return customer, view.subtotal_cents, view.discount_cents, free
 

@@ -561,11 +561,12 @@ def _build_return(ctx: GenContext) -> TaskSpec:
                       in_opening=reason_in))
     if ret_qty < qty:
         slots.append(Slot(name="quantity", value=ret_qty,
-                          phrase=f"Just {ret_qty} of the {qty} I bought.", in_opening=qty_in))
+                          phrase=f"Only {ret_qty} of {descs[0]}: I bought {qty}.",
+                          in_opening=qty_in))
     request = f"I'd like to return {join_words(descs)} I bought {when}"
     request += f" (order {oid})." if order_in else "."
     if ret_qty < qty and qty_in:
-        request += f" I bought {qty} but only want to send back {ret_qty}."
+        request += f" I bought {qty} of {descs[0]} but only want to send back {ret_qty}."
     if reason_in:
         request += f" {reason_text}."
 
@@ -632,6 +633,29 @@ def _exchangeable(view: ProductView, need_stock: int = 1) -> bool:
                for dim in ("size", "color") for g in _dimension_pairs(view, dim))
 
 
+def _swap_plan(rng: random.Random, group: list[VariantView], *, twist: bool,
+               nearby: bool) -> tuple[VariantView, VariantView, VariantView | None]:
+    """(ordered, replacement, sold-out first choice) from variants differing in one option.
+
+    Sizes move to a neighbouring size; with ``twist`` the neighbour is sold out (the world
+    sets its stock to 0) and the replacement is the next size in the same direction.
+    """
+    plans: list[tuple[VariantView, VariantView, VariantView | None]] = []
+    if nearby:
+        n = len(group)
+        for i in range(n):
+            for step in (1, -1):
+                j, k = i + step, i + 2 * step
+                if twist and 0 <= k < n and group[k].stock > 0:
+                    plans.append((group[i], group[k], group[j]))
+                elif not twist and 0 <= j < n and group[j].stock > 0:
+                    plans.append((group[i], group[j], None))
+    if not plans:
+        plans = [(old, new, None) for new in group if new.stock > 0
+                 for old in group if old is not new]
+    return rng.choice(plans)
+
+
 def _build_exchange(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
     seed, depth = ctx.session_seed(), p.history_depth
@@ -646,14 +670,10 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     dims = [d for d in ("size", "color") if _dimension_pairs(target, d)]
     dim = rng.choices(dims, [2 if d == "size" else 1 for d in dims])[0]
     group = rng.choice([g for g in _dimension_pairs(target, dim) if any(v.stock for v in g)])
-    in_stock = [v for v in group if v.stock > 0]
-    new = rng.choice(in_stock)
-    old = rng.choice([v for v in group if v is not new])
+    twist = proceed and dim == "size" and rng.random() < 1.5 * p.out_of_stock_rate
+    old, new, first_choice = _swap_plan(rng, group, twist=twist, nearby=dim == "size")
     stock: dict[str, int] = {}
-    first_choice: VariantView | None = None
-    others = [v for v in group if v not in (old, new)]
-    if proceed and dim == "size" and others and rng.random() < 1.5 * p.out_of_stock_rate:
-        first_choice = rng.choice(others)
+    if first_choice is not None:
         stock[first_choice.variant_id] = 0
     line_qty, qty = 1, 1
     if p.constraints >= 4 and rng.random() < 0.4:
@@ -762,7 +782,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
         gold += [
             _call("get_product", product_id=target.product_id),
             _say(f"Shall I exchange {qty} x {title} ({options_phrase(old.options)}) from order "
-                 f"{oid} for the same item {new_opts}?{cost}"),
+                 f"{oid} for the same item ({new_opts})?{cost}"),
             _call("request_exchange", order_id=oid, variant_id=old.variant_id,
                   new_variant_id=new.variant_id, quantity=qty, reason=reason),
             _say(f"Done: exchange {x.exchange_id} for order {oid} is confirmed; the replacement "

@@ -137,8 +137,8 @@ def _q_fee(ctx: GenContext, tier: str) -> _Part:
 def _q_fee_defective(ctx: GenContext, tier: str) -> _Part:
     rule = ctx.rng.choice([r for r in _P.return_rules if r.restocking_fee_percent])
     slug, name = _pick_leaf(ctx, lambda s: _P.return_rule(s) is rule)
-    return _Part("fee", f"If the {name} I buy turn out to be defective, would I pay a restocking "
-                 "fee on the return?", [list(_FEE_WAIVED)], f"restocking fee defective {name}",
+    return _Part("fee", f"Would I pay a restocking fee to return {name} that turned out to be "
+                 "defective?", [list(_FEE_WAIVED)], f"restocking fee defective {name}",
                  f"No: the {rule.restocking_fee_percent}% restocking fee on {name} does not "
                  "apply when the item is defective, not as described or arrived damaged, so "
                  "you'd get a full refund.")

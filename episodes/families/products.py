@@ -867,7 +867,7 @@ def _gift(ctx: GenContext) -> TaskSpec:
                          attributes_at_least={"max_age": float(age)})
     slots = [Slot(name="category", value=_TOYS, phrase="a toy"),
              Slot(name="recipient", value=age, phrase=f"for my {age}-year-old"),
-             Slot(name="feature", value={"theme": theme},
+             Slot(name="theme", value=theme,
                   phrase=f"who loves {_theme_words(theme)}")]
     leaf_kind = p.constraints >= 3
     if leaf_kind:
@@ -881,18 +881,18 @@ def _gift(ctx: GenContext) -> TaskSpec:
     price = eff_price(variant, world)
     budget = nice_budget(price, p.budget_tightness, rng)
     slots.append(Slot(name="budget", value=budget, phrase=f"under {money(budget)}"))
-    omit_slots(slots, p.omitted_share, rng, keep=("category", "feature"))
+    omit_slots(slots, p.omitted_share, rng, keep=("category", "theme"))
 
     change: MindChange | None = None
     initial = match.model_copy(deep=True)
     if p.changes_of_mind > 0:
         other = rng.choice([t for t in THEMES if t != theme])
         initial.attributes["theme"] = other
-        slots[2] = Slot(name="feature", value={"theme": other},
+        slots[2] = Slot(name="theme", value=other,
                         phrase=f"who loves {_theme_words(other)}")
-        change = MindChange(at_turn=1, slot="feature",
+        change = MindChange(at_turn=1, slot="theme",
                             say=f"Actually, they're more into {_theme_words(theme)} these days.",
-                            new_value={"theme": theme},
+                            new_value=theme,
                             items=[ItemGoal(match=match.model_copy(deep=True), quantity=1,
                                             label=f"a {_theme_words(theme)} gift")])
     label = f"a {_theme_words(str(initial.attributes['theme']))} gift"

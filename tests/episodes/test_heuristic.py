@@ -70,8 +70,8 @@ async def test_deterministic(ep_shop: Any) -> None:
 
 async def test_worse_at_high_difficulty(ep_shop: Any,
                                         low_records: list[dict[str, Any]]) -> None:
-    hard = [generate_task(ep_shop, family, 12, seed) for family in families()
-            for seed in SEEDS]
+    hard = [generate_task(ep_shop, family, d, seed) for family in families()
+            for d in (12, 20) for seed in SEEDS]
     async with EpisodeController(ep_shop) as controller:
         records = await controller.run(HeuristicAgent(), hard, concurrency=1)
     low = sum(bool(r["success"]) for r in low_records) / len(low_records)
