@@ -1,6 +1,6 @@
 """Benchmark of whole episodes: episodes per second for the oracle and the heuristic agent over
 the in-memory MCP server, on the default catalog (10,000 products, SQLite), at concurrency 1
-and 16. Single-intent families only for the headline figure (multi-intent journeys are about
+and 16 in one process, and over two worker processes (one per core, 4 episodes each in flight). Single-intent families only for the headline figure (multi-intent journeys are about
 two to three episodes long and are reported separately). Task generation is timed apart from
 the episodes. Prints figures, asserts nothing.
 
@@ -28,6 +28,19 @@ from verifiers.types import FAMILIES
 SINGLE = [f for f in FAMILIES if f != "multi"]
 
 
+def run_workers(db: str, size: int, agent_name: str, tasks: list[Any], concurrency: int,
+                workers: int) -> tuple[float, float]:
+    from episodes.parallel import WorkerPool
+
+    with WorkerPool(db, workers=workers, catalog_size=size) as pool:
+        pool.warm_up()
+        pool.run(agent_name, tasks[:16], concurrency=concurrency, batch=8)  # warm-up
+        started = time.perf_counter()
+        records = pool.run(agent_name, tasks, concurrency=concurrency)
+        elapsed = time.perf_counter() - started
+    return len(records) / elapsed, statistics.mean(r["success"] for r in records)
+
+
 async def run(shop: Shop, agent_name: str, tasks: list[Any], concurrency: int) -> tuple[float,
                                                                                           float]:
     agent = make_agent(agent_name)
@@ -49,6 +62,8 @@ def main() -> None:
     parser.add_argument("--difficulty", default="0-5")
     parser.add_argument("--agents", default="oracle,heuristic")
     parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--workers", type=int, default=2, help="also measure this many "
+                        "worker processes (0: skip)")
     args = parser.parse_args()
 
     from pathlib import Path
@@ -75,6 +90,10 @@ def main() -> None:
                 rate, success = anyio.run(run, shop, name, tasks, conc)
                 print(f"{name:<10} {conc:>11} {rate:>11.1f} {1000 / rate:>11.2f} "
                       f"{success:>8.0%}")
+            if args.workers > 1:
+                rate, success = run_workers(args.db, args.size, name, tasks, 4, args.workers)
+                print(f"{name:<10} {f'{args.workers}x4 proc':>11} {rate:>11.1f} "
+                      f"{1000 / rate:>11.2f} {success:>8.0%}")
 
 
 if __name__ == "__main__":

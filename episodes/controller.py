@@ -149,7 +149,7 @@ class _Link:
         if self.target is None:
             from mcp_shop.server import build_server
 
-            self._cm = Client(build_server(self.shop))
+            self._cm = Client(build_server(self.shop, log_level="WARNING"))
         elif isinstance(self.target, str):
             self._cm = Client(self.target)
         else:
@@ -291,6 +291,7 @@ class Episode:
     last_progress: float = 0.0
     started: float = 0.0
     wall: float = 0.0
+    stale: bool = True
 
     @property
     def shop(self) -> Shop:
@@ -335,6 +336,7 @@ class Episode:
                                                  name=req.name, content=content))
                     continue
                 ok, content = await self._call(req)
+                self.stale = self.stale or (ok and req.name in MUTATING_TOOLS)
                 self.calls.append(_Call(turn, req.name, req.arguments, ok, content))
                 results.append(ToolResult(name=req.name, arguments=req.arguments, ok=ok,
                                           content=content))
@@ -383,7 +385,7 @@ class Episode:
     def _shopper_turn(self, turn: int, message: str) -> str:
         assert self.shopper is not None and self.before is not None
         new = [c for c in self.calls if c.turn == turn]
-        if any(c.ok and c.name in MUTATING_TOOLS for c in new) or self.state is None:
+        if self.stale or self.state is None:
             self.state = self._read_state()
         self._learn_products(new, message)
         trace = self._local_trace()
@@ -397,6 +399,7 @@ class Episode:
         for event in self.task.scenario:
             if event.turn == turn:
                 apply_event(self.shop, self.session_id, event)
+                self.stale = True
                 self.products.clear()  # prices and stock moved: read them again when needed
         if reply.done:
             self._stop("shopper_done", truncated=False)
@@ -413,6 +416,8 @@ class Episode:
     # -- privileged reads -------------------------------------------------------------------
 
     def _read_state(self) -> ShopState:
+        """The session's state now (read only when a change may have happened since)."""
+        self.stale = False
         return normalize(self.shop.snapshot(self.session_id))
 
     def _learn_products(self, calls: Sequence[_Call], message: str) -> None:
@@ -468,7 +473,9 @@ class Episode:
 
     def _verdict(self) -> Breakdown:
         assert self.before is not None and self.shopper is not None
-        self.state = after = self._read_state()
+        if self.stale or self.state is None:
+            self.state = self._read_state()
+        after = self.state
         trace = self._server_trace()
         self._learn_products(self.calls, " ".join(
             m.content or "" for m in self.messages if m.role == "assistant"))

@@ -1,6 +1,7 @@
 """One integer difficulty per family, mapped to the parameter vector of a task.
 
-Level 0 is a fully stated, single-constraint request with nothing in the way; each level adds
+Budgets shrink as the level rises (a task's limits never drop below what its gold solution
+needs, plus slack). Level 0 is a fully stated, single-constraint request with nothing in the way; each level adds
 constraints, hides more of them from the opening message, adds typos, changes of mind, near-miss
 distractors, stock-outs, order history, policy branches, tighter budgets and (from level 6) a
 flash sale that moves stock and prices while the conversation runs. Levels above 10 keep
@@ -25,7 +26,7 @@ def difficulty_params(level: int) -> Difficulty:
         level=d,
         constraints=1 + min(d, 8) // 2,
         omitted_share=min(0.6, 0.08 * d),
-        typo_rate=0.0 if d < 3 else min(0.08, 0.01 * (d - 2)),
+        typo_rate=0.0 if d < 3 else min(0.15, 0.015 * (d - 2)),
         changes_of_mind=0 if d < 4 else (1 if d < 8 else 2),
         distractors=min(d, 8),
         out_of_stock_rate=min(0.5, 0.05 * d),
@@ -33,8 +34,8 @@ def difficulty_params(level: int) -> Difficulty:
         policy_branching=0 if d < 2 else (1 if d < 6 else 2),
         budget_tightness=min(0.9, 0.1 * d),
         stock_volatility=0.0 if d < 6 else min(0.3, 0.05 * (d - 5)),
-        max_turns=16 + d,
-        max_tool_calls=30 + 3 * d,
+        max_turns=max(8, 16 - d // 2),
+        max_tool_calls=max(16, 36 - 2 * d),
         patience=max(2, 6 - d // 2),
     )
 

@@ -133,7 +133,16 @@ def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
                      params=difficulty_params(difficulty),
                      rng=random.Random(f"task:{family}:{difficulty}:{seed}"),
                      world_seed=world_seed)
-    return _GENERATORS[family](ctx)
+    return _fit_limits(_GENERATORS[family](ctx))
+
+
+def _fit_limits(task: TaskSpec) -> TaskSpec:
+    """Keep the budgets above what the gold solution needs (2 spare turns, 4 spare calls)."""
+    turns = sum(1 for g in task.gold if g.say is not None)
+    calls = sum(1 for g in task.gold if g.tool is not None)
+    limits = Limits(max_turns=max(task.limits.max_turns, turns + 2),
+                    max_tool_calls=max(task.limits.max_tool_calls, calls + 4))
+    return task if limits == task.limits else task.model_copy(update={"limits": limits})
 
 
 def families() -> tuple[str, ...]:

@@ -51,13 +51,16 @@ _SLOT_QUESTIONS: dict[str, re.Pattern[str]] = {
     "size": re.compile(r"\bsize", re.I),
     "color": re.compile(r"colou?r", re.I),
     "brand": re.compile(r"\bbrand", re.I),
-    "feature": re.compile(r"feature|requirement|need it to|must have|looking for in|"
-                          r"anything else|preference|important", re.I),
+    "feature": re.compile(r"feature|requirement|need it to|must[- ]have|looking for in|"
+                          r"preference|specific", re.I),
     "rating": re.compile(r"rating|reviews?|stars", re.I),
     "category": re.compile(r"what (kind|type|sort) of|which (kind|type|category)|"
                            r"what are you looking for", re.I),
     "recipient": re.compile(r"who is it for|for whom|recipient|how old|\bage\b|gift for", re.I),
-    "theme": re.compile(r"\blike\b|interest|theme|into", re.I),
+    "theme": re.compile(r"theme|interest|favou?rite|what (does|do|would) (he|she|they|the "
+                        r"\w+|your \w+) (like|enjoy|love)|(is|are) (he|she|they) into", re.I),
+    "width": re.compile(r"\bwidth|wide|narrow", re.I),
+    "tier": re.compile(r"\btier|member|loyalty|status", re.I),
     "order": re.compile(r"which order|order (number|id)|what order|when did you (buy|order)",
                         re.I),
     "item": re.compile(r"which (item|product|one)|what (item|product)", re.I),
@@ -81,20 +84,29 @@ class ShopperReply:
     accepted: list[str] = field(default_factory=list)
 
 
+_NEAR = dict(zip("qwertyuiopasdfghjklzxcvbnm", "wertyuiopqsdfghjklaxcvbnmz", strict=True))
+
+
 def add_typos(text: str, rate: float, rng: random.Random) -> str:
-    """Swap or drop letters in some words at ``rate``; ids, numbers, codes and short words are
-    left alone so every fact stays readable."""
+    """Swap, drop, double or mistype letters in some words at ``rate``; ids, numbers, codes
+    (upper case) and one- and two-letter words are left alone so every fact stays readable."""
     if rate <= 0:
         return text
 
     def fix(m: re.Match[str]) -> str:
         word = m.group(0)
-        if len(word) < 4 or not word.isalpha() or word.isupper() or rng.random() >= rate:
+        if len(word) < 3 or not word.isalpha() or word.isupper() or rng.random() >= rate:
             return word
         i = rng.randrange(1, len(word) - 1)
-        if rng.random() < 0.5:
+        kind = rng.random()
+        if kind < 0.35:
             return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-        return word[:i] + word[i + 1:]
+        if kind < 0.6:
+            return word[:i] + word[i + 1:]
+        if kind < 0.8:
+            return word[:i] + word[i] + word[i:]
+        near = _NEAR.get(word[i].lower(), word[i])
+        return word[:i] + near + word[i + 1:]
 
     return re.sub(r"[A-Za-z][A-Za-z'-]*", fix, text)
 
@@ -315,8 +327,13 @@ class Shopper:
         return None
 
     def _answer_questions(self, intent: Intent, message: str) -> str:
+        """Reveal the slots the message asks about. From difficulty 3 on, the shopper answers
+        one new detail per message, so a catch-all question does not empty its head."""
         answers: list[str] = []
+        one_at_a_time = self.task.params.level >= 3
         for slot in intent.slots:
+            if one_at_a_time and answers:
+                break
             rx = _SLOT_QUESTIONS.get(slot.name)
             if rx is None or not rx.search(message):
                 continue

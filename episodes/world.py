@@ -21,10 +21,8 @@ def build_world(shop: Shop, world: World) -> str:
     """
     sid = shop.open_session(seed=world.session_seed, tier=world.tier,
                             history_orders=world.history_orders).session_id
-    for variant, stock in world.stock.items():
-        shop.set_stock(sid, variant, stock)
-    for variant, cents in world.prices.items():
-        shop.set_price(sid, variant, cents)
+    if world.stock or world.prices:
+        shop.set_overrides(sid, stock=world.stock, prices=world.prices)
     for code in world.codes:
         rules = {k: v for k, v in code.items() if k != "code"}
         shop.add_discount_code(sid, code["code"], **rules)
@@ -41,7 +39,4 @@ def build_world(shop: Shop, world: World) -> str:
 
 def apply_event(shop: Shop, session_id: str, event: ScenarioEvent) -> None:
     """Other shoppers act: stock drains and prices move."""
-    for variant, stock in event.stock.items():
-        shop.set_stock(session_id, variant, stock)
-    for variant, cents in event.prices.items():
-        shop.set_price(session_id, variant, cents)
+    shop.set_overrides(session_id, stock=event.stock, prices=event.prices)

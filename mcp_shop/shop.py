@@ -265,6 +265,16 @@ class Shop:
         with self._write(session_id) as (conn, s):
             inventory.set_stock(conn, s.id, parse_variant_id(variant), stock)
 
+    def set_overrides(self, session_id: str, *, stock: Mapping[str, int] | None = None,
+                      prices: Mapping[str, int] | None = None) -> None:
+        """Set many variants' stock and prices in this session, in one transaction (all or
+        nothing)."""
+        with self._write(session_id) as (conn, s):
+            for variant, units in (stock or {}).items():
+                inventory.set_stock(conn, s.id, parse_variant_id(variant), units)
+            for variant, cents in (prices or {}).items():
+                inventory.set_price(conn, s.id, parse_variant_id(variant), cents)
+
     def set_price(self, session_id: str, variant: str, price_cents: int) -> None:
         """Set this session's price of a variant."""
         with self._write(session_id) as (conn, s):

@@ -29,12 +29,13 @@ from episodes.generate import GenContext, GenerationError, register, task_id
 from mcp_shop import Shop, cart, inventory, orders, products, returns, sessions
 from mcp_shop.customers import get_customer
 from mcp_shop.errors import ShopError
-from mcp_shop.ids import order_id, parse_order_id, parse_variant_id
+from mcp_shop.ids import order_id, parse_order_id, parse_product_id, parse_variant_id
 from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule
 from mcp_shop.views import (
     CustomerView,
     ExchangeView,
     LineEligibility,
+    OrderLineView,
     OrderView,
     ProductView,
     ReturnView,
@@ -163,7 +164,7 @@ def _grammar(noun: str) -> dict[str, str]:
             "its": "its"}
 
 
-def _describe(rng: random.Random, view: ProductView, *, brand: bool) -> str:
+def _describe(view: ProductView, *, brand: bool) -> str:
     """'the Nookery kitchen knife' or 'the kitchen knife'."""
     noun = item_noun(view.title, view.category_slug)
     return f"the {view.brand} {noun}" if brand else f"the {noun}"
@@ -277,7 +278,7 @@ def preview_world(shop: Shop, world: World, order_ids: Sequence[str] = (), *,
         built = Built(clock=row.clock, orders=seen, eligibility=elig,
                       customer=get_customer(conn, row))
         for pid in product_ids:
-            built.products[pid] = products.get_product(conn, sid, int(pid.split("-")[1]))
+            built.products[pid] = products.get_product(conn, sid, parse_product_id(pid))
         if history:
             built.history = [orders.get_order(conn, sid, FIRST_ORDER_NUMBER + i)
                              for i in range(world.history_orders)]
@@ -416,7 +417,7 @@ def _opening(ctx: GenContext, persona: str, request: str) -> str:
     return f"{greeting(persona, ctx.rng)} {request}"
 
 
-def _line(order: OrderView, variant_id: str) -> Any:
+def _line(order: OrderView, variant_id: str) -> OrderLineView:
     return next(ln for ln in order.lines if ln.variant_id == variant_id)
 
 
@@ -546,7 +547,7 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     persona = rng.choice(PERSONAS)
     brand = rng.random() < 0.5
     noun = item_noun(target.title, target.category_slug)
-    descs = [_describe(rng, v, brand=brand) for v, _, _, _ in picked]
+    descs = [_describe(v, brand=brand) for v, _, _, _ in picked]
     when = ago_phrase(days_ago)
     order_in = not _omitted(ctx)
     reason_in = not _omitted(ctx)
@@ -579,8 +580,8 @@ def _build_return(ctx: GenContext) -> TaskSpec:
         what = join_words([f"{i['quantity']} x {titles[i['variant_id']]}" for i in items])
         fee = ""
         if ret.fee_cents:
-            fee = (f" (after the {rule.restocking_fee_percent}% restocking fee of "
-                   f"{money_phrases(ret.fee_cents)[0]})")
+            pct = f"{rule.restocking_fee_percent}% " if len(items) == 1 else ""
+            fee = f" (after the {pct}restocking fee of {money_phrases(ret.fee_cents)[0]})"
         gold += [
             _say(f"Shall I return {what} from order {oid} for a refund of "
                  f"{money_phrases(ret.refund_cents)[0]}{fee} to your original payment method?"),
@@ -722,7 +723,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     persona = rng.choice(PERSONAS)
     noun = item_noun(target.title, target.category_slug)
     g = _grammar(noun)
-    desc = _describe(rng, target, brand=rng.random() < 0.5)
+    desc = _describe(target, brand=rng.random() < 0.5)
     when = ago_phrase(days_ago)
     value = new.options[dim]
     if dim == "size":
@@ -870,7 +871,7 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     parcel = order.shipments[0]
 
     persona = rng.choice(PERSONAS)
-    desc = _describe(rng, main, brand=rng.random() < 0.5)
+    desc = _describe(main, brand=rng.random() < 0.5)
     when = ago_phrase(hours / 24)
     order_in = not _omitted(ctx)
     answers = [list(_STATUS_ANSWERS[status])]
@@ -966,7 +967,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         raise _Retry(built.failure)
 
     persona = rng.choice(PERSONAS)
-    desc = _describe(rng, main, brand=rng.random() < 0.5)
+    desc = _describe(main, brand=rng.random() < 0.5)
     when = ago_phrase(hours / 24)
     order_in = not _omitted(ctx)
     reason_in = not _omitted(ctx)

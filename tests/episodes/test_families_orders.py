@@ -5,6 +5,7 @@ replay through the shop (Python API and MCP)."""
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import pytest
@@ -298,6 +299,16 @@ def test_gold_confirms_before_consequential_calls(ep_shop: Shop) -> None:
                 assert intent.proceed
 
 
+def test_only_confirmations_sound_like_confirmations(ep_shop: Shop) -> None:
+    """Refusals, answers and reports must not read as a request for the shopper's yes."""
+    asks = re.compile(r"\b(shall|should|may|can) i\b|would you like me to|do you want me to|"
+                      r"\bok(ay)? to\b|\bconfirm\b|go ahead|proceed", re.I)
+    for task in _all(ep_shop):
+        for step in task.gold:
+            if step.say is not None and not step.say.startswith("Shall I"):
+                assert not asks.search(step.say), (task.task_id, step.say)
+
+
 def test_gold_replays_through_the_python_api(ep_shop: Shop) -> None:
     for task in _all(ep_shop):
         intent = task.intents[0]
@@ -310,7 +321,9 @@ def test_gold_replays_through_the_python_api(ep_shop: Shop) -> None:
             got = [(x["variant_id"], x["quantity"]) for x in after.returns[0].lines]
             assert sorted(got) == sorted(intent.lines)
             assert after.returns[0].reason == intent.reason
-            assert after.returns[0].return_id in task.gold[-1].say  # type: ignore[operator]
+            done = task.gold[-1].say or ""
+            assert after.returns[0].return_id in done
+            assert fam_orders.money_phrases(after.returns[0].refund_cents)[0] in done
         if task.family == "exchange" and intent.proceed:
             assert after is not None and len(after.exchanges) == 1
             x = after.exchanges[0]
@@ -318,11 +331,15 @@ def test_gold_replays_through_the_python_api(ep_shop: Shop) -> None:
             new = ep_shop.get_product(sid, _product_of(after, intent))
             to = next(v for v in new.variants if v.variant_id == x.to_variant_id)
             assert all(to.options[k] == v for k, v in intent.new_options.items())
+            assert x.exchange_id in (task.gold[-1].say or "")
         if task.family == "cancel":
             assert after is not None
             assert (after.status == "cancelled") == intent.proceed
             if intent.proceed:
                 assert after.cancel_reason == intent.reason
+                refunded = sum(p.amount_cents for p in after.payments if p.kind == "refund")
+                assert refunded == after.total_cents
+                assert fam_orders.money_phrases(refunded)[0] in (task.gold[-1].say or "")
         if task.family in ("return", "exchange") and not intent.proceed:
             assert after is not None and not after.returns and not after.exchanges
 

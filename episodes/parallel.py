@@ -1,0 +1,104 @@
+"""Episodes across worker processes: one process per core, each with its own shop connection,
+in-memory MCP server and event loop, all on one database.
+
+An episode spends most of its time in Python (the MCP dispatch, the shopper, the verifiers), so
+within one process concurrency overlaps only the waiting; worker processes use every core. The
+records come back in task order, exactly as a single process would produce them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import anyio
+
+from verifiers.types import TaskSpec
+
+__all__ = ["WorkerPool", "run_in_workers"]
+
+_SHOP: Any = None
+
+
+def _init(db: str, catalog_seed: int, catalog_size: int) -> None:
+    global _SHOP
+    from mcp_shop import Shop
+
+    _SHOP = Shop.open(db, seed=catalog_seed, size=catalog_size)
+
+
+def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concurrency: int,
+               reward_mode: str) -> list[dict[str, Any]]:
+    from episodes.agents import make_agent
+    from episodes.controller import EpisodeController
+
+    specs = [TaskSpec.model_validate(t) for t in tasks]
+
+    async def go() -> list[dict[str, Any]]:
+        async with EpisodeController(_SHOP, reward_mode=reward_mode) as controller:  # type: ignore[arg-type]
+            return await controller.run(make_agent(agent_name), specs, trials=trials,
+                                        concurrency=concurrency)
+
+    return anyio.run(go)
+
+
+def _batches(tasks: Sequence[TaskSpec], size: int) -> Iterator[list[TaskSpec]]:
+    for i in range(0, len(tasks), size):
+        yield list(tasks[i:i + size])
+
+
+class WorkerPool:
+    """Worker processes with the shop open, reusable across runs (``with WorkerPool(...)``)."""
+
+    def __init__(self, db: str, *, workers: int, catalog_seed: int = 0,
+                 catalog_size: int = 10_000) -> None:
+        if db.startswith("sqlite") and (":memory:" in db or db.rstrip("/") == "sqlite:"):
+            raise ValueError("worker processes need a database they can all open (a SQLite "
+                             "file or PostgreSQL), not an in-memory one")
+        self.workers = max(1, min(workers, os.cpu_count() or 1))
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
+                                         initargs=(db, catalog_seed, catalog_size))
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown()
+
+    def warm_up(self) -> None:
+        """Start every worker (each opens the shop) before anything is timed."""
+        list(self._pool.map(_ping, range(self.workers * 2)))
+
+    def run(self, agent_name: str, tasks: Sequence[TaskSpec], *, trials: int = 1,
+            concurrency: int = 4, reward_mode: str = "sparse", batch: int = 16,
+            on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
+        """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
+        returned list is in task order."""
+        futures: list[Future[list[dict[str, Any]]]] = [
+            self._pool.submit(_run_batch, agent_name, [t.model_dump(mode="json") for t in chunk],
+                              trials, concurrency, reward_mode)
+            for chunk in _batches(tasks, batch)]
+        out: list[dict[str, Any]] = []
+        for fut in futures:
+            records = fut.result()
+            out.extend(records)
+            if on_done is not None:
+                for record in records:
+                    on_done(record)
+        return out
+
+
+def _ping(_: int) -> bool:
+    return _SHOP is not None
+
+
+def run_in_workers(db: str, agent_name: str, tasks: Sequence[TaskSpec], *, workers: int,
+                   catalog_seed: int = 0, catalog_size: int = 10_000, **options: Any,
+                   ) -> list[dict[str, Any]]:
+    """Run ``agent_name`` on ``tasks`` in ``workers`` processes over the database at ``db``
+    (a SQLite file or PostgreSQL: every process opens it). See ``WorkerPool.run``."""
+    with WorkerPool(db, workers=workers, catalog_seed=catalog_seed,
+                    catalog_size=catalog_size) as pool:
+        return pool.run(agent_name, tasks, **options)
