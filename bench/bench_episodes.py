@@ -1,8 +1,9 @@
 """Benchmark of whole episodes: episodes per second for the oracle and the heuristic agent over
-the in-memory MCP server, on the default catalog (10,000 products, SQLite), at concurrency 1
-and 16 in one process, and over two worker processes (one per core, 4 episodes each in flight). Single-intent families only for the headline figure (multi-intent journeys are about
-two to three episodes long and are reported separately). Task generation is timed apart from
-the episodes. Prints figures, asserts nothing.
+the in-memory MCP server, on the default catalog (10,000 products, SQLite): at concurrency 1 and
+16 in one process, and over worker processes (one per core, 4 episodes each in flight).
+Single-intent families give the headline figure; multi-intent journeys (two or three requests
+each) are reported separately. Task generation is timed apart from the episodes. Prints figures,
+asserts nothing.
 
     python bench/bench_episodes.py --episodes 400 --db sqlite:////tmp/mcp-shop-bench/ep.db
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -26,6 +27,8 @@ from typing import Any, Literal, Protocol
 import anyio
 from pydantic import BaseModel, Field
 
+from episodes.shopper import Shopper
+from episodes.world import apply_event, build_world
 from mcp_shop import Shop
 from mcp_shop.errors import ShopError
 from verifiers import normalize, progress_score, score
@@ -41,9 +44,6 @@ from verifiers.types import (
     TraceEntry,
     VariantFacts,
 )
-
-from episodes.shopper import Shopper
-from episodes.world import apply_event, build_world
 
 __all__ = [
     "ENV_VERSION",
@@ -147,9 +147,7 @@ class _Link:
         from mcp import Client
 
         if self.target is None:
-            from mcp_shop.server import build_server
-
-            self._cm = Client(build_server(self.shop, log_level="WARNING"))
+            self._cm = Client(_server_for(self.shop))
         elif isinstance(self.target, str):
             self._cm = Client(self.target)
         else:
@@ -177,6 +175,20 @@ class _Link:
         if result.structured_content is not None:
             return True, result.structured_content
         return True, " ".join(getattr(c, "text", "") for c in result.content)
+
+
+_SERVERS: weakref.WeakKeyDictionary[Shop, Any] = weakref.WeakKeyDictionary()
+
+
+def _server_for(shop: Shop) -> Any:
+    """One in-memory MCP server per shop, built once (building one takes ~70 ms) and shared by
+    every controller and connection on that shop."""
+    server = _SERVERS.get(shop)
+    if server is None:
+        from mcp_shop.server import build_server
+
+        server = _SERVERS[shop] = build_server(shop, log_level="WARNING")
+    return server
 
 
 def _openai_tool(tool: Any) -> dict[str, Any]:
@@ -430,8 +442,12 @@ class Episode:
         state = self.state
         if state is not None:
             wanted.update(line.product_id for line in state.cart)
+            old = {o.order_id for o in self.before.orders} if self.before else set()
             for order in state.orders:
-                wanted.update(line.product_id for line in order.lines)
+                if order.order_id not in old:  # past orders' products are not judged
+                    wanted.update(line.product_id for line in order.lines)
+            for exchange in state.exchanges:  # the replacement's options are judged
+                wanted.add("P-" + exchange.to_variant_id.split("-")[1])
         self._fetch(wanted)
 
     def _fetch(self, ids: set[str]) -> None:

@@ -1,11 +1,12 @@
 """One integer difficulty per family, mapped to the parameter vector of a task.
 
-Budgets shrink as the level rises (a task's limits never drop below what its gold solution
-needs, plus slack). Level 0 is a fully stated, single-constraint request with nothing in the way; each level adds
-constraints, hides more of them from the opening message, adds typos, changes of mind, near-miss
-distractors, stock-outs, order history, policy branches, tighter budgets and (from level 6) a
-flash sale that moves stock and prices while the conversation runs. Levels above 10 keep
-growing the same knobs up to their caps.
+Level 0 is a fully stated, single-constraint request with nothing in the way; each level adds
+constraints, hides more of them from the opening message, adds typos, a change of mind (from
+level 4), near-miss distractors, stock-outs, order history, policy branches, tighter budgets
+and (from level 6) a flash sale that moves stock and prices while the conversation runs. Turn
+and tool-call budgets shrink as the level rises (a task's limits never drop below what its gold
+solution needs, plus slack), the shopper loses patience sooner, and from level 3 it answers one
+question per message. Levels above 10 keep growing the same knobs up to their caps.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def difficulty_params(level: int) -> Difficulty:
         constraints=1 + min(d, 8) // 2,
         omitted_share=min(0.6, 0.08 * d),
         typo_rate=0.0 if d < 3 else min(0.15, 0.015 * (d - 2)),
-        changes_of_mind=0 if d < 4 else (1 if d < 8 else 2),
+        changes_of_mind=0 if d < 4 else 1,
         distractors=min(d, 8),
         out_of_stock_rate=min(0.5, 0.05 * d),
         history_depth=min(12, d),

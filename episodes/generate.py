@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from episodes.difficulty import difficulty_params
 from mcp_shop import Shop
 from mcp_shop.db import read_tx
 from mcp_shop.errors import NotFound
@@ -23,9 +24,7 @@ from mcp_shop.products import get_product
 from mcp_shop.search import SearchPage, SearchQuery
 from mcp_shop.search import search as run_search
 from mcp_shop.views import ProductView
-from verifiers.types import FAMILIES, Difficulty, Limits, TaskSpec
-
-from episodes.difficulty import difficulty_params
+from verifiers.types import FAMILIES, Difficulty, GoldStep, Limits, TaskSpec
 
 __all__ = ["GenContext", "Generator", "generate_task", "register", "task_id"]
 
@@ -133,7 +132,75 @@ def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
                      params=difficulty_params(difficulty),
                      rng=random.Random(f"task:{family}:{difficulty}:{seed}"),
                      world_seed=world_seed)
-    return _fit_limits(_GENERATORS[family](ctx))
+    return _fit_limits(_show_before_use(ctx, _GENERATORS[family](ctx)))
+
+
+def _referenced_products(args: dict[str, Any]) -> list[str]:
+    """Product ids a gold call's arguments rely on (variant ids name their product)."""
+    out: list[str] = []
+    for key in ("product_id", "variant_id", "new_variant_id"):
+        if isinstance(args.get(key), str):
+            out.append(args[key])
+    out.extend(x for x in args.get("product_ids") or [] if isinstance(x, str))
+    out.extend(i["variant_id"] for i in args.get("items") or [] if isinstance(i, dict)
+               and isinstance(i.get("variant_id"), str))
+    return ["P-" + x.split("-")[1] if x.startswith("V-") else x for x in out]
+
+
+def _show_before_use(ctx: GenContext, task: TaskSpec) -> TaskSpec:
+    """Make the gold solution find every product before it uses its id.
+
+    A generator knows its target; an agent has to find it. Where the gold would use a product
+    id that no earlier step surely showed (a search whose hits depend on the session, or none),
+    a search by the product's title is put in just before (checked here to list it), so that
+    the oracle's rollout never uses an id out of thin air. Products of the task's past orders
+    count as shown once the gold has read an order; lines already in the cart are shown by a
+    ``view_cart`` put before the first step that touches them.
+    """
+    shown: set[str] = set()
+    ordered = {"P-" + v.split("-")[1] for past in task.world.past_orders for v in past["lines"]}
+    carted = {"P-" + v.split("-")[1] for v in task.world.cart}
+    out: list[GoldStep] = []
+    changed = False
+    for step in task.gold:
+        if step.tool == "view_cart":
+            shown |= carted
+        elif carted - shown and carted & set(_referenced_products(step.args)):
+            out.append(GoldStep(tool="view_cart"))  # see the cart's lines before changing them
+            shown |= carted
+            changed = True
+        if step.tool in ("get_order", "check_return_eligibility", "list_orders"):
+            shown |= ordered
+        if step.tool == "search_products" and isinstance(step.args.get("query"), str):
+            hit = _title_hit(ctx, step.args["query"], int(step.args.get("page_size", 10)))
+            if hit is not None and not (set(step.args) - {"query", "page_size"}):
+                shown.add(hit)
+        for pid in _referenced_products(step.args) if step.tool else []:
+            if pid in shown:
+                continue
+            search = _title_search(ctx, pid)
+            if search is not None:
+                out.append(search)
+                changed = True
+            shown.add(pid)
+        out.append(step)
+    return task.model_copy(update={"gold": out}) if changed else task
+
+
+def _title_hit(ctx: GenContext, query: str, size: int) -> str | None:
+    """The product whose exact title ``query`` is, if a search for it lists it."""
+    hits = ctx.search(text=query, page_size=min(max(size, 1), 50)).hits
+    return next((h.product_id for h in hits if h.title == query), None)
+
+
+def _title_search(ctx: GenContext, pid: str) -> GoldStep | None:
+    """A title search that lists ``pid`` (no filters, so the session's prices and stock cannot
+    change its hits)."""
+    title = ctx.product(pid).title
+    for size in (5, 20, 50):
+        if any(h.product_id == pid for h in ctx.search(text=title, page_size=size).hits):
+            return GoldStep(tool="search_products", args={"query": title, "page_size": size})
+    return None
 
 
 def _fit_limits(task: TaskSpec) -> TaskSpec:

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mcp_shop import Shop
-from verifiers.types import TaskSpec
-
 from episodes.difficulty import difficulty_params
 from episodes.generate import families as known_families
 from episodes.generate import generate_task
+from mcp_shop import Shop
+from verifiers.types import TaskSpec
 
 __all__ = ["TaskFileError", "dump_tasks", "load_tasks", "parse_families", "plan", "task_mix"]
 

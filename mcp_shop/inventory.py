@@ -174,6 +174,38 @@ def set_stock(conn: Connection, session_id: str, variant_pk: int, stock: int) ->
     )
 
 
+_UPSERT_STOCK = Sql("INSERT INTO stock_override (session_id, variant_id, stock) VALUES (?, ?, ?) "
+                    "ON CONFLICT (session_id, variant_id) DO UPDATE SET stock = excluded.stock")
+_UPSERT_PRICE = Sql("INSERT INTO price_override (session_id, variant_id, price_cents) "
+                    "VALUES (?, ?, ?) ON CONFLICT (session_id, variant_id) "
+                    "DO UPDATE SET price_cents = excluded.price_cents")
+
+
+def set_many(conn: Connection, session_id: str, *, stock: dict[int, int] | None = None,
+             prices: dict[int, int] | None = None) -> None:
+    """Set many variants' stock and prices at once (task set-up, flash sales): every value
+    and variant is checked first, so a bad one changes nothing."""
+    stock, prices = stock or {}, prices or {}
+    for pk, units in stock.items():
+        if units < 0:
+            raise InvalidInput(f"stock must be >= 0, got {units} for {variant_id(pk)}")
+    for pk, cents in prices.items():
+        if cents < 1:
+            raise InvalidInput(f"price must be at least 1 cent, got {cents} for {variant_id(pk)}")
+    wanted = set(stock) | set(prices)
+    known = effective_variants(conn, session_id, wanted)
+    missing = sorted(wanted - known.keys())
+    if missing:
+        raise NotFound(f"variant {variant_id(missing[0])} does not exist; use get_product to "
+                       "list a product's variants", variant_id=variant_id(missing[0]))
+    text = _UPSERT_STOCK.text(conn)
+    if stock:
+        conn.exec_driver_sql(text, [(session_id, pk, units) for pk, units in stock.items()])
+    if prices:
+        conn.exec_driver_sql(_UPSERT_PRICE.text(conn),
+                             [(session_id, pk, cents) for pk, cents in prices.items()])
+
+
 def set_price(conn: Connection, session_id: str, variant_pk: int, price_cents: int) -> None:
     """Set the session's price of a variant (sales, price moves)."""
     if price_cents < 1:

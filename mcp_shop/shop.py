@@ -269,11 +269,10 @@ class Shop:
                       prices: Mapping[str, int] | None = None) -> None:
         """Set many variants' stock and prices in this session, in one transaction (all or
         nothing)."""
+        parsed_stock = {parse_variant_id(v): n for v, n in (stock or {}).items()}
+        parsed_prices = {parse_variant_id(v): c for v, c in (prices or {}).items()}
         with self._write(session_id) as (conn, s):
-            for variant, units in (stock or {}).items():
-                inventory.set_stock(conn, s.id, parse_variant_id(variant), units)
-            for variant, cents in (prices or {}).items():
-                inventory.set_price(conn, s.id, parse_variant_id(variant), cents)
+            inventory.set_many(conn, s.id, stock=parsed_stock, prices=parsed_prices)
 
     def set_price(self, session_id: str, variant: str, price_cents: int) -> None:
         """Set this session's price of a variant."""

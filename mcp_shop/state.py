@@ -5,9 +5,8 @@ operation changed nothing.
 from __future__ import annotations
 
 import json
-from typing import Any
-
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection
 

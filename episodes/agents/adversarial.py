@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifiers.types import GoldStep, TaskSpec
-
 from episodes.agents.oracle import gold_actions
 from episodes.controller import Action, Observation, Policy, ToolRequest
+from verifiers.types import GoldStep, TaskSpec
 
 __all__ = ["ADVERSARIAL_AGENTS", "AdversarialAgent"]
 

@@ -6,25 +6,24 @@ gold tool calls, grouped into turns that end at each gold message to the shopper
 
 from __future__ import annotations
 
-from verifiers.types import GoldStep, TaskSpec
-
 from episodes.controller import Action, Observation, Policy, ToolRequest
+from verifiers.types import GoldStep, TaskSpec
 
 __all__ = ["OracleAgent", "gold_actions"]
 
 
 def gold_actions(gold: list[GoldStep]) -> list[Action]:
-    """The gold steps as actions: tool calls up to and including the next message."""
+    """The gold steps as actions, one tool call at a time (so each call comes after the results
+    that justify its arguments, as in the rollout's messages) and each message on its own."""
     actions: list[Action] = []
-    pending: list[ToolRequest] = []
     for step in gold:
         if step.tool is not None:
-            pending.append(ToolRequest(name=step.tool, arguments=dict(step.args)))
+            actions.append(Action(tool_calls=[ToolRequest(name=step.tool,
+                                                          arguments=dict(step.args))]))
         if step.say is not None:
-            actions.append(Action(tool_calls=pending, message=step.say))
-            pending = []
-    if pending:
-        actions.append(Action(tool_calls=pending, message="All done."))
+            actions.append(Action(message=step.say))
+    if actions and actions[-1].message is None:
+        actions.append(Action(message="All done."))
     return actions
 
 

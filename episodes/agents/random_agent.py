@@ -8,9 +8,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from verifiers.types import TaskSpec
-
 from episodes.controller import Action, Observation, Policy, ToolRequest
+from verifiers.types import TaskSpec
 
 __all__ = ["RandomAgent"]
 

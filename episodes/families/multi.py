@@ -9,9 +9,8 @@ done ("One more thing: ...").
 
 from __future__ import annotations
 
-from verifiers.types import Limits, TaskSpec, World
-
 from episodes.generate import GenContext, GenerationError, generate_task, register, task_id
+from verifiers.types import Limits, TaskSpec, World
 
 __all__ = ["FIRST", "SECOND", "generate_multi"]
 
