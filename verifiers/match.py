@@ -137,6 +137,13 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
         else:
             reason = None if have >= least else f"{key} is {have:g}, below {least:g}"
         checks.append((f"attributes_at_least.{key}", reason))
+    for key, most in match.attributes_at_most.items():
+        have = product.attributes.get(key)
+        if isinstance(have, bool) or not isinstance(have, int | float):
+            reason = f"has no {key}"
+        else:
+            reason = None if have <= most else f"{key} is {have:g}, above {most:g}"
+        checks.append((f"attributes_at_most.{key}", reason))
     if match.options:
         if variant is not None:
             checks.append(("options", _option_reason(variant, match.options)))

@@ -117,6 +117,8 @@ class ProductMatch(BaseModel):
     min_rating: float | None = None
     attributes: dict[str, str | bool | int | float] = Field(default_factory=dict)
     attributes_at_least: dict[str, float] = Field(default_factory=dict)
+    attributes_at_most: dict[str, float] = Field(default_factory=dict, description="e.g. "
+                                                 "{'min_age': 8}: suitable for an 8-year-old")
     options: dict[str, str] = Field(default_factory=dict, description="variant options, "
                                     "e.g. {'size': '10', 'color': 'blue'}")
     product_ids: list[str] | None = Field(default=None, description="only these products")

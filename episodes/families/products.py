@@ -864,7 +864,8 @@ def _gift(ctx: GenContext) -> TaskSpec:
     lo, hi = int(toy.attributes.get("min_age", 0)), int(toy.attributes["max_age"])
     age = rng.randint(max(lo, 2), max(max(lo, 2), min(hi, 12)))
     match = ProductMatch(category=_TOYS, attributes={"theme": theme},
-                         attributes_at_least={"max_age": float(age)})
+                         attributes_at_least={"max_age": float(age)},
+                         attributes_at_most={"min_age": float(age)})
     slots = [Slot(name="category", value=_TOYS, phrase="a toy"),
              Slot(name="recipient", value=age, phrase=f"for my {age}-year-old"),
              Slot(name="theme", value=theme,
