@@ -12,7 +12,9 @@ check that every generated task is solvable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
 import sys
 import time
 from collections import defaultdict
@@ -47,7 +49,17 @@ def _tasks(args: argparse.Namespace, shop: Any) -> list[Any]:
     from episodes.tasks import load_tasks, parse_families, plan
 
     if args.tasks:
-        return load_tasks(args.tasks)
+        loaded = load_tasks(args.tasks)
+        if not loaded:
+            raise ValueError(f"{args.tasks}: no tasks in it")
+        seen: set[str] = set()
+        for t in loaded:
+            if t.task_id in seen:
+                raise ValueError(f"{args.tasks}: task {t.task_id!r} appears more than once; "
+                                 "task ids must be unique (use --trials to run a task "
+                                 "several times)")
+            seen.add(t.task_id)
+        return loaded
     from episodes.generate import generate_task
 
     fams = parse_families(args.families)
@@ -115,7 +127,28 @@ async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[di
     from episodes.controller import EpisodeController
 
     agent = make_agent(args.agent)
-    connect: Any = args.connect or (args.stdio.split() if args.stdio else None)
+    connect: Any = args.connect or (shlex.split(args.stdio) if args.stdio else None)
+    async with contextlib.AsyncExitStack() as stack:
+        try:  # connect before creating the output file
+            controller = await stack.enter_async_context(EpisodeController(
+                shop, connect=connect, reward_mode=args.reward_mode))
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is reported as one
+            if connect is None:
+                raise
+            raise ConnectionError(f"cannot reach the shop server {args.connect or args.stdio!r}"
+                                  f": {_root_cause(exc)}") from None
+        return await _run_on(args, controller, agent, tasks)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error of a (possibly grouped) connection failure, as text."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: list[Any],
+                  ) -> list[dict[str, Any]]:
     out_path = Path(args.out) if args.out else None
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,10 +170,8 @@ async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[di
                     written += 1
                 advance(f"success {done_ok}")
 
-            async with EpisodeController(shop, connect=connect,
-                                         reward_mode=args.reward_mode) as controller:
-                return await controller.run(agent, tasks, concurrency=args.concurrency,
-                                            trials=args.trials, on_done=on_done)
+            return await controller.run(agent, tasks, concurrency=args.concurrency,
+                                        trials=args.trials, on_done=on_done)
     finally:
         if fh is not None:
             fh.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -152,9 +153,11 @@ class _Link:
             self._cm = Client(self.target)
         else:
             from mcp import StdioServerParameters
+            from mcp.client.stdio import stdio_client
 
             cmd = list(self.target)
-            self._cm = Client(StdioServerParameters(command=cmd[0], args=cmd[1:]))
+            self._cm = Client(stdio_client(StdioServerParameters(command=cmd[0], args=cmd[1:]),
+                                           errlog=_server_errlog()))
         self._client = await self._cm.__aenter__()
         return self
 
@@ -175,6 +178,17 @@ class _Link:
         if result.structured_content is not None:
             return True, result.structured_content
         return True, " ".join(getattr(c, "text", "") for c in result.content)
+
+
+def _server_errlog() -> Any:
+    """Where a stdio server's stderr goes: our stderr now (not the one ``mcp`` saw when it was
+    imported), or the process's real one when ours has no file descriptor (pytest's capsys, a
+    notebook, a redirect)."""
+    try:
+        sys.stderr.fileno()
+        return sys.stderr
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__
 
 
 _SERVERS: weakref.WeakKeyDictionary[Shop, Any] = weakref.WeakKeyDictionary()
