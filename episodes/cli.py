@@ -130,8 +130,14 @@ async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[di
     connect: Any = args.connect or (shlex.split(args.stdio) if args.stdio else None)
     async with contextlib.AsyncExitStack() as stack:
         try:  # connect before creating the output file
+            options = _rephrase_options(args)
+            rephraser = None
+            if options is not None:
+                from episodes.rephrase import ChatRephraser
+
+                rephraser = ChatRephraser(options["base_url"], model=options["model"])
             controller = await stack.enter_async_context(EpisodeController(
-                shop, connect=connect, reward_mode=args.reward_mode))
+                shop, connect=connect, reward_mode=args.reward_mode, rephraser=rephraser))
         except Exception as exc:  # noqa: BLE001 - any failure to connect is reported as one
             if connect is None:
                 raise
@@ -147,41 +153,85 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _Writer:
+    """Writes records to the rollout file in task order as they finish (in any order), and
+    moves the progress bar."""
+
+    def __init__(self, args: argparse.Namespace, tasks: list[Any], advance: Any) -> None:
+        out_path = Path(args.out) if args.out else None
+        if out_path is not None:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = out_path.open("w", encoding="utf-8") if out_path else None
+        self.order = {(t.task_id, k): i * args.trials + k for i, t in enumerate(tasks)
+                      for k in range(args.trials)}
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.written = 0
+        self.successes = 0
+        self.advance = advance
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        self.successes += record["success"]
+        self.pending[self.order[(record["task_id"], record["trial"])]] = record
+        while self.written in self.pending and self.fh is not None:
+            self.fh.write(json.dumps(self.pending.pop(self.written), sort_keys=True,
+                                     default=str) + "\n")
+            self.written += 1
+        self.advance(f"success {self.successes}")
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
 async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: list[Any],
                   ) -> list[dict[str, Any]]:
-    out_path = Path(args.out) if args.out else None
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    fh = out_path.open("w", encoding="utf-8") if out_path else None
-    pending: dict[int, dict[str, Any]] = {}
-    written = 0
-    done_ok = 0
-    order = {(t.task_id, k): i * args.trials + k for i, t in enumerate(tasks)
-             for k in range(args.trials)}
-    try:
-        with _bar(f"Episodes ({agent.name})", len(tasks) * args.trials) as advance:
-            def on_done(record: dict[str, Any]) -> None:
-                nonlocal written, done_ok
-                done_ok += record["success"]
-                pending[order[(record["task_id"], record["trial"])]] = record
-                while written in pending and fh is not None:  # keep the file in task order
-                    fh.write(json.dumps(pending.pop(written), sort_keys=True,
-                                        default=str) + "\n")
-                    written += 1
-                advance(f"success {done_ok}")
-
+    with _bar(f"Episodes ({agent.name})", len(tasks) * args.trials) as advance:
+        writer = _Writer(args, tasks, advance)
+        try:
             return await controller.run(agent, tasks, concurrency=args.concurrency,
-                                        trials=args.trials, on_done=on_done)
-    finally:
-        if fh is not None:
-            fh.close()
+                                        trials=args.trials, on_done=writer)
+        finally:
+            writer.close()
+
+
+def _run_workers(args: argparse.Namespace, tasks: list[Any]) -> list[dict[str, Any]]:
+    from episodes.agents import make_agent
+    from episodes.parallel import WorkerPool
+
+    make_agent(args.agent)  # an unknown agent fails here, before any process starts
+    with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
+                    catalog_size=args.catalog_size, rephrase=_rephrase_options(args)) as pool, \
+            _bar(f"Episodes ({args.agent}, {pool.workers} processes)",
+                 len(tasks) * args.trials) as advance:
+        writer = _Writer(args, tasks, advance)
+        try:
+            return pool.run(args.agent, tasks, trials=args.trials,
+                            concurrency=args.concurrency, reward_mode=args.reward_mode,
+                            on_done=writer)
+        finally:
+            writer.close()
+
+
+def _rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    if not getattr(args, "shopper_llm", None):
+        return None
+    if not args.shopper_model:
+        raise ValueError("--shopper-llm needs --shopper-model (the model name the endpoint "
+                         "serves)")
+    return {"base_url": args.shopper_llm, "model": args.shopper_model}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     shop = _open_shop(args)
     tasks = _tasks(args, shop)
     started = time.perf_counter()
-    records = anyio.run(_run, args, shop, tasks)
+    if args.workers > 1:
+        if args.connect or args.stdio:
+            raise ValueError("--workers runs in-memory servers in each process; it cannot be "
+                             "combined with --connect or --stdio")
+        records = _run_workers(args, tasks)
+    else:
+        records = anyio.run(_run, args, shop, tasks)
     elapsed = time.perf_counter() - started
     _print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
                    f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
@@ -296,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--connect", help="URL of a running mcp-shop HTTP server on the same "
                      "--db (default: an in-memory server)")
     run.add_argument("--stdio", help="command line of a stdio mcp-shop server on the same --db")
+    run.add_argument("--workers", type=_positive, default=1, help="worker processes (one per "
+                     "core helps: an episode is mostly Python); each runs --concurrency "
+                     "episodes at a time")
+    run.add_argument("--shopper-llm", metavar="URL", help="rephrase the shopper's messages "
+                     "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
+                     "API key from OPENAI_API_KEY); the rules still decide")
+    run.add_argument("--shopper-model", help="the model name for --shopper-llm")
     _add_shop_options(run)
     run.set_defaults(fn=cmd_run)
 

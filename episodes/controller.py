@@ -222,11 +222,13 @@ class EpisodeController:
     """Runs episodes against one shop, through one MCP connection."""
 
     def __init__(self, shop: Shop, *, connect: str | Sequence[str] | None = None,
-                 reward_mode: RewardMode = "sparse") -> None:
+                 reward_mode: RewardMode = "sparse",
+                 rephraser: Callable[[str, str], str] | None = None) -> None:
         """``connect``: None for an in-memory server over ``shop``; an ``http(s)://`` URL of a
         running server on the same database; or a stdio command (list of words)."""
         self.shop = shop
         self.reward_mode: RewardMode = reward_mode
+        self.rephraser = rephraser
         self._link = _Link(shop, connect)
         self.tools: list[dict[str, Any]] = []
 
@@ -329,9 +331,9 @@ class Episode:
         """Build the world, open the conversation, and return the first observation."""
         self.started = time.perf_counter()
         self.session_id = build_world(self.shop, self.task.world)
-        self.shopper = Shopper(self.task)
+        self.shopper = Shopper(self.task, rephrase=self.controller.rephraser)
         self.before = self.state = self._read_state()
-        opening = self.shopper.opening()
+        opening = await self._off_loop(self.shopper.opening)
         self.messages = [Message(role="user", content=opening)]
         self.wall += time.perf_counter() - self.started
         return Observation(shopper_message=opening, turn=0, tools=self.controller.tools)
@@ -375,7 +377,7 @@ class Episode:
         if not self.done and action.message is not None:
             self.turn = turn
             self.messages.append(Message(role="assistant", content=action.message))
-            reply_text = self._shopper_turn(turn, action.message)
+            reply_text = await self._off_loop(self._shopper_turn, turn, action.message)
         if not self.done and action.done:
             self._stop("agent_done", truncated=False)
         if not self.done and self.turn >= limits.max_turns:
@@ -407,6 +409,13 @@ class Episode:
         args = {k: v for k, v in req.arguments.items() if k != "session_id"}
         args["session_id"] = self.session_id
         return await self.controller._link.call(req.name, args)
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` here, or in a worker thread when the shopper's words come from a network
+        call (the rephraser), so other episodes keep going meanwhile."""
+        if self.controller.rephraser is None:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     def _shopper_turn(self, turn: int, message: str) -> str:
         assert self.shopper is not None and self.before is not None

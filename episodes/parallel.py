@@ -20,13 +20,19 @@ from verifiers.types import TaskSpec
 __all__ = ["WorkerPool", "run_in_workers"]
 
 _SHOP: Any = None
+_REPHRASER: Any = None
 
 
-def _init(db: str, catalog_seed: int, catalog_size: int) -> None:
-    global _SHOP
+def _init(db: str, catalog_seed: int, catalog_size: int,
+          rephrase: dict[str, Any] | None) -> None:
+    global _SHOP, _REPHRASER
     from mcp_shop import Shop
 
     _SHOP = Shop.open(db, seed=catalog_seed, size=catalog_size)
+    if rephrase is not None:
+        from episodes.rephrase import ChatRephraser
+
+        _REPHRASER = ChatRephraser(**rephrase)
 
 
 def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concurrency: int,
@@ -37,7 +43,8 @@ def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concur
     specs = [TaskSpec.model_validate(t) for t in tasks]
 
     async def go() -> list[dict[str, Any]]:
-        async with EpisodeController(_SHOP, reward_mode=reward_mode) as controller:  # type: ignore[arg-type]
+        async with EpisodeController(_SHOP, reward_mode=reward_mode,  # type: ignore[arg-type]
+                                     rephraser=_REPHRASER) as controller:
             return await controller.run(make_agent(agent_name), specs, trials=trials,
                                         concurrency=concurrency)
 
@@ -53,13 +60,14 @@ class WorkerPool:
     """Worker processes with the shop open, reusable across runs (``with WorkerPool(...)``)."""
 
     def __init__(self, db: str, *, workers: int, catalog_seed: int = 0,
-                 catalog_size: int = 10_000) -> None:
+                 catalog_size: int = 10_000, rephrase: dict[str, Any] | None = None) -> None:
+        """``rephrase``: ``ChatRephraser`` options (base_url, model) for every worker."""
         if db.startswith("sqlite") and (":memory:" in db or db.rstrip("/") == "sqlite:"):
             raise ValueError("worker processes need a database they can all open (a SQLite "
                              "file or PostgreSQL), not an in-memory one")
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
-                                         initargs=(db, catalog_seed, catalog_size))
+                                         initargs=(db, catalog_seed, catalog_size, rephrase))
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 Rephraser = Callable[[str, str], str]
 """``(text, persona) -> text``: how a rephrased shopper message is produced."""
 
-_FACTS = re.compile(r"\b[POVRX]-\d[\d-]*\b|\$\d[\d,]*(?:\.\d\d)?|\b\d+(?:\.\d+)?\b|\b[A-Z0-9]{4,}\b")
+_FACTS = re.compile(r"\b[POVRX]-\d[\d-]*\b|\$\d[\d,]*(?:\.\d\d)?|\b\d+(?:\.\d+)?\b|"
+                    r"\b[A-Z0-9]{4,}\b")
 
 _SYSTEM = (
     "You rewrite a customer's chat message to an online shop's assistant in your own words. "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verifiers import intent_status, match_product
@@ -126,8 +127,12 @@ class _Progress:
 class Shopper:
     """Plays the customer of one task."""
 
-    def __init__(self, task: TaskSpec) -> None:
+    def __init__(self, task: TaskSpec, *,
+                 rephrase: Callable[[str, str], str] | None = None) -> None:
+        """``rephrase(text, persona)``: an optional rewording of every message (a language
+        model, see ``episodes.rephrase``); the decisions stay the rules'."""
         self.task = task
+        self.rephrase = rephrase
         self.rng = random.Random(f"shopper:{task.task_id}:{task.seed}")
         self.p = _Progress()
         self.final: list[Intent] = list(task.intents)
@@ -351,6 +356,8 @@ class Shopper:
         return "I'm still waiting. " + intent.request
 
     def _say(self, text: str) -> str:
+        if self.rephrase is not None:
+            text = self.rephrase(text, self.task.persona)
         return add_typos(text, self.task.params.typo_rate, self.rng)
 
 

@@ -103,3 +103,20 @@ def test_unreachable_endpoint_falls_back() -> None:
     assert r.failures == 1
     with pytest.raises(ValueError, match="http"):
         ChatRephraser("ftp://x", model="m")
+
+
+async def test_rephrased_shopper_keeps_the_rules(ep_shop: object, stub: Stub) -> None:
+    """With rephrasing on, the shopper's messages are the model's wording, the decisions stay
+    the rules' (the oracle still succeeds), and the rule-based facts survive."""
+    from episodes.agents import OracleAgent
+    from episodes.controller import EpisodeController
+    from episodes.generate import generate_task
+
+    tasks = [generate_task(ep_shop, f, 2, 7) for f in ("purchase", "return", "discovery")]
+    rephraser = ChatRephraser(stub.url, model="m", backoff=0)
+    async with EpisodeController(ep_shop, rephraser=rephraser) as controller:  # type: ignore[arg-type]
+        records = await controller.run(OracleAgent(), tasks, concurrency=3)
+    assert all(r["success"] for r in records)
+    shopper = [m["content"] for r in records for m in r["messages"] if m["role"] == "user"]
+    assert shopper and all(text.startswith("So, basically: ") for text in shopper)
+    assert stub.calls >= len(shopper) - len(set(shopper)) and stub.calls > 0
