@@ -35,7 +35,7 @@ def run_workers(db: str, size: int, agent_name: str, tasks: list[Any], concurren
 
     with WorkerPool(db, workers=workers, catalog_size=size) as pool:
         pool.warm_up()
-        pool.run(agent_name, tasks[:16], concurrency=concurrency, batch=8)  # warm-up
+        pool.run(agent_name, tasks[:32], concurrency=concurrency, batch=8)  # warm-up
         started = time.perf_counter()
         records = pool.run(agent_name, tasks, concurrency=concurrency)
         elapsed = time.perf_counter() - started

@@ -9,8 +9,10 @@ records come back in task order, exactly as a single process would produce them.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,11 +26,30 @@ _REPHRASER: Any = None
 
 
 def _init(db: str, catalog_seed: int, catalog_size: int,
-          rephrase: dict[str, Any] | None) -> None:
+          rephrase: dict[str, Any] | None, private: bool) -> None:
     global _SHOP, _REPHRASER
     from mcp_shop import Shop
+    from mcp_shop.db import sqlite_path
+    from mcp_shop.shop import default_index_dir
 
-    _SHOP = Shop.open(db, seed=catalog_seed, size=catalog_size)
+    path = sqlite_path(db)
+    if private and path is not None:
+        # SQLite lets one process write at a time, and every episode writes (sessions, trace):
+        # each worker plays its episodes in a private copy of the database (the catalog is
+        # immutable; the sessions are the run's own), sharing the original's search index.
+        import atexit
+        import sqlite3
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="shop-episodes-")
+        copy = Path(tmp) / "worker.db"
+        with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+        atexit.register(shutil.rmtree, tmp, True)
+        _SHOP = Shop.open(f"sqlite:///{copy}", seed=catalog_seed, size=catalog_size,
+                          index_dir=default_index_dir(db))
+    else:
+        _SHOP = Shop.open(db, seed=catalog_seed, size=catalog_size)
     if rephrase is not None:
         from episodes.rephrase import ChatRephraser
 
@@ -60,14 +81,19 @@ class WorkerPool:
     """Worker processes with the shop open, reusable across runs (``with WorkerPool(...)``)."""
 
     def __init__(self, db: str, *, workers: int, catalog_seed: int = 0,
-                 catalog_size: int = 10_000, rephrase: dict[str, Any] | None = None) -> None:
-        """``rephrase``: ``ChatRephraser`` options (base_url, model) for every worker."""
+                 catalog_size: int = 10_000, rephrase: dict[str, Any] | None = None,
+                 private_sqlite: bool = True) -> None:
+        """``rephrase``: ``ChatRephraser`` options (base_url, model) for every worker.
+        ``private_sqlite``: on SQLite, each worker plays in its own copy of the database
+        (writers would otherwise queue for SQLite's single write lock); the copies are deleted
+        when the workers exit. PostgreSQL is shared as it is."""
         if db.startswith("sqlite") and (":memory:" in db or db.rstrip("/") == "sqlite:"):
             raise ValueError("worker processes need a database they can all open (a SQLite "
                              "file or PostgreSQL), not an in-memory one")
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
-                                         initargs=(db, catalog_seed, catalog_size, rephrase))
+                                         initargs=(db, catalog_seed, catalog_size, rephrase,
+                                                   private_sqlite))
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -80,10 +106,13 @@ class WorkerPool:
         list(self._pool.map(_ping, range(self.workers * 2)))
 
     def run(self, agent_name: str, tasks: Sequence[TaskSpec], *, trials: int = 1,
-            concurrency: int = 4, reward_mode: str = "sparse", batch: int = 16,
+            concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
-        returned list is in task order."""
+        returned list is in task order. ``batch``: tasks per job (default: about a quarter of
+        each worker's share, 8 to 100; each job connects a fresh client)."""
+        if batch is None:
+            batch = max(8, min(100, -(-len(tasks) // (self.workers * 4))))
         futures: list[Future[list[dict[str, Any]]]] = [
             self._pool.submit(_run_batch, agent_name, [t.model_dump(mode="json") for t in chunk],
                               trials, concurrency, reward_mode)
