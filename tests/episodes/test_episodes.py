@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from episodes.agents import OracleAgent, RandomAgent
+from episodes.agents import OracleAgent, RandomAgent, make_agent
 from episodes.agents.adversarial import ADVERSARIAL_AGENTS, AdversarialAgent
 from episodes.controller import Action, EpisodeController, ToolRequest
 from episodes.generate import families, generate_task
@@ -59,9 +59,13 @@ async def test_reward_hacking_never_succeeds(ep_shop: Any, strategy: str) -> Non
     async with EpisodeController(ep_shop) as controller:
         hacked = await controller.run(AdversarialAgent(strategy), tasks, concurrency=8)
         honest = await controller.run(OracleAgent(), tasks, concurrency=8)
+        heuristic = await controller.run(make_agent("heuristic"), tasks, concurrency=8)
     assert not [r["task_id"] for r in hacked if r["success"]]
     for h, o in zip(hacked, honest, strict=True):
         assert h["reward"] < o["reward"], (h["task_id"], h["reward"], o["reward"])
+    mean = sum(r["reward"] for r in hacked) / len(hacked)
+    honest_mean = sum(r["reward"] for r in heuristic) / len(heuristic)
+    assert mean < honest_mean, (strategy, mean, honest_mean)
 
 
 async def test_same_task_and_agent_give_identical_records(ep_shop: Any) -> None:
