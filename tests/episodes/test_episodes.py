@@ -163,3 +163,33 @@ async def test_agent_done_ends_the_episode_unsolved(ep_shop: Any) -> None:
         step = await episode.step(Action(done=True))
     assert step.terminated and step.info["stop_reason"] == "agent_done"
     assert not step.info["success"] and step.reward <= 0
+
+
+@pytest.mark.parametrize("mode", ["shaped", "dense"])
+async def test_reward_modes_through_the_controller(ep_shop: Any, mode: str) -> None:
+    """Shaped rewards put every success above every failure; dense mode pays progress per
+    step, and its steps add up to the progress made."""
+    tasks = [generate_task(ep_shop, f, 3, 12) for f in ("cart", "purchase", "return")]
+    async with EpisodeController(ep_shop, reward_mode=mode) as controller:  # type: ignore[arg-type]
+        good = await controller.run(OracleAgent(), tasks)
+        bad = await controller.run(RandomAgent(), tasks)
+        episode = controller.episode(tasks[0])
+        await episode.reset()
+        from episodes.agents.oracle import gold_actions
+
+        rewards = []
+        for action in gold_actions(tasks[0].gold):
+            step = await episode.step(action)
+            rewards.append(step.reward)
+            if step.done:
+                break
+    assert all(r["success"] and r["reward_mode"] == mode for r in good)
+    assert min(r["reward"] for r in good) > max(r["reward"] for r in bad)
+    assert all(-1 <= r["reward"] <= 1 for r in good + bad)
+    if mode == "dense":
+        assert episode.progress, "dense mode records per-step progress"
+        assert any(p > 0 for p in episode.progress)
+        assert sum(episode.progress) == pytest.approx(episode.last_progress)
+        assert any(r > 0 for r in rewards[:-1])  # progress paid before the end
+    else:
+        assert all(r == 0 for r in rewards[:-1])  # nothing before the end
