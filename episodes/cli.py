@@ -4,6 +4,8 @@ check that every generated task is solvable.
     shop-episodes run --agent heuristic --families all --difficulty 0-5 --episodes 200 \\
         --concurrency 16 --seed 7 --out runs/demo.jsonl
     shop-episodes run --agent oracle --tasks examples/tasks/
+    shop-episodes run --agent heuristic --trials 4 --episodes 50   # pass@k and pass^k
+    shop-episodes run --agent heuristic --curriculum cur.json --episodes 500   # adaptive
     shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
     shop-episodes tasks --schema                 # the task JSON schema
     shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
@@ -35,6 +37,7 @@ console = Console()
 err = Console(stderr=True)
 
 DEFAULT_CATALOG_SIZE = 10_000
+DEFAULT_DIFFICULTY = "0-5"
 
 
 def _open_shop(args: argparse.Namespace) -> Any:
@@ -62,9 +65,9 @@ def _tasks(args: argparse.Namespace, shop: Any) -> list[Any]:
         return loaded
     from episodes.generate import generate_task
 
-    fams = parse_families(args.families)
-    diffs = parse_difficulty_range(args.difficulty)
-    jobs = plan(fams, diffs, args.episodes, args.seed)
+    fams = parse_families(args.families or "all")
+    diffs = parse_difficulty_range(args.difficulty or DEFAULT_DIFFICULTY)
+    jobs = plan(fams, diffs, args.episodes, args.seed or 0)
     out = []
     with _bar("Generating tasks", len(jobs)) as advance:
         for family, difficulty, seed in jobs:
@@ -122,7 +125,10 @@ def _print_summary(rows: list[dict[str, Any]], title: str) -> None:
     console.print(table)
 
 
-async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[dict[str, Any]]:
+async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any],
+               curriculum: Any = None) -> list[dict[str, Any]]:
+    """Run ``tasks`` in this process (or, with a ``curriculum``, ``--episodes`` tasks it
+    draws)."""
     from episodes.agents import make_agent
     from episodes.controller import EpisodeController
 
@@ -143,7 +149,7 @@ async def _run(args: argparse.Namespace, shop: Any, tasks: list[Any]) -> list[di
                 raise
             raise ConnectionError(f"cannot reach the shop server {args.connect or args.stdio!r}"
                                   f": {_root_cause(exc)}") from None
-        return await _run_on(args, controller, agent, tasks)
+        return await _run_on(args, controller, agent, tasks, curriculum)
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -162,14 +168,27 @@ class _Writer:
         if out_path is not None:
             out_path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = out_path.open("w", encoding="utf-8") if out_path else None
-        self.order = {(t.task_id, k): i * args.trials + k for i, t in enumerate(tasks)
-                      for k in range(args.trials)}
+        self.trials = args.trials
+        self.order: dict[tuple[str, int], int] = {}
+        self.fields: dict[str, dict[str, Any]] = {}
         self.pending: dict[int, dict[str, Any]] = {}
         self.written = 0
         self.successes = 0
         self.advance = advance
+        self.extend(tasks)
+
+    def extend(self, tasks: Sequence[Any], fields: dict[str, dict[str, Any]] | None = None,
+               ) -> None:
+        """Expect ``tasks`` after those already expected; ``fields``: per task id, extra
+        fields for its records (the curriculum's)."""
+        base = len(self.order)
+        for i, t in enumerate(tasks):
+            for k in range(self.trials):
+                self.order[(t.task_id, k)] = base + i * self.trials + k
+        self.fields.update(fields or {})
 
     def __call__(self, record: dict[str, Any]) -> None:
+        record.update(self.fields.get(record["task_id"], {}))
         self.successes += record["success"]
         self.pending[self.order[(record["task_id"], record["trial"])]] = record
         while self.written in self.pending and self.fh is not None:
@@ -184,32 +203,74 @@ class _Writer:
 
 
 async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: list[Any],
-                  ) -> list[dict[str, Any]]:
-    with _bar(f"Episodes ({agent.name})", len(tasks) * args.trials) as advance:
+                  curriculum: Any = None) -> list[dict[str, Any]]:
+    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
+    with _bar(f"Episodes ({agent.name})", total) as advance:
         writer = _Writer(args, tasks, advance)
-        try:
-            return await controller.run(agent, tasks, concurrency=args.concurrency,
+
+        async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
+            return await controller.run(agent, batch, concurrency=args.concurrency,
                                         trials=args.trials, on_done=writer)
+
+        try:
+            if curriculum is None:
+                return await run_batch(tasks)
+            return await _curriculum_episodes(args, controller.shop, curriculum, writer,
+                                              run_batch)
         finally:
             writer.close()
 
 
-def _run_workers(args: argparse.Namespace, tasks: list[Any]) -> list[dict[str, Any]]:
+def _run_workers(args: argparse.Namespace, tasks: list[Any], shop: Any = None,
+                 curriculum: Any = None) -> list[dict[str, Any]]:
     from episodes.agents import make_agent
     from episodes.parallel import WorkerPool
 
     make_agent(args.agent)  # an unknown agent fails here, before any process starts
+    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
     with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
                     catalog_size=args.catalog_size, rephrase=_rephrase_options(args)) as pool, \
-            _bar(f"Episodes ({args.agent}, {pool.workers} processes)",
-                 len(tasks) * args.trials) as advance:
+            _bar(f"Episodes ({args.agent}, {pool.workers} processes)", total) as advance:
         writer = _Writer(args, tasks, advance)
-        try:
-            return pool.run(args.agent, tasks, trials=args.trials,
+
+        def run(batch: list[Any]) -> list[dict[str, Any]]:
+            return pool.run(args.agent, batch, trials=args.trials,
                             concurrency=args.concurrency, reward_mode=args.reward_mode,
                             on_done=writer)
+
+        async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
+            return run(batch)  # blocks the loop: nothing else runs on it
+
+        try:
+            if curriculum is None:
+                return run(tasks)
+            return anyio.run(_curriculum_episodes, args, shop, curriculum, writer, run_batch)
         finally:
             writer.close()
+
+
+async def _curriculum_episodes(args: argparse.Namespace, shop: Any, curriculum: Any,
+                               writer: _Writer, run_batch: Any) -> list[dict[str, Any]]:
+    """``--episodes`` episodes drawn from ``curriculum`` in batches: draw a batch, run it
+    concurrently, then report its outcomes in draw order (so the run is deterministic for a
+    given batch size), and save the state at the end (and after every check)."""
+    size = args.curriculum_batch or args.concurrency * args.workers
+    left = args.episodes
+    records: list[dict[str, Any]] = []
+    try:
+        while left > 0:
+            draws = [curriculum.next() for _ in range(min(size, left))]
+            left -= len(draws)
+            tasks = [d.task(shop) for d in draws]
+            writer.extend(tasks, {t.task_id: {"curriculum": d.record_field()}
+                                  for t, d in zip(tasks, draws, strict=True)})
+            batch = await run_batch(tasks)
+            for r in batch:  # task order, each task's trials in order
+                curriculum.report(r["family"], r["difficulty"], bool(r["success"]))
+            records.extend(batch)
+    finally:
+        curriculum.save()
+    return records
 
 
 def _rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -222,22 +283,91 @@ def _rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.workers > 1 and (args.connect or args.stdio):
+        raise ValueError("--workers runs in-memory servers in each process; it cannot be "
+                         "combined with --connect or --stdio")
+    curriculum = _open_curriculum(args)
     shop = _open_shop(args)
-    tasks = _tasks(args, shop)
+    tasks = _tasks(args, shop) if curriculum is None else []
     started = time.perf_counter()
     if args.workers > 1:
-        if args.connect or args.stdio:
-            raise ValueError("--workers runs in-memory servers in each process; it cannot be "
-                             "combined with --connect or --stdio")
-        records = _run_workers(args, tasks)
+        records = _run_workers(args, tasks, shop, curriculum)
     else:
-        records = anyio.run(_run, args, shop, tasks)
+        records = anyio.run(_run, args, shop, tasks, curriculum)
     elapsed = time.perf_counter() - started
     _print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
                    f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
+    if args.trials > 1 and records:
+        _print_trials(records, args.trials)
+    if curriculum is not None:
+        _print_windows(curriculum)
+        err.print(f"Curriculum state saved to {curriculum.path}")
     if args.out:
         err.print(f"Rollouts written to {args.out}")
     return 0
+
+
+def _open_curriculum(args: argparse.Namespace) -> Any:
+    """The curriculum of ``--curriculum`` (resumed if its file exists), or None."""
+    options = {"check_every": args.curriculum_check_every,
+               "threshold": args.curriculum_threshold, "width": args.curriculum_width,
+               "batch": args.curriculum_batch}
+    if not args.curriculum:
+        given = [k for k, v in options.items() if v is not None]
+        if given:
+            raise ValueError(f"--curriculum-{given[0].replace('_', '-')} needs --curriculum")
+        return None
+    if args.tasks:
+        raise ValueError("--curriculum draws its own tasks; it cannot be combined with --tasks")
+    if args.difficulty is not None:
+        raise ValueError("--curriculum picks the difficulties; it cannot be combined with "
+                         "--difficulty")
+    from episodes.curriculum import Curriculum
+    from episodes.tasks import parse_families
+
+    families = parse_families(args.families) if args.families else None
+    path = Path(args.curriculum)
+    if families is None and not path.exists():
+        families = parse_families("all")
+    return Curriculum.open(path, families, check_every=args.curriculum_check_every,
+                           threshold=args.curriculum_threshold, width=args.curriculum_width,
+                           seed=args.seed)
+
+
+def _print_trials(records: list[dict[str, Any]], k: int) -> None:
+    """pass@k and pass^1..pass^k per family and overall."""
+    from episodes.metrics import trial_summary
+
+    rows = trial_summary(records, k)
+    hats = [f"pass^{j}" for j in range(1, k + 1)]
+    table = Table("family", "tasks", "trials", f"pass@{k}", *hats,
+                  title=f"{k} trials per task: pass@{k} (any trial succeeds) and pass^j "
+                  "(all of j trials succeed)")
+    for row in rows:
+        table.add_row(row["family"], str(row["tasks"]), str(row["trials"]),
+                      f"{row['pass_at'][k]:.1%}",
+                      *(f"{row['pass_hat'][j]:.1%}" for j in range(1, k + 1)))
+    console.print(table)
+
+
+def _print_windows(curriculum: Any) -> None:
+    """Each family's window, its counters since the last check and its promotions."""
+    checks: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for check in curriculum.history:
+        checks[check["family"]].append(check)
+    table = Table("family", "window", "at h: ok/counted", "checks", "promotions",
+                  "last promoted at", title=f"Curriculum windows after {curriculum.reported} "
+                  f"episodes ({curriculum.drawn} tasks drawn; check every "
+                  f"{curriculum.check_every} at h, threshold {curriculum.threshold:g}, width "
+                  f"{curriculum.width})")
+    for family in curriculum.families:
+        low, high = curriculum.window(family)
+        counted, successes = curriculum.counters(family)
+        promoted = [c["episode"] for c in checks[family] if c["promoted"]]
+        table.add_row(family, f"[{low}, {high}]", f"{successes}/{counted}",
+                      str(len(checks[family])), str(len(promoted)),
+                      str(promoted[-1]) if promoted else "-")
+    console.print(table)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -303,10 +433,11 @@ def _add_shop_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_task_options(p: argparse.ArgumentParser, *, episodes: int) -> None:
-    p.add_argument("--families", default="all", help="'all' or a comma-separated list")
-    p.add_argument("--difficulty", default="0-5", help="e.g. 3, 0-5 or 1,4,7 (0 to 20)")
+    p.add_argument("--families", help="'all' (the default) or a comma-separated list")
+    p.add_argument("--difficulty", help=f"e.g. 3, 0-5 or 1,4,7 (0 to 20; default "
+                   f"{DEFAULT_DIFFICULTY})")
     p.add_argument("--episodes", type=_positive, default=episodes, help="how many tasks")
-    p.add_argument("--seed", type=_non_negative, default=0, help="seed of the task mix")
+    p.add_argument("--seed", type=_non_negative, help="seed of the task mix (default 0)")
     p.add_argument("--tasks", help="a task file (.json/.jsonl) or a directory of them, "
                    "instead of generated tasks")
 
@@ -328,6 +459,16 @@ def _non_negative(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {value}")
     return value
 
 
@@ -353,6 +494,22 @@ def build_parser() -> argparse.ArgumentParser:
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")
     run.add_argument("--shopper-model", help="the model name for --shopper-llm")
+    cur = run.add_argument_group(
+        "curriculum", "adaptive difficulty: per family a window [l, h] from [0, 0]; after "
+        "--curriculum-check-every episodes at h, a success rate of at least the threshold "
+        "raises h by one (and l to at least h - width + 1)")
+    cur.add_argument("--curriculum", metavar="STATE.json", help="draw --episodes more tasks "
+                     "from the curriculum saved in this file (created if missing; saved after "
+                     "every check and at the end); --families and --seed apply to a new file")
+    cur.add_argument("--curriculum-check-every", type=_positive, metavar="N",
+                     help="counted episodes (at d == h) per check (default 32)")
+    cur.add_argument("--curriculum-threshold", type=_rate, metavar="RATE",
+                     help="success rate at h that promotes (default 0.9)")
+    cur.add_argument("--curriculum-width", type=_positive, metavar="W",
+                     help="the widest window (default 4)")
+    cur.add_argument("--curriculum-batch", type=_positive, metavar="B",
+                     help="tasks drawn, run concurrently, then reported per step (default "
+                     "--concurrency x --workers; the run depends on it)")
     _add_shop_options(run)
     run.set_defaults(fn=cmd_run)
 
