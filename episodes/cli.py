@@ -20,7 +20,7 @@ import shlex
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from episodes.report import add_report_command
 from mcp_shop.db import DEFAULT_DB_URL
 
 __all__ = ["main", "summarize"]
@@ -215,8 +216,11 @@ async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: 
         try:
             if curriculum is None:
                 return await run_batch(tasks)
-            return await _curriculum_episodes(args, controller.shop, curriculum, writer,
-                                              run_batch)
+            steps = _CurriculumSteps(args, controller.shop, curriculum, writer)
+            with steps:
+                for batch in steps:
+                    steps.report(await run_batch(batch))
+            return steps.records
         finally:
             writer.close()
 
@@ -233,44 +237,56 @@ def _run_workers(args: argparse.Namespace, tasks: list[Any], shop: Any = None,
             _bar(f"Episodes ({args.agent}, {pool.workers} processes)", total) as advance:
         writer = _Writer(args, tasks, advance)
 
-        def run(batch: list[Any]) -> list[dict[str, Any]]:
+        def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
             return pool.run(args.agent, batch, trials=args.trials,
                             concurrency=args.concurrency, reward_mode=args.reward_mode,
                             on_done=writer)
 
-        async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
-            return run(batch)  # blocks the loop: nothing else runs on it
-
         try:
             if curriculum is None:
-                return run(tasks)
-            return anyio.run(_curriculum_episodes, args, shop, curriculum, writer, run_batch)
+                return run_batch(tasks)
+            steps = _CurriculumSteps(args, shop, curriculum, writer)
+            with steps:
+                for batch in steps:
+                    steps.report(run_batch(batch))
+            return steps.records
         finally:
             writer.close()
 
 
-async def _curriculum_episodes(args: argparse.Namespace, shop: Any, curriculum: Any,
-                               writer: _Writer, run_batch: Any) -> list[dict[str, Any]]:
-    """``--episodes`` episodes drawn from ``curriculum`` in batches: draw a batch, run it
-    concurrently, then report its outcomes in draw order (so the run is deterministic for a
-    given batch size), and save the state at the end (and after every check)."""
-    size = args.curriculum_batch or args.concurrency * args.workers
-    left = args.episodes
-    records: list[dict[str, Any]] = []
-    try:
-        while left > 0:
-            draws = [curriculum.next() for _ in range(min(size, left))]
-            left -= len(draws)
-            tasks = [d.task(shop) for d in draws]
-            writer.extend(tasks, {t.task_id: {"curriculum": d.record_field()}
-                                  for t, d in zip(tasks, draws, strict=True)})
-            batch = await run_batch(tasks)
-            for r in batch:  # task order, each task's trials in order
-                curriculum.report(r["family"], r["difficulty"], bool(r["success"]))
-            records.extend(batch)
-    finally:
-        curriculum.save()
-    return records
+class _CurriculumSteps:
+    """``--episodes`` episodes drawn from a curriculum in batches: iterate to draw a batch (its
+    tasks generated and expected by the writer), run it concurrently, then ``report`` its
+    records (in task order, each task's trials in order: the draw order, so the run is
+    deterministic for a given batch size). Leaving the ``with`` block saves the state (it is
+    also saved after every check)."""
+
+    def __init__(self, args: argparse.Namespace, shop: Any, curriculum: Any,
+                 writer: _Writer) -> None:
+        self.shop, self.curriculum, self.writer = shop, curriculum, writer
+        self.size = args.curriculum_batch or args.concurrency * args.workers
+        self.left = args.episodes
+        self.records: list[dict[str, Any]] = []
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        while self.left > 0:
+            draws = [self.curriculum.next() for _ in range(min(self.size, self.left))]
+            self.left -= len(draws)
+            tasks = [d.task(self.shop) for d in draws]
+            self.writer.extend(tasks, {t.task_id: {"curriculum": d.record_field()}
+                                       for t, d in zip(tasks, draws, strict=True)})
+            yield tasks
+
+    def report(self, records: list[dict[str, Any]]) -> None:
+        for r in records:
+            self.curriculum.report(r["family"], r["difficulty"], bool(r["success"]))
+        self.records.extend(records)
+
+    def __enter__(self) -> _CurriculumSteps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.curriculum.save()
 
 
 def _rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -500,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
         "raises h by one (and l to at least h - width + 1)")
     cur.add_argument("--curriculum", metavar="STATE.json", help="draw --episodes more tasks "
                      "from the curriculum saved in this file (created if missing; saved after "
-                     "every check and at the end); --families and --seed apply to a new file")
+                     "every check and at the end); --families and --seed set up a new file "
+                     "(given for an existing one, they must match it)")
     cur.add_argument("--curriculum-check-every", type=_positive, metavar="N",
                      help="counted episodes (at d == h) per check (default 32)")
     cur.add_argument("--curriculum-threshold", type=_rate, metavar="RATE",
@@ -532,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "difficulty")
     _add_shop_options(check)
     check.set_defaults(fn=cmd_check)
+    add_report_command(sub)
     return parser
 
 
