@@ -15,13 +15,16 @@ from episodes.controller import (
     ToolRequest,
     ToolResult,
 )
+from episodes.curriculum import Curriculum
 from episodes.difficulty import difficulty_params
 from episodes.generate import families, generate_task
+from episodes.metrics import pass_at_k, pass_hat_k, trial_summary
 from episodes.tasks import dump_tasks, load_tasks, task_mix
 
 __all__ = [
     "Action",
     "Agent",
+    "Curriculum",
     "EpisodeController",
     "Observation",
     "Policy",
@@ -34,5 +37,8 @@ __all__ = [
     "generate_task",
     "load_tasks",
     "make_agent",
+    "pass_at_k",
+    "pass_hat_k",
     "task_mix",
+    "trial_summary",
 ]
