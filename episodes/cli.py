@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from episodes.export import add_export_command
 from episodes.report import add_report_command
 from mcp_shop.db import DEFAULT_DB_URL
 
@@ -550,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shop_options(check)
     check.set_defaults(fn=cmd_check)
     add_report_command(sub)
+    add_export_command(sub)
     return parser
 
 
