@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shlex
 import sys
 import time
@@ -299,7 +300,22 @@ def _rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"base_url": args.shopper_llm, "model": args.shopper_model}
 
 
+_LLM_FLAGS = (("llm_base_url", "BASE_URL"), ("llm_model", "MODEL"),
+              ("llm_api_key_env", "API_KEY_ENV"), ("llm_temperature", "TEMPERATURE"),
+              ("llm_max_calls", "MAX_CALLS"), ("llm_max_tokens", "MAX_TOKENS"))
+
+
+def _llm_options(args: argparse.Namespace) -> None:
+    """Hand the --llm-* options to the llm agent through the environment, which worker
+    processes inherit (``LLMAgent.from_env`` reads them)."""
+    for flag, var in _LLM_FLAGS:
+        value = getattr(args, flag, None)
+        if value is not None:
+            os.environ[f"MCP_SHOP_LLM_{var}"] = str(value)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _llm_options(args)
     if args.workers > 1 and (args.connect or args.stdio):
         raise ValueError("--workers runs in-memory servers in each process; it cannot be "
                          "combined with --connect or --stdio")
@@ -495,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an agent on tasks and write rollouts")
-    run.add_argument("--agent", default="heuristic", help="oracle, heuristic or random")
+    run.add_argument("--agent", default="heuristic", help="oracle, heuristic, random or llm")
     _add_task_options(run, episodes=60)
     run.add_argument("--concurrency", type=_positive, default=8)
     run.add_argument("--trials", type=_positive, default=1, help="runs per task")
@@ -511,6 +527,19 @@ def build_parser() -> argparse.ArgumentParser:
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")
     run.add_argument("--shopper-model", help="the model name for --shopper-llm")
+    llm = run.add_argument_group(
+        "llm agent", "--agent llm: a model behind any OpenAI-compatible Chat Completions "
+        "endpoint with tool calling (vLLM, SGLang, llama.cpp server, Ollama, hosted APIs)")
+    llm.add_argument("--llm-base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1 "
+                     "(default: $MCP_SHOP_LLM_BASE_URL or $OPENAI_BASE_URL)")
+    llm.add_argument("--llm-model", help="the model name the endpoint serves")
+    llm.add_argument("--llm-api-key-env", metavar="VAR", help="the environment variable "
+                     "holding the API key (default OPENAI_API_KEY; no key is sent when unset)")
+    llm.add_argument("--llm-temperature", type=float, help="sampling temperature (default 0)")
+    llm.add_argument("--llm-max-calls", type=_positive, metavar="N",
+                     help="model requests per episode (default 60)")
+    llm.add_argument("--llm-max-tokens", type=_positive, metavar="N",
+                     help="tokens per episode, prompts included (default 500000)")
     cur = run.add_argument_group(
         "curriculum", "adaptive difficulty: per family a window [l, h] from [0, 0]; after "
         "--curriculum-check-every episodes at h, a success rate of at least the threshold "
@@ -561,6 +590,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.fn(args))
     except (ValueError, OSError) as exc:
         err.print(f"[red]error:[/] {exc}")
+        return 2
+    except BaseExceptionGroup as group:  # an agent failed mid-run, e.g. its LLM endpoint
+        from episodes.agents.llm import LLMEndpointError
+
+        failed, _ = group.split(LLMEndpointError)
+        if failed is None:
+            raise
+        cause: BaseException = failed
+        while isinstance(cause, BaseExceptionGroup):
+            cause = cause.exceptions[0]
+        err.print(f"[red]error:[/] {cause}")
         return 2
 
 

@@ -1,6 +1,7 @@
 """Baseline agents: ``oracle`` (replays the gold solution through the real tools), ``heuristic``
 (reads the shopper's messages, searches, asks about missing slots, acts; no privileged
-information) and ``random``. Anything with ``name``, ``privileged`` and ``start(task, obs,
+information), ``random`` and ``llm`` (a model behind any OpenAI-compatible endpoint, see
+``episodes.agents.llm``). Anything with ``name``, ``privileged`` and ``start(task, obs,
 seed=)`` returning a policy with ``async act(obs) -> Action`` is an agent (``Agent``)."""
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ def _heuristic() -> Agent:
     return HeuristicAgent()
 
 
+def _llm() -> Agent:
+    from episodes.agents.llm import LLMAgent
+
+    return LLMAgent.from_env()
+
+
 AGENTS: dict[str, Callable[[], Any]] = {
     "oracle": OracleAgent,
     "heuristic": _heuristic,
     "random": RandomAgent,
+    "llm": _llm,
 }
 
 
