@@ -30,7 +30,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from episodes.argtypes import bounded_float, bounded_int
 from episodes.export import add_export_command
+from episodes.http_env import add_serve_env_command
 from episodes.report import add_report_command
 from mcp_shop.db import DEFAULT_DB_URL
 
@@ -409,16 +411,22 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(TaskSpec.model_json_schema(), indent=2))
         return 0
-    from episodes.tasks import dump_tasks
-
     shop = _open_shop(args)
     tasks = _tasks(args, shop)
-    if args.out:
-        n = dump_tasks(tasks, args.out)
-        err.print(f"{n} tasks written to {args.out}")
+    if args.format == "trl":
+        from episodes.trl_env import trl_rows
+
+        lines = [json.dumps(row, ensure_ascii=False) for row in trl_rows(tasks)]
     else:
-        for t in tasks:
-            print(t.model_dump_json())
+        lines = [t.model_dump_json() for t in tasks]
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        err.print(f"{len(lines)} {'rows' if args.format == 'trl' else 'tasks'} written to "
+                  f"{args.out}")
+    else:
+        for line in lines:
+            print(line)
     return 0
 
 
@@ -475,34 +483,13 @@ def _add_task_options(p: argparse.ArgumentParser, *, episodes: int) -> None:
                    "instead of generated tasks")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+_positive = bounded_int(1, what="a positive integer")
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+_non_negative = bounded_int(0, what="an integer >= 0")
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a rate from 0 to 1, got {value}")
-    return value
+_rate = bounded_float(0.0, 1.0, what="a rate from 0 to 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -564,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_options(tasks, episodes=60)
     tasks.add_argument("--out", help="JSONL file (default: stdout)")
     tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
+    tasks.add_argument("--format", choices=("tasks", "trl"), default="tasks",
+                       help="tasks: TaskSpec JSONL (default); trl: dataset rows for "
+                       "GRPOTrainer(environment_factory=ShopToolEnv), see episodes.trl_env")
     _add_shop_options(tasks)
     tasks.set_defaults(fn=cmd_tasks)
 
@@ -581,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(fn=cmd_check)
     add_report_command(sub)
     add_export_command(sub)
+    add_serve_env_command(sub)
     return parser
 
 

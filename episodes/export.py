@@ -83,6 +83,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from episodes.argtypes import bounded_float, bounded_int
 from episodes.report import ReportError, read_rollouts
 
 __all__ = [
@@ -690,31 +691,13 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 # -- command line ----------------------------------------------------------------------------
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+_number = bounded_float(what="a finite number")
 
 
-def _positive_number(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
-    return value
+_positive_number = bounded_float(0.0, what="a number above 0", above=True)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+_positive_int = bounded_int(1, what="an integer >= 1")
 
 
 def _summary(skipped: Counter[str]) -> str:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from episodes.argtypes import bounded_int
 from verifiers.match import reason_tag
 from verifiers.types import FAMILIES
 
@@ -934,14 +935,7 @@ def build_report(rollout_paths: Sequence[str | Path], out_dir: str | Path, *,
 # -- command line --------------------------------------------------------------------------
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+_non_negative = bounded_int(0, what="an integer >= 0")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

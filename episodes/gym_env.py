@@ -1,0 +1,324 @@
+"""The shop as a Gymnasium environment with text observations and text actions.
+
+    import gymnasium as gym
+    import episodes.gym_env  # registers "McpShop-v0"
+
+    env = gym.make("McpShop-v0", families=["purchase"], difficulties=[2])
+    obs, info = env.reset(seed=7)            # obs: JSON text with the shopper's opening
+    obs, reward, terminated, truncated, info = env.step(
+        '{"tool": "search_products", "arguments": {"query": "olive oil"}}')
+    obs, reward, terminated, truncated, info = env.step("Here is what I found ...")
+
+An action is one of:
+
+* a JSON object ``{"tool": NAME, "arguments": {...}}``: one tool call (``"name"`` may stand for
+  ``"tool"``; ``arguments`` may be a JSON string, as in OpenAI tool calls);
+* a JSON object ``{"tool_calls": [{"name": ..., "arguments": {...}}, ...], "message": ...,
+  "done": ...}``: a whole ``episodes.controller.Action``; ``{"message": "..."}`` and
+  ``{"done": true}`` (give up) are short forms of it;
+* any other text: a message to the shopper (text starting with ``{`` must be a JSON action).
+
+An action that cannot be read is not played: the observation and ``info["error"]`` say what
+is wrong, the reward is 0 and the episode goes on.
+
+An observation is a JSON object (ASCII, non-ASCII characters escaped) with
+``shopper_message`` (the shopper's new message, or null), ``tool_results`` (name, arguments,
+ok, content), ``turn``, ``done`` and, after an unreadable action, ``error``. ``info`` carries
+``task_id``, ``family``, ``difficulty`` and (on reset) ``tools``, the tool schemas; at the end
+``success``, ``stop_reason`` and ``breakdown``, the controller's reward breakdown.
+
+Which shop: the ``shop`` argument, else the ``MCP_SHOP_*`` environment variables (see
+``episodes.sync``). Which task on ``reset(seed=...)``: ``options={"task": TaskSpec or its
+dict/JSON}``, else one of the ``tasks`` given to the constructor, else a task generated for
+``options``' or a random ``family``, ``difficulty`` and ``task_seed`` (drawn from the seeded
+generator, so the same seed gives the same task).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import string
+import sys
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+from gymnasium import spaces
+
+from episodes.controller import (
+    Action,
+    Episode,
+    Observation,
+    RewardMode,
+    StepResult,
+    ToolRequest,
+    ToolResult,
+)
+from episodes.sync import ShopSettings, SyncController, shared_controller
+from mcp_shop import Shop
+from verifiers.types import TaskSpec
+
+__all__ = ["ENV_ID", "ActionError", "ShopEnv", "parse_action"]
+
+ENV_ID = "McpShop-v0"
+DEFAULT_DIFFICULTIES = tuple(range(0, 6))
+OBSERVATION_MAX_LENGTH = 200_000
+ACTION_MAX_LENGTH = 8_192
+# JSON with ensure_ascii only ever holds printable ASCII; actions may use any printable ASCII.
+TEXT_CHARSET = string.printable
+
+_ACTION_KEYS = frozenset({"tool_calls", "message", "done"})
+_CALL_KEYS = frozenset({"tool", "name", "arguments"})
+
+
+class ActionError(ValueError):
+    """A text action that cannot be read as an ``Action``."""
+
+
+def parse_action(text: str) -> Action:
+    """Read a text action (see the module docstring); ``ActionError`` says what is wrong."""
+    if not isinstance(text, str):
+        raise ActionError(f"an action is text, not {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise ActionError("empty action: send a message, or a JSON tool call such as "
+                          '{"tool": "view_cart", "arguments": {}}')
+    if not stripped.startswith("{"):
+        return Action(message=text)
+    try:
+        doc = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise ActionError(f"the action starts with '{{' but is not valid JSON ({exc}); wrap a "
+                          'message that starts with a brace as {"message": "..."}') from None
+    if not isinstance(doc, dict):  # pragma: no cover - a '{' always decodes to a dict
+        raise ActionError("a JSON action must be an object")
+    if "tool" in doc or "name" in doc:
+        return Action(tool_calls=[_tool_request(doc)])
+    if not doc:
+        raise ActionError('empty JSON action: it needs "tool", "tool_calls", "message" or '
+                          '"done"')
+    unknown = sorted(set(doc) - _ACTION_KEYS)
+    if unknown:
+        raise ActionError(f"unknown key(s) {', '.join(map(repr, unknown))} in the action: "
+                          'expected {"tool", "arguments"} for one tool call, or any of '
+                          '"tool_calls", "message" and "done"')
+    calls = doc.get("tool_calls") or []
+    if not isinstance(calls, list):
+        raise ActionError('"tool_calls" must be a list of {"name", "arguments"} objects')
+    message = doc.get("message")
+    if message is not None and not isinstance(message, str):
+        raise ActionError('"message" must be a string')
+    done = doc.get("done", False)
+    if not isinstance(done, bool):
+        raise ActionError('"done" must be true or false')
+    if not calls and message is None and not done:
+        raise ActionError("the action does nothing: give tool calls, a message, or done")
+    return Action(tool_calls=[_tool_request(c) for c in calls], message=message, done=done)
+
+
+def _tool_request(doc: Any) -> ToolRequest:
+    if not isinstance(doc, dict):
+        raise ActionError('a tool call must be an object {"tool": NAME, "arguments": {...}}')
+    unknown = sorted(set(doc) - _CALL_KEYS)
+    if unknown:
+        raise ActionError(f"unknown key(s) {', '.join(map(repr, unknown))} in a tool call: "
+                          'expected "tool" (or "name") and "arguments"')
+    name = doc.get("tool", doc.get("name"))
+    if not isinstance(name, str) or not name:
+        raise ActionError("a tool call needs the tool's name as a string")
+    args = doc.get("arguments", {})
+    if isinstance(args, str):  # OpenAI tool calls carry their arguments as JSON text
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ActionError(f"the arguments of {name} are not valid JSON ({exc})") from None
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise ActionError(f"the arguments of {name} must be an object")
+    return ToolRequest(name=name, arguments=args)
+
+
+class ShopEnv(gym.Env[str, str]):
+    """One shopping episode per reset; text in, text out (see the module docstring)."""
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(self, shop: Shop | None = None, *, tasks: Sequence[TaskSpec] | None = None,
+                 families: Sequence[str] | None = None,
+                 difficulties: Sequence[int] = DEFAULT_DIFFICULTIES,
+                 connect: str | tuple[str, ...] | None = None,
+                 reward_mode: RewardMode | None = None, settings: ShopSettings | None = None,
+                 render_mode: str | None = None,
+                 max_observation_length: int = OBSERVATION_MAX_LENGTH,
+                 max_action_length: int = ACTION_MAX_LENGTH) -> None:
+        """``tasks``: a fixed pool to draw from; else tasks are generated for ``families``
+        (default all) and ``difficulties`` (default 0-5). ``shop``, ``connect``,
+        ``reward_mode``, ``settings``: which shop and how (default: the ``MCP_SHOP_*``
+        environment variables)."""
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r}: choose one of "
+                             f"{', '.join(self.metadata['render_modes'])}")
+        from episodes.generate import families as known_families
+
+        self.render_mode = render_mode
+        self._runtime: SyncController = shared_controller(
+            shop, connect=connect, reward_mode=reward_mode, settings=settings)
+        self.tasks: list[TaskSpec] = list(tasks or [])
+        known = known_families()
+        self.families: list[str] = list(families) if families else list(known)
+        bad = [f for f in self.families if f not in known]
+        if bad:
+            raise ValueError(f"unknown family {bad[0]!r}; families are {', '.join(known)}")
+        self.difficulties: list[int] = list(difficulties)
+        if not self.difficulties:
+            raise ValueError("difficulties must not be empty")
+        self.observation_space = spaces.Text(max_observation_length, min_length=1,
+                                             charset=TEXT_CHARSET)
+        self.action_space = spaces.Text(max_action_length, min_length=1, charset=TEXT_CHARSET)
+        self._max_obs = max_observation_length
+        self._episode: Episode | None = None
+
+    @property
+    def shop(self) -> Shop:
+        return self._runtime.shop
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The agent's tools in OpenAI function format (a copy)."""
+        return copy.deepcopy(self._runtime.tools)
+
+    @property
+    def episode(self) -> Episode | None:
+        """The controller's episode being played (for its messages, record and breakdown)."""
+        return self._episode
+
+    # -- the Gymnasium API ------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        task = self._pick_task(options or {})
+        self._episode, first = self._runtime.start(task, policy="gym")
+        info = self._base_info()
+        info["tools"] = self.tools
+        return self._render_obs(first), info
+
+    def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._episode is None:
+            raise RuntimeError("call reset() before step()")
+        if self._episode.done:
+            raise RuntimeError("the episode is over: call reset()")
+        try:
+            parsed = parse_action(action)
+        except ActionError as exc:
+            obs = Observation(shopper_message=None, turn=self._episode.turn,
+                              tool_calls=len(self._episode.calls))
+            info = self._base_info()
+            info.update(turn=self._episode.turn, tool_calls=len(self._episode.calls),
+                        error=str(exc))
+            return self._render_obs(obs, error=str(exc)), 0.0, False, False, info
+        result: StepResult = self._runtime.step(self._episode, parsed)
+        info = self._base_info()
+        info.update(copy.deepcopy(result.info))
+        return (self._render_obs(result.observation), float(result.reward),
+                bool(result.terminated), bool(result.truncated), info)
+
+    def render(self) -> str | None:  # type: ignore[override]
+        """The conversation so far as text ("ansi"), or printed ("human")."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' "
+                            "or 'human' to the constructor")
+            return None
+        text = self._transcript()
+        if self.render_mode == "human":
+            print(text, file=sys.stdout)
+            return None
+        return text
+
+    def close(self) -> None:
+        """Drop the current episode (the shared shop connection stays open for other
+        environments; it closes at exit)."""
+        self._episode = None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _pick_task(self, options: dict[str, Any]) -> TaskSpec:
+        unknown = sorted(set(options) - {"task", "family", "difficulty", "task_seed"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}: "
+                             "expected 'task', 'family', 'difficulty' or 'task_seed'")
+        spec = options.get("task")
+        if spec is not None:
+            if isinstance(spec, TaskSpec):
+                return spec
+            if isinstance(spec, str | bytes):
+                return TaskSpec.model_validate_json(spec)
+            return TaskSpec.model_validate(spec)
+        rng = self.np_random
+        if self.tasks and not ({"family", "difficulty", "task_seed"} & set(options)):
+            return self.tasks[int(rng.integers(len(self.tasks)))]
+        family = options.get("family") or self.families[int(rng.integers(len(self.families)))]
+        difficulty = options.get("difficulty")
+        if difficulty is None:
+            difficulty = self.difficulties[int(rng.integers(len(self.difficulties)))]
+        task_seed = options.get("task_seed")
+        if task_seed is None:
+            task_seed = int(rng.integers(2**31 - 1))
+        from episodes.generate import generate_task
+
+        return generate_task(self.shop, str(family), int(difficulty), int(task_seed))
+
+    def _base_info(self) -> dict[str, Any]:
+        assert self._episode is not None
+        task = self._episode.task
+        return {"task_id": task.task_id, "family": task.family, "difficulty": task.difficulty}
+
+    def _render_obs(self, obs: Observation, *, error: str | None = None) -> str:
+        """The observation as ASCII JSON within ``max_length`` (long tool results are cut,
+        each keeping its head)."""
+        doc: dict[str, Any] = {
+            "shopper_message": obs.shopper_message,
+            "tool_results": [_result_doc(r) for r in obs.tool_results],
+            "turn": obs.turn, "done": obs.done}
+        if error is not None:
+            doc["error"] = error
+        limit = self._max_obs
+        text = json.dumps(doc, ensure_ascii=True)
+        if len(text) > limit and doc["tool_results"]:
+            share = max(200, limit // (2 * len(doc["tool_results"])))
+            for r in doc["tool_results"]:
+                full = json.dumps(r["content"], ensure_ascii=True)
+                if len(full) > share:
+                    r["content"] = full[:share] + " ...[truncated]"
+            text = json.dumps(doc, ensure_ascii=True)
+        if len(text) > limit:
+            text = json.dumps({"shopper_message": None, "tool_results": [], "turn": obs.turn,
+                               "done": obs.done, "error": "the observation is too long for "
+                               "max_observation_length"})
+        return text
+
+    def _transcript(self) -> str:
+        if self._episode is None:
+            return ""
+        lines = []
+        for m in self._episode.messages:
+            if m.role == "tool":
+                lines.append(f"[tool {m.name}] {m.content}")
+            elif m.tool_calls:
+                lines.extend(f"[call] {c.function.get('name')}({c.function.get('arguments')})"
+                             for c in m.tool_calls)
+            else:
+                who = "Shopper" if m.role == "user" else "Agent"
+                lines.append(f"{who}: {m.content}")
+        return "\n".join(lines)
+
+
+def _result_doc(result: ToolResult) -> dict[str, Any]:
+    return {"name": result.name, "arguments": result.arguments, "ok": result.ok,
+            "content": result.content}
+
+
+if ENV_ID not in gym.registry:
+    gym.register(id=ENV_ID, entry_point="episodes.gym_env:ShopEnv")
