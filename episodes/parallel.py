@@ -26,26 +26,24 @@ _REPHRASER: Any = None
 
 
 def _init(db: str, catalog_seed: int, catalog_size: int,
-          rephrase: dict[str, Any] | None, private: bool) -> None:
+          rephrase: dict[str, Any] | None, private_dir: str | None) -> None:
     global _SHOP, _REPHRASER
     from mcp_shop import Shop
     from mcp_shop.db import sqlite_path
     from mcp_shop.shop import default_index_dir
 
     path = sqlite_path(db)
-    if private and path is not None:
+    if private_dir is not None and path is not None:
         # SQLite lets one process write at a time, and every episode writes (sessions, trace):
         # each worker plays its episodes in a private copy of the database (the catalog is
         # immutable; the sessions are the run's own), sharing the original's search index.
-        import atexit
+        # The copies live in a directory the parent removes when the pool closes (workers
+        # end with os._exit, which runs no clean-up of their own).
         import sqlite3
-        import tempfile
 
-        tmp = tempfile.mkdtemp(prefix="shop-episodes-")
-        copy = Path(tmp) / "worker.db"
+        copy = Path(private_dir) / f"worker-{os.getpid()}.db"
         with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
             src.backup(dst)
-        atexit.register(shutil.rmtree, tmp, True)
         _SHOP = Shop.open(f"sqlite:///{copy}", seed=catalog_seed, size=catalog_size,
                           index_dir=default_index_dir(db))
     else:
@@ -91,15 +89,32 @@ class WorkerPool:
             raise ValueError("worker processes need a database they can all open (a SQLite "
                              "file or PostgreSQL), not an in-memory one")
         self.workers = max(1, min(workers, os.cpu_count() or 1))
+        from mcp_shop.db import sqlite_path
+
+        self._private: str | None = None
+        if private_sqlite and sqlite_path(db) is not None:
+            import tempfile
+
+            self._private = tempfile.mkdtemp(prefix="shop-episodes-")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
                                          initargs=(db, catalog_seed, catalog_size, rephrase,
-                                                   private_sqlite))
+                                                   self._private))
 
     def __enter__(self) -> WorkerPool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the workers (``cancel``: drop the batches not started yet) and delete the
+        private database copies."""
+        try:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+        finally:
+            if self._private is not None:
+                shutil.rmtree(self._private, ignore_errors=True)
+                self._private = None
 
     def warm_up(self) -> None:
         """Start every worker (each opens the shop) before anything is timed."""
@@ -118,12 +133,17 @@ class WorkerPool:
                               trials, concurrency, reward_mode)
             for chunk in _batches(tasks, batch)]
         out: list[dict[str, Any]] = []
-        for fut in futures:
-            records = fut.result()
-            out.extend(records)
-            if on_done is not None:
-                for record in records:
-                    on_done(record)
+        try:
+            for fut in futures:
+                records = fut.result()
+                out.extend(records)
+                if on_done is not None:
+                    for record in records:
+                        on_done(record)
+        except BaseException:
+            for fut in futures:  # a failure (or Ctrl-C) stops the batches not started yet
+                fut.cancel()
+            raise
         return out
 
 

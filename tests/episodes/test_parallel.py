@@ -1,0 +1,45 @@
+"""Worker processes: records equal a single process's, private SQLite copies are removed, and a
+failure stops the batches not started yet."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from episodes.generate import generate_task
+from episodes.parallel import WorkerPool
+from tests.conftest import TEST_SEED, TEST_SIZE
+
+
+def _copies() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("shop-episodes-*")}
+
+
+def test_worker_copies_are_removed_and_records_match(ep_shop: Any) -> None:
+    tasks = [generate_task(ep_shop, f, 1, 3) for f in ("cart", "return", "policy", "bundle")]
+    before = _copies()
+    with WorkerPool(str(ep_shop.engine.url), workers=2, catalog_seed=TEST_SEED,
+                    catalog_size=TEST_SIZE) as pool:
+        during = _copies() - before
+        records = pool.run("oracle", tasks, batch=2)
+    assert len(during) == 1  # one private directory for the pool's copies
+    assert _copies() - before == set()
+    assert [r["task_id"] for r in records] == [t.task_id for t in tasks]
+    assert all(r["success"] for r in records)
+
+
+def test_a_failure_cancels_the_rest(ep_shop: Any) -> None:
+    tasks = [generate_task(ep_shop, "cart", 0, s) for s in range(12)]
+    before = _copies()
+    with pytest.raises(Exception) as info, \
+            WorkerPool(str(ep_shop.engine.url), workers=2, catalog_seed=TEST_SEED,
+                       catalog_size=TEST_SIZE) as pool:
+        pool.run("no-such-agent", tasks, batch=1)
+    exc: BaseException = info.value
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    assert isinstance(exc, ValueError) and "unknown agent" in str(exc)
+    assert _copies() - before == set()
