@@ -35,6 +35,7 @@ from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
 from episodes.report import add_report_command
 from mcp_shop.db import DEFAULT_DB_URL
+from mcp_shop.errors import ShopError
 
 __all__ = ["main", "summarize"]
 
@@ -67,6 +68,12 @@ def _tasks(args: argparse.Namespace, shop: Any) -> list[Any]:
                                  "task ids must be unique (use --trials to run a task "
                                  "several times)")
             seen.add(t.task_id)
+            from episodes.http_env import catalog_mismatch
+
+            why = catalog_mismatch(t, shop)
+            if why is not None:
+                raise ValueError(f"{args.tasks}: {why}; pick the task's catalog with --db, "
+                                 "--catalog-seed and --catalog-size")
         return loaded
     from episodes.generate import generate_task
 
@@ -579,13 +586,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, ShopError) as exc:
         err.print(f"[red]error:[/] {exc}")
         return 2
-    except BaseExceptionGroup as group:  # an agent failed mid-run, e.g. its LLM endpoint
+    except BaseExceptionGroup as group:  # a failure inside a run: its endpoint, a bad task
         from episodes.agents.llm import LLMEndpointError
 
-        failed, _ = group.split(LLMEndpointError)
+        failed, _ = group.split((LLMEndpointError, ShopError, ValueError))
         if failed is None:
             raise
         cause: BaseException = failed

@@ -62,6 +62,7 @@ ENV_VERSION = "mcp-shop-episodes/1"
 ROLLOUT_SCHEMA_VERSION = 1
 RewardMode = Literal["sparse", "shaped", "dense"]
 HIDDEN_TOOLS = frozenset({"open_session"})
+MAX_IDLE_STEPS = 3  # empty actions in a row before the episode is cut off ("agent_idle")
 MUTATING_TOOLS = frozenset({
     "add_to_cart", "update_cart_item", "remove_from_cart", "apply_discount_code",
     "remove_discount_code", "checkout", "cancel_order", "request_return", "request_exchange",
@@ -290,6 +291,7 @@ class _Call:
     arguments: dict[str, Any]
     ok: bool
     content: Any
+    sent: bool = True  # False: refused here (a hidden tool), so the server never saw it
 
 
 @dataclass
@@ -320,6 +322,7 @@ class Episode:
     started: float = 0.0
     wall: float = 0.0
     stale: bool = True
+    idle: int = 0
 
     @property
     def shop(self) -> Shop:
@@ -335,6 +338,8 @@ class Episode:
         self.before = self.state = self._read_state()
         opening = await self._off_loop(self.shopper.opening)
         self.messages = [Message(role="user", content=opening)]
+        if self.reward_mode == "dense":  # what the world already holds is not progress
+            self.last_progress = self._progress_now()
         self.wall += time.perf_counter() - self.started
         return Observation(shopper_message=opening, turn=0, tools=self.controller.tools)
 
@@ -365,7 +370,8 @@ class Episode:
                     continue
                 ok, content = await self._call(req)
                 self.stale = self.stale or (ok and req.name in MUTATING_TOOLS)
-                self.calls.append(_Call(turn, req.name, req.arguments, ok, content))
+                self.calls.append(_Call(turn, req.name, req.arguments, ok, content,
+                                        sent=req.name not in HIDDEN_TOOLS))
                 results.append(ToolResult(name=req.name, arguments=req.arguments, ok=ok,
                                           content=content))
                 self.messages.append(Message(
@@ -380,6 +386,10 @@ class Episode:
             reply_text = await self._off_loop(self._shopper_turn, turn, action.message)
         if not self.done and action.done:
             self._stop("agent_done", truncated=False)
+        idle = not (action.tool_calls or action.message is not None or action.done)
+        self.idle = self.idle + 1 if idle else 0
+        if not self.done and self.idle >= MAX_IDLE_STEPS:
+            self._stop("agent_idle", truncated=True)
         if not self.done and self.turn >= limits.max_turns:
             self._stop("turn_budget", truncated=True)
         if not self.done and self.reward_mode == "dense":
@@ -431,7 +441,7 @@ class Episode:
         if reply.confirmation is not None:
             self.confirmations.append(reply.confirmation)
         self.messages.append(Message(role="user", content=reply.text))
-        for event in self.task.scenario:
+        for event in self.task.scenario if not (reply.done or reply.quit) else ():
             if event.turn == turn:
                 apply_event(self.shop, self.session_id, event)
                 self.stale = True
@@ -495,18 +505,26 @@ class Episode:
     def _server_trace(self) -> list[TraceEntry]:
         """The server's own record of the session's calls, with turns from the call order."""
         out = []
+        sent = [c for c in self.calls if c.sent]
         for i, rec in enumerate(self.shop.trace(self.session_id)):
-            turn = self.calls[i].turn if i < len(self.calls) else self.turn
+            turn = sent[i].turn if i < len(sent) else self.turn
             args = {k: v for k, v in rec.arguments.items() if k != "session_id"}
             out.append(TraceEntry(seq=rec.seq, tool=rec.tool, arguments=args, ok=rec.ok,
                                   error_code=rec.error_code, error_message=rec.error_message,
                                   result=rec.result, latency_ms=rec.latency_ms, turn=turn))
         return out
 
+    def _progress_now(self) -> float:
+        assert self.before is not None and self.shopper is not None
+        if self.stale or self.state is None:
+            self.state = self._read_state()
+        task = self.task.model_copy(update={"intents": self.shopper.current_intents_final()})
+        return progress_score(task, self.before, self.state, self._local_trace(),
+                              self.messages, self.products,
+                              intent_turns=list(self.shopper.since))
+
     def _track_progress(self) -> None:
-        assert self.before is not None and self.state is not None
-        value = progress_score(self.task, self.before, self.state, self._local_trace(),
-                               self.messages, self.products)
+        value = self._progress_now()
         self.progress.append(round(value - self.last_progress, 6))
         self.last_progress = value
 

@@ -7,6 +7,7 @@ only ever reaches the shop through MCP).
 from __future__ import annotations
 
 from mcp_shop import Shop
+from mcp_shop.errors import InvalidInput
 from verifiers.types import ScenarioEvent, World
 
 __all__ = ["apply_event", "build_world"]
@@ -19,6 +20,7 @@ def build_world(shop: Shop, world: World) -> str:
     overrides, extra codes, the task's past orders (numbered after the seeded history), cart
     lines, then the clock moves by ``advance_hours``.
     """
+    _check(world)
     sid = shop.open_session(seed=world.session_seed, tier=world.tier,
                             history_orders=world.history_orders).session_id
     if world.stock or world.prices:
@@ -35,6 +37,23 @@ def build_world(shop: Shop, world: World) -> str:
     if world.advance_hours:
         shop.advance_clock(sid, hours=world.advance_hours)
     return sid
+
+
+def _check(world: World) -> None:
+    """The parts of a world that are free-form dicts, checked before anything is created."""
+    for i, code in enumerate(world.codes):
+        if not isinstance(code.get("code"), str):
+            raise InvalidInput(f"world.codes[{i}] needs a 'code' (text), e.g. {{'code': "
+                               "'FLASH15', 'kind': 'percent', 'value': 15}")
+    for i, past in enumerate(world.past_orders):
+        lines, days = past.get("lines"), past.get("days_ago")
+        if not isinstance(lines, dict) or not lines or not all(
+                isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in lines.items()):
+            raise InvalidInput(f"world.past_orders[{i}].lines must map variant ids to "
+                               "quantities >= 1, e.g. {'V-000042-1': 1}")
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days <= 3650:
+            raise InvalidInput(f"world.past_orders[{i}].days_ago must be a number of days "
+                               f"from 0 to 3650, got {days!r}")
 
 
 def apply_event(shop: Shop, session_id: str, event: ScenarioEvent) -> None:

@@ -209,7 +209,8 @@ class World(BaseModel):
                                               "'shipping_option': str}")
     cart: dict[str, int] = Field(default_factory=dict, description="variant_id -> qty already "
                                  "in the cart")
-    advance_hours: float = Field(default=0, ge=0, description="clock moved after set-up")
+    advance_hours: float = Field(default=0, ge=0, le=24 * 3650, description="clock moved "
+                                 "after set-up (at most ten years)")
 
 
 class ScenarioEvent(BaseModel):

@@ -10,7 +10,7 @@ done ("One more thing: ...").
 from __future__ import annotations
 
 from episodes.generate import GenContext, GenerationError, generate_task, register, task_id
-from verifiers.types import Limits, TaskSpec, World
+from verifiers.types import Limits, ScenarioEvent, TaskSpec, World
 
 __all__ = ["FIRST", "SECOND", "generate_multi"]
 
@@ -36,6 +36,38 @@ def _merge(a: World, b: World) -> World | None:
         "codes": [*a.codes, *b.codes],
         "cart": {**a.cart, **b.cart},
     })
+
+
+def _chain_events(parts: list[TaskSpec]) -> list[ScenarioEvent]:
+    """Each part's flash-sale events, moved to the turns where that part is played (after the
+    gold turns of the parts before it), leaving out changes to products another part's gold
+    solution uses (each generator keeps its events off its own gold already)."""
+    out: list[ScenarioEvent] = []
+    offset = 0
+    for i, part in enumerate(parts):
+        others = {_product(x) for j, p in enumerate(parts) if j != i
+                  for g in p.gold for x in _ids(g.args)}
+        for event in part.scenario:
+            stock = {k: v for k, v in event.stock.items() if _product(k) not in others}
+            prices = {k: v for k, v in event.prices.items() if _product(k) not in others}
+            if stock or prices:
+                out.append(ScenarioEvent(turn=event.turn + offset, stock=stock, prices=prices))
+        offset += sum(1 for g in part.gold if g.say is not None)
+    return out
+
+
+def _product(pid_or_vid: str) -> str:
+    return "P-" + pid_or_vid.split("-")[1]
+
+
+def _ids(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith(("P-", "V-")) else []
+    if isinstance(value, dict):
+        return [i for v in value.values() for i in _ids(v)]
+    if isinstance(value, list):
+        return [i for v in value for i in _ids(v)]
+    return []
 
 
 @register("multi")
@@ -66,7 +98,7 @@ def generate_multi(ctx: GenContext) -> TaskSpec:
             continue
         intents = [i for p in parts for i in p.intents]
         gold = [g for p in parts for g in p.gold]
-        scenario = [e for p in parts for e in p.scenario]
+        scenario = _chain_events(parts)
         return TaskSpec(
             task_id=task_id(ctx.family, ctx.difficulty, ctx.seed),
             family="multi", difficulty=ctx.difficulty, seed=ctx.seed, catalog=ctx.catalog,

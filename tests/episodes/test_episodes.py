@@ -173,12 +173,13 @@ async def test_reward_modes_through_the_controller(ep_shop: Any, mode: str) -> N
     async with EpisodeController(ep_shop, reward_mode=mode) as controller:  # type: ignore[arg-type]
         good = await controller.run(OracleAgent(), tasks)
         bad = await controller.run(RandomAgent(), tasks)
-        episode = controller.episode(tasks[0])
+        episode = controller.episode(tasks[1])  # purchase: code, then order, pay progress
         await episode.reset()
+        initial = episode.last_progress
         from episodes.agents.oracle import gold_actions
 
         rewards = []
-        for action in gold_actions(tasks[0].gold):
+        for action in gold_actions(tasks[1].gold):
             step = await episode.step(action)
             rewards.append(step.reward)
             if step.done:
@@ -189,7 +190,51 @@ async def test_reward_modes_through_the_controller(ep_shop: Any, mode: str) -> N
     if mode == "dense":
         assert episode.progress, "dense mode records per-step progress"
         assert any(p > 0 for p in episode.progress)
-        assert sum(episode.progress) == pytest.approx(episode.last_progress)
+        assert sum(episode.progress) == pytest.approx(episode.last_progress - initial, abs=1e-4)
         assert any(r > 0 for r in rewards[:-1])  # progress paid before the end
     else:
         assert all(r == 0 for r in rewards[:-1])  # nothing before the end
+
+
+async def test_refused_hidden_calls_keep_the_trace_aligned(ep_shop: Any) -> None:
+    """An open_session attempt (refused by the controller, never sent) must not shift the
+    turns of the server's trace: the gold solution still succeeds after one."""
+    from episodes.agents.oracle import gold_actions
+
+    task = generate_task(ep_shop, "purchase", 2, 0)
+    actions = [Action(tool_calls=[ToolRequest(name="open_session")]), *gold_actions(task.gold)]
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task)
+        await episode.reset()
+        for action in actions:
+            step = await episode.step(action)
+            if step.done:
+                break
+        record = episode.record()
+    assert record["success"], record["reward_components"]
+    assert record["trace"][0]["tool"] != "open_session"
+
+
+async def test_no_flash_sale_after_the_shopper_is_done(ep_shop: Any) -> None:
+    """A scenario event due in the turn the shopper says goodbye does not change the verdict."""
+    from verifiers.types import ScenarioEvent
+
+    task = generate_task(ep_shop, "discovery", 0, 2)
+    target = next(g.args["product_ids"][0] for g in task.gold if g.tool == "present_products")
+    variants = [v.variant_id for v in ep_shop.get_product(
+        ep_shop.open_session(seed=1).session_id, target).variants]
+    drained = task.model_copy(update={"scenario": [
+        ScenarioEvent(turn=t, stock={v: 0 for v in variants}) for t in (1, 2, 3)]})
+    async with EpisodeController(ep_shop) as controller:
+        [record] = await controller.run(OracleAgent(), [drained])
+    assert record["success"], record["reward_components"]
+
+
+async def test_empty_actions_end_the_episode(ep_shop: Any) -> None:
+    task = generate_task(ep_shop, "cart", 0, 1)
+    async with EpisodeController(ep_shop) as controller:
+        episode = controller.episode(task)
+        await episode.reset()
+        steps = [await episode.step(Action()) for _ in range(3)]
+    assert [s.done for s in steps] == [False, False, True]
+    assert steps[-1].info["stop_reason"] == "agent_idle" and steps[-1].truncated
