@@ -550,7 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the widest window (default 4)")
     cur.add_argument("--curriculum-batch", type=_positive, metavar="B",
                      help="tasks drawn, run concurrently, then reported per step (default "
-                     "--concurrency x --workers; the run depends on it)")
+                     "--concurrency x --workers). Windows move only between batches, so a "
+                     "run depends on it: a resumed run repeats an uninterrupted one exactly "
+                     "when B is the same and each part's --episodes is a multiple of B")
     _add_shop_options(run)
     run.set_defaults(fn=cmd_run)
 

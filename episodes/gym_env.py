@@ -19,7 +19,9 @@ An action is one of:
 * any other text: a message to the shopper (text starting with ``{`` must be a JSON action).
 
 An action that cannot be read is not played: the observation and ``info["error"]`` say what
-is wrong, the reward is 0 and the episode goes on.
+is wrong, the reward is 0 and the episode goes on. An action after the episode's end is not
+played either: the observation says so (``done`` true, ``error``), the reward is 0. Steps of
+one environment from several threads are serialised.
 
 An observation is a JSON object (ASCII, non-ASCII characters escaped) with
 ``shopper_message`` (the shopper's new message, or null), ``tool_results`` (name, arguments,
@@ -55,7 +57,7 @@ from episodes.controller import (
     ToolRequest,
     ToolResult,
 )
-from episodes.sync import ShopSettings, SyncController, shared_controller
+from episodes.sync import EpisodeOver, ShopSettings, SyncController, shared_controller
 from mcp_shop import Shop
 from verifiers.types import TaskSpec
 
@@ -67,6 +69,13 @@ OBSERVATION_MAX_LENGTH = 200_000
 ACTION_MAX_LENGTH = 8_192
 # JSON with ensure_ascii only ever holds printable ASCII; actions may use any printable ASCII.
 TEXT_CHARSET = string.printable
+
+# An observation must hold at least a cut shopper message and the note that results were
+# dropped; smaller limits are refused.
+MIN_OBSERVATION_LENGTH = 256
+_MIN_SHARE = 40
+_CUT = " ...[truncated]"
+_TOO_LONG = "the tool results are too long for max_observation_length and were dropped"
 
 _ACTION_KEYS = frozenset({"tool_calls", "message", "done"})
 _CALL_KEYS = frozenset({"tool", "name", "arguments"})
@@ -160,6 +169,14 @@ class ShopEnv(gym.Env[str, str]):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: choose one of "
                              f"{', '.join(self.metadata['render_modes'])}")
+        if (isinstance(max_observation_length, bool) or not isinstance(max_observation_length, int)
+                or max_observation_length < MIN_OBSERVATION_LENGTH):
+            raise ValueError(f"max_observation_length={max_observation_length!r}: it must be "
+                             f"an integer of at least {MIN_OBSERVATION_LENGTH}")
+        if (isinstance(max_action_length, bool) or not isinstance(max_action_length, int)
+                or max_action_length < 1):
+            raise ValueError(f"max_action_length={max_action_length!r}: it must be a positive "
+                             "integer")
         from episodes.generate import families as known_families
 
         self.render_mode = render_mode
@@ -209,7 +226,7 @@ class ShopEnv(gym.Env[str, str]):
         if self._episode is None:
             raise RuntimeError("call reset() before step()")
         if self._episode.done:
-            raise RuntimeError("the episode is over: call reset()")
+            return self._over()
         try:
             parsed = parse_action(action)
         except ActionError as exc:
@@ -219,7 +236,10 @@ class ShopEnv(gym.Env[str, str]):
             info.update(turn=self._episode.turn, tool_calls=len(self._episode.calls),
                         error=str(exc))
             return self._render_obs(obs, error=str(exc)), 0.0, False, False, info
-        result: StepResult = self._runtime.step(self._episode, parsed)
+        try:
+            result: StepResult = self._runtime.step(self._episode, parsed)
+        except EpisodeOver:  # another thread's step ended the episode meanwhile
+            return self._over()
         info = self._base_info()
         info.update(copy.deepcopy(result.info))
         return (self._render_obs(result.observation), float(result.reward),
@@ -270,34 +290,61 @@ class ShopEnv(gym.Env[str, str]):
 
         return generate_task(self.shop, str(family), int(difficulty), int(task_seed))
 
+    def _over(self) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """The step result of an action after the episode's end: nothing is played, the
+        observation and ``info["error"]`` say so, the reward is 0."""
+        episode = self._episode
+        assert episode is not None
+        message = "the episode is over: call reset()"
+        obs = Observation(shopper_message=None, turn=episode.turn,
+                          tool_calls=len(episode.calls), done=True)
+        info = self._base_info()
+        info.update(turn=episode.turn, tool_calls=len(episode.calls), error=message)
+        return (self._render_obs(obs, error=message), 0.0, episode.terminated,
+                episode.truncated, info)
+
     def _base_info(self) -> dict[str, Any]:
         assert self._episode is not None
         task = self._episode.task
         return {"task_id": task.task_id, "family": task.family, "difficulty": task.difficulty}
 
     def _render_obs(self, obs: Observation, *, error: str | None = None) -> str:
-        """The observation as ASCII JSON within ``max_length`` (long tool results are cut,
-        each keeping its head)."""
-        doc: dict[str, Any] = {
-            "shopper_message": obs.shopper_message,
-            "tool_results": [_result_doc(r) for r in obs.tool_results],
-            "turn": obs.turn, "done": obs.done}
+        """The observation as ASCII JSON within ``max_observation_length``: long tool results
+        are cut first (each keeping its head); if that is not enough they are dropped (the
+        ``error`` says so), and the shopper's message and the error are cut to fit."""
+        results = [_result_doc(r) for r in obs.tool_results]
+        doc: dict[str, Any] = {"shopper_message": obs.shopper_message,
+                               "tool_results": results, "turn": obs.turn, "done": obs.done}
         if error is not None:
             doc["error"] = error
         limit = self._max_obs
-        text = json.dumps(doc, ensure_ascii=True)
-        if len(text) > limit and doc["tool_results"]:
-            share = max(200, limit // (2 * len(doc["tool_results"])))
-            for r in doc["tool_results"]:
-                full = json.dumps(r["content"], ensure_ascii=True)
-                if len(full) > share:
-                    r["content"] = full[:share] + " ...[truncated]"
-            text = json.dumps(doc, ensure_ascii=True)
-        if len(text) > limit:
-            text = json.dumps({"shopper_message": None, "tool_results": [], "turn": obs.turn,
-                               "done": obs.done, "error": "the observation is too long for "
-                               "max_observation_length"})
-        return text
+        text = _dump(doc)
+        if len(text) <= limit:
+            return text
+        if results:
+            share = max(_MIN_SHARE, limit // (4 * len(results)))
+            for r in results:
+                for key in ("content", "arguments"):
+                    full = json.dumps(r[key], ensure_ascii=True)
+                    if len(full) > share:
+                        r[key] = full[:share] + _CUT
+            text = _dump(doc)
+            if len(text) <= limit:
+                return text
+            doc["tool_results"] = []
+            doc["error"] = f"{_TOO_LONG}; {error}" if error else _TOO_LONG
+        # cut the free texts: the error gets at most half the room when there is a message
+        message, note = doc["shopper_message"], doc.get("error")
+        base = dict(doc, shopper_message="" if message is not None else None)
+        if note is not None:
+            base["error"] = ""
+        room = max(0, limit - len(_dump(base)))
+        if note is not None:
+            base["error"] = _fit(note, room // 2 if message else room)
+            room -= _escaped_len(base["error"])
+        if message is not None:
+            base["shopper_message"] = _fit(message, room)
+        return _dump(base)
 
     def _transcript(self) -> str:
         if self._episode is None:
@@ -313,6 +360,32 @@ class ShopEnv(gym.Env[str, str]):
                 who = "Shopper" if m.role == "user" else "Agent"
                 lines.append(f"{who}: {m.content}")
         return "\n".join(lines)
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=True)
+
+
+def _escaped_len(text: str) -> int:
+    """The length of ``text`` as an ASCII JSON string, without the quotes."""
+    return len(json.dumps(text, ensure_ascii=True)) - 2
+
+
+def _fit(text: str, room: int) -> str:
+    """``text``, or its longest head marked as cut, whose ASCII JSON form fits in ``room``
+    characters (without the quotes); "" when not even the mark fits."""
+    if _escaped_len(text) <= room:
+        return text
+    lo, hi = 0, len(text)  # the longest head that fits lies in [lo, hi)
+    if _escaped_len(_CUT) > room:
+        return ""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _escaped_len(text[:mid] + _CUT) <= room:
+            lo = mid
+        else:
+            hi = mid
+    return text[:lo] + _CUT
 
 
 def _result_doc(result: ToolResult) -> dict[str, Any]:

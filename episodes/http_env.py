@@ -24,10 +24,10 @@ table of live episodes, each addressed by an unguessable ``episode_id``:
 
 Client mistakes get a 4xx JSON ``{"error": "..."}`` saying what is wrong and what would be
 valid: 400 malformed JSON, 404 unknown episode or endpoint, 409 a step on a finished episode
-(or on one whose previous step is still running), 422 a body that does not fit (an unknown
-field, a bad family or difficulty, an action naming a tool not offered: such an action is not
-run at all; bad tool *arguments* are the agent's to see, as a failed tool result), 429 the
-table is full. Host and Origin headers are checked as on ``mcp-shop serve --http`` (DNS-
+(or on one whose previous step is still running), 413 a body over 4 MiB, 422 a body that does
+not fit (an unknown field, a bad family or difficulty, a task whose world does not fit the
+shop, an action naming a tool not offered: such an action is not run at all; bad tool
+*arguments* are the agent's to see, as a failed tool result), 429 the table is full. Host and Origin headers are checked as on ``mcp-shop serve --http`` (DNS-
 rebinding protection: localhost plus ``--allowed-host`` / ``--allowed-origin``): 421 / 403.
 
 Limits: at most ``--max-episodes`` episodes are kept. A reset that finds the table full first
@@ -92,6 +92,9 @@ DEFAULT_PORT = 8100
 DEFAULT_MAX_EPISODES = 1024
 DEFAULT_IDLE_TIMEOUT = 900.0  # seconds
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# Deeper bodies are refused: they cannot be echoed back (pydantic serialises a bounded depth)
+# and no task or tool call needs them.
+MAX_JSON_DEPTH = 64
 TASK_CACHE_SIZE = 512  # generated tasks kept (generation is deterministic)
 ENDPOINTS = {
     "POST /reset": '{"family", "difficulty", "seed"} | {"task": {...}} | {"task_id"}',
@@ -158,6 +161,10 @@ class CloseBody(_Strict):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+# What building a task's world raises when the world does not fit the shop (unknown codes or
+# variants, values out of range, ...): the client's task is at fault, so 422, not 500.
+_WORLD_ERRORS = (ShopError, KeyError, TypeError, OverflowError, ValueError)
 
 
 def _parse(model: type[M], body: object, what: str) -> M:
@@ -226,9 +233,12 @@ class EpisodeTable:
         episode = self.controller.episode(task, policy=req.policy, trial=req.trial)
         try:
             obs = await episode.reset()
-        except ShopError as exc:  # a hand-written task whose world the shop rejects
+        except _WORLD_ERRORS as exc:  # a hand-written task whose world the shop rejects
+            detail = str(exc) or type(exc).__name__
+            if isinstance(exc, KeyError):  # str(KeyError('x')) is just "'x'"
+                detail = f"missing or unknown key {detail}"
             raise EnvError(422, f"POST /reset: task {task.task_id}'s world cannot be built on "
-                           f"this shop: {exc}") from None
+                           f"this shop: {detail}") from None
         episode_id = secrets.token_urlsafe(16)
         self._live[episode_id] = _Live(episode, self.clock())
         out: dict[str, Any] = {
@@ -271,6 +281,9 @@ class EpisodeTable:
             where = ".".join(str(x) for x in first["loc"])
             raise EnvError(422, f"POST /reset: task is not a valid task: {where}: "
                            f"{first['msg']} ({exc.error_count()} problem(s); the schema is "
+                           "`shop-episodes tasks --schema`)") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise EnvError(422, f"POST /reset: task is not a valid task: {exc} (the schema is "
                            "`shop-episodes tasks --schema`)") from None
         problem = catalog_mismatch(task, self.shop)
         if problem:
@@ -576,27 +589,65 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                      exception_handlers={HTTPException: http_error})
 
 
-async def _read_json(request: Request) -> Any:
-    """The request's JSON body (an object), or a 400 / 413 saying what is wrong with it."""
+async def _read_body(request: Request) -> bytes:
+    """The request's body, read no further than ``MAX_BODY_BYTES`` (a declared length is
+    checked first; a chunked body is cut off as soon as it grows past the limit): 413."""
     size = request.headers.get("content-length")
     if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
         raise EnvError(413, f"the body is {int(size):,} bytes; at most {MAX_BODY_BYTES:,}")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise EnvError(413, f"the body is {len(raw):,} bytes; at most {MAX_BODY_BYTES:,}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BODY_BYTES:
+            raise EnvError(413, f"the body is over {MAX_BODY_BYTES:,} bytes, the most "
+                           "accepted")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_json(request: Request) -> Any:
+    """The request's JSON body (an object), or a 400 / 413 saying what is wrong with it."""
+    raw = await _read_body(request)
     what = f"{request.method} {request.url.path}"
     if not raw.strip():
         raise EnvError(400, f"{what}: the body is empty; expected a JSON object "
                        f"{ENDPOINTS.get(what, '')}")
+    too_deep = False
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EnvError(400, f"{what}: the body is not valid JSON ({exc}); expected a JSON "
                        f"object {ENDPOINTS.get(what, '')}") from None
+    except RecursionError:  # deeper than the parser goes
+        too_deep = True
+    if too_deep or _depth(data) > MAX_JSON_DEPTH:
+        raise EnvError(400, f"{what}: the body's JSON is nested too deeply (at most "
+                       f"{MAX_JSON_DEPTH} levels); expected a JSON object "
+                       f"{ENDPOINTS.get(what, '')}")
     if not isinstance(data, dict):
         raise EnvError(400, f"{what}: the body must be a JSON object, got "
                        f"{type(data).__name__}; expected {ENDPOINTS.get(what, '')}")
     return data
+
+
+def _depth(data: Any) -> int:
+    """How deeply ``data`` (parsed JSON) nests lists and objects (without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verifiers import intent_status, match_product
+from verifiers.intents import MAX_PRESENTED
 from verifiers.types import (
     Confirmation,
     Intent,
@@ -30,8 +31,6 @@ from verifiers.types import (
 )
 
 __all__ = ["MAX_PRESENTED", "Shopper", "ShopperReply", "add_typos"]
-
-MAX_PRESENTED = 5
 
 _PRODUCT_ID = re.compile(r"\bP-\d{1,9}\b")
 _ORDER_ID = re.compile(r"\bO-\d{1,9}\b")
@@ -252,14 +251,14 @@ class Shopper:
             if call.tool != "present_products" or not call.ok or not isinstance(call.result, dict):
                 continue
             presented = call.result.get("presented") or []
-            if len(presented) > MAX_PRESENTED:
-                too_many = True
-                continue
+            too_many = too_many or len(presented) > MAX_PRESENTED
             shown.extend((p["product_id"], None) for p in presented)
-        shown.extend((pid, None) for pid in _PRODUCT_ID.findall(message))
-        if too_many and not shown:
+        # the cap holds for the whole turn, as in verifiers.intents.presented_products: five
+        # calls of five are twenty-five products, and none of them counts
+        if too_many or len({pid for pid, _ in shown}) > MAX_PRESENTED:
             return (f"That's far too many to look through. Please show me at most "
                     f"{MAX_PRESENTED} good options.")
+        shown.extend((pid, None) for pid in _PRODUCT_ID.findall(message))
         criteria = self._product_criteria(intent)
         if not shown or not criteria:
             return None

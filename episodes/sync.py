@@ -30,6 +30,7 @@ import contextlib
 import os
 import shlex
 import threading
+import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, get_args
@@ -47,6 +48,7 @@ from mcp_shop.db import DEFAULT_DB_URL
 from verifiers.types import TaskSpec
 
 __all__ = [
+    "EpisodeOver",
     "ShopSettings",
     "SyncController",
     "background_loop",
@@ -152,11 +154,17 @@ def _int_var(env: Mapping[str, str], name: str, default: int) -> int:
 # -- the synchronous controller ---------------------------------------------------------------
 
 
+class EpisodeOver(RuntimeError):
+    """A step of an episode that has already ended (possibly by a step made meanwhile from
+    another thread)."""
+
+
 class SyncController:
     """An ``EpisodeController`` held open on the background loop, driven by blocking calls.
 
     Thread-safe: environments in several threads may start and step episodes at once (each
-    call is one coroutine on the shared loop)."""
+    call is one coroutine on the shared loop); the steps of any one episode are serialised,
+    so threads sharing an episode cannot interleave inside a step (tool budget, call ids)."""
 
     def __init__(self, shop: Shop, *, connect: str | tuple[str, ...] | None = None,
                  reward_mode: RewardMode = "sparse", timeout: float | None = 600.0) -> None:
@@ -166,6 +174,8 @@ class SyncController:
         self._loop = background_loop()
         self._stop: asyncio.Event | None = None
         self._closed = False
+        self._locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._host = self._loop.submit(self._hold(ready))
         ready.result(timeout)  # re-raises a failure to connect
@@ -215,8 +225,24 @@ class SyncController:
         return episode, self.run(episode.reset())
 
     def step(self, episode: Episode, action: Action) -> StepResult:
-        """One step of ``episode``."""
-        return self.run(episode.step(action))
+        """One step of ``episode``, never concurrent with another step of it; ``EpisodeOver``
+        if it has ended (also when another thread ended it while this one waited)."""
+        with self._episode_lock(episode):
+            if episode.done:
+                raise EpisodeOver("the episode is over: reset() a new one")
+            return self.run(episode.step(action))
+
+    def _episode_lock(self, episode: Episode) -> threading.Lock:
+        """The lock serialising ``episode``'s steps (dropped when the episode is collected;
+        episodes are unhashable dataclasses, hence the id key)."""
+        key = id(episode)
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+                # no lock in the callback: it may run from a collection inside this block
+                weakref.finalize(episode, self._locks.pop, key, None)
+            return lock
 
     def close(self, timeout: float | None = None) -> None:
         """Close the MCP connection (idempotent); wait at most ``timeout`` seconds (default:

@@ -60,17 +60,29 @@ def load_tasks(path: str | Path) -> list[TaskSpec]:
         return [t for q in files for t in load_tasks(q)]
     if not p.exists():
         raise TaskFileError(f"{p}: no such task file")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start}); task "
+                            "files are UTF-8 JSON") from None
+    except OSError as exc:
+        raise TaskFileError(f"{p}: cannot read it: {exc.strerror or exc}") from None
     docs: list[tuple[int, object]] = []
+    line = 1
     try:
         if p.suffix == ".jsonl":
-            docs = [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), 1)
-                    if line.strip()]
+            for line, row in enumerate(text.splitlines(), 1):
+                if row.strip():
+                    docs.append((line, json.loads(row)))
         else:
             data = json.loads(text)
             docs = [(1, d) for d in (data if isinstance(data, list) else [data])]
     except json.JSONDecodeError as exc:
-        raise TaskFileError(f"{p}: not valid JSON: {exc}") from None
+        where = f"{p}:{line}" if p.suffix == ".jsonl" else str(p)
+        raise TaskFileError(f"{where}: not valid JSON: {exc}") from None
+    except RecursionError:
+        where = f"{p}:{line}" if p.suffix == ".jsonl" else str(p)
+        raise TaskFileError(f"{where}: the JSON is nested too deeply") from None
     tasks = []
     for line, doc in docs:
         try:
@@ -89,10 +101,20 @@ def _with_defaults(doc: object) -> object:
     difficulty."""
     if not isinstance(doc, dict) or "difficulty" not in doc:
         return doc
-    try:
-        params = difficulty_params(int(doc["difficulty"]))
-    except (TypeError, ValueError):
+    level = doc["difficulty"]
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)  # 3.0 validates as 3; inf and nan are not integers
+    if isinstance(level, str):
+        try:
+            level = int(level)  # pydantic takes "3" for 3, too
+        except ValueError:
+            return doc
+    if not isinstance(level, int):  # (a bool is an int, as pydantic takes it too)
         return doc  # validation reports the bad difficulty
+    try:
+        params = difficulty_params(level)
+    except (TypeError, ValueError, OverflowError):
+        return doc  # out of range: validation reports it
     out = dict(doc)
     out.setdefault("params", params.model_dump())
     out.setdefault("limits", {"max_turns": params.max_turns,

@@ -21,13 +21,14 @@ environment variables (``episodes.sync``), or ``ShopToolEnv.factory(shop)`` in c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from episodes.controller import Action, Episode, RewardMode, StepResult, ToolRequest
-from episodes.sync import ShopSettings, SyncController, shared_controller
+from episodes.sync import EpisodeOver, ShopSettings, SyncController, shared_controller
 from mcp_shop import Shop
 from mcp_shop.server.inputs import (
     CancelReason,
@@ -151,7 +152,8 @@ class ShopToolEnv:
         stopped), so every rollout is scored."""
         episode = self._require()
         if not episode.done:
-            self._last = self._runtime.step(episode, Action(done=True))
+            with contextlib.suppress(EpisodeOver):  # another thread ended it meanwhile
+                self._last = self._runtime.step(episode, Action(done=True))
         assert episode.breakdown is not None
         return episode.breakdown.reward
 
@@ -198,8 +200,11 @@ class ShopToolEnv:
         if episode.done:
             return _OVER
         args = {k: v for k, v in arguments.items() if v is not None}
-        self._last = step = self._runtime.step(
-            episode, Action(tool_calls=[ToolRequest(name=name, arguments=args)]))
+        try:
+            self._last = step = self._runtime.step(
+                episode, Action(tool_calls=[ToolRequest(name=name, arguments=args)]))
+        except EpisodeOver:  # ended by a call from another thread meanwhile
+            return _OVER
         if not step.observation.tool_results:
             return ("Error: the tool-call budget is exhausted; the episode is over "
                     f"({step.info.get('stop_reason', 'stopped')}).")
@@ -222,7 +227,10 @@ class ShopToolEnv:
         episode = self._require()
         if episode.done:
             return _OVER
-        self._last = step = self._runtime.step(episode, Action(message=text))
+        try:
+            self._last = step = self._runtime.step(episode, Action(message=text))
+        except EpisodeOver:  # ended by a call from another thread meanwhile
+            return _OVER
         reply = step.observation.shopper_message or ""
         if step.done:
             reply += "\n[The conversation is over.]"

@@ -24,8 +24,9 @@ Conventions:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from verifiers.match import match_fraction, match_product
@@ -87,10 +88,12 @@ def _result_dict(result: Any) -> dict[str, Any] | None:
 def presented_products(trace: Sequence[TraceEntry], *, since_turn: int = 0
                        ) -> tuple[list[tuple[str, int | None]], int]:
     """The products of accepted ``present_products`` calls made in turn ``since_turn`` or
-    later, in order, as (product_id, price shown); and how many calls were ignored for
-    showing more than ``MAX_PRESENTED`` products."""
-    shown: list[tuple[str, int | None]] = []
-    too_many = 0
+    later, in order, as (product_id, price shown); and how many turns were ignored for
+    showing more than ``MAX_PRESENTED`` products. The cap holds per turn: when one call, or
+    several calls of a turn together, show more than ``MAX_PRESENTED`` distinct products, none
+    of that turn's presentations count (the shopper says so, see ``episodes.shopper``)."""
+    turns: dict[int, list[tuple[str, int | None]]] = {}
+    over: set[int] = set()
     for entry in trace:
         if entry.tool != "present_products" or not entry.ok or entry.turn < since_turn:
             continue
@@ -98,49 +101,196 @@ def presented_products(trace: Sequence[TraceEntry], *, since_turn: int = 0
         items = result.get("presented") if result else None
         if not isinstance(items, list):
             continue
+        batch = turns.setdefault(entry.turn, [])
         if len(items) > MAX_PRESENTED:
-            too_many += 1
-            continue
+            over.add(entry.turn)
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("product_id"), str):
                 price = item.get("price_cents")
-                shown.append((item["product_id"], price if isinstance(price, int) else None))
-    return shown, too_many
+                batch.append((item["product_id"], price if isinstance(price, int) else None))
+    shown: list[tuple[str, int | None]] = []
+    for turn in sorted(turns):
+        batch = turns[turn]
+        if turn in over or len({pid for pid, _ in batch}) > MAX_PRESENTED:
+            over.add(turn)
+            continue
+        shown.extend(batch)
+    return shown, len(over)
 
 
 def assistant_texts(messages: Sequence[Message], *, since_turn: int = 0) -> list[str]:
     """The text of the agent's messages from turn ``since_turn`` on (see the module's turn
     convention)."""
-    out: list[str] = []
+    return [text for _, text in assistant_turn_texts(messages, since_turn=since_turn)]
+
+
+def assistant_turn_texts(messages: Sequence[Message], *, since_turn: int = 0
+                         ) -> list[tuple[int, str]]:
+    """(turn, text) of the agent's messages from turn ``since_turn`` on."""
+    out: list[tuple[int, str]] = []
     users = 0
     for m in messages:
         if m.role == "user":
             users += 1
         elif m.role == "assistant" and m.content and users >= since_turn:
-            out.append(m.content)
+            out.append((users, m.content))
     return out
 
 
-def answer_progress(groups: Sequence[Sequence[str]], texts: Sequence[str]
-                    ) -> tuple[bool, float, str]:
-    """Whether one message answers every group (contains, any case, one alternative of each),
-    the best share of groups one message covers, and what the best message misses."""
+# -- answers: matching alternatives and spotting stuffed messages ---------------------------
+
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_WORD_NUMBERS: dict[str, int] = {w: n for n, w in enumerate(_ONES)}
+for _t, _tens in enumerate(_TENS, start=2):
+    _WORD_NUMBERS[_tens] = _t * 10
+    for _o in range(1, 10):
+        _WORD_NUMBERS[f"{_tens}-{_ONES[_o]}"] = _t * 10 + _o
+        _WORD_NUMBERS[f"{_tens} {_ONES[_o]}"] = _t * 10 + _o
+_WORD_NUMBERS.update({"a": 1, "an": 1, "a hundred": 100, "one hundred": 100})
+_NUM = (r"(?<![\w.,$])(\d[\d,]*(?:\.\d+)?|"
+        + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)).replace(" ", r"\s+")
+        + r")(?![\w])")
+_SEP = r"(?:\s+|\s*-\s*)"
+_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("dollar amounts", re.compile(r"\$\s*(\d[\d,]*(?:\.\d{1,2})?)(?![\d])")),
+    ("dollar amounts", re.compile(r"(?<![\w.,$])(\d[\d,]*\.\d{2})(?![\d])")),
+    ("dollar amounts", re.compile(_NUM + r"\s*(?:dollars?|bucks|usd)\b")),
+    ("percentages", re.compile(_NUM + r"\s*(?:%|percent\b|per\s*cent\b)")),
+    ("day counts", re.compile(_NUM + _SEP + r"(?:(?:business|calendar|working)" + _SEP
+                              + r")?days?\b")),
+    ("hour counts", re.compile(_NUM + _SEP + r"(?:hours?|hrs?)\b")),
+    ("month counts", re.compile(r"half\s+a\s+year|" + _NUM + _SEP + r"months?\b")),
+    ("month counts", re.compile(_NUM + _SEP + r"years?\b")),
+    ("order statuses", re.compile(r"\b(pending|processing|shipped|delivered|cancell?ed)\b")),
+)
+ANSWER_NOISE_LIMIT = 2
+"""How many values of one kind (day counts, percentages, dollar amounts, hour or month counts,
+order statuses) an answering message may hold beyond those of the intent's answer groups; one
+with more buries its answer among contradicting values and does not count."""
+
+
+def _number(text: str) -> float | None:
+    text = re.sub(r"\s+", " ", text.strip())
+    if text in _WORD_NUMBERS:
+        return float(_WORD_NUMBERS[text])
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def answer_values(text: str) -> set[tuple[str, str]]:
+    """The values a text states, as (kind, normalized value): dollar amounts (in cents),
+    percentages, day, hour and month counts (years in months) and order status words."""
+    low = text.casefold()
+    out: set[tuple[str, str]] = set()
+    for kind, pattern in _VALUE_PATTERNS:
+        for m in pattern.finditer(low):
+            if kind == "order statuses":
+                out.add((kind, m.group(1).replace("canceled", "cancelled")))
+                continue
+            half = m.group(0).startswith("half")
+            n = 6.0 if half else _number(m.group(1))
+            if n is not None:
+                if kind == "dollar amounts":
+                    n = round(n * 100)
+                elif kind == "month counts" and "year" in m.group(0) and not half:
+                    n *= 12
+                out.add((kind, f"{n:g}"))
+            # blank the match so that a later pattern does not read it again
+            low = low[:m.start()] + " " * (m.end() - m.start()) + low[m.end():]
+    return out
+
+
+def _alt_pattern(alt: str) -> re.Pattern[str]:
+    """An alternative as a pattern: any case, and a number in it is not part of a longer one
+    ('5 days' is not in '15 days', '$5' is not in '$5.99')."""
+    body = re.escape(alt.casefold())
+    if alt[:1].isdigit():
+        body = r"(?<![\w.,])" + body
+    if alt[-1:].isdigit():
+        body += r"(?![\d]|[.,]\d)"
+    return re.compile(body)
+
+
+def _mentions(low: str, alt: str) -> bool:
+    return bool(alt.strip()) and _alt_pattern(alt).search(low) is not None
+
+
+def stray_values(groups: Sequence[Sequence[str]], text: str,
+                 ignore: Collection[tuple[str, str]] = ()) -> dict[str, list[str]]:
+    """The values of ``text`` (see ``answer_values``) that no answer group states, by kind:
+    the text with every alternative of every group blanked out, less the values the
+    alternatives themselves state and ``ignore``."""
+    low = text.casefold()
+    for group in groups:
+        for alt in group:
+            if alt.strip():
+                low = _alt_pattern(alt).sub(lambda m: " " * len(m.group(0)), low)
+    known = {v for group in groups for alt in group for v in answer_values(alt)}
+    out: dict[str, list[str]] = {}
+    for kind, value in sorted(answer_values(low) - known - set(ignore), key=_value_order):
+        out.setdefault(kind, []).append(_show(kind, value))
+    return out
+
+
+_UNITS = {"percentages": "%", "day counts": " days", "hour counts": " hours",
+          "month counts": " months"}
+
+
+def _value_order(value: tuple[str, str]) -> tuple[str, float, str]:
+    try:
+        return value[0], float(value[1]), ""
+    except ValueError:
+        return value[0], 0.0, value[1]
+
+
+def _show(kind: str, value: str) -> str:
+    if kind == "dollar amounts":
+        return f"${float(value) / 100:,.2f}"
+    return value + _UNITS.get(kind, "")
+
+
+def _buried(groups: Sequence[Sequence[str]], text: str,
+            ignore: Collection[tuple[str, str]]) -> str | None:
+    """Why ``text`` is not a specific answer (too many stray values of one kind), or None."""
+    for kind, values in stray_values(groups, text, ignore).items():
+        if len(values) > ANSWER_NOISE_LIMIT:
+            return (f"the answer is buried among {len(values)} other {kind} "
+                    f"({', '.join(values[:4])}{', ...' if len(values) > 4 else ''})")
+    return None
+
+
+def answer_progress(groups: Sequence[Sequence[str]], texts: Sequence[str], *,
+                    ignore: Collection[tuple[str, str]] = ()) -> tuple[bool, float, str]:
+    """Whether one message answers every group (mentions, any case, one alternative of each)
+    without burying the answer among more than ``ANSWER_NOISE_LIMIT`` stray values of one kind;
+    the best share of groups one such message covers, and what the best message misses."""
     if not groups:
         ok = any(t.strip() for t in texts)
         return ok, 1.0 if ok else 0.0, "done" if ok else "no answer given"
     if not texts:
         return False, 0.0, "no answer given"
-    best, missing = -1, ""
+    best, missing, buried = -1, "", ""
     for text in texts:
         low = text.casefold()
-        misses = [g for g in groups if not any(alt.casefold() in low for alt in g)]
+        misses = [g for g in groups if not any(_mentions(low, alt) for alt in g)]
         hits = len(groups) - len(misses)
+        why = _buried(groups, text, ignore)
+        if why is not None:
+            buried = buried or why
+            continue
         if hits > best:
             best = hits
             missing = " / ".join(f'"{a}"' for a in misses[0]) if misses else ""
     if best == len(groups):
         return True, 1.0, "done"
-    return False, best / len(groups), f"no answer mentions {missing}"
+    if best <= 0 and buried:
+        return False, 0.0, buried
+    return False, max(best, 0) / len(groups), f"no answer mentions {missing}"
 
 
 # -- matching items to lines ----------------------------------------------------------------
@@ -268,8 +418,7 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
         return _cart(intent, before, after, products)
     if kind == "purchase":
         return _purchase(intent, before, after, products)
-    texts = assistant_texts(messages, since_turn=since_turn)
-    grounded = _looked_up(intent, trace)
+    texts, grounded = _grounded_texts(intent, trace, messages, since_turn)
     if kind in ("order_status", "policy"):
         ok, frac, why = answer_progress(intent.answers, texts)
         return _result([(1.0 if ok else frac, why), *grounded])
@@ -280,19 +429,40 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
     return _cancel(intent, before, after, texts, grounded)
 
 
+_CANCEL_WORDS = {("order statuses", "cancelled")}  # a refused cancellation says "cancelled"
 _ORDER_READS = ("get_order", "list_orders", "check_return_eligibility")
 
 
-def _looked_up(intent: Intent, trace: Sequence[TraceEntry]) -> list[tuple[float, str]]:
-    """For an answer about an order: the requirement that the agent read that order (with
-    get_order, check_return_eligibility or list_orders) so that the answer rests on the shop's
-    data, not on stuffing a message with likely words."""
-    if intent.order_id is None or intent.kind == "policy":
-        return []
-    read = any(e.ok and e.tool in _ORDER_READS
-               and (e.tool == "list_orders" or e.arguments.get("order_id") == intent.order_id)
-               for e in trace)
-    return [(1.0 if read else 0.0, f"{intent.order_id} was never looked up")]
+def _lookup_turn(intent: Intent, trace: Sequence[TraceEntry]) -> tuple[int | None, str]:
+    """The first turn in which the agent read what an answer rests on, and what that is: the
+    order (get_order, check_return_eligibility or list_orders) for an answer about an order,
+    the policies (search_policy) for a policy answer. An answer resting on no read is only a
+    guess, or a message stuffed with likely words."""
+    if intent.kind == "policy":
+        turns = [e.turn for e in trace if e.ok and e.tool == "search_policy"]
+        return (min(turns) if turns else None), "the policies were never looked up"
+    turns = [e.turn for e in trace if e.ok and e.tool in _ORDER_READS
+             and (e.tool == "list_orders" or e.arguments.get("order_id") == intent.order_id)]
+    return (min(turns) if turns else None), f"{intent.order_id} was never looked up"
+
+
+def _grounded_texts(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[Message],
+                    since_turn: int) -> tuple[list[str], list[tuple[float, str]]]:
+    """The agent's messages that may answer ``intent`` and the look-up requirement: for a
+    policy answer or an answer about an order, only messages of the turn of the look-up (see
+    ``_lookup_turn``) or later count; without a look-up every message gets partial credit, but
+    the requirement fails."""
+    texts = assistant_turn_texts(messages, since_turn=since_turn)
+    if intent.kind != "policy" and intent.order_id is None:
+        return [t for _, t in texts], []
+    turn, why = _lookup_turn(intent, trace)
+    if turn is None:
+        return [t for _, t in texts], [(0.0, why)]
+    after = [t for k, t in texts if k >= turn]
+    if not after and texts:
+        why = why.replace("were never", "were not").replace("was never", "was not")
+        return [t for _, t in texts], [(0.5, f"{why} before the answer")]
+    return after, [(1.0, "")]
 
 
 def _discovery(intent: Intent, trace: Sequence[TraceEntry], products: Products,
@@ -436,7 +606,8 @@ def _not_proceeding(intent: Intent, changed: list[str], what: str, texts: Sequen
                     grounded: list[tuple[float, str]]) -> IntentResult:
     """Success of an intent the shop forbids: no change, and the shopper told why (after the
     agent read the order)."""
-    ok, frac, why = answer_progress(intent.answers, texts)
+    ignore = _CANCEL_WORDS if intent.kind == "cancel" else ()
+    ok, frac, why = answer_progress(intent.answers, texts, ignore=ignore)
     return _result([
         (0.0 if changed else 1.0, f"{what} {', '.join(changed)} was made though it should not "
          f"be"),

@@ -22,6 +22,7 @@ __all__ = [
     "match_checks",
     "match_fraction",
     "match_product",
+    "option_price",
     "reason_tag",
     "shown_price",
     "variant_matches",
@@ -49,6 +50,15 @@ def shown_price(product: ProductFacts) -> int | None:
     all variants when none is in stock; None without variants)."""
     in_stock = [v.price_cents for v in product.variants if v.stock > 0]
     prices = in_stock or [v.price_cents for v in product.variants]
+    return min(prices) if prices else None
+
+
+def option_price(product: ProductFacts, options: dict[str, str], *,
+                 in_stock: bool = True) -> int | None:
+    """The price of the cheapest variant having ``options`` (in stock, unless ``in_stock`` is
+    false); None when no such variant exists."""
+    prices = [v.price_cents for v in product.variants
+              if _has_options(v, options) and (v.stock > 0 or not in_stock)]
     return min(prices) if prices else None
 
 
@@ -88,7 +98,9 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
     ``variant_id`` names the chosen variant (a cart or order line); without it the product is
     judged as presented. ``price_cents`` is the price paid or shown; None or a non-positive
     value (an unknown price, see ``verifiers.state.normalize``) means: the chosen variant's
-    price, else the product's lowest in-stock variant price.
+    price, else the product's lowest in-stock variant price. Without a chosen variant but with
+    ``options`` set, the price is that of the cheapest in-stock variant having those options
+    (see ``option_price``): a cheap red variant does not make the blue one affordable.
     """
     checks: list[tuple[str, str | None]] = []
     variant: VariantFacts | None = None
@@ -113,7 +125,11 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
                        else f"brand is {product.brand}, not {match.brand}"))
     if match.max_price_cents is not None:
         price: int | None
-        if price_cents is not None and price_cents > 0:
+        optioned = (None if variant_id is not None or not match.options
+                    else option_price(product, match.options, in_stock=match.in_stock))
+        if optioned is not None:
+            price = optioned
+        elif price_cents is not None and price_cents > 0:
             price = price_cents
         elif variant is not None:
             price = variant.price_cents

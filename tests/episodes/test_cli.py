@@ -264,13 +264,25 @@ def _write_bad_tasks(tmp_path: Path, kind: str, shop_args: list[str]
     if kind == "not-json":
         path.write_text('{"task_id": "x", \n')
         return path, ["bad.jsonl", "not valid JSON"]
+    if kind == "not-utf8":
+        path.write_bytes(b'{"task_id": "caf\xe9"}\n')
+        return path, ["bad.jsonl", "not UTF-8"]
+    if kind == "too-deep":
+        path.write_text("{}\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+        return path, ["bad.jsonl:2", "nested too deeply"]
+    if kind in ("infinite-difficulty", "fractional-difficulty"):
+        level = "1e999" if kind == "infinite-difficulty" else "2.5"
+        path.write_text('{"task_id": "x", "family": "purchase", "difficulty": ' + level
+                        + ', "seed": 1, "opening": "hi"}\n')
+        return path, ["bad.jsonl:1", "not a valid task", "difficulty"]
     path.write_text(json.dumps({"task_id": "x", "family": "purchase", "difficulty": 2,
                                 "seed": 1, "opening": "hi"}) + "\n")
     return path, ["bad.jsonl:1", "not a valid task", "tasks --schema"]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty-dir", "not-json", "not-a-task", "empty",
-                                  "duplicate"])
+                                  "duplicate", "not-utf8", "too-deep", "infinite-difficulty",
+                                  "fractional-difficulty"])
 def test_bad_task_files_exit_2(kind: str, tmp_path: Path, shop_args: list[str],
                                capsys: pytest.CaptureFixture[str]) -> None:
     path, expected = _write_bad_tasks(tmp_path, kind, shop_args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -17,9 +18,15 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 from episodes.agents import OracleAgent  # noqa: E402
 from episodes.agents.oracle import gold_actions  # noqa: E402
-from episodes.controller import EpisodeController  # noqa: E402
+from episodes.controller import EpisodeController, Observation, ToolResult  # noqa: E402
 from episodes.generate import generate_task  # noqa: E402
-from episodes.gym_env import ENV_ID, ActionError, ShopEnv, parse_action  # noqa: E402
+from episodes.gym_env import (  # noqa: E402
+    ENV_ID,
+    MIN_OBSERVATION_LENGTH,
+    ActionError,
+    ShopEnv,
+    parse_action,
+)
 from episodes.sync import ShopSettings  # noqa: E402
 from tests.conftest import TEST_SEED, TEST_SIZE  # noqa: E402
 from verifiers.types import TaskSpec  # noqa: E402
@@ -94,8 +101,10 @@ def test_gold_episode_scores_as_the_controller(env: ShopEnv, tasks: list[TaskSpe
     assert [c for c in info["breakdown"]["components"]] == expected["reward_components"]
     assert env.episode is not None
     assert comparable(env.episode.record()) == comparable(expected)
-    with pytest.raises(RuntimeError, match="reset"):
-        env.step("Anything else?")
+    calls = len(env.episode.calls)
+    obs, reward, terminated, truncated, info = env.step("Anything else?")  # not played
+    assert json.loads(obs)["done"] and "call reset()" in info["error"] and reward == 0.0
+    assert (terminated, truncated) == (True, False) and len(env.episode.calls) == calls
 
 
 def test_gymnasium_env_checker(env: ShopEnv) -> None:
@@ -201,6 +210,61 @@ def test_long_observations_are_cut_to_the_space(ep_shop: Any) -> None:
     obs, *_ = env.step('{"tool": "list_categories", "arguments": {"depth": 4}}')
     assert len(obs) <= 3000 and obs in env.observation_space
     assert "[truncated]" in json.loads(obs)["tool_results"][0]["content"]
+
+
+def test_observations_never_exceed_the_space(ep_shop: Any) -> None:
+    """Every observation fits max_observation_length, keeping (a head of) the shopper's
+    message when the tool results have to go; limits too small for that are refused."""
+    with pytest.raises(ValueError, match="max_observation_length"):
+        ShopEnv(ep_shop, max_observation_length=60)
+    with pytest.raises(ValueError, match="max_observation_length"):
+        ShopEnv(ep_shop, max_observation_length=MIN_OBSERVATION_LENGTH - 1)
+    env = ShopEnv(ep_shop, max_observation_length=MIN_OBSERVATION_LENGTH)
+    obs, _ = env.reset(seed=1)
+    assert len(obs) <= MIN_OBSERVATION_LENGTH and obs in env.observation_space
+    opening = env.episode.messages[0].content  # type: ignore[union-attr]
+    message = json.loads(obs)["shopper_message"]
+    assert message == opening or (message.endswith("[truncated]") and opening.startswith(
+        message.removesuffix(" ...[truncated]")))
+    calls = [{"name": "list_categories", "arguments": {"depth": 4}}] * 3
+    obs, *_ = env.step(json.dumps({"tool_calls": calls, "message": "One moment please."}))
+    doc = json.loads(obs)
+    assert len(obs) <= MIN_OBSERVATION_LENGTH and obs in env.observation_space
+    assert doc["tool_results"] == [] and "too long" in doc["error"]
+    assert doc["shopper_message"]  # the shopper's reply is kept
+    long = Observation(shopper_message="\u00e9" * 5000, turn=3, tool_results=[
+        ToolResult(name="view_cart", arguments={"x": "y" * 900}, ok=True, content="z" * 900)
+    ] * 20)
+    for limit in (MIN_OBSERVATION_LENGTH, 300, 1000, 5000):
+        env = ShopEnv(ep_shop, max_observation_length=limit)
+        for error in (None, "\x00" * 3000):
+            text = env._render_obs(long, error=error)
+            doc = json.loads(text)
+            assert len(text) <= limit and text in env.observation_space, (limit, error)
+            assert doc["shopper_message"].startswith("\u00e9") and doc["turn"] == 3
+
+
+def test_one_environment_stepped_from_several_threads(ep_shop: Any) -> None:
+    """Steps are serialised per episode: the tool budget holds, and actions after the end
+    give the "over" observation instead of raising."""
+    env = ShopEnv(ep_shop)
+    env.reset(seed=3)
+    assert env.episode is not None
+    budget = env.episode.task.limits.max_tool_calls
+    action = '{"tool": "search_products", "arguments": {"query": "tent"}}'
+
+    def hammer(_: int) -> list[tuple[Any, ...]]:
+        return [env.step(action) for _ in range(budget // 4 + 6)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        steps = [s for batch in pool.map(hammer, range(4)) for s in batch]
+    assert env.episode.done and len(env.episode.calls) == budget
+    ids = [m.tool_call_id for m in env.episode.messages if m.role == "tool"]
+    assert len(ids) == len(set(ids))
+    over = [s for s in steps if "error" in s[4]]
+    assert over and all("episode is over" in s[4]["error"] and s[1] == 0.0 for s in over)
+    for obs, *_ in over:
+        assert json.loads(obs)["done"] and obs in env.observation_space
 
 
 def test_constructor_checks(ep_shop: Any) -> None:

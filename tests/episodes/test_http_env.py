@@ -369,6 +369,39 @@ def test_client_mistakes_get_clear_4xx(http: httpx2.Client, env_tasks: list[Task
     assert http.get("/health").json()["status"] == "ok"  # and the server is fine
 
 
+def test_bodies_and_task_worlds_that_do_not_fit(http: httpx2.Client,
+                                                env_tasks: list[TaskSpec]) -> None:
+    """Task worlds the shop cannot build, odd numbers, deep and endless bodies: 4xx, never
+    500, and the server goes on."""
+    doc = env_tasks[0].model_dump(mode="json")
+    for name, world in [("codes", {"codes": [{"foo": 1}]}),
+                        ("advance", {"advance_hours": 1e300}),
+                        ("orders", {"past_orders": [{"lines": "x"}]}),
+                        ("stock", {"stock": {"nonsense": 5}})]:
+        bad = {**doc, "task_id": f"bad-{name}", "world": {**doc["world"], **world}}
+        r = http.post("/reset", json={"task": bad})
+        _error(r, 422, "POST /reset")
+        assert "internal error" not in r.json()["error"]
+    headers = {"content-type": "application/json"}
+    _error(http.post("/reset", content=b'{"task": {"family": "cart", "difficulty": 1e999}}',
+                     headers=headers), 422, "not a valid task")
+    _error(http.post("/reset", content=b'{"family": "cart", "difficulty": 1e999}',
+                     headers=headers), 422, "difficulty")
+    _error(http.post("/reset", content=b"[" * 100_000 + b"]" * 100_000, headers=headers),
+           400, "nested too deeply")
+    deep = {"episode_id": "x", "action": {"tool_calls": [
+        {"name": "search_products", "arguments": {"query": json.loads("[" * 300 + "]" * 300)}}]}}
+    _error(http.post("/step", content=json.dumps(deep).encode(), headers=headers), 400,
+           "nested too deeply")
+
+    def endless() -> Iterator[bytes]:  # a chunked body with no declared length
+        for _ in range(100):
+            yield b" " * 65_536
+
+    _error(http.post("/reset", content=endless(), headers=headers), 413, "4,194,304")
+    assert http.get("/health").json()["status"] == "ok"
+
+
 # -- MCP --------------------------------------------------------------------------------------
 
 

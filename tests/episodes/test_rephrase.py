@@ -16,7 +16,8 @@ from episodes.rephrase import ChatRephraser, facts_kept
 
 class Stub:
     """A Chat Completions stub whose behaviour the test sets: 'ok', 'drop_facts', 'malformed',
-    'fail_once' (429 then ok), 'fail' (always 500)."""
+    'fail_once' (429 then ok), 'fail' (always 500), 'bad_status' (not HTTP at all),
+    'truncated' (a body shorter than its Content-Length), 'null_text' (content: null)."""
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -38,8 +39,22 @@ class Stub:
                     self.send_response(429 if stub.mode == "fail_once" else 500)
                     self.end_headers()
                     return
+                if stub.mode == "bad_status":
+                    self.wfile.write(b"garbage, not HTTP\r\n\r\n")
+                    self.close_connection = True
+                    return
+                if stub.mode == "truncated":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "500")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [{"message": {"content": "Size 10')
+                    self.close_connection = True
+                    return
                 if stub.mode == "malformed":
                     payload: Any = {"choices": []}
+                elif stub.mode == "null_text":
+                    payload = {"choices": [{"message": {"content": None}}]}
                 elif stub.mode == "drop_facts":
                     payload = {"choices": [{"message": {"content": "Something, whatever."}}]}
                 else:
@@ -82,12 +97,15 @@ def test_rephrases_and_caches(stub: Stub) -> None:
     assert "a runner" in req["body"]["messages"][0]["content"]
 
 
-@pytest.mark.parametrize("mode", ["drop_facts", "malformed", "fail"])
+@pytest.mark.parametrize("mode", ["drop_facts", "malformed", "fail", "bad_status", "truncated",
+                                  "null_text"])
 def test_falls_back_to_the_original(stub: Stub, mode: str) -> None:
     stub.mode = mode
     r = ChatRephraser(stub.url, model="m", retries=1, backoff=0)
     assert r("Size 10 in blue, under $50.", "") == "Size 10 in blue, under $50."
     assert r.failures == (0 if mode == "drop_facts" else 1)
+    if mode in ("bad_status", "truncated"):  # broken replies are retried, like lost ones
+        assert stub.calls == 2
 
 
 def test_retries_a_rate_limit(stub: Stub) -> None:

@@ -244,6 +244,32 @@ def test_many_environments_in_threads_share_one_controller(
 
 
 
+def test_one_environment_called_from_several_threads(ep_shop: Any,
+                                                     tasks: list[TaskSpec]) -> None:
+    """Steps of one episode are serialised: the tool budget holds, call ids stay unique, and
+    calls after the end return the "over" text instead of raising."""
+    env = ShopToolEnv.factory(ep_shop)()
+    env.reset(**trl_rows([tasks[0]])[0])
+    budget = tasks[0].limits.max_tool_calls
+    per_thread = budget // 4 + 6  # together well past the budget
+
+    def hammer(_: int) -> list[str]:
+        return [env.search_products(query="tent") for _ in range(per_thread)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = [out for batch in pool.map(hammer, range(4)) for out in batch]
+    episode = env._episode
+    assert episode is not None and env.done
+    assert len(episode.calls) == budget
+    ids = [m.tool_call_id for m in episode.messages if m.role == "tool"]
+    assert len(ids) == len(set(ids))
+    over = [o for o in outputs if o.startswith("Error:")]
+    assert len(outputs) - len(over) == budget and over
+    assert all("episode is over" in o for o in over)
+    assert env.send_message("Still there?").startswith("Error: the episode is over")
+    assert env.get_reward() == env.breakdown.reward  # type: ignore[union-attr]
+
+
 def test_one_grpo_step_on_cpu(ep_shop: Any, tasks: list[TaskSpec], tmp_path: Any) -> None:
     """Where TRL is installed (`pip install torch==2.13.0 trl`): one GRPOTrainer step with
     ``environment_factory`` on a tiny randomly initialised model and a tokenizer trained here

@@ -318,6 +318,7 @@ def test_order_status_needs_every_group_in_one_message() -> None:
 def test_policy_answers_count_from_since_turn() -> None:
     intent = Intent(kind="policy", request="return window?", answers=[["30 days"]])
     msgs = [user("q"), say("30 days"), user("and now?"), say("I don't know")]
-    assert status(intent, messages=msgs).done
-    assert not status(intent, messages=msgs, since_turn=2).done
+    searched = [call("search_policy", {"query": "returns"})]
+    assert status(intent, messages=msgs, trace=searched).done
+    assert not status(intent, messages=msgs, trace=searched, since_turn=2).done
     assert assistant_texts(msgs, since_turn=2) == ["I don't know"]

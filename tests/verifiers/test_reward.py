@@ -256,7 +256,10 @@ def test_progress_score_is_the_mean_of_intents() -> None:
     trace = [presented(["P-000001"])]
     assert progress_score(t, state(), state(), trace, [user("q")], PRODUCTS) == 0.5
     msgs = [user("q"), say("Returns within 30 days.")]
-    assert progress_score(t, state(), state(), trace, msgs, PRODUCTS) == 1.0
+    # the answer without a policy look-up earns half the policy intent
+    assert progress_score(t, state(), state(), trace, msgs, PRODUCTS) == 0.75
+    searched = [*trace, call("search_policy", {"query": "returns"})]
+    assert progress_score(t, state(), state(), searched, msgs, PRODUCTS) == 1.0
 
 
 def test_confirmed_checkout_success_end_to_end() -> None:
