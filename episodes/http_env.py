@@ -27,8 +27,9 @@ valid: 400 malformed JSON, 404 unknown episode or endpoint, 409 a step on a fini
 (or on one whose previous step is still running), 413 a body over 4 MiB, 422 a body that does
 not fit (an unknown field, a bad family or difficulty, a task whose world does not fit the
 shop, an action naming a tool not offered: such an action is not run at all; bad tool
-*arguments* are the agent's to see, as a failed tool result), 429 the table is full. Host and Origin headers are checked as on ``mcp-shop serve --http`` (DNS-
-rebinding protection: localhost plus ``--allowed-host`` / ``--allowed-origin``): 421 / 403.
+*arguments* are the agent's to see, as a failed tool result), 429 the table is full. Host and
+Origin headers are checked as on ``mcp-shop serve --http`` (DNS-rebinding protection: localhost
+plus ``--allowed-host`` / ``--allowed-origin``): 421 / 403.
 
 Limits: at most ``--max-episodes`` episodes are kept. A reset that finds the table full first
 drops the finished episode used least recently, and fails with 429 if every one is still

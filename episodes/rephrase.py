@@ -15,6 +15,7 @@ Ollama, hosted APIs). The API key is read from ``OPENAI_API_KEY`` unless given.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -102,13 +103,17 @@ class ChatRephraser:
                     time.sleep(self.backoff * 2 ** attempt)
                     continue
                 reason = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            except (urllib.error.URLError, TimeoutError, OSError,
+                    http.client.HTTPException) as exc:  # no reply, or a broken one (a bad
+                # status line, a body cut short): worth another try
                 if attempt < self.retries:
                     time.sleep(self.backoff * 2 ** attempt)
                     continue
-                reason = f"unreachable ({exc})"
-            except (ValueError, KeyError, IndexError, TypeError) as exc:
-                reason = f"malformed reply ({exc})"
+                reason = f"unreachable ({type(exc).__name__}: {exc})"
+            except (ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
+                reason = f"malformed reply ({type(exc).__name__}: {exc})"
+            except Exception as exc:  # the promise is the original text on *any* failure
+                reason = f"failed ({type(exc).__name__}: {exc})"
             self.failures += 1
             log.warning("shopper rephrasing failed at %s: %s; keeping the original message",
                         self.url, reason)

@@ -98,7 +98,17 @@ class FailureTag(NamedTuple):
 def _value(comp: dict[str, Any]) -> float:
     """A component's value (1.0, i.e. not failing, when missing or not a number)."""
     value = comp.get("value", 1.0)
-    return float(value) if isinstance(value, int | float) else 1.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 1.0
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float: far above 1
+        return 1.0
+
+
+def _list(value: Any) -> list[Any]:
+    """A record's list field, or nothing when it is missing or not a list."""
+    return value if isinstance(value, list) else []
 
 
 def _split_items(reason: str) -> list[str]:
@@ -131,7 +141,7 @@ def failure_tags(record: dict[str, Any]) -> list[FailureTag]:
     if record.get("success"):
         return []
     out: list[FailureTag] = []
-    for comp in record.get("reward_components") or []:
+    for comp in _list(record.get("reward_components")):
         if not isinstance(comp, dict) or _value(comp) >= 1.0:
             continue
         name = str(comp.get("name", "?"))
@@ -209,7 +219,8 @@ def _check_record(record: Any, where: str) -> dict[str, Any]:
     if not isinstance(record["success"], bool):
         raise ReportError(f"{where}: 'success' must be true or false")
     reward = record["reward"]
-    if isinstance(reward, bool) or not isinstance(reward, int | float) or math.isnan(reward):
+    if (isinstance(reward, bool) or not isinstance(reward, int | float)
+            or (isinstance(reward, int) and abs(reward) > 2 ** 53) or math.isnan(reward)):
         raise ReportError(f"{where}: 'reward' must be a number")
     return record
 
@@ -793,10 +804,15 @@ def _message_html(message: Any) -> str:
         label = f"tool {message.get('name', '')}".strip()
         text = _clip(text, TOOL_TEXT_LIMIT)
     calls = []
-    for call in message.get("tool_calls") or []:
-        fn = call.get("function", {}) if isinstance(call, dict) else {}
-        calls.append(f'<span class="call">→ {esc(fn.get("name", "?"))}'
-                     f"({esc(fn.get('arguments', ''))})</span>")
+    raw_calls = message.get("tool_calls")
+    for call in raw_calls if isinstance(raw_calls, list) else [raw_calls] if raw_calls else []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict):
+            calls.append(f'<span class="call">→ {esc(fn.get("name", "?"))}'
+                         f"({esc(fn.get('arguments', ''))})</span>")
+        else:  # a malformed call: shown as it is
+            raw = _clip(json.dumps(call, ensure_ascii=False, default=str), ARGS_TEXT_LIMIT)
+            calls.append(f'<span class="call">→ ? {esc(raw)}</span>')
     cls = role if role in ("user", "assistant", "tool", "system") else ""
     return (f'<div class="msg {cls}"><span class="role">{esc(label)}</span>{esc(text)}'
             + "".join(calls) + "</div>")
@@ -832,14 +848,15 @@ def _examples_table(examples: list[tuple[str, dict[str, Any]]]) -> str:
         comps = "".join(
             f"<li><b>{esc(c.get('name'))}</b> ({_value(c):.2f}): "
             f"{esc(c.get('reason', ''))}</li>"
-            for c in r.get("reward_components") or []
+            for c in _list(r.get("reward_components"))
             if isinstance(c, dict) and _value(c) < 1.0)
         tags = "".join(f'<span class="tag">{esc(t.tag)}</span>' for t in failure_tags(r))
         cur = r.get("curriculum")
         where = (f"<br><small>curriculum window {esc(cur.get('window'))}, episode "
                  f"{esc(cur.get('episode'))}</small>" if isinstance(cur, dict) else "")
-        messages = r.get("messages") or []
-        trace = r.get("trace") or []
+        messages = r.get("messages")
+        messages = messages if isinstance(messages, list) else [messages] if messages else []
+        trace = _list(r.get("trace"))
         rows.append(
             f'<tr class="example" id="example-{i}"><td class="num">{i}</td>'
             f"<td>{esc(r['family'])}</td><td class=\"num\">{esc(r['difficulty'])}</td>"

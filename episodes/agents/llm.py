@@ -134,7 +134,10 @@ def _parse_reply(data: Any, url: str, request_chars: int) -> _Reply:
         raise bad("choices[0] has no message")
     content = message.get("content")
     if isinstance(content, list):  # content parts: keep the text ones
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        texts = [p["text"] for p in content if isinstance(p, dict) and "text" in p]
+        if not all(isinstance(t, str) for t in texts):
+            raise bad("a content part's text is not a string")
+        content = "".join(texts)
     if content is not None and not isinstance(content, str):
         raise bad("the message content is neither text nor null")
     calls = message.get("tool_calls") or []

@@ -222,7 +222,8 @@ def test_observations_never_exceed_the_space(ep_shop: Any) -> None:
     env = ShopEnv(ep_shop, max_observation_length=MIN_OBSERVATION_LENGTH)
     obs, _ = env.reset(seed=1)
     assert len(obs) <= MIN_OBSERVATION_LENGTH and obs in env.observation_space
-    opening = env.episode.messages[0].content  # type: ignore[union-attr]
+    assert env.episode is not None
+    opening = str(env.episode.messages[0].content)
     message = json.loads(obs)["shopper_message"]
     assert message == opening or (message.endswith("[truncated]") and opening.startswith(
         message.removesuffix(" ...[truncated]")))

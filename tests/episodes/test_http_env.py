@@ -373,11 +373,11 @@ def test_bodies_and_task_worlds_that_do_not_fit(http: httpx2.Client,
                                                 env_tasks: list[TaskSpec]) -> None:
     """Task worlds the shop cannot build, odd numbers, deep and endless bodies: 4xx, never
     500, and the server goes on."""
-    doc = env_tasks[0].model_dump(mode="json")
-    for name, world in [("codes", {"codes": [{"foo": 1}]}),
-                        ("advance", {"advance_hours": 1e300}),
-                        ("orders", {"past_orders": [{"lines": "x"}]}),
-                        ("stock", {"stock": {"nonsense": 5}})]:
+    doc: dict[str, Any] = env_tasks[0].model_dump(mode="json")
+    worlds: list[tuple[str, dict[str, Any]]] = [
+        ("codes", {"codes": [{"foo": 1}]}), ("advance", {"advance_hours": 1e300}),
+        ("orders", {"past_orders": [{"lines": "x"}]}), ("stock", {"stock": {"nonsense": 5}})]
+    for name, world in worlds:
         bad = {**doc, "task_id": f"bad-{name}", "world": {**doc["world"], **world}}
         r = http.post("/reset", json={"task": bad})
         _error(r, 422, "POST /reset")

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from episodes.agents.llm import DEFAULT_SYSTEM_PROMPT, LLMAgent, LLMEndpointError, LLMPolicy
+from episodes.agents.llm import (
+    DEFAULT_SYSTEM_PROMPT,
+    LLMAgent,
+    LLMEndpointError,
+    LLMPolicy,
+    _parse_reply,
+)
 from episodes.agents.oracle import gold_actions
 from episodes.controller import EpisodeController, Observation
 from episodes.generate import generate_task
@@ -243,13 +249,22 @@ async def test_other_statuses_fail_at_once(stub: ChatStub, status: int, hint: st
     {"choices": [{"message": {"content": 5}}]},
     {"choices": [{"message": {"tool_calls": [{"function": {"arguments": "{}"}}]}}]},
     {"choices": [{"message": {"tool_calls": {"name": "view_cart"}}}]},
-    {"error": {"message": "model not loaded"}}, [1, 2]])
+    {"error": {"message": "model not loaded"}}, [1, 2],
+    {"choices": [{"message": {"content": [{"type": "text", "text": None}]}}]},
+    {"choices": [{"message": {"content": [{"type": "text", "text": "a"}, {"text": 3}]}}]}])
 async def test_malformed_replies_raise_a_clear_error(stub: ChatStub, body: Any) -> None:
     stub.push(raw_reply(body))
     policy, obs = _policy(_agent(stub))
     with pytest.raises(LLMEndpointError, match=r"malformed reply from http://127\.0\.0\.1"):
         await policy.act(obs)
     assert len(stub.requests) == 1  # not retried: a server that garbles does so again
+
+
+def test_content_parts_keep_their_text() -> None:
+    reply = _parse_reply({"choices": [{"message": {"content": [
+        {"type": "text", "text": "Hello "}, {"type": "image_url", "image_url": {"url": "x"}},
+        "junk", {"type": "text", "text": "there"}]}}]}, "http://h/v1", 10)
+    assert reply.text == "Hello there" and reply.tool_calls == []
 
 
 async def test_an_unreachable_endpoint_fails_fast() -> None:

@@ -123,7 +123,7 @@ def test_unreachable_endpoint_falls_back() -> None:
         ChatRephraser("ftp://x", model="m")
 
 
-async def test_rephrased_shopper_keeps_the_rules(ep_shop: object, stub: Stub) -> None:
+async def test_rephrased_shopper_keeps_the_rules(ep_shop: Any, stub: Stub) -> None:
     """With rephrasing on, the shopper's messages are the model's wording, the decisions stay
     the rules' (the oracle still succeeds), and the rule-based facts survive."""
     from episodes.agents import OracleAgent
@@ -132,7 +132,7 @@ async def test_rephrased_shopper_keeps_the_rules(ep_shop: object, stub: Stub) ->
 
     tasks = [generate_task(ep_shop, f, 2, 7) for f in ("purchase", "return", "discovery")]
     rephraser = ChatRephraser(stub.url, model="m", backoff=0)
-    async with EpisodeController(ep_shop, rephraser=rephraser) as controller:  # type: ignore[arg-type]
+    async with EpisodeController(ep_shop, rephraser=rephraser) as controller:
         records = await controller.run(OracleAgent(), tasks, concurrency=3)
     assert all(r["success"] for r in records)
     shopper = [m["content"] for r in records for m in r["messages"] if m["role"] == "user"]

@@ -248,6 +248,30 @@ def test_text_is_escaped_and_nothing_is_fetched(tmp_path: Path) -> None:
     assert "curriculum.png" not in page and "No curriculum state given" in page
 
 
+def test_malformed_parts_of_failed_records_are_shown_not_fatal(tmp_path: Path) -> None:
+    """Odd tool calls, messages, traces and components in a failed record are shown raw or
+    left out; the report is still written."""
+    odd: list[dict[str, Any]] = [
+        record(messages=[{"role": "assistant", "content": None, "tool_calls": [
+            {"function": "str"}, "junk", {"function": {"name": "view_cart",
+                                                      "arguments": "{}"}}]}]),
+        record(messages=[{"role": "assistant", "tool_calls": {"function": "x"}}, 7],
+               trace=5, components=[{"name": "task", "value": 10 ** 400},
+                                    "junk"]),  # type: ignore[list-item]
+        record(messages="not a list", trace="nope",
+               components={"name": "task"}),  # type: ignore[arg-type]
+        record(messages=[{"role": "assistant", "tool_calls": 3}], components=None),
+    ]
+    path = write_jsonl(tmp_path / "r.jsonl", odd)
+    index = build_report([path], tmp_path / "out", examples=10)
+    page = index.read_text()
+    assert "→ ? {&quot;function&quot;: &quot;str&quot;}" in page
+    assert "→ view_cart({})" in page and "not a list" in page
+    huge = write_jsonl(tmp_path / "huge.jsonl", [record(reward=10 ** 400)])
+    with pytest.raises(ReportError, match=r"huge.jsonl:1: 'reward' must be a number"):
+        list(read_rollouts([huge]))
+
+
 def test_cli_main_routes_report(tmp_path: Path) -> None:
     """Once ``episodes/cli.py`` registers the command, ``shop-episodes report`` runs it."""
     from episodes import cli
