@@ -13,9 +13,15 @@ Conventions:
 * A cart line's price is its product facts' variant price (the session price when the facts
   were read), else the line's own ``unit_price_cents``; an order line's price is the price paid.
 * An answer about an order (``order_status``, and a return, exchange or cancellation that
-  must not proceed) also needs that order read with a tool (``get_order``,
-  ``check_return_eligibility`` or ``list_orders``): stuffing a message with likely words is
-  not an answer. This goes beyond the table of ``docs/tasks.md``.
+  must not proceed) needs that order read with a tool (``get_order``,
+  ``check_return_eligibility`` or ``list_orders``), and a policy answer a ``search_policy``
+  call, in the answering message's turn or earlier; and the answering message must be
+  specific: no more than ``ANSWER_NOISE_LIMIT`` values of one kind (day counts, dollar
+  amounts, percentages, ...) beyond those of the answer groups, and in an answer about an
+  order's status no other current status (``ANSWER_NOISE_LIMITS``). Stuffing a message with
+  likely values is not an answer (``docs/tasks.md``, "Intents").
+* A turn whose ``present_products`` calls together show more than ``MAX_PRESENTED`` distinct
+  products presents nothing.
 * ``IntentResult.progress`` is the share of the intent's requirements met, where a product
   requirement that is not met counts the share of its matching rules that hold, so near misses
   earn part of the credit.
@@ -47,13 +53,18 @@ from verifiers.types import (
 )
 
 __all__ = [
+    "ANSWER_NOISE_LIMIT",
+    "ANSWER_NOISE_LIMITS",
     "CONSEQUENTIAL_TOOLS",
     "MAX_PRESENTED",
     "answer_progress",
+    "answer_values",
     "assistant_texts",
+    "assistant_turn_texts",
     "intent_status",
     "policy_violations",
     "presented_products",
+    "stray_values",
     "unintended_effects",
 ]
 
@@ -154,6 +165,18 @@ _NUM = (r"(?<![\w.,$])(\d[\d,]*(?:\.\d+)?|"
         + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)).replace(" ", r"\s+")
         + r")(?![\w])")
 _SEP = r"(?:\s+|\s*-\s*)"
+_STATUS_PHRASES: dict[str, str] = {
+    "pending": "pending", "just placed": "pending", "just been placed": "pending",
+    "processing": "processing", "being processed": "processing",
+    "being prepared": "processing", "being packed": "processing",
+    "shipped": "shipped", "on its way": "shipped", "on the way": "shipped",
+    "in transit": "shipped", "dispatched": "shipped", "with the carrier": "shipped",
+    "being shipped": "shipped", "out for delivery": "shipped",
+    "delivered": "delivered", "dropped off": "delivered", "has arrived": "delivered",
+    "have arrived": "delivered", "arrived": "delivered",
+    "cancelled": "cancelled", "canceled": "cancelled",
+}
+"""Ways to say an order's status, by status."""
 _VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dollar amounts", re.compile(r"\$\s*(\d[\d,]*(?:\.\d{1,2})?)(?![\d])")),
     ("dollar amounts", re.compile(r"(?<![\w.,$])(\d[\d,]*\.\d{2})(?![\d])")),
@@ -164,12 +187,34 @@ _VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("hour counts", re.compile(_NUM + _SEP + r"(?:hours?|hrs?)\b")),
     ("month counts", re.compile(r"half\s+a\s+year|" + _NUM + _SEP + r"months?\b")),
     ("month counts", re.compile(_NUM + _SEP + r"years?\b")),
-    ("order statuses", re.compile(r"\b(pending|processing|shipped|delivered|cancell?ed)\b")),
+    ("order statuses", re.compile(r"\b(" + "|".join(
+        sorted(_STATUS_PHRASES, key=len, reverse=True)).replace(" ", r"\s+") + r")\b")),
 )
 ANSWER_NOISE_LIMIT = 2
-"""How many values of one kind (day counts, percentages, dollar amounts, hour or month counts,
-order statuses) an answering message may hold beyond those of the intent's answer groups; one
-with more buries its answer among contradicting values and does not count."""
+"""How many values of one kind (day counts, percentages, dollar amounts, hour or month counts)
+an answering message may hold beyond those of the intent's answer groups; one with more buries
+its answer among contradicting values and does not count."""
+ANSWER_NOISE_LIMITS: dict[str, int] = {"order statuses": 0}
+"""Kinds with a tighter limit: an order is in one status, so an answer about an order states
+no other. A status that is negated ("it hasn't shipped yet") or not the current one ("once it
+is delivered", "only pending orders can be") is not a claim and does not count."""
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno longer|\byet to|\bwithout|\bneither)"
+                      r"(?:\s+(?:yet|been|be|being|even|already|actually|quite|"
+                      r"[a-z]+(?:\s*,|\s+or|\s+nor)))*\s+$")
+_NOT_CURRENT = re.compile(r"\b(?:once|when|whenever|after|until|till|before|only|if|unless|"
+                          r"will|would|should|could|can|may|might|must|to be|gets?|getting|"
+                          r"expected|estimated|scheduled|likely)\b(?:\s+[\w'-]+){0,2}\s+$")
+
+
+def _negated(low: str, start: int) -> bool:
+    """Whether the words just before ``start`` negate what follows ("hasn't been shipped")."""
+    return _NEGATED.search(low[max(0, start - 40):start]) is not None
+
+
+def _not_current(low: str, start: int) -> bool:
+    """Whether a status at ``start`` is negated or not the order's current one ("once it is
+    delivered", "should be delivered", "only pending orders")."""
+    return _negated(low, start) or _NOT_CURRENT.search(low[max(0, start - 50):start]) is not None
 
 
 def _number(text: str) -> float | None:
@@ -185,16 +230,25 @@ def _number(text: str) -> float | None:
 def answer_values(text: str) -> set[tuple[str, str]]:
     """The values a text states, as (kind, normalized value): dollar amounts (in cents),
     percentages, day, hour and month counts (years in months) and order status words."""
+    return _read_values(text)[0]
+
+
+def _read_values(text: str, context: str | None = None) -> tuple[set[tuple[str, str]], str]:
+    """``answer_values`` and the text (any case) with those values blanked out. ``context``
+    (the text before any blanking, same length) is where negations are looked for."""
     low = text.casefold()
+    whole = context if context is not None and len(context) == len(low) else low
     out: set[tuple[str, str]] = set()
     for kind, pattern in _VALUE_PATTERNS:
         for m in pattern.finditer(low):
             if kind == "order statuses":
-                out.add((kind, m.group(1).replace("canceled", "cancelled")))
-                continue
-            half = m.group(0).startswith("half")
-            n = 6.0 if half else _number(m.group(1))
-            if n is not None:
+                if not _not_current(whole, m.start()):
+                    out.add((kind, _STATUS_PHRASES[re.sub(r"\s+", " ", m.group(1))]))
+            else:
+                half = m.group(0).startswith("half")
+                n = 6.0 if half else _number(m.group(1))
+                if n is None:
+                    continue
                 if kind == "dollar amounts":
                     n = round(n * 100)
                 elif kind == "month counts" and "year" in m.group(0) and not half:
@@ -202,7 +256,14 @@ def answer_values(text: str) -> set[tuple[str, str]]:
                 out.add((kind, f"{n:g}"))
             # blank the match so that a later pattern does not read it again
             low = low[:m.start()] + " " * (m.end() - m.start()) + low[m.end():]
-    return out
+    return out, low
+
+
+def _stated(alt: str) -> set[tuple[str, str]]:
+    """The value an answer alternative consists of ('30 days', '$4.99', 'shipped'); nothing
+    for a phrase that merely names one ('not shipped yet' does not state "shipped")."""
+    values, rest = _read_values(alt)
+    return values if len(values) == 1 and not re.search(r"\w", rest) else set()
 
 
 def _alt_pattern(alt: str) -> re.Pattern[str]:
@@ -217,23 +278,31 @@ def _alt_pattern(alt: str) -> re.Pattern[str]:
 
 
 def _mentions(low: str, alt: str) -> bool:
-    return bool(alt.strip()) and _alt_pattern(alt).search(low) is not None
+    """Whether ``low`` mentions ``alt``; an alternative that states a status counts only where
+    that status is claimed as the current one ("not shipped" does not say that it shipped,
+    nor "once it is delivered" that it was)."""
+    if not alt.strip():
+        return False
+    status = any(kind == "order statuses" for kind, _ in _stated(alt))
+    return any(not (status and _not_current(low, m.start()))
+               for m in _alt_pattern(alt).finditer(low))
 
 
 def stray_values(groups: Sequence[Sequence[str]], text: str,
-                 ignore: Collection[tuple[str, str]] = ()) -> dict[str, list[str]]:
+                 ignore: Collection[tuple[str, str] | str] = ()) -> dict[str, list[str]]:
     """The values of ``text`` (see ``answer_values``) that no answer group states, by kind:
     the text with every alternative of every group blanked out, less the values the
-    alternatives themselves state and ``ignore``."""
-    low = text.casefold()
+    alternatives themselves state and ``ignore`` (values, or whole kinds)."""
+    whole = low = text.casefold()
     for group in groups:
         for alt in group:
             if alt.strip():
                 low = _alt_pattern(alt).sub(lambda m: " " * len(m.group(0)), low)
-    known = {v for group in groups for alt in group for v in answer_values(alt)}
+    known = {v for group in groups for alt in group for v in _stated(alt)}
     out: dict[str, list[str]] = {}
-    for kind, value in sorted(answer_values(low) - known - set(ignore), key=_value_order):
-        out.setdefault(kind, []).append(_show(kind, value))
+    for kind, value in sorted(_read_values(low, whole)[0] - known, key=_value_order):
+        if kind not in ignore and (kind, value) not in ignore:
+            out.setdefault(kind, []).append(_show(kind, value))
     return out
 
 
@@ -255,19 +324,21 @@ def _show(kind: str, value: str) -> str:
 
 
 def _buried(groups: Sequence[Sequence[str]], text: str,
-            ignore: Collection[tuple[str, str]]) -> str | None:
+            ignore: Collection[tuple[str, str] | str]) -> str | None:
     """Why ``text`` is not a specific answer (too many stray values of one kind), or None."""
     for kind, values in stray_values(groups, text, ignore).items():
-        if len(values) > ANSWER_NOISE_LIMIT:
+        if len(values) > ANSWER_NOISE_LIMITS.get(kind, ANSWER_NOISE_LIMIT):
             return (f"the answer is buried among {len(values)} other {kind} "
                     f"({', '.join(values[:4])}{', ...' if len(values) > 4 else ''})")
     return None
 
 
 def answer_progress(groups: Sequence[Sequence[str]], texts: Sequence[str], *,
-                    ignore: Collection[tuple[str, str]] = ()) -> tuple[bool, float, str]:
+                    ignore: Collection[tuple[str, str] | str] = ()
+                    ) -> tuple[bool, float, str]:
     """Whether one message answers every group (mentions, any case, one alternative of each)
-    without burying the answer among more than ``ANSWER_NOISE_LIMIT`` stray values of one kind;
+    without burying the answer among more stray values of one kind than ``ANSWER_NOISE_LIMIT``
+    (``ANSWER_NOISE_LIMITS``) allows;
     the best share of groups one such message covers, and what the best message misses."""
     if not groups:
         ok = any(t.strip() for t in texts)
@@ -418,18 +489,18 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
         return _cart(intent, before, after, products)
     if kind == "purchase":
         return _purchase(intent, before, after, products)
-    texts, grounded = _grounded_texts(intent, trace, messages, since_turn)
+    answered = _answer_reqs(intent, trace, messages, since_turn)
     if kind in ("order_status", "policy"):
-        ok, frac, why = answer_progress(intent.answers, texts)
-        return _result([(1.0 if ok else frac, why), *grounded])
+        return _result(answered)
     if kind == "return":
-        return _return(intent, before, after, texts, grounded)
+        return _return(intent, before, after, answered)
     if kind == "exchange":
-        return _exchange(intent, before, after, products, texts, grounded)
-    return _cancel(intent, before, after, texts, grounded)
+        return _exchange(intent, before, after, products, answered)
+    return _cancel(intent, before, after, answered)
 
 
-_CANCEL_WORDS = {("order statuses", "cancelled")}  # a refused cancellation says "cancelled"
+_CANCEL_WORDS = {("order statuses", "cancelled"), ("order statuses", "pending")}
+_NO_STATUSES = {"order statuses"}  # answers that are not about an order's status
 _ORDER_READS = ("get_order", "list_orders", "check_return_eligibility")
 
 
@@ -446,23 +517,31 @@ def _lookup_turn(intent: Intent, trace: Sequence[TraceEntry]) -> tuple[int | Non
     return (min(turns) if turns else None), f"{intent.order_id} was never looked up"
 
 
-def _grounded_texts(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[Message],
-                    since_turn: int) -> tuple[list[str], list[tuple[float, str]]]:
-    """The agent's messages that may answer ``intent`` and the look-up requirement: for a
-    policy answer or an answer about an order, only messages of the turn of the look-up (see
-    ``_lookup_turn``) or later count; without a look-up every message gets partial credit, but
-    the requirement fails."""
+def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[Message],
+                 since_turn: int) -> list[tuple[float, str]]:
+    """The answer requirements of ``intent`` as (credit, reason-if-unmet): a specific answer
+    (``answer_progress``), and for a policy answer or an answer about an order the look-up it
+    rests on (``_lookup_turn``), made in the answering message's turn or earlier. Without a
+    look-up the answer still earns its partial credit."""
+    ignore: Collection[tuple[str, str] | str] = ()
+    if intent.kind in ("policy", "return", "exchange"):
+        ignore = _NO_STATUSES  # "delivered on March 5, so the 30-day window closed"
+    elif intent.kind == "cancel":
+        ignore = _CANCEL_WORDS
     texts = assistant_turn_texts(messages, since_turn=since_turn)
+    ok, frac, why = answer_progress(intent.answers, [t for _, t in texts], ignore=ignore)
+    answer = (1.0 if ok else frac, why)
     if intent.kind != "policy" and intent.order_id is None:
-        return [t for _, t in texts], []
-    turn, why = _lookup_turn(intent, trace)
+        return [answer]
+    turn, never = _lookup_turn(intent, trace)
     if turn is None:
-        return [t for _, t in texts], [(0.0, why)]
-    after = [t for k, t in texts if k >= turn]
-    if not after and texts:
-        why = why.replace("were never", "were not").replace("was never", "was not")
-        return [t for _, t in texts], [(0.5, f"{why} before the answer")]
-    return after, [(1.0, "")]
+        return [answer, (0.0, never)]
+    ok, frac, why = answer_progress(intent.answers, [t for k, t in texts if k >= turn],
+                                    ignore=ignore)
+    if ok or answer[0] < 1.0:
+        return [(1.0 if ok else frac, why), (1.0, "")]
+    early = never.replace("were never", "were not").replace("was never", "was not")
+    return [(1.0, ""), (0.5, f"{early} before the answer")]
 
 
 def _discovery(intent: Intent, trace: Sequence[TraceEntry], products: Products,
@@ -602,26 +681,23 @@ def _fmt_lines(lines: Counter[str]) -> str:
     return ", ".join(f"{v} x{q}" for v, q in sorted(lines.items())) or "nothing"
 
 
-def _not_proceeding(intent: Intent, changed: list[str], what: str, texts: Sequence[str],
-                    grounded: list[tuple[float, str]]) -> IntentResult:
+def _not_proceeding(changed: list[str], what: str,
+                    answered: list[tuple[float, str]]) -> IntentResult:
     """Success of an intent the shop forbids: no change, and the shopper told why (after the
     agent read the order)."""
-    ignore = _CANCEL_WORDS if intent.kind == "cancel" else ()
-    ok, frac, why = answer_progress(intent.answers, texts, ignore=ignore)
     return _result([
         (0.0 if changed else 1.0, f"{what} {', '.join(changed)} was made though it should not "
          f"be"),
-        (1.0 if ok else frac, why),
-        *grounded,
+        *answered,
     ])
 
 
-def _return(intent: Intent, before: ShopState, after: ShopState, texts: Sequence[str],
-            grounded: list[tuple[float, str]]) -> IntentResult:
+def _return(intent: Intent, before: ShopState, after: ShopState,
+            answered: list[tuple[float, str]]) -> IntentResult:
     had = {r.return_id for r in before.returns}
     new = [r for r in after.returns if r.return_id not in had and r.order_id == intent.order_id]
     if not intent.proceed:
-        return _not_proceeding(intent, [r.return_id for r in new], "return", texts, grounded)
+        return _not_proceeding([r.return_id for r in new], "return", answered)
     if not new:
         return _result([(0.0, f"no new return on {intent.order_id}")])
     ret = new[0]
@@ -638,13 +714,12 @@ def _return(intent: Intent, before: ShopState, after: ShopState, texts: Sequence
 
 
 def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Products,
-              texts: Sequence[str], grounded: list[tuple[float, str]]) -> IntentResult:
+              answered: list[tuple[float, str]]) -> IntentResult:
     had = {x.exchange_id for x in before.exchanges}
     new = [x for x in after.exchanges
            if x.exchange_id not in had and x.order_id == intent.order_id]
     if not intent.proceed:
-        return _not_proceeding(intent, [x.exchange_id for x in new], "exchange", texts,
-                               grounded)
+        return _not_proceeding([x.exchange_id for x in new], "exchange", answered)
     if not new:
         return _result([(0.0, f"no new exchange on {intent.order_id}")])
     x = new[0]
@@ -676,15 +751,15 @@ def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Pro
     return _result(reqs, [x.exchange_id])
 
 
-def _cancel(intent: Intent, before: ShopState, after: ShopState, texts: Sequence[str],
-            grounded: list[tuple[float, str]]) -> IntentResult:
+def _cancel(intent: Intent, before: ShopState, after: ShopState,
+            answered: list[tuple[float, str]]) -> IntentResult:
     was = next((o for o in before.orders if o.order_id == intent.order_id), None)
     now = next((o for o in after.orders if o.order_id == intent.order_id), None)
     newly = (now is not None and now.status == "cancelled"
              and (was is None or was.status != "cancelled"))
     if not intent.proceed:
-        return _not_proceeding(intent, [intent.order_id or ""] if newly else [],
-                               "cancellation of", texts, grounded)
+        return _not_proceeding([intent.order_id or ""] if newly else [], "cancellation of",
+                               answered)
     if now is None:
         return _result([(0.0, f"order {intent.order_id} not found")])
     return _result([(1.0 if newly else 0.0,

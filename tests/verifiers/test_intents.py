@@ -13,7 +13,16 @@ from tests.verifiers.builders import (
     state,
     user,
 )
-from verifiers.intents import assistant_texts, intent_status, presented_products
+from verifiers.intents import (
+    ANSWER_NOISE_LIMIT,
+    ANSWER_NOISE_LIMITS,
+    answer_progress,
+    answer_values,
+    assistant_texts,
+    intent_status,
+    presented_products,
+    stray_values,
+)
 from verifiers.types import (
     ExchangeState,
     Intent,
@@ -322,3 +331,117 @@ def test_policy_answers_count_from_since_turn() -> None:
     assert status(intent, messages=msgs, trace=searched).done
     assert not status(intent, messages=msgs, trace=searched, since_turn=2).done
     assert assistant_texts(msgs, since_turn=2) == ["I don't know"]
+
+
+# -- reward holes: stuffed answers, answers before a look-up, presentations over the cap -----
+
+DAYS_30 = ["30 days", "30-day", "thirty days"]
+SEARCHED = [call("search_policy", {"query": "returns"})]
+
+
+def test_answer_values_read_every_way_of_writing_a_value() -> None:
+    assert answer_values("within 30 days, a 14-day window or fifteen days") == {
+        ("day counts", "30"), ("day counts", "14"), ("day counts", "15")}
+    assert answer_values("$4.99, 14.99, $50 or fifty dollars") == {
+        ("dollar amounts", "499"), ("dollar amounts", "1499"), ("dollar amounts", "5000")}
+    assert answer_values("a 12-month, 2 years or half a year; 10% or 15 percent; 2 hours") == {
+        ("month counts", "12"), ("month counts", "24"), ("month counts", "6"),
+        ("percentages", "10"), ("percentages", "15"), ("hour counts", "2")}
+    # negated status words are not claims
+    assert answer_values("It is processing and hasn't shipped yet.") == {
+        ("order statuses", "processing")}
+
+
+def test_a_number_in_an_answer_is_not_part_of_a_longer_one() -> None:
+    assert answer_progress([["5 days"]], ["it arrives within 15 days"])[0] is False
+    assert answer_progress([["$5"]], ["it costs $5.99"])[0] is False
+    assert answer_progress([["5 days"]], ["it arrives within 5 days."])[0] is True
+    assert answer_progress([["14.99"]], ["it costs $14.99"])[0] is True
+    assert answer_progress([["shipped"]], ["it has not shipped yet"])[0] is False
+
+
+def test_stuffed_answers_are_buried_among_contradicting_values() -> None:
+    stuffed = "Returns within 14 days, 15 days, 30 days or 60 days."
+    ok, frac, why = answer_progress([DAYS_30], [stuffed])
+    assert not ok and frac == 0.0
+    assert why == "the answer is buried among 3 other day counts (14 days, 15 days, 60 days)"
+    # up to ANSWER_NOISE_LIMIT other values of a kind is context, not stuffing
+    assert ANSWER_NOISE_LIMIT == 2
+    assert answer_progress([DAYS_30], ["30 days here; beauty has 14 days, electronics 15 "
+                                       "days, and there is a 15% fee"])[0]
+    # an order is in one status: no other may be claimed, however it is worded; negated
+    # statuses and ones that are not the current one do not count
+    status = [["shipped", "on its way"]]
+    assert ANSWER_NOISE_LIMITS["order statuses"] == 0
+    assert answer_progress(status, ["It has shipped and should be delivered Friday."])[0]
+    assert answer_progress(status, ["It shipped: it is not pending or processing any more; "
+                                    "once it is delivered you can return it."])[0]
+    assert not answer_progress(status, ["It is processing or shipped."])[0]
+    assert not answer_progress(status, ["It's being prepared or on its way."])[0]
+    assert stray_values(status, "pending, processing, shipped, it has arrived") == {
+        "order statuses": ["delivered", "pending", "processing"]}
+    # a message that is only noise loses to a specific one
+    assert answer_progress([DAYS_30], [stuffed, "You have 30 days."])[0]
+
+
+def test_policy_answers_need_a_policy_search_first() -> None:
+    intent = Intent(kind="policy", request="return window?", answers=[DAYS_30])
+    msgs = [user("q"), say("You have 30 days.")]
+    r = status(intent, messages=msgs)
+    assert not r.done and r.reason == "the policies were never looked up"
+    assert r.progress == 0.5
+    failed = [call("search_policy", {"query": "x"}, ok=False)]
+    assert not status(intent, messages=msgs, trace=failed).done
+    assert status(intent, messages=msgs, trace=SEARCHED).done
+    # a search after the answer does not ground it
+    late = [call("search_policy", {"query": "x"}, turn=2)]
+    two = [*msgs, user("sure?"), say("Let me check.")]
+    r = status(intent, messages=two, trace=late)
+    assert not r.done and r.reason.endswith("were not looked up before the answer")
+    assert status(intent, messages=[*two, say("Yes: 30 days.")], trace=late).done
+
+
+def test_stuffed_policy_and_refusal_answers_fail() -> None:
+    stuffed = ("Returns within 14 days, 15 days, 30 days or 60 days; final sale and clearance "
+               "can't be returned; fees of 10%, 15% or 20%; warranty 6 months, 12 months or 24 "
+               "months.")
+    msgs = [user("q"), say(stuffed)]
+    policy = Intent(kind="policy", request="q", answers=[DAYS_30])
+    assert "buried" in status(policy, messages=msgs, trace=SEARCHED).reason
+    refuse = Intent(kind="return", request="x", order_id="O-1001", proceed=False,
+                    answers=[["final sale", "non-returnable"]])
+    r = status(refuse, messages=msgs, trace=LOOKED)
+    assert not r.done and "buried among 4 other day counts" in r.reason
+    # the gold-like explanation passes
+    msgs = [user("q"), say("Sorry, that was a clearance item sold as final sale.")]
+    assert status(refuse, messages=msgs, trace=LOOKED).done
+
+
+def test_refused_cancellation_may_say_cancelled_and_pending() -> None:
+    refuse = Intent(kind="cancel", request="x", order_id="O-1001", proceed=False,
+                    answers=[["shipped"], ["return"]])
+    shipped = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="shipped")])
+    gold = ("Order O-1001 has already shipped, so it can no longer be cancelled: only pending "
+            "orders can be. Once it is delivered you can return it.")
+    stuffed = "It's already processing or shipped, so it can't be cancelled; return it once " \
+              "delivered."
+    for text, done in ((gold, True), (stuffed, False)):
+        r = status(refuse, before=shipped, after=shipped, messages=[user("c"), say(text)],
+                   trace=LOOKED)
+        assert r.done is done, r.reason
+
+
+def test_presentation_cap_holds_per_turn() -> None:
+    intent = Intent(kind="discovery", request="x", accept=BUDGET)
+    chunks = [presented(["P-000002", "P-000003", "P-000004"], seq=0),
+              presented(["P-000005", "P-000006", "P-000001"], seq=1)]
+    r = status(intent, trace=chunks)
+    assert not r.done and "too many" in r.reason
+    assert presented_products(chunks) == ([], 1)
+    # the same products shown twice are still at most 5 distinct
+    again = [presented(["P-000002", "P-000001"], seq=0), presented(["P-000001"], seq=1)]
+    assert status(intent, trace=again).done
+    # a crowded turn does not spoil the next one
+    later = [*chunks, presented(["P-000001"], turn=2, seq=2)]
+    assert presented_products(later) == ([("P-000001", 1)], 1)
+    assert status(intent, trace=later).done

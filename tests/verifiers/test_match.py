@@ -8,6 +8,7 @@ from tests.verifiers.builders import product
 from verifiers.match import (
     match_fraction,
     match_product,
+    option_price,
     reason_tag,
     shown_price,
     variant_matches,
@@ -151,3 +152,26 @@ def test_variant_matches() -> None:
 ])
 def test_reason_tags(reason: str | None, tag: str) -> None:
     assert reason_tag(reason) == tag
+
+
+def test_price_with_options_is_that_of_the_cheapest_variant_having_them() -> None:
+    """A cheap red variant does not make a pricey blue one affordable."""
+    jacket = product(9, slug="clothing/outerwear/jackets", attributes={},
+                     variants=[({"color": "red"}, 8000, 5), ({"color": "blue"}, 15000, 5),
+                               ({"color": "blue"}, 9500, 0)])
+    blue = ProductMatch(max_price_cents=10000, options={"color": "blue"})
+    assert shown_price(jacket) == 8000
+    assert match_product(blue, jacket) == "price $150.00 is over the $100.00 budget"
+    assert match_product(blue, jacket, price_cents=8000) \
+        == "price $150.00 is over the $100.00 budget"
+    assert match_product(blue, jacket, variant_id="V-000009-2") \
+        == "price $150.00 is over the $100.00 budget"
+    # out of stock: the cheap blue one counts only when stock is not required
+    assert match_product(blue.model_copy(update={"in_stock": False}), jacket) is None
+    assert option_price(jacket, {"color": "blue"}) == 15000
+    assert option_price(jacket, {"color": "green"}) is None
+    assert match_product(ProductMatch(max_price_cents=10000, options={"color": "red"}),
+                         jacket) is None
+    # no variant has the options: the options rule fails, the price is the product's
+    assert match_product(ProductMatch(max_price_cents=10000, options={"color": "green"}),
+                         jacket) == "not available in green"
