@@ -323,9 +323,38 @@ def _show(kind: str, value: str) -> str:
     return value + _UNITS.get(kind, "")
 
 
+_REFUSAL_REASONS: dict[str, re.Pattern[str]] = {
+    "the return window": re.compile(r"\bwindow\b|\bdays? (of|after|since) delivery\b|"
+                                    r"\btoo late\b|\bexpired\b"),
+    "final sale": re.compile(r"final[- ]sale|clearance|non-?returnable|not returnable|grocer"),
+}
+
+
+def _mixed_reasons(groups: Sequence[Sequence[str]], text: str) -> str | None:
+    """A refusal that gives another reason besides the true one ("final sale, or past the
+    30-day window") hedges instead of answering: the reason families the answer groups do not
+    name, found in ``text`` once the groups' own phrases are blanked out."""
+    alts = [alt.casefold() for group in groups for alt in group if alt.strip()]
+    low = text.casefold()
+    for alt in alts:
+        low = _alt_pattern(alt).sub(lambda m: " " * len(m.group(0)), low)
+    days = any(kind == "day counts" for alt in alts for kind, _ in _stated(alt))
+    for name, rx in _REFUSAL_REASONS.items():
+        expected = any(rx.search(alt) for alt in alts) or (name == "the return window" and days)
+        if not expected and rx.search(low):
+            return f"the refusal also blames {name}, which is not the reason"
+    return None
+
+
 def _buried(groups: Sequence[Sequence[str]], text: str,
-            ignore: Collection[tuple[str, str] | str]) -> str | None:
-    """Why ``text`` is not a specific answer (too many stray values of one kind), or None."""
+            ignore: Collection[tuple[str, str] | str], *,
+            refusal: bool = False) -> str | None:
+    """Why ``text`` is not a specific answer (too many stray values of one kind, or for a
+    refusal a second reason), or None."""
+    if refusal:
+        mixed = _mixed_reasons(groups, text)
+        if mixed is not None:
+            return mixed
     for kind, values in stray_values(groups, text, ignore).items():
         if len(values) > ANSWER_NOISE_LIMITS.get(kind, ANSWER_NOISE_LIMIT):
             return (f"the answer is buried among {len(values)} other {kind} "
@@ -334,7 +363,7 @@ def _buried(groups: Sequence[Sequence[str]], text: str,
 
 
 def answer_progress(groups: Sequence[Sequence[str]], texts: Sequence[str], *,
-                    ignore: Collection[tuple[str, str] | str] = ()
+                    ignore: Collection[tuple[str, str] | str] = (), refusal: bool = False
                     ) -> tuple[bool, float, str]:
     """Whether one message answers every group (mentions, any case, one alternative of each)
     without burying the answer among more stray values of one kind than ``ANSWER_NOISE_LIMIT``
@@ -350,7 +379,7 @@ def answer_progress(groups: Sequence[Sequence[str]], texts: Sequence[str], *,
         low = text.casefold()
         misses = [g for g in groups if not any(_mentions(low, alt) for alt in g)]
         hits = len(groups) - len(misses)
-        why = _buried(groups, text, ignore)
+        why = _buried(groups, text, ignore, refusal=refusal)
         if why is not None:
             buried = buried or why
             continue
@@ -528,8 +557,10 @@ def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence
         ignore = _NO_STATUSES  # "delivered on March 5, so the 30-day window closed"
     elif intent.kind == "cancel":
         ignore = _CANCEL_WORDS
+    refusal = intent.kind in ("return", "exchange") and not intent.proceed
     texts = assistant_turn_texts(messages, since_turn=since_turn)
-    ok, frac, why = answer_progress(intent.answers, [t for _, t in texts], ignore=ignore)
+    ok, frac, why = answer_progress(intent.answers, [t for _, t in texts], ignore=ignore,
+                                    refusal=refusal)
     answer = (1.0 if ok else frac, why)
     if intent.kind != "policy" and intent.order_id is None:
         return [answer]
@@ -537,7 +568,7 @@ def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence
     if turn is None:
         return [answer, (0.0, never)]
     ok, frac, why = answer_progress(intent.answers, [t for k, t in texts if k >= turn],
-                                    ignore=ignore)
+                                    ignore=ignore, refusal=refusal)
     if ok or answer[0] < 1.0:
         return [(1.0 if ok else frac, why), (1.0, "")]
     early = never.replace("were never", "were not").replace("was never", "was not")

@@ -163,3 +163,22 @@ def test_shopper_caps_presentations_per_turn() -> None:
     # the same products twice are still three distinct ones
     text, accepted = _reply(want, [presented(ids[:3], seq=0), presented(ids[:2], seq=1)])
     assert accepted == ids[:3] and "at most 5" not in text
+
+
+async def test_hedged_refusals_fail(ep_shop: Any) -> None:
+    """A refusal that names the true reason and another one besides ("final sale, or past the
+    30-day window") hedges: it does not count, whichever reason is the true one."""
+    hedge = ("Sorry, it cannot be returned or exchanged: it's final sale / clearance, or past "
+             "the 30-day window.")
+    tried = 0
+    for family in ("return", "exchange"):
+        for d in DIFFICULTIES:
+            for s in (1, 2, 3, 4):
+                t = generate_task(ep_shop, family, d, s)
+                if t.intents[0].proceed:
+                    continue
+                tried += 1
+                ok, _ = await _play(ep_shop, t, [Action(tool_calls=[_call("list_orders")],
+                                                        message=hedge)])
+                assert not ok, t.task_id
+    assert tried >= 10
