@@ -1,6 +1,6 @@
 """Benchmark of whole episodes: episodes per second for the oracle and the heuristic agent over
 the in-memory MCP server, on the default catalog (10,000 products, SQLite): at concurrency 1 and
-16 in one process, and over worker processes (one per core, 4 episodes each in flight).
+16 in one process, and over worker processes (one per core, 2 episodes each in flight).
 Single-intent families give the headline figure; multi-intent journeys (two or three requests
 each) are reported separately. Task generation is timed apart from the episodes. Prints figures,
 asserts nothing.
@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16")
     parser.add_argument("--workers", type=int, default=2, help="also measure this many "
                         "worker processes (0: skip)")
+    parser.add_argument("--worker-concurrency", type=int, default=2, help="episodes in flight "
+                        "in each worker process (interleaving more costs more than it saves)")
     args = parser.parse_args()
 
     from pathlib import Path
@@ -92,8 +94,10 @@ def main() -> None:
                 print(f"{name:<10} {conc:>11} {rate:>11.1f} {1000 / rate:>11.2f} "
                       f"{success:>8.0%}")
             if args.workers > 1:
-                rate, success = run_workers(args.db, args.size, name, tasks, 4, args.workers)
-                print(f"{name:<10} {f'{args.workers}x4 proc':>11} {rate:>11.1f} "
+                rate, success = run_workers(args.db, args.size, name, tasks,
+                                            args.worker_concurrency, args.workers)
+                label = f"{args.workers}x{args.worker_concurrency} proc"
+                print(f"{name:<10} {label:>11} {rate:>11.1f} "
                       f"{1000 / rate:>11.2f} {success:>8.0%}")
 
 
