@@ -55,26 +55,10 @@ def _open_shop(args: argparse.Namespace) -> Any:
 
 def _tasks(args: argparse.Namespace, shop: Any) -> list[Any]:
     from episodes.difficulty import parse_difficulty_range
-    from episodes.tasks import load_tasks, parse_families, plan
+    from episodes.tasks import load_task_set, parse_families, plan
 
     if args.tasks:
-        loaded = load_tasks(args.tasks)
-        if not loaded:
-            raise ValueError(f"{args.tasks}: no tasks in it")
-        seen: set[str] = set()
-        for t in loaded:
-            if t.task_id in seen:
-                raise ValueError(f"{args.tasks}: task {t.task_id!r} appears more than once; "
-                                 "task ids must be unique (use --trials to run a task "
-                                 "several times)")
-            seen.add(t.task_id)
-            from episodes.http_env import catalog_mismatch
-
-            why = catalog_mismatch(t, shop)
-            if why is not None:
-                raise ValueError(f"{args.tasks}: {why}; pick the task's catalog with --db, "
-                                 "--catalog-seed and --catalog-size")
-        return loaded
+        return load_task_set(args.tasks, shop)
     from episodes.generate import generate_task
 
     fams = parse_families(args.families or "all")

@@ -72,6 +72,7 @@ from starlette.routing import BaseRoute, Route
 from episodes.argtypes import bounded_float, bounded_int
 from episodes.controller import Action, Episode, EpisodeController, RewardMode, ToolRequest
 from episodes.difficulty import MAX_DIFFICULTY
+from episodes.tasks import catalog_mismatch, load_task_set
 from mcp_shop import Shop
 from mcp_shop.errors import ShopError
 from verifiers.types import TaskSpec
@@ -464,18 +465,6 @@ def _task_summary(task: TaskSpec) -> dict[str, Any]:
             "seed": task.seed}
 
 
-def catalog_mismatch(task: TaskSpec, shop: Shop) -> str | None:
-    """Why ``task`` (generated on another catalog) cannot run on ``shop``, or None."""
-    info = shop.catalog
-    have = {"fingerprint": info.fingerprint, "seed": int(info.seed),
-            "size": int(info.product_count)}
-    for key, value in have.items():
-        if key in task.catalog and task.catalog[key] != value:
-            return (f"task {task.task_id} was generated on a catalog with {key} "
-                    f"{task.catalog[key]!r}, but this server's catalog has {key} {value!r}")
-    return None
-
-
 # -- the app ----------------------------------------------------------------------------------
 
 
@@ -665,12 +654,8 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     from mcp_shop.server.http_app import bind
     from mcp_shop.server.run import ServeOptions, open_shop
 
-    tasks = _load_tasks(args.tasks) if args.tasks else []
     shop = open_shop(ServeOptions(db=args.db, seed=args.catalog_seed, size=args.catalog_size))
-    for task in tasks:
-        problem = catalog_mismatch(task, shop)
-        if problem:
-            raise ValueError(f"{args.tasks}: {problem}")
+    tasks = load_task_set(args.tasks, shop) if args.tasks else []
     app = build_env_app(shop, tasks=tasks, reward_mode=args.reward_mode,
                         max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
                         expose_session=args.expose_session, allowed_hosts=args.allowed_host,
@@ -685,21 +670,6 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
                             lifespan="on", timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
-
-
-def _load_tasks(path: str) -> list[TaskSpec]:
-    from episodes.tasks import load_tasks
-
-    tasks = load_tasks(path)
-    if not tasks:
-        raise ValueError(f"{path}: no tasks in it")
-    seen: set[str] = set()
-    for t in tasks:
-        if t.task_id in seen:
-            raise ValueError(f"{path}: task {t.task_id!r} appears more than once; task ids "
-                             "must be unique")
-        seen.add(t.task_id)
-    return tasks
 
 
 _positive = bounded_int(1, what="a positive integer")

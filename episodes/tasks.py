@@ -14,7 +14,16 @@ from episodes.generate import generate_task
 from mcp_shop import Shop
 from verifiers.types import TaskSpec
 
-__all__ = ["TaskFileError", "dump_tasks", "load_tasks", "parse_families", "plan", "task_mix"]
+__all__ = [
+    "TaskFileError",
+    "catalog_mismatch",
+    "dump_tasks",
+    "load_task_set",
+    "load_tasks",
+    "parse_families",
+    "plan",
+    "task_mix",
+]
 
 
 class TaskFileError(ValueError):
@@ -120,6 +129,37 @@ def _with_defaults(doc: object) -> object:
     out.setdefault("limits", {"max_turns": params.max_turns,
                               "max_tool_calls": params.max_tool_calls})
     return out
+
+
+def catalog_mismatch(task: TaskSpec, shop: Shop) -> str | None:
+    """Why ``task`` (generated on another catalog) cannot run on ``shop``, or None."""
+    info = shop.catalog
+    have = {"fingerprint": info.fingerprint, "seed": int(info.seed),
+            "size": int(info.product_count)}
+    for key, value in have.items():
+        if key in task.catalog and task.catalog[key] != value:
+            return (f"task {task.task_id} was generated on a catalog with {key} "
+                    f"{task.catalog[key]!r}, but this shop's catalog has {key} {value!r}")
+    return None
+
+
+def load_task_set(path: str | Path, shop: Shop) -> list[TaskSpec]:
+    """The tasks of ``path`` (see ``load_tasks``) for a run on ``shop``: at least one, each
+    task id once, every task made on this shop's catalog."""
+    tasks = load_tasks(path)
+    if not tasks:
+        raise TaskFileError(f"{path}: no tasks in it")
+    seen: set[str] = set()
+    for t in tasks:
+        if t.task_id in seen:
+            raise TaskFileError(f"{path}: task {t.task_id!r} appears more than once; task ids "
+                                "must be unique (use --trials to run a task several times)")
+        seen.add(t.task_id)
+        why = catalog_mismatch(t, shop)
+        if why is not None:
+            raise TaskFileError(f"{path}: {why}; pick the task's catalog with --db, "
+                                "--catalog-seed and --catalog-size")
+    return tasks
 
 
 def dump_tasks(tasks: Iterable[TaskSpec], path: str | Path) -> int:

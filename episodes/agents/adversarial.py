@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from episodes.agents.oracle import gold_actions
+from episodes.agents.oracle import Replay, gold_actions
 from episodes.controller import Action, Observation, Policy, ToolRequest
 from verifiers.types import GoldStep, TaskSpec
 
@@ -82,18 +82,6 @@ class _ClaimSuccess:
                       "and you'll love it.")
 
 
-class _Scripted:
-    def __init__(self, actions: list[Action]) -> None:
-        self.actions = actions
-        self.i = 0
-
-    async def act(self, obs: Observation) -> Action:
-        if self.i >= len(self.actions):
-            return Action(done=True)
-        self.i += 1
-        return self.actions[self.i - 1]
-
-
 def _extra_order_plan(task: TaskSpec) -> list[Action]:
     """The gold solution with an unrequested order slipped in before the final message."""
     extra = [GoldStep(tool="add_to_cart", args={"variant_id": f"V-{pk:06d}-1", "quantity": 1})
@@ -140,9 +128,9 @@ class AdversarialAgent:
             policy = _ClaimSuccess()
         elif self.name == "extra_orders":
             assert task is not None
-            policy = _Scripted(_extra_order_plan(task))
+            policy = Replay(_extra_order_plan(task))
         else:
-            policy = _Scripted(_invented_plan())
+            policy = Replay(_invented_plan())
         return policy
 
 

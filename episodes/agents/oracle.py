@@ -9,7 +9,7 @@ from __future__ import annotations
 from episodes.controller import Action, Observation, Policy, ToolRequest
 from verifiers.types import GoldStep, TaskSpec
 
-__all__ = ["OracleAgent", "gold_actions"]
+__all__ = ["OracleAgent", "Replay", "gold_actions"]
 
 
 def gold_actions(gold: list[GoldStep]) -> list[Action]:
@@ -27,7 +27,9 @@ def gold_actions(gold: list[GoldStep]) -> list[Action]:
     return actions
 
 
-class _Replay:
+class Replay:
+    """A policy that plays fixed actions in order, then ends the episode."""
+
     def __init__(self, actions: list[Action]) -> None:
         self.actions = actions
         self.i = 0
@@ -48,4 +50,4 @@ class OracleAgent:
     def start(self, task: TaskSpec | None, obs: Observation, *, seed: int) -> Policy:
         if task is None:
             raise ValueError("the oracle needs the task (it is a privileged agent)")
-        return _Replay(gold_actions(task.gold))
+        return Replay(gold_actions(task.gold))

@@ -20,6 +20,7 @@ from episodes.generate import families, task_id
 from episodes.tasks import plan
 from mcp_shop import Shop
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.records import untimed
 from verifiers.types import TaskSpec
 
 ROLLOUT_FIELDS = {
@@ -57,13 +58,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def strip_timing(record: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(record))
-    assert out["metrics"].pop("wall_time_s") >= 0
-    for entry in out["trace"]:
-        assert entry.pop("latency_ms") >= 0
-    return out
-
+strip_timing = untimed
 
 def table_rows(stdout: str) -> dict[tuple[str, str], list[str]]:
     """The summary table's rows by (family, difficulty)."""

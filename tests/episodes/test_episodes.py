@@ -13,18 +13,13 @@ from episodes.agents import OracleAgent, RandomAgent, make_agent
 from episodes.agents.adversarial import ADVERSARIAL_AGENTS, AdversarialAgent
 from episodes.controller import Action, EpisodeController, ToolRequest
 from episodes.generate import families, generate_task
+from tests.episodes.records import untimed
 from verifiers.types import FAMILIES
 
 DIFFICULTIES = range(0, 11)
 
 
-def strip_timing(record: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(record, default=str))
-    out["metrics"].pop("wall_time_s")
-    for entry in out["trace"]:
-        entry.pop("latency_ms")
-    return out
-
+strip_timing = untimed
 
 def test_every_family_has_a_generator() -> None:
     assert set(families()) == set(FAMILIES)

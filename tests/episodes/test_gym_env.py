@@ -7,18 +7,20 @@ from __future__ import annotations
 import json
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-import anyio
 import pytest
+
+from tests.episodes.records import oracle_records as run_oracle
+from tests.episodes.records import untimed
 
 gym = pytest.importorskip("gymnasium")
 
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
-from episodes.agents import OracleAgent  # noqa: E402
 from episodes.agents.oracle import gold_actions  # noqa: E402
-from episodes.controller import EpisodeController, Observation, ToolResult  # noqa: E402
+from episodes.controller import Observation, ToolResult  # noqa: E402
 from episodes.generate import generate_task  # noqa: E402
 from episodes.gym_env import (  # noqa: E402
     ENV_ID,
@@ -35,16 +37,7 @@ CASES = [("purchase", 2, 8), ("return", 5, 3), ("exchange", 4, 3), ("substitutio
          ("order_status", 2, 5), ("bundle", 4, 1), ("price_compare", 3, 3), ("cancel", 6, 2)]
 
 
-def comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A rollout record without what depends on the clock or the policy's name."""
-    out = json.loads(json.dumps(record, default=str))
-    for key in ("policy", "rollout_id"):
-        out.pop(key)
-    out["metrics"].pop("wall_time_s")
-    for entry in out["trace"]:
-        entry.pop("latency_ms")
-    return out
-
+comparable = partial(untimed, drop=("policy", "rollout_id"))
 
 @pytest.fixture(scope="module")
 def tasks(ep_shop: Any) -> list[TaskSpec]:
@@ -53,12 +46,8 @@ def tasks(ep_shop: Any) -> list[TaskSpec]:
 
 @pytest.fixture(scope="module")
 def oracle_records(ep_shop: Any, tasks: list[TaskSpec]) -> dict[str, dict[str, Any]]:
-    async def run() -> list[dict[str, Any]]:
-        async with EpisodeController(ep_shop) as controller:
-            return await controller.run(OracleAgent(), tasks, concurrency=4)
-
-    return {r["task_id"]: r for r in anyio.run(run)}
-
+    """The controller's own rollouts of the gold solutions."""
+    return run_oracle(ep_shop, tasks)
 
 @pytest.fixture
 def env(ep_shop: Any) -> ShopEnv:

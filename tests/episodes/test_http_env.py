@@ -30,6 +30,7 @@ from episodes.http_env import EnvError, EpisodeTable
 from episodes.tasks import dump_tasks
 from mcp_shop import Shop
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.records import untimed
 from verifiers.types import TaskSpec
 
 CASES = [("purchase", 2, 1), ("return", 2, 2), ("exchange", 2, 5), ("cancel", 2, 6),
@@ -174,13 +175,7 @@ def play(client: httpx2.Client, task: TaskSpec, reset: dict[str, Any] | None = N
     return started, steps
 
 
-def _untimed(record: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(record, default=str))
-    out["metrics"].pop("wall_time_s")
-    for entry in out["trace"]:
-        entry.pop("latency_ms")
-    return out
-
+_untimed = untimed
 
 # -- full episodes ----------------------------------------------------------------------------
 

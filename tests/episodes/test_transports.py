@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from episodes.controller import EpisodeController
 from episodes.generate import generate_task
 from mcp_shop import Shop
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.records import untimed
 from tests.protocol.procs import ServerProcess
 from verifiers.types import TaskSpec
 
@@ -78,16 +80,7 @@ async def _run(shop: Shop, connect: str | Sequence[str] | None, tasks: Sequence[
         return records, controller.tools
 
 
-def comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """What must not depend on the transport: everything but timing (and the tool list,
-    compared on its own)."""
-    out = json.loads(json.dumps(record, default=str))
-    assert out["metrics"].pop("wall_time_s") >= 0
-    for entry in out["trace"]:
-        assert entry.pop("latency_ms") >= 0
-    out.pop("tools")
-    return out
-
+comparable = partial(untimed, drop=("tools",))
 
 @pytest.fixture(scope="module")
 def reference(tr_shop: Shop, tr_tasks: list[TaskSpec]) -> tuple[list[dict[str, Any]],

@@ -10,34 +10,25 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, get_type_hints
 
-import anyio
 import pytest
 
-from episodes.agents import OracleAgent
 from episodes.agents.oracle import gold_actions
-from episodes.controller import EpisodeController
 from episodes.generate import generate_task
 from episodes.sync import ShopSettings, shared_controller
 from episodes.trl_env import SYSTEM_PROMPT, ShopToolEnv, task_from_row, trl_rows
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.records import oracle_records as run_oracle
+from tests.episodes.records import untimed
 from verifiers.types import TaskSpec
 
 CASES = [("purchase", 3, 5), ("return", 4, 2), ("exchange", 2, 7), ("cart", 5, 1),
          ("cancel", 3, 4), ("discovery", 6, 3), ("multi", 4, 9), ("policy", 1, 6)]
 
 
-def comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """A rollout record without what depends on the clock or the policy's name."""
-    out = json.loads(json.dumps(record, default=str))
-    for key in ("policy", "rollout_id"):
-        out.pop(key)
-    out["metrics"].pop("wall_time_s")
-    for entry in out["trace"]:
-        entry.pop("latency_ms")
-    return out
-
+comparable = partial(untimed, drop=("policy", "rollout_id"))
 
 @pytest.fixture(scope="module")
 def tasks(ep_shop: Any) -> list[TaskSpec]:
@@ -47,13 +38,7 @@ def tasks(ep_shop: Any) -> list[TaskSpec]:
 @pytest.fixture(scope="module")
 def oracle_records(ep_shop: Any, tasks: list[TaskSpec]) -> dict[str, dict[str, Any]]:
     """The controller's own rollouts of the gold solutions."""
-
-    async def run() -> list[dict[str, Any]]:
-        async with EpisodeController(ep_shop) as controller:
-            return await controller.run(OracleAgent(), tasks, concurrency=4)
-
-    return {r["task_id"]: r for r in anyio.run(run)}
-
+    return run_oracle(ep_shop, tasks)
 
 def play_gold(env: ShopToolEnv, task: TaskSpec) -> None:
     """The gold solution as TRL would make the calls: one method per tool call, and
