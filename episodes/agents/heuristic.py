@@ -1144,15 +1144,10 @@ class _HeuristicPolicy:
             q = ("Which order is it (the order number), and what's the reason for the return?"
                  if not _ORDER_ID.search(self.said) else "What's the reason for the return?")
             yield from self._ask_once("reason", q)
-        oid = yield from self._order_id("Which order is it? Do you have the order number?")
-        if oid is None:
-            yield from self._say("I couldn't find any orders on your account.")
+        found = yield from self._order_and_eligibility()
+        if found is None:
             return
-        order, elig = yield from self._calls(("get_order", {"order_id": oid}),
-                                             ("check_return_eligibility", {"order_id": oid}))
-        if order is None:
-            yield from self._say(f"I couldn't find order {oid}: {self.last_error}")
-            return
+        oid, order, elig = found
         lines = self._pick_lines(order)
         info = {e["variant_id"]: e for e in (elig or {}).get("lines", [])}
         blocked = [ln for ln in lines if not info.get(ln["variant_id"], {}).get("eligible")]
@@ -1196,16 +1191,25 @@ class _HeuristicPolicy:
         word = next(g for g in found[-1].groups() if g)
         return int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
 
-    def _exchange(self) -> Step:
+    def _order_and_eligibility(self) -> Generator[Action, Observation, tuple[str, Any, Any] | None]:
+        """The order the shopper means, read with its return eligibility; None (after telling
+        the shopper) when there is no such order."""
         oid = yield from self._order_id("Which order is it? Do you have the order number?")
         if oid is None:
             yield from self._say("I couldn't find any orders on your account.")
-            return
+            return None
         order, elig = yield from self._calls(("get_order", {"order_id": oid}),
                                              ("check_return_eligibility", {"order_id": oid}))
         if order is None:
             yield from self._say(f"I couldn't find order {oid}: {self.last_error}")
+            return None
+        return oid, order, elig
+
+    def _exchange(self) -> Step:
+        found = yield from self._order_and_eligibility()
+        if found is None:
             return
+        oid, order, elig = found
         lines = self._pick_lines(order)
         ln = lines[0]
         if len(lines) > 1:

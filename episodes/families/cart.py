@@ -127,14 +127,25 @@ def _hide_option(ctx: GenContext, picks: list[_Pick]) -> Slot | None:
 
 
 def _quantity_change(ctx: GenContext, picks: list[_Pick], avoid: _Pick | None
-                     ) -> tuple[_Pick, int] | None:
-    """A pick whose quantity the shopper states differently at first (the final is gold)."""
+                     ) -> tuple[_Pick, int, MindChange] | None:
+    """A pick whose quantity the shopper states differently at first (the final is gold), its
+    first quantity, and the change of mind that corrects it."""
     pool = [p for p in picks if p is not avoid]
     if not pool:
         return None
     pick = ctx.rng.choice(pool)
     first = ctx.rng.choice([q for q in (1, 2, 3, 4) if q != pick.quantity])
-    return pick, first
+    change = MindChange(at_turn=1, slot="quantity",
+                        say=f"Actually, make it {pick.quantity} of the {pick.view.title}.",
+                        new_value=pick.quantity, items=[q.goal() for q in picks])
+    return pick, first, change
+
+
+def _check_gold(picks: list[_Pick], world: World) -> None:
+    """Every gold variant must satisfy its item's match in the task's world."""
+    for pick in picks:
+        if not matches(pick.view, pick.goal().match, world, pick.variant):
+            raise Retry("gold variant does not match")
 
 
 def _items_summary(picks: list[_Pick]) -> str:
@@ -185,19 +196,11 @@ def _cart(ctx: GenContext) -> TaskSpec:
     if p.changes_of_mind > 0:
         got = _quantity_change(ctx, picks, bump)
         if got is not None:
-            pick, first = got
+            pick, first, change = got
             first_qty[id(pick)] = first
-            change = MindChange(at_turn=1, slot="quantity",
-                                say=f"Actually, make it {pick.quantity} of the "
-                                    f"{pick.view.title}.",
-                                new_value=pick.quantity,
-                                items=[q.goal() for q in picks])
     _plant(ctx, plan, picks)
-    pool = [q.view for q in picks]
-    events = volatility_events(plan, pool, p.stock_volatility, rng)
-    for pick in picks:
-        if not matches(pick.view, pick.goal().match, world, pick.variant):
-            raise Retry("gold variant does not match")
+    events = volatility_events(plan, [q.view for q in picks], p.stock_volatility, rng)
+    _check_gold(picks, world)
 
     items = [q.goal(first_qty.get(id(q))) for q in picks]
     slots = [Slot(name="item", value=q.view.product_id, phrase=q.label(first_qty.get(id(q))))
@@ -346,20 +349,14 @@ def _purchase(ctx: GenContext) -> TaskSpec:
     if p.changes_of_mind > 0:
         got = _quantity_change(ctx, picks, None)
         if got is not None:
-            pick, first = got
+            pick, first, change = got
             first_qty[id(pick)] = first
-            change = MindChange(at_turn=1, slot="quantity",
-                                say=f"Actually, make it {pick.quantity} of the "
-                                    f"{pick.view.title}.",
-                                new_value=pick.quantity, items=[q.goal() for q in picks])
             for s in slots:
                 if s.name == "item" and s.value == pick.view.product_id:
                     s.phrase = pick.label(first)
     _plant(ctx, plan, picks)
     events = volatility_events(plan, [q.view for q in picks], p.stock_volatility, rng)
-    for pick in picks:
-        if not matches(pick.view, pick.goal().match, world, pick.variant):
-            raise Retry("gold variant does not match")
+    _check_gold(picks, world)
 
     said = {s.name: s.phrase for s in slots if s.in_opening}
     request = f"I'd like to order {join_words([q.label(first_qty.get(id(q))) for q in picks])}."
