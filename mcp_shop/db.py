@@ -3,12 +3,18 @@
 Domain functions take an open SQLAlchemy ``Connection`` inside a transaction; ``write_tx`` and
 ``read_tx`` open one. On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that two
 writers never deadlock on a lock upgrade; on PostgreSQL writers lock their session row.
+
+``unit_tx`` opens a write transaction that every ``write_tx`` / ``read_tx`` on the same engine
+inside it joins, in the same thread or task: the server runs a shop call and writes its trace
+record in one commit that way, so a call and its record stand or fall together and records
+are numbered in commit order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -25,6 +31,7 @@ __all__ = [
     "make_engine",
     "read_tx",
     "sqlite_path",
+    "unit_tx",
     "write_tx",
 ]
 
@@ -97,7 +104,8 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("tx_mode", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # On the driver connection: the same statement, without SQLAlchemy's result setup.
+        conn.connection.driver_connection.execute(f"BEGIN {mode}")
 
     return engine
 
@@ -107,9 +115,26 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+# The unit of work open in this thread or task, if any: (engine, its connection).
+_UNIT: ContextVar[tuple[Engine, Connection] | None] = ContextVar("mcp_shop_unit", default=None)
+
+
+def _joined(engine: Engine) -> Connection | None:
+    unit = _UNIT.get()
+    return unit[1] if unit is not None and unit[0] is engine else None
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A transaction that may write: committed on success, rolled back on any exception."""
+    """A transaction that may write: committed on success, rolled back on any exception.
+
+    Inside ``unit_tx`` on the same engine it is the unit's transaction (an exception leaving
+    it then rolls back the whole unit, when it leaves the unit too).
+    """
+    joined = _joined(engine)
+    if joined is not None:
+        yield joined
+        return
     with engine.connect() as conn:
         conn = conn.execution_options(tx_mode="IMMEDIATE")
         with conn.begin():
@@ -117,8 +142,31 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def unit_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that the transactions opened inside it (same engine, same thread
+    or task) join: everything in it commits once at the end or not at all.
+
+    Code inside must not catch an error from a joined transaction and carry on, since that
+    transaction's changes are only undone when the whole unit rolls back.
+    """
+    if _joined(engine) is not None:
+        raise RuntimeError("unit_tx: a unit of work is already open on this engine")
+    with write_tx(engine) as conn:
+        token = _UNIT.set((engine, conn))
+        try:
+            yield conn
+        finally:
+            _UNIT.reset(token)
+
+
+@contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction (a consistent snapshot on both backends)."""
+    """A read-only transaction (a consistent snapshot on both backends); inside ``unit_tx`` on
+    the same engine, the unit's transaction."""
+    joined = _joined(engine)
+    if joined is not None:
+        yield joined
+        return
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # READ COMMITTED would let each statement see other processes' newer commits.

@@ -1,16 +1,20 @@
-"""Hand-written SQL for the hot paths (cart, session lookup, trace), run through the driver.
+"""Hand-written SQL for the hot paths (cart, session lookup, trace), run on the driver.
 
 A statement through SQLAlchemy Core costs about 90 us (construction, cache key, compile cache,
-result processing); the same statement through ``exec_driver_sql`` about 20 us. Statements here
-are written once with ``?`` placeholders in SQL that both SQLite and PostgreSQL accept, and
-converted to the driver's paramstyle per dialect. Values come back raw, so the helpers below
-normalise what differs between drivers (SQLite returns JSON and timestamps as text).
+result processing); through ``exec_driver_sql`` about 20 us, most of it building result
+metadata; on the DBAPI connection itself, a few microseconds. Statements here are written once
+with ``?`` placeholders in SQL that both SQLite and PostgreSQL accept, converted to the
+driver's paramstyle per dialect, and executed on the driver connection under the SQLAlchemy
+``Connection``'s transaction (which SQLAlchemy began and will commit). Values come back raw, so
+the helpers below normalise what differs between drivers (SQLite returns JSON and timestamps
+as text). Rows are named tuples: indexable, unpackable, and readable by column name.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +22,7 @@ from sqlalchemy import Connection
 
 __all__ = [
     "SQLITE_DATETIME",
+    "Rows",
     "Sql",
     "as_bool",
     "as_datetime",
@@ -27,6 +32,7 @@ __all__ = [
     "fetch_one",
     "insert",
     "run",
+    "run_many",
 ]
 
 # How SQLAlchemy stores DateTime on SQLite; hand-written writes must match it exactly, since
@@ -49,9 +55,76 @@ class Sql:
         return self.sqlite if conn.dialect.name == "sqlite" else self._pg
 
 
-def run(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Any:
-    """Execute ``sql`` with positional ``params``; returns the driver-level result."""
-    return conn.exec_driver_sql(sql.text(conn), tuple(params))
+_ROW_TYPES: dict[tuple[str, ...], Any] = {}
+
+
+def _row_type(description: Any) -> Any:
+    names = tuple(d[0] for d in description)
+    cls = _ROW_TYPES.get(names)
+    if cls is None:
+        cls = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return cls
+
+
+class Rows:
+    """The result of one statement on the driver: the parts of SQLAlchemy's ``CursorResult``
+    that the hot paths use."""
+
+    __slots__ = ("_cursor", "_make")
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        description = cursor.description
+        self._make = None if description is None else _row_type(description)._make
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by an UPDATE, INSERT or DELETE."""
+        return int(self._cursor.rowcount)
+
+    def keys(self) -> list[str]:
+        """The column names."""
+        return [d[0] for d in self._cursor.description or ()]
+
+    def first(self) -> Any:
+        """The first row, or None (the rest are discarded)."""
+        row = self._cursor.fetchone() if self._make is not None else None
+        self._cursor.close()
+        return None if row is None else self._make(row)  # type: ignore[misc]
+
+    def all(self) -> list[Any]:
+        """Every row."""
+        if self._make is None:
+            return []
+        make = self._make
+        return [make(r) for r in self._cursor.fetchall()]
+
+    fetchall = all
+
+    def scalar_one(self) -> Any:
+        """The one row's first column (ValueError unless exactly one row)."""
+        rows = self.all()
+        if len(rows) != 1:
+            raise ValueError(f"expected exactly one row, got {len(rows)}")
+        return rows[0][0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.all())
+
+
+def _driver(conn: Connection) -> Any:
+    """The DBAPI connection under ``conn`` (inside the transaction ``conn`` began)."""
+    return conn.connection.driver_connection
+
+
+def run(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Rows:
+    """Execute ``sql`` with positional ``params`` on the driver; returns its rows."""
+    return Rows(_driver(conn).execute(sql.text(conn), tuple(params)))
+
+
+def run_many(conn: Connection, sql: Sql, params: Sequence[Sequence[Any]]) -> None:
+    """Execute ``sql`` once per parameter tuple (no result)."""
+    _driver(conn).cursor().executemany(sql.text(conn), [tuple(p) for p in params])
 
 
 def fetch_one(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Any:
@@ -130,8 +203,8 @@ def insert(conn: Connection, table: Any, rows: dict[str, Any] | Sequence[dict[st
         sql = _INSERTS[cache_key] = Sql(text + (" RETURNING id" if returning_id else ""))
     params = [tuple(_db_value(conn, row[k]) for k in keys) for row in batch]
     if many:
-        return conn.exec_driver_sql(sql.text(conn), params)
-    result = conn.exec_driver_sql(sql.text(conn), params[0])
+        return run_many(conn, sql, params)
+    result = run(conn, sql, params[0])
     return result.scalar_one() if returning_id else result
 
 

@@ -45,18 +45,21 @@ _EVENT = Sql("""INSERT INTO trace_event (session_id, seq, tool, arguments, ok, e
 def record_call(conn: Connection, session_id: str, *, tool: str, arguments: dict[str, Any],
                 ok: bool, error_code: str | None = None, error_message: str | None = None,
                 result: Any = None, result_digest: str | None = None,
-                latency_ms: float = 0.0) -> int:
+                latency_ms: float = 0.0, result_json: str | None = None) -> int:
     """Append a call to the session's trace; returns its sequence number.
 
-    Raises NotFound for an unknown session (nothing is written then).
+    ``result_json``, when given, is ``result`` already serialised (the server has that text
+    from computing the digest). Raises NotFound for an unknown session (nothing is written
+    then).
     """
     row = fetch_one(conn, _BUMP, (session_id,))
     if row is None:
         raise NotFound("unknown session_id: open a session with open_session first")
     seq, clock = row
+    if result_json is None and result is not None:
+        result_json = json.dumps(result, default=str)
     run(conn, _EVENT, (session_id, seq, tool, json.dumps(arguments, default=str), ok, error_code,
-                       error_message, None if result is None else json.dumps(result, default=str),
-                       result_digest, latency_ms, clock))
+                       error_message, result_json, result_digest, latency_ms, clock))
     return int(seq)
 
 

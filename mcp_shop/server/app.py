@@ -4,6 +4,10 @@ blocking shop calls off the event loop, maps shop errors to tool errors and trac
 Every ``tools/call`` goes through :meth:`ShopServer.call_tool`, which times the call and, once
 the session it addressed is known, appends it to that session's trace (accepted or rejected:
 arguments, outcome, error code and message, result digest, the result when small, latency).
+A tool that is one shop call (:meth:`ShopServer.shop_call`) writes its record in the same
+transaction as the call's changes, so the two commit together and records are numbered in
+commit order; the other tools and rejected calls are recorded after the call, in a
+transaction of their own.
 """
 
 from __future__ import annotations
@@ -22,14 +26,15 @@ import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
-from mcp_shop.db import backend_name, read_tx
+from mcp_shop.db import backend_name, read_tx, unit_tx
 from mcp_shop.errors import InvalidInput, ShopError
 from mcp_shop.shop import Shop
+from mcp_shop.trace import record_call
 
 __all__ = ["HANDLE_REQUIRED", "InvalidArguments", "ShopServer", "ShopToolError", "digest"]
 
@@ -64,9 +69,13 @@ class InvalidArguments(ToolError):
 
 @dataclass
 class _CallInfo:
-    """Filled in by a tool body: which session the current call addresses."""
+    """The call in progress; the tool body fills in which session it addresses."""
 
+    tool: str
+    arguments: dict[str, Any]
+    started: float
     session_id: str | None = None
+    recorded: bool = False  # the body wrote the call's trace record itself
 
 
 _CURRENT: contextvars.ContextVar[_CallInfo | None] = contextvars.ContextVar(
@@ -196,10 +205,34 @@ class ShopServer(MCPServer):
         except ShopError as exc:
             raise ShopToolError(exc) from exc
 
-    async def shop_call(self, method: Callable[..., T], session_id: str | None, /, *args: Any,
-                        **kwargs: Any) -> T:
-        """``method(sid, *args, **kwargs)`` on the call's session, via :meth:`run_db`."""
-        return await self.run_db(method, self.session(session_id), *args, **kwargs)
+    async def shop_call(self, method: Callable[..., Any], session_id: str | None, /, *args: Any,
+                        **kwargs: Any) -> Any:
+        """``method(sid, *args, **kwargs)`` on the call's session, via :meth:`run_db`.
+
+        Inside a tool call the method runs in a unit of work (``db.unit_tx``) that also writes
+        the call's trace record, and the tool's result is returned ready made (structured
+        content plus the same JSON as text); ``method`` must then return the tool's whole
+        result (a pydantic model).
+        """
+        sid = self.session(session_id)
+        info = _CURRENT.get()
+        if info is None:
+            return await self.run_db(method, sid, *args, **kwargs)
+        return await self.run_db(self._unit, info, sid, functools.partial(method, sid, *args,
+                                                                           **kwargs))
+
+    def _unit(self, info: _CallInfo, session_id: str, body: Callable[[], Any]) -> CallToolResult:
+        """Run ``body`` and record the call in one transaction; the result as sent."""
+        with unit_tx(self.shop.engine) as conn:
+            value = body()
+            structured = value.model_dump(mode="json", by_alias=True)
+            event = self._event(info.tool, info.arguments, ok=True, result=structured,
+                                latency_ms=(time.perf_counter() - info.started) * 1000)
+            record_call(conn, session_id, **event)
+        info.recorded = True
+        return CallToolResult(content=[TextContent(type="text", text=json.dumps(
+            structured, ensure_ascii=False, separators=(",", ":")))],
+            structured_content=structured)
 
     async def require_session(self, session_id: str | None) -> str:
         """Resolve the call's session and check that it exists (for catalog-only tools)."""
@@ -225,9 +258,9 @@ class ShopServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Any = None) -> Any:
         """Run a tool and record the call in its session's trace, whatever the outcome."""
-        info = _CallInfo()
-        token = _CURRENT.set(info)
         started = time.perf_counter()
+        info = _CallInfo(name, arguments, started)
+        token = _CURRENT.set(info)
         try:
             try:
                 await self._check_argument_names(name, arguments)
@@ -241,7 +274,7 @@ class ShopServer(MCPServer):
             latency = (time.perf_counter() - started) * 1000
             code, message = _classify(name, exc)
             sid = info.session_id or self._guess_session(arguments)
-            if sid is not None:
+            if sid is not None and not info.recorded:
                 with anyio.CancelScope(shield=True):
                     await self._record(sid, name, arguments, ok=False, error_code=code,
                                        error_message=message, latency_ms=latency)
@@ -249,7 +282,7 @@ class ShopServer(MCPServer):
         finally:
             _CURRENT.reset(token)
         latency = (time.perf_counter() - started) * 1000
-        if info.session_id is not None:
+        if info.session_id is not None and not info.recorded:
             payload = result.structured_content if isinstance(result, CallToolResult) else None
             with anyio.CancelScope(shield=True):
                 await self._record(info.session_id, name, arguments, ok=True, result=payload,
@@ -281,13 +314,8 @@ class ShopServer(MCPServer):
     async def _record(self, session_id: str, tool: str, arguments: dict[str, Any], *, ok: bool,
                       latency_ms: float, result: Any = None, error_code: str | None = None,
                       error_message: str | None = None) -> None:
-        args = {k: v for k, v in (arguments or {}).items() if k != "session_id"}
-        event: dict[str, Any] = dict(tool=tool, arguments=_clip_arguments(args), ok=ok,
-                                     error_code=error_code, error_message=error_message,
-                                     latency_ms=round(latency_ms, 3))
-        if ok:
-            text, event["result_digest"] = digest(result)
-            event["result"] = result if len(text) <= self.trace_result_limit else None
+        event = self._event(tool, arguments, ok=ok, latency_ms=latency_ms, result=result,
+                            error_code=error_code, error_message=error_message)
         try:
             if self.offload:
                 await anyio.to_thread.run_sync(
@@ -299,3 +327,17 @@ class ShopServer(MCPServer):
             pass  # unknown or malformed handle: the call belongs to no session
         except Exception:
             log.exception("could not record a %s call in the trace of a session", tool)
+
+    def _event(self, tool: str, arguments: dict[str, Any], *, ok: bool, latency_ms: float,
+               result: Any = None, error_code: str | None = None,
+               error_message: str | None = None) -> dict[str, Any]:
+        """The trace record of a call, as ``trace.record_call`` takes it."""
+        args = {k: v for k, v in (arguments or {}).items() if k != "session_id"}
+        event: dict[str, Any] = dict(tool=tool, arguments=_clip_arguments(args), ok=ok,
+                                     error_code=error_code, error_message=error_message,
+                                     latency_ms=round(latency_ms, 3))
+        if ok:
+            text, event["result_digest"] = digest(result)
+            if len(text) <= self.trace_result_limit:
+                event["result"], event["result_json"] = result, text
+        return event

@@ -41,7 +41,8 @@ def register(server: ShopServer) -> None:
         """The customer's orders, newest first: order_id (e.g. 'O-1042'), status (pending,
         processing, shipped, delivered, cancelled), date placed, total in cents and item
         count. Use get_order for the lines, payments and tracking of one order."""
-        return OrderHistory(orders=await server.shop_call(shop.list_orders, session_id))
+        return await server.shop_call(lambda sid: OrderHistory(orders=shop.list_orders(sid)),
+                                      session_id)
 
     @server.tool(annotations=READ)
     async def get_order(order_id: OrderIdArg, session_id: SessionArg = None) -> OrderView:
@@ -68,8 +69,8 @@ def register(server: ShopServer) -> None:
         (delivery, return window, final sale), how many units, when the window ends, the
         restocking fee percent and the refund per unit in cents. Check this before
         request_return or request_exchange."""
-        lines = await server.shop_call(shop.check_return_eligibility, session_id, order_id)
-        return ReturnEligibility(order_id=order_id, lines=lines)
+        return await server.shop_call(lambda sid: ReturnEligibility(
+            order_id=order_id, lines=shop.check_return_eligibility(sid, order_id)), session_id)
 
     @server.tool(annotations=_FINAL)
     async def request_return(
