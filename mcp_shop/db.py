@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -105,7 +106,8 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("tx_mode", "DEFERRED")
         # On the driver connection: the same statement, without SQLAlchemy's result setup.
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")
+        driver: Any = conn.connection.driver_connection
+        driver.execute(f"BEGIN {mode}")
 
     return engine
 

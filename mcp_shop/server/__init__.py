@@ -37,6 +37,7 @@ def build_server(shop: Shop, *, default_session: str | None = None,
     tools_catalog.register(server)
     tools_cart.register(server)
     tools_orders.register(server)
+    server.compact_output_schemas()
     resources.register(server)
     http_app.add_health_route(server)
     return server

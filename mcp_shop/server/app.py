@@ -33,6 +33,7 @@ from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
 from mcp_shop.db import backend_name, read_tx, unit_tx
 from mcp_shop.errors import InvalidInput, ShopError
+from mcp_shop.server.schemas import compact_schema
 from mcp_shop.shop import Shop
 from mcp_shop.trace import record_call
 
@@ -252,6 +253,14 @@ class ShopServer(MCPServer):
             if len(self._trees) < 1024:
                 self._trees[key] = tree
         return tree
+
+    def compact_output_schemas(self) -> None:
+        """Publish every registered tool's output schema in its compact, equivalent form
+        (``schemas.compact_schema``): smaller in the tool list, cheaper for a client to check
+        each result against."""
+        for tool in self._tool_manager.list_tools():
+            if tool.fn_metadata.output_schema is not None:
+                tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
 
     # -- the traced entry point of every tool call --------------------------------------------
 
