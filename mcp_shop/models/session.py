@@ -298,7 +298,9 @@ class TraceEvent(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("session_id", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    session_id: str = _sid()
+    # No index of its own: the unique (session_id, seq) index serves look-ups by session, and
+    # every tool call writes a row here.
+    session_id: str = Field(foreign_key="shop_session.id", max_length=64)
     seq: int
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
