@@ -225,6 +225,11 @@ class ShopServer(MCPServer):
     def _unit(self, info: _CallInfo, session_id: str, body: Callable[[], Any]) -> CallToolResult:
         """Run ``body`` and record the call in one transaction; the result as sent."""
         with unit_tx(self.shop.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                # Hold the session's row lock from the start, as writers do: no other call on
+                # this session commits between this call's statements, so a read sees one
+                # state (what REPEATABLE READ gave the reads before they joined a unit).
+                sessions.lock_session(conn, session_id)
             value = body()
             structured = value.model_dump(mode="json", by_alias=True)
             event = self._event(info.tool, info.arguments, ok=True, result=structured,
