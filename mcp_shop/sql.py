@@ -56,13 +56,18 @@ class Sql:
 
 
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
+_ROW_TYPE_OF: dict[tuple[str, int], Any] = {}  # (statement, column count) -> row type
 
 
-def _row_type(description: Any) -> Any:
-    names = tuple(d[0] for d in description)
-    cls = _ROW_TYPES.get(names)
+def _row_type(statement: str, description: Any) -> Any:
+    key = (statement, len(description))
+    cls = _ROW_TYPE_OF.get(key)
     if cls is None:
-        cls = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        names = tuple(d[0] for d in description)
+        cls = _ROW_TYPES.get(names)
+        if cls is None:
+            cls = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        _ROW_TYPE_OF[key] = cls
     return cls
 
 
@@ -72,10 +77,10 @@ class Rows:
 
     __slots__ = ("_cursor", "_make")
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, statement: str = "") -> None:
         self._cursor = cursor
         description = cursor.description
-        self._make = None if description is None else _row_type(description)._make
+        self._make = None if description is None else _row_type(statement, description)._make
 
     @property
     def rowcount(self) -> int:
@@ -119,7 +124,8 @@ def _driver(conn: Connection) -> Any:
 
 def run(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Rows:
     """Execute ``sql`` with positional ``params`` on the driver; returns its rows."""
-    return Rows(_driver(conn).execute(sql.text(conn), tuple(params)))
+    statement = sql.text(conn)
+    return Rows(_driver(conn).execute(statement, tuple(params)), statement)
 
 
 def run_many(conn: Connection, sql: Sql, params: Sequence[Sequence[Any]]) -> None:

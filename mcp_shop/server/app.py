@@ -26,7 +26,7 @@ import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 from pydantic import ValidationError
 
 from mcp_shop import __version__, catalog_views, search, sessions
@@ -211,9 +211,8 @@ class ShopServer(MCPServer):
         """``method(sid, *args, **kwargs)`` on the call's session, via :meth:`run_db`.
 
         Inside a tool call the method runs in a unit of work (``db.unit_tx``) that also writes
-        the call's trace record, and the tool's result is returned ready made (structured
-        content plus the same JSON as text); ``method`` must then return the tool's whole
-        result (a pydantic model).
+        the call's trace record; ``method`` must then return the tool's whole result (a
+        pydantic model), which is what the trace records.
         """
         sid = self.session(session_id)
         info = _CURRENT.get()
@@ -222,8 +221,12 @@ class ShopServer(MCPServer):
         return await self.run_db(self._unit, info, sid, functools.partial(method, sid, *args,
                                                                            **kwargs))
 
-    def _unit(self, info: _CallInfo, session_id: str, body: Callable[[], Any]) -> CallToolResult:
-        """Run ``body`` and record the call in one transaction; the result as sent."""
+    def _unit(self, info: _CallInfo, session_id: str, body: Callable[[], Any]) -> Any:
+        """Run ``body`` and record the call in one transaction; returns ``body``'s result.
+
+        The model goes back to the SDK as it is: the SDK would validate a ready-made
+        ``CallToolResult``'s structured content against the output model again, which costs
+        more than dumping the model a second time."""
         with unit_tx(self.shop.engine) as conn:
             if conn.dialect.name == "postgresql":
                 # Hold the session's row lock from the start, as writers do: no other call on
@@ -236,9 +239,7 @@ class ShopServer(MCPServer):
                                 latency_ms=(time.perf_counter() - info.started) * 1000)
             record_call(conn, session_id, **event)
         info.recorded = True
-        return CallToolResult(content=[TextContent(type="text", text=json.dumps(
-            structured, ensure_ascii=False, separators=(",", ":")))],
-            structured_content=structured)
+        return value
 
     async def require_session(self, session_id: str | None) -> str:
         """Resolve the call's session and check that it exists (for catalog-only tools)."""
