@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.records import oracle_records as run_oracle
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +27,18 @@ def ep_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
                      index_dir=None)
     yield shop
     shop.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def tasks(ep_shop: Any, request: pytest.FixtureRequest) -> list[Any]:
+    """The tasks of the test module's ``CASES`` (family, difficulty, seed) on ``ep_shop``."""
+    from episodes.generate import generate_task
+
+    return [generate_task(ep_shop, f, d, s) for f, d, s in request.module.CASES]
+
+
+@pytest.fixture(scope="module")
+def oracle_records(ep_shop: Any, tasks: list[Any]) -> dict[str, dict[str, Any]]:
+    """The controller's own rollouts of those tasks' gold solutions, to compare adapters
+    against."""
+    return run_oracle(ep_shop, tasks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import anyio
@@ -24,6 +25,10 @@ def untimed(record: dict[str, Any], *, drop: Sequence[str] = ()) -> dict[str, An
     for key in drop:
         out.pop(key)
     return out
+
+
+# What an adapter's record (TRL, Gym) shares with the controller's record of the same episode.
+adapter_comparable = partial(untimed, drop=("policy", "rollout_id"))
 
 
 def oracle_records(shop: Any, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, Any]]:

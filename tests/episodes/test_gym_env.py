@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.episodes.records import oracle_records as run_oracle
-from tests.episodes.records import untimed
+from tests.episodes.records import adapter_comparable
 
 gym = pytest.importorskip("gymnasium")
 
@@ -21,7 +19,6 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 from episodes.agents.oracle import gold_actions  # noqa: E402
 from episodes.controller import Observation, ToolResult  # noqa: E402
-from episodes.generate import generate_task  # noqa: E402
 from episodes.gym_env import (  # noqa: E402
     ENV_ID,
     MIN_OBSERVATION_LENGTH,
@@ -37,17 +34,8 @@ CASES = [("purchase", 2, 8), ("return", 5, 3), ("exchange", 4, 3), ("substitutio
          ("order_status", 2, 5), ("bundle", 4, 1), ("price_compare", 3, 3), ("cancel", 6, 2)]
 
 
-comparable = partial(untimed, drop=("policy", "rollout_id"))
+comparable = adapter_comparable
 
-@pytest.fixture(scope="module")
-def tasks(ep_shop: Any) -> list[TaskSpec]:
-    return [generate_task(ep_shop, f, d, s) for f, d, s in CASES]
-
-
-@pytest.fixture(scope="module")
-def oracle_records(ep_shop: Any, tasks: list[TaskSpec]) -> dict[str, dict[str, Any]]:
-    """The controller's own rollouts of the gold solutions."""
-    return run_oracle(ep_shop, tasks)
 
 @pytest.fixture
 def env(ep_shop: Any) -> ShopEnv:

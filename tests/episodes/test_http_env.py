@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +27,7 @@ from episodes.tasks import dump_tasks
 from mcp_shop import Shop
 from tests.conftest import TEST_SEED, TEST_SIZE
 from tests.episodes.records import untimed
+from tests.protocol.procs import ServerProcess
 from verifiers.types import TaskSpec
 
 CASES = [("purchase", 2, 1), ("return", 2, 2), ("exchange", 2, 5), ("cancel", 2, 6),
@@ -38,45 +35,10 @@ CASES = [("purchase", 2, 1), ("return", 2, 2), ("exchange", 2, 5), ("cancel", 2,
 _URL = re.compile(r"serving the episode env at (http://\S+)")
 
 
-class EnvProcess:
+def env_process(args: list[str], log: Path) -> ServerProcess:
     """``python -m episodes.http_env --port 0 ...`` as a subprocess; ``base`` once healthy."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
-        self.base = ""
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 60) -> EnvProcess:
-        with open(self.log, "ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "episodes.http_env", "--port", "0", *self.args],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"serve-env exited with {self.proc.returncode}:\n"
-                                   + self.log.read_text())
-            found = _URL.findall(self.log.read_text())
-            if found:
-                self.base = found[-1]
-                try:
-                    if httpx2.get(f"{self.base}/health", timeout=2).status_code == 200:
-                        return self
-                except httpx2.TransportError:
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError("serve-env did not start:\n" + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+    return ServerProcess(args, log=log, command=("episodes.http_env", "--port", "0"),
+                         announce=_URL)
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -116,24 +78,18 @@ def _shop_args(url: str) -> list[str]:
 @pytest.fixture(scope="module")
 def server(env_db: tuple[str, Shop], tasks_file: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc = EnvProcess([*_shop_args(env_db[0]), "--tasks", str(tasks_file)],
-                      tmp_path_factory.mktemp("http-env-log") / "env.log").start()
-    try:
+    with env_process([*_shop_args(env_db[0]), "--tasks", str(tasks_file)],
+                     tmp_path_factory.mktemp("http-env-log") / "env.log") as proc:
         yield proc.base
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
 def small_server(env_db: tuple[str, Shop],
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second server: session handles exposed, at most two episodes."""
-    proc = EnvProcess([*_shop_args(env_db[0]), "--expose-session", "--max-episodes", "2"],
-                      tmp_path_factory.mktemp("http-env-log2") / "env.log").start()
-    try:
+    with env_process([*_shop_args(env_db[0]), "--expose-session", "--max-episodes", "2"],
+                     tmp_path_factory.mktemp("http-env-log2") / "env.log") as proc:
         yield proc.base
-    finally:
-        proc.stop()
 
 
 @pytest.fixture()

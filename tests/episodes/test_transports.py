@@ -54,13 +54,9 @@ def tr_tasks(tr_shop: Shop) -> list[TaskSpec]:
 
 @pytest.fixture(scope="module")
 def tr_http(tr_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(["--db", tr_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE)],
-                         log=tmp_path_factory.mktemp("tr-http") / "http.log")
-    proc.start()
-    try:
+    with ServerProcess(["--db", tr_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE)],
+                       log=tmp_path_factory.mktemp("tr-http") / "http.log") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def _connect(transport: str, url: str, http: ServerProcess | None) -> str | list[str] | None:

@@ -10,35 +10,23 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, get_type_hints
 
 import pytest
 
 from episodes.agents.oracle import gold_actions
-from episodes.generate import generate_task
 from episodes.sync import ShopSettings, shared_controller
 from episodes.trl_env import SYSTEM_PROMPT, ShopToolEnv, task_from_row, trl_rows
 from tests.conftest import TEST_SEED, TEST_SIZE
-from tests.episodes.records import oracle_records as run_oracle
-from tests.episodes.records import untimed
+from tests.episodes.records import adapter_comparable
 from verifiers.types import TaskSpec
 
 CASES = [("purchase", 3, 5), ("return", 4, 2), ("exchange", 2, 7), ("cart", 5, 1),
          ("cancel", 3, 4), ("discovery", 6, 3), ("multi", 4, 9), ("policy", 1, 6)]
 
 
-comparable = partial(untimed, drop=("policy", "rollout_id"))
+comparable = adapter_comparable
 
-@pytest.fixture(scope="module")
-def tasks(ep_shop: Any) -> list[TaskSpec]:
-    return [generate_task(ep_shop, f, d, s) for f, d, s in CASES]
-
-
-@pytest.fixture(scope="module")
-def oracle_records(ep_shop: Any, tasks: list[TaskSpec]) -> dict[str, dict[str, Any]]:
-    """The controller's own rollouts of the gold solutions."""
-    return run_oracle(ep_shop, tasks)
 
 def play_gold(env: ShopToolEnv, task: TaskSpec) -> None:
     """The gold solution as TRL would make the calls: one method per tool call, and

@@ -65,13 +65,9 @@ def stdio_params(shop_url: str, tmp_path: Path):  # noqa: ANN201
 def http_server(shop_url: str,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """``mcp-shop serve --http`` on an ephemeral port over the test database (one per module)."""
-    proc = ServerProcess(["--db", shop_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE)],
-                         log=tmp_path_factory.mktemp("http") / "http.log")
-    proc.start()
-    try:
+    with ServerProcess(["--db", shop_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE)],
+                       log=tmp_path_factory.mktemp("http") / "http.log") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
-"""``mcp-shop serve --http`` as a subprocess on an ephemeral port, for the HTTP and persistence
-tests: start, wait until healthy, stop or kill."""
+"""An HTTP server as a subprocess on an ephemeral port (``mcp-shop serve --http`` by default,
+``shop-episodes serve-env`` too), for the HTTP, persistence and episode-env tests: start, wait
+until ``/health`` answers, stop or kill; usable as a context manager."""
 
 from __future__ import annotations
 
@@ -9,19 +10,37 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 _URL = re.compile(r"serving MCP at (http://\S+)/mcp")
+MCP_SHOP = ("mcp_shop.cli", "serve", "--http", "--port", "0", "--log-level", "WARNING")
 
 
 class ServerProcess:
-    """One HTTP server process; ``base`` is its ``http://127.0.0.1:PORT`` once started."""
+    """One HTTP server process; ``base`` is its ``http://127.0.0.1:PORT`` once started.
 
-    def __init__(self, args: list[str], *, log: Path) -> None:
+    Args:
+        args: arguments after ``python -m <command>``.
+        log: the file its stderr goes to (where it announces its address).
+        command: the module and its leading arguments (``mcp-shop serve --http`` by default).
+        announce: the pattern of the stderr line that gives its base URL (first group).
+    """
+
+    def __init__(self, args: list[str], *, log: Path, command: Sequence[str] = MCP_SHOP,
+                 announce: re.Pattern[str] = _URL) -> None:
         self.args = args
         self.log = log
+        self.command = list(command)
+        self.announce = announce
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = ""
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
     @property
     def mcp_url(self) -> str:
@@ -31,15 +50,14 @@ class ServerProcess:
         """Launch the server and wait until ``/health`` answers."""
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mcp_shop.cli", "serve", "--http", "--port", "0",
-                 "--log-level", "WARNING", *self.args],
+                [sys.executable, "-m", *self.command, *self.args],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
                                    + self.log.read_text())
-            found = _URL.findall(self.log.read_text())
+            found = self.announce.findall(self.log.read_text())
             if found:
                 self.base = found[-1]
                 if self._healthy():

@@ -92,16 +92,13 @@ def test_health_and_dns_rebinding(http_server: ServerProcess) -> None:
 
 
 def test_allowed_hosts_are_configurable(shop_url: str, tmp_path: Path) -> None:
-    proc = ServerProcess(["--db", shop_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE),
-                          "--allowed-host", "shop.test", "--allowed-host", "api.shop.test:*",
-                          "--allowed-origin", "https://app.shop.test"],
-                         log=tmp_path / "http.log").start()
-    try:
+    with ServerProcess(["--db", shop_url, "--seed", str(TEST_SEED), "--size", str(TEST_SIZE),
+                        "--allowed-host", "shop.test", "--allowed-host", "api.shop.test:*",
+                        "--allowed-origin", "https://app.shop.test"],
+                       log=tmp_path / "http.log") as proc:
         assert _post(proc.mcp_url, host="shop.test") == 200
         assert _post(proc.mcp_url, host="api.shop.test:8443") == 200
         assert _post(proc.mcp_url, host="shop.test:8443") == 421
         assert _post(proc.mcp_url, host="other.test") == 421
         assert _post(proc.mcp_url, origin="https://app.shop.test") == 200
         assert _post(proc.mcp_url, origin="https://other.test") == 403
-    finally:
-        proc.stop()
