@@ -39,7 +39,6 @@ from mcp.client.stdio import stdio_client
 from mcp_shop import Shop
 from mcp_shop.search import SearchPage, SearchQuery
 from mcp_shop.server import ShopServer, build_server
-from mcp_shop.server.schemas import compact_schema
 from mcp_shop.views import CartView
 
 TOOLS = ("noop", "cart_floor", "search_floor", "view_cart", "add_to_cart", "search_products")
@@ -81,10 +80,7 @@ def add_baselines(server: ShopServer) -> ShopServer:
         turn += 1
         return pages[turn % len(pages)]
 
-    for name in ("cart_floor", "search_floor"):  # published as the shop tools' schemas are
-        tool = server._tool_manager.get_tool(name)
-        assert tool is not None and tool.fn_metadata.output_schema is not None
-        tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
+    server.compact_output_schemas()  # published as the shop tools' schemas are
     return add_noop(server)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,19 +55,14 @@ class Sql:
         return self.sqlite if conn.dialect.name == "sqlite" else self._pg
 
 
-_ROW_TYPES: dict[tuple[str, ...], Any] = {}
-_ROW_TYPE_OF: dict[tuple[str, int], Any] = {}  # (statement, column count) -> row type
+_ROW_TYPES: dict[str, Any] = {}  # statement -> the named tuple of its rows
 
 
 def _row_type(statement: str, description: Any) -> Any:
-    key = (statement, len(description))
-    cls = _ROW_TYPE_OF.get(key)
+    cls = _ROW_TYPES.get(statement)
     if cls is None:
         names = tuple(d[0] for d in description)
-        cls = _ROW_TYPES.get(names)
-        if cls is None:
-            cls = _ROW_TYPES[names] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
-        _ROW_TYPE_OF[key] = cls
+        cls = _ROW_TYPES[statement] = namedtuple("Row", names, rename=True)  # type: ignore[misc]
     return cls
 
 
@@ -112,9 +107,6 @@ class Rows:
         if len(rows) != 1:
             raise ValueError(f"expected exactly one row, got {len(rows)}")
         return rows[0][0]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.all())
 
 
 def _driver(conn: Connection) -> Any:

@@ -120,10 +120,9 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     result = walk(schema, root=True)
     kept: dict[str, Any] = {}
-    while left - kept.keys():
-        name = min(left - kept.keys())
-        kept[name] = walk(copy.deepcopy(defs[name])) if name in defs else None
-    kept = {k: v for k, v in kept.items() if v is not None}
+    while todo := sorted((left & defs.keys()) - kept.keys()):
+        for name in todo:  # walking a kept definition may leave references to more
+            kept[name] = walk(copy.deepcopy(defs[name]))
     if kept:
         result["$defs"] = dict(sorted(kept.items()))
     return result
