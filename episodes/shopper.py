@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verifiers import intent_status, match_product
-from verifiers.intents import MAX_PRESENTED
+from verifiers.evidence import MAX_PRESENTED
 from verifiers.types import (
     Confirmation,
     Intent,

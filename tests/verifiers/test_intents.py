@@ -13,16 +13,15 @@ from tests.verifiers.builders import (
     state,
     user,
 )
-from verifiers.intents import (
+from verifiers.answers import (
     ANSWER_NOISE_LIMIT,
     ANSWER_NOISE_LIMITS,
     answer_progress,
     answer_values,
-    assistant_texts,
-    intent_status,
-    presented_products,
     stray_values,
 )
+from verifiers.evidence import assistant_texts, presented_products
+from verifiers.intents import intent_status
 from verifiers.types import (
     ExchangeState,
     Intent,

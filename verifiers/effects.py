@@ -1,0 +1,105 @@
+"""Changes no intent asked for (``docs/tasks.md``, "Unintended effects")."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from verifiers.lines import Products, _gained, _line_reason, _quantities
+from verifiers.types import Intent, ItemGoal, ProductMatch, ShopState, TaskSpec
+
+__all__ = ["unintended_effects"]
+
+_CART_KINDS = ("cart", "bundle", "substitution")
+
+
+def unintended_effects(task: TaskSpec | Sequence[Intent], before: ShopState,
+                       after: ShopState, *, products: Products | None = None) -> list[str]:
+    """Changes no intent asked for (``docs/tasks.md``, "Unintended effects"): orders, returns,
+    exchanges and cancellations beyond the intents', discount codes no intent named left on
+    new orders, and for cart/bundle/substitution intents cart lines or units beyond theirs.
+
+    ``task`` is a ``TaskSpec`` or its intents. With ``products``, extra cart lines are told
+    apart from wanted ones by matching them to the intents' items; without, by counting.
+    """
+    intents = list(task.intents if isinstance(task, TaskSpec) else task)
+    out: list[str] = []
+
+    old_orders = {o.order_id: o for o in before.orders}
+    new_orders = [o for o in after.orders if o.order_id not in old_orders]
+    allowed = sum(1 for i in intents if i.kind == "purchase" and i.proceed)
+    out += [f"extra order {o.order_id}" for o in new_orders[allowed:]]
+
+    returns = Counter(i.order_id for i in intents if i.kind == "return" and i.proceed)
+    had_returns = {r.return_id for r in before.returns}
+    for r in after.returns:
+        if r.return_id in had_returns:
+            continue
+        if returns[r.order_id] > 0:
+            returns[r.order_id] -= 1
+        else:
+            out.append(f"return {r.return_id} on {r.order_id} not asked for")
+    exchanges = Counter(i.order_id for i in intents if i.kind == "exchange" and i.proceed)
+    had_exchanges = {x.exchange_id for x in before.exchanges}
+    for x in after.exchanges:
+        if x.exchange_id in had_exchanges:
+            continue
+        if exchanges[x.order_id] > 0:
+            exchanges[x.order_id] -= 1
+        else:
+            out.append(f"exchange {x.exchange_id} on {x.order_id} not asked for")
+
+    cancels = {i.order_id for i in intents if i.kind == "cancel" and i.proceed}
+    for o in after.orders:
+        was = old_orders.get(o.order_id)
+        newly = o.status == "cancelled" and (was is None or was.status != "cancelled")
+        if newly and o.order_id not in cancels:
+            out.append(f"order {o.order_id} cancelled without being asked")
+
+    codes = {i.code.strip().casefold() for i in intents if i.code}
+    for o in new_orders:
+        if o.code and o.code.strip().casefold() not in codes:
+            out.append(f"code {o.code} applied to {o.order_id} without being asked")
+
+    cart_intents = [i for i in intents if i.kind in _CART_KINDS]
+    if cart_intents:
+        out += _extra_cart(cart_intents, before, after, products)
+    return out
+
+
+def _extra_cart(intents: Sequence[Intent], before: ShopState, after: ShopState,
+                products: Products | None) -> list[str]:
+    """Cart lines or units gained beyond what the cart-building intents allow."""
+    goals: list[ItemGoal] = []
+    for i in intents:
+        if i.kind == "substitution":
+            qty = i.items[0].quantity if i.items else 1
+            goals.append(ItemGoal(match=i.accept or ProductMatch(), quantity=qty))
+        else:
+            goals.extend(i.items)
+    gained = _gained(before, after)
+    was = _quantities(before.cart)
+    used: set[int] = set()
+    out: list[str] = []
+    for line in gained:
+        pick = None
+        for k, goal in enumerate(goals):
+            if k in used:
+                continue
+            if products is not None and _line_reason(goal.match, line, products) is not None:
+                continue
+            if pick is None or goal.quantity == line.quantity:
+                pick = k
+            if goal.quantity == line.quantity:
+                break
+        if pick is None:
+            had = was.get(line.variant_id, 0)
+            out.append(f"{line.quantity - had} extra units of {line.variant_id} in the cart"
+                       if had else f"extra line {line.variant_id} x{line.quantity} in the cart")
+            continue
+        used.add(pick)
+        limit = max(goals[pick].quantity, was.get(line.variant_id, 0))
+        if line.quantity > limit:
+            out.append(f"{line.quantity - limit} extra units of {line.variant_id} in the cart")
+    return out
+
