@@ -1,16 +1,27 @@
-"""Build a task's world in a fresh session, and apply scenario events as turns pass.
+"""Build a task's world in a session, preview it without leaving a session behind, and apply
+scenario events as turns pass.
 
 This is the environment's privileged side: it uses the shop's Python API directly (the agent
-only ever reaches the shop through MCP).
+only ever reaches the shop through MCP). ``build_world`` is the one way a ``World`` becomes a
+session: the controller calls it for an episode, and ``sandbox`` calls it inside a unit of work
+that is always rolled back, so a generator can look at its world (and act on it) while the
+number of sessions in the database stays what it was.
 """
 
 from __future__ import annotations
 
-from mcp_shop import Shop
-from mcp_shop.errors import InvalidInput
-from verifiers.types import ScenarioEvent, World
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["apply_event", "build_world"]
+from sqlalchemy import Connection
+
+from mcp_shop import Shop
+from mcp_shop.db import unit_tx
+from mcp_shop.errors import InvalidInput
+from mcp_shop.views import ProductView
+from verifiers.types import ProductFacts, ScenarioEvent, VariantFacts, World
+
+__all__ = ["apply_event", "build_world", "product_facts", "sandbox"]
 
 
 def build_world(shop: Shop, world: World) -> str:
@@ -37,6 +48,46 @@ def build_world(shop: Shop, world: World) -> str:
     if world.advance_hours:
         shop.advance_clock(sid, hours=world.advance_hours)
     return sid
+
+
+class _Discard(Exception):
+    """Raised at the end of a sandbox so that its unit of work rolls back."""
+
+
+@contextmanager
+def sandbox(shop: Shop, world: World) -> Iterator[tuple[Connection, str]]:
+    """``world`` built by ``build_world`` into a new session inside one unit of work that is
+    always rolled back, whatever happens inside.
+
+    Yields the unit's connection and the session id: ``shop`` methods called inside join the
+    unit (``mcp_shop.db.unit_tx``), and so do the shop's module functions given the connection.
+    A shop error caught inside must end the use of the sandbox (on PostgreSQL a failed
+    statement aborts the transaction); nothing of it is ever committed.
+    """
+    try:
+        with unit_tx(shop.engine) as conn:
+            yield conn, build_world(shop, world)
+            raise _Discard
+    except _Discard:
+        pass
+
+
+def product_facts(view: ProductView, world: World | None = None) -> ProductFacts:
+    """What the verifiers know of a product: ``view``'s values, with ``world``'s stock and
+    price overrides applied when one is given (a catalog-level view under a task's world).
+
+    The controller builds the facts it judges from session views (overrides already applied);
+    generators build theirs from catalog views and the world they plan.
+    """
+    stock = world.stock if world is not None else {}
+    prices = world.prices if world is not None else {}
+    return ProductFacts(
+        product_id=view.product_id, title=view.title, brand=view.brand,
+        category_slug=view.category_slug, attributes=dict(view.attributes), rating=view.rating,
+        variants=[VariantFacts(variant_id=v.variant_id, options=dict(v.options),
+                               price_cents=prices.get(v.variant_id, v.price_cents),
+                               stock=stock.get(v.variant_id, v.stock))
+                  for v in view.variants])
 
 
 def _check(world: World) -> None:

@@ -7,32 +7,30 @@ window, pending, processing, shipped. The target of the ``i``-th past order is
 ``O-(1001 + history_depth + i)``.
 
 Before a task is returned its world is built inside a database transaction that is always rolled
-back (``sandbox``): the target order's status and each line's return eligibility are checked
-against the intent, and the gold solution's consequential call is run once so that the gold
-messages quote the real outcome (return and exchange ids, refunds, tracking numbers, dates).
-Nothing is left in the database, and the same world is rebuilt for the episode.
+back (``episodes.preview.preview_world``): the target order's status and each line's return
+eligibility are checked against the intent, and the gold solution's consequential call is run
+once so that the gold messages quote the real outcome (return and exchange ids, refunds,
+tracking numbers, dates). Nothing is left in the database, and the same world is rebuilt for the
+episode.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from episodes.families.phrases import PERSONAS, greeting, join_words, leaf_info, options_phrase
 from episodes.generate import GenContext, GenerationError, register, task_id
-from mcp_shop import Shop, cart, inventory, orders, products, returns, sessions
-from mcp_shop.customers import get_customer
-from mcp_shop.errors import ShopError
-from mcp_shop.ids import order_id, parse_order_id, parse_product_id, parse_variant_id
+from episodes.preview import FIRST_ORDER_NUMBER, Built, preview_world
+from episodes.world import sandbox
+from mcp_shop import orders, returns, sessions
+from mcp_shop.ids import order_id, parse_order_id, parse_variant_id
 from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule
 from mcp_shop.views import (
-    CustomerView,
     ExchangeView,
     LineEligibility,
     OrderLineView,
@@ -59,9 +57,6 @@ __all__ = [
     "number_word",
     "sandbox",
 ]
-
-FIRST_ORDER_NUMBER = 1001
-"""The number of a session's first order (``O-1001``)."""
 
 _DAY_SECONDS = 86400.0
 _ATTEMPTS = 12
@@ -209,85 +204,7 @@ def _return_reasons(view: ProductView) -> list[str]:
     return out
 
 
-# -- the world, built and rolled back ---------------------------------------------------------
-
-
-@contextmanager
-def sandbox(shop: Shop, world: World) -> Iterator[tuple[Connection, str]]:
-    """``world`` applied to a new session inside a transaction that is always rolled back.
-
-    Yields the connection and the session id; use the shop's module functions on them.
-    """
-    with shop.engine.connect() as conn:
-        conn.execution_options(tx_mode="IMMEDIATE")
-        tx = conn.begin()
-        try:
-            view = sessions.open_session(conn, seed=world.session_seed, tier=world.tier,
-                                         history_orders=world.history_orders)
-            sid = view.session_id
-            for vid, stock in world.stock.items():
-                inventory.set_stock(conn, sid, parse_variant_id(vid), stock)
-            for vid, cents in world.prices.items():
-                inventory.set_price(conn, sid, parse_variant_id(vid), cents)
-            for code in world.codes:
-                rules = {k: v for k, v in code.items() if k != "code"}
-                sessions.add_discount_code(conn, sid, code["code"], **rules)
-            for past in world.past_orders:
-                lines = {parse_variant_id(v): int(q) for v, q in past["lines"].items()}
-                orders.add_past_order(
-                    conn, sid, lines, placed_at=view.clock - timedelta(days=past["days_ago"]),
-                    shipping_option=past.get("shipping_option", "standard"),
-                    payment_method_public_id=past.get("payment_method_id"))
-            for vid, qty in world.cart.items():
-                cart.add_to_cart(conn, sid, parse_variant_id(vid), qty)
-            if world.advance_hours:
-                sessions.advance_clock(conn, sid, timedelta(hours=world.advance_hours))
-            yield conn, sid
-        finally:
-            tx.rollback()
-
-
-@dataclass
-class Built:
-    """What a sandboxed world showed: the orders asked about, their eligibility, the customer,
-    product views with session stock, and the outcome of the action run on it."""
-
-    clock: datetime
-    orders: dict[str, OrderView]
-    eligibility: dict[str, list[LineEligibility]]
-    customer: CustomerView
-    products: dict[str, ProductView] = field(default_factory=dict)
-    history: list[OrderView] = field(default_factory=list)
-    outcome: Any = None
-    failure: str | None = None
-
-
-Action = Callable[[Connection, str], Any]
-
-
-def preview_world(shop: Shop, world: World, order_ids: Sequence[str] = (), *,
-                product_ids: Sequence[str] = (), action: Action | None = None,
-                history: bool = False) -> Built:
-    """Build ``world`` in a sandbox, read what a generator checks, run ``action`` (a shop error
-    is kept as ``failure``) and roll everything back."""
-    with sandbox(shop, world) as (conn, sid):
-        row = sessions.read_session(conn, sid)
-        seen = {o: orders.get_order(conn, sid, parse_order_id(o)) for o in order_ids}
-        elig = {o: returns.check_return_eligibility(conn, row, parse_order_id(o))
-                for o in order_ids}
-        built = Built(clock=row.clock, orders=seen, eligibility=elig,
-                      customer=get_customer(conn, row))
-        for pid in product_ids:
-            built.products[pid] = products.get_product(conn, sid, parse_product_id(pid))
-        if history:
-            built.history = [orders.get_order(conn, sid, FIRST_ORDER_NUMBER + i)
-                             for i in range(world.history_orders)]
-        if action is not None:
-            try:
-                built.outcome = action(conn, sid)
-            except ShopError as exc:
-                built.failure = f"{type(exc).__name__}: {exc}"
-    return built
+# -- the world, previewed in a sandbox (episodes.preview) ------------------------------------
 
 
 def _history_leaves(ctx: GenContext, seed: int, depth: int) -> set[str]:
