@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from verifiers.reasons import REASON_CODES
 
 __all__ = [
     "FAMILIES",
@@ -28,6 +30,7 @@ __all__ = [
     "Intent",
     "IntentKind",
     "IntentResult",
+    "IntentSnapshot",
     "ItemGoal",
     "Limits",
     "Message",
@@ -37,6 +40,7 @@ __all__ = [
     "PaymentState",
     "ProductFacts",
     "ProductMatch",
+    "Reason",
     "ReturnState",
     "ScenarioEvent",
     "ShopState",
@@ -338,11 +342,43 @@ class ShopState(BaseModel):
                                    "(variant_id -> cents)")
 
 
+class Reason(BaseModel):
+    """One typed finding of a verifier: a stable ``code`` from the closed vocabulary of
+    ``verifiers.reasons``, its parameters (ids, values, counts) and the sentence people read.
+    Programs read ``code`` and ``params``; ``text`` may be reworded freely."""
+
+    model_config = _STRICT
+
+    code: str = Field(description="stable snake_case code (verifiers.reasons.REASON_CODES)",
+                      json_schema_extra={"enum": sorted(REASON_CODES)})
+    params: dict[str, JsonValue] = Field(default_factory=dict, description="what the finding "
+                                         "is about, e.g. {'ids': ['O-1009']}")
+    text: str = Field(description="the finding in words")
+
+    @field_validator("code")
+    @classmethod
+    def _known(cls, code: str) -> str:
+        if code not in REASON_CODES:
+            raise ValueError(f"unknown reason code {code!r} (see verifiers.reasons)")
+        return code
+
+    def __str__(self) -> str:
+        return self.text
+
+    def within(self, prefix: str = "", **params: JsonValue) -> Reason:
+        """The same finding in a wider context: ``prefix`` before the text, ``params`` added
+        (e.g. the item or order it concerns); the code stays."""
+        return Reason(code=self.code, params={**params, **self.params},
+                      text=f"{prefix}{self.text}")
+
+
 class IntentResult(BaseModel):
     """Whether one intent is done in a state, why not, and how far along it is."""
 
     done: bool
     reason: str = Field(description="what is missing (or 'done')")
+    reasons: list[Reason] = Field(default_factory=list, description="what is missing, typed "
+                                  "(empty when done)")
     progress: float = Field(ge=0, le=1, description="share of the intent's requirements met")
     effects: list[str] = Field(default_factory=list, description="ids of the new orders, "
                                "returns or exchanges that fulfil it")
@@ -410,6 +446,17 @@ class Confirmation(BaseModel):
     order_id: str | None = None
 
 
+class IntentSnapshot(BaseModel):
+    """The moment the shopper accepted an intent and moved on to the next: the intent is
+    judged in this state (and with these product facts), not re-judged after later events."""
+
+    index: int = Field(ge=0, description="the intent's position in the task")
+    turn: int = Field(ge=0, description="the agent turn whose reply moved on")
+    intent: Intent = Field(description="the intent as it ended (changes of mind applied)")
+    state: ShopState
+    products: dict[str, ProductFacts] = Field(default_factory=dict)
+
+
 class EpisodeInput(BaseModel):
     """Everything a verifier looks at, and nothing else."""
 
@@ -427,13 +474,18 @@ class EpisodeInput(BaseModel):
                                     "turn from which its presentations count (after the "
                                     "shopper moved on to it or changed its mind)")
     stop_reason: str = ""
+    snapshots: list[IntentSnapshot] = Field(default_factory=list, description="per intent the "
+                                            "shopper accepted and moved on from: the state it "
+                                            "is judged in")
 
 
 class Component(BaseModel):
     name: str
     value: float
     weight: float = 1.0
-    reason: str
+    reason: str = Field(description="the component's verdict in words")
+    reasons: list[Reason] = Field(default_factory=list, description="what went wrong, typed "
+                                  "(empty when nothing did)")
 
 
 class Breakdown(BaseModel):
