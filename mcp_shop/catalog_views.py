@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from mcp_shop import products, search, sessions
 from mcp_shop.db import read_tx
 from mcp_shop.errors import InvalidInput, NotFound
+from mcp_shop.facts import Fact, policy_facts
 from mcp_shop.ids import parse_product_id
 from mcp_shop.policies import PolicySection
 from mcp_shop.views import ProductView
@@ -160,6 +161,8 @@ class PolicyMatch(BaseModel):
     title: str
     text: str
     score: float = Field(description="how well it matches; higher is better")
+    facts: list[Fact] = Field(default_factory=list, description="the section's rules as facts "
+                              "(fact, about, value), ready to state with state_facts")
 
 
 class PolicySearchResult(BaseModel):
@@ -193,6 +196,7 @@ def search_policies(sections: Sequence[PolicySection], query: str,
                     limit: int = 3) -> PolicySearchResult:
     """Sections whose key, title or text share words with ``query``, by a simple tf score."""
     wanted = set(_terms(query))
+    facts = policy_facts()
     matches = []
     for s in sections:
         head = _terms(f"{s.key} {s.title}")
@@ -200,7 +204,7 @@ def search_policies(sections: Sequence[PolicySection], query: str,
         score = sum(3.0 * head.count(t) + min(body.count(t), 5) for t in wanted)
         if score > 0:
             matches.append(PolicyMatch(key=s.key, title=s.title, text=s.text,
-                                       score=round(score, 2)))
+                                       score=round(score, 2), facts=facts.get(s.key, [])))
     matches.sort(key=lambda m: -m.score)
     return PolicySearchResult(query=query, matches=matches[:limit],
                               sections=[s.key for s in sections])

@@ -53,26 +53,31 @@ def _eligibility(order: Any, line: Any, now: datetime) -> LineEligibility:
     left = line.quantity - line.returned_quantity - line.exchanged_quantity
     window_ends = order.delivered_at + timedelta(days=rule.window_days)
     if order.status == "cancelled":
-        reason, ok = "the order was cancelled", False
+        code, reason, ok = "order_cancelled", "the order was cancelled", False
     elif order.status != "delivered":
+        code = "not_delivered"
         reason, ok = (f"the order is {order.status}, not delivered yet; returns open on delivery "
                       f"(expected {order.delivered_at:%Y-%m-%d})"), False
     elif line.final_sale:
+        code = "final_sale"
         reason = (f"final sale: {rule.label.lower()} cannot be returned" if not rule.returnable
                   else "final sale: clearance items cannot be returned")
         ok = False
     elif now > window_ends:
+        code = "window_closed"
         reason, ok = (f"the {rule.window_days}-day return window for {rule.label.lower()} "
                       f"closed on {window_ends:%Y-%m-%d}"), False
     elif left <= 0:
-        reason, ok = "already fully returned or exchanged", False
+        code, reason, ok = "already_returned", "already fully returned or exchanged", False
     else:
         fee = (f"; {rule.restocking_fee_percent}% restocking fee unless defective, not as "
                "described or damaged" if rule.restocking_fee_percent else "")
+        code = "eligible"
         reason, ok = f"eligible until {window_ends:%Y-%m-%d}{fee}", True
     return LineEligibility(
         line_no=line.line_no, variant_id=variant_id(line.variant_id), title=line.title,
-        eligible=ok, reason=reason, returnable_quantity=max(left, 0) if ok else 0,
+        eligible=ok, reason=reason, reason_code=code,
+        returnable_quantity=max(left, 0) if ok else 0,
         window_ends=window_ends if rule.returnable and not line.final_sale else None,
         restocking_fee_percent=rule.restocking_fee_percent,
         refund_per_unit_cents=_net_after(line, 1) if line.quantity else 0,

@@ -15,10 +15,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from mcp_shop import cart, checkout, discounts, inventory, orders, products, returns, sessions
+from mcp_shop import (
+    cart,
+    checkout,
+    discounts,
+    inventory,
+    orders,
+    products,
+    returns,
+    sessions,
+    stated,
+)
 from mcp_shop.customers import get_customer
 from mcp_shop.db import DEFAULT_DB_URL, make_engine, read_tx, sqlite_path, write_tx
 from mcp_shop.errors import InvalidState
+from mcp_shop.facts import StatedFacts
 from mcp_shop.ids import parse_order_id, parse_product_id, parse_variant_id
 from mcp_shop.models import CatalogInfo
 from mcp_shop.policies import DEFAULT_POLICIES, PolicySection, render_policies
@@ -253,6 +264,12 @@ class Shop:
                                            reason=reason)
             view = orders.get_order(conn, s.id, number)
         return next(x for x in view.exchanges if x.exchange_id == xid)
+
+    def state_facts(self, session_id: str, facts: Sequence[Mapping[str, Any]]) -> StatedFacts:
+        """Check the form of facts told to the shopper and give them in canonical form
+        (``mcp_shop.stated``); changes nothing."""
+        with self._read(session_id) as (conn, s):
+            return stated.state_facts(conn, s.id, facts)
 
     def policies_text(self) -> list[PolicySection]:
         """The shop policies as titled sections."""

@@ -6,7 +6,7 @@ Money is in integer cents everywhere (``*_cents``); times are on the session's s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -240,6 +240,9 @@ class LineEligibility(BaseModel):
     title: str
     eligible: bool
     reason: str
+    reason_code: Literal["eligible", "final_sale", "window_closed", "not_delivered",
+                         "order_cancelled", "already_returned"] = Field(
+        description="why, as a code: the value of a cannot_return / cannot_exchange fact")
     returnable_quantity: int
     window_ends: datetime | None
     restocking_fee_percent: int

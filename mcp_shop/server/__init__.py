@@ -31,12 +31,20 @@ def build_server(shop: Shop, *, default_session: str | None = None,
         **options: further ``ShopServer`` options (``db_threads``, ``trace_result_limit``,
             ``log_level``).
     """
-    from mcp_shop.server import http_app, resources, tools_cart, tools_catalog, tools_orders
+    from mcp_shop.server import (
+        http_app,
+        resources,
+        tools_cart,
+        tools_catalog,
+        tools_facts,
+        tools_orders,
+    )
 
     server = ShopServer(shop, default_session=default_session, offload=offload, **options)
     tools_catalog.register(server)
     tools_cart.register(server)
     tools_orders.register(server)
+    tools_facts.register(server)
     server.compact_output_schemas()
     resources.register(server)
     http_app.add_health_route(server)
