@@ -327,6 +327,20 @@ class ShopToolEnv:
         """
         return self._tool("present_products", product_ids=product_ids, message=message)
 
+    def state_facts(self, facts: list[dict[str, str | int | bool]]) -> str:
+        """Tell the customer facts you looked up, as data (say them in words too): order
+        status, tracking, delivery dates, why an order cannot be cancelled, returned or
+        exchanged, and policy values. Every fact must be right; none may contradict another.
+        Returns the facts as recorded (not whether they are right).
+
+        Args:
+            facts: Up to a few facts, each {"fact": "order_status", "about": "O-1003",
+                "value": "shipped"}; "about" is an order id, a category, a shipping option or
+                a tier, and values come from get_order, check_return_eligibility and
+                search_policy.
+        """
+        return self._tool("state_facts", facts=facts)
+
     # -- cart and checkout ------------------------------------------------------------------
 
     def view_cart(self) -> str:

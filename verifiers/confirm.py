@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mcp_shop import tool_catalog
 from verifiers.types import Confirmation, Intent, TraceEntry
 
 __all__ = ["CONSEQUENTIAL_TOOLS", "policy_violations"]
 
-CONSEQUENTIAL_TOOLS = {
-    "checkout": "checkout",
-    "cancel_order": "cancel",
-    "request_return": "return",
-    "request_exchange": "exchange",
-}
-_INTENT_OF_ACTION = {"checkout": "purchase", "cancel": "cancel", "return": "return",
-                     "exchange": "exchange"}
+# Both from the tool catalogue (pure data): consequential tool -> the kind of yes it needs,
+# and that kind -> the intent kind it carries out.
+CONSEQUENTIAL_TOOLS = dict(tool_catalog.CONSEQUENTIAL_TOOLS)
+_INTENT_OF_ACTION = dict(tool_catalog.INTENT_OF_CONFIRMATION)
 
 
 def policy_violations(trace: Sequence[TraceEntry], confirmations: Sequence[Confirmation],

@@ -26,13 +26,14 @@ import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, Icon, ToolAnnotations
 from pydantic import ValidationError
 
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
 from mcp_shop.db import backend_name, read_tx, unit_tx
 from mcp_shop.errors import InvalidInput, ShopError
+from mcp_shop.server.annotations import annotations_for
 from mcp_shop.server.schemas import compact_schema
 from mcp_shop.shop import Shop
 from mcp_shop.trace import record_call
@@ -172,6 +173,22 @@ class ShopServer(MCPServer):
         self._trees: dict[tuple[str | None, int], CategoryTree] = {}
         self._forest: list[search.CategoryNode] | None = None
         self._arg_names: dict[str, frozenset[str]] = {}
+
+    def add_tool(self, fn: Callable[..., Any], name: str | None = None,
+                 title: str | None = None, description: str | None = None,
+                 annotations: ToolAnnotations | None = None, icons: list[Icon] | None = None,
+                 meta: dict[str, Any] | None = None, structured_output: bool | None = None,
+                 ) -> None:
+        """Register a tool with the annotations its tool-catalogue entry declares (tools are
+        declared once, in ``mcp_shop.tool_catalog``; a tool missing there is refused, and so
+        are annotations given here that disagree with it)."""
+        tool_name = name or fn.__name__
+        derived = annotations_for(tool_name)
+        if annotations is not None and annotations != derived:
+            raise ValueError(f"{tool_name}: annotations {annotations} differ from the tool "
+                             f"catalogue's {derived}; change mcp_shop/tool_catalog.py instead")
+        super().add_tool(fn, name, title, description, derived, icons, meta,
+                         structured_output)
 
     # -- helpers for tool bodies --------------------------------------------------------------
 

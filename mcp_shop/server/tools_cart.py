@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_shop.policies import MAX_LINE_QUANTITY
@@ -18,19 +17,9 @@ from mcp_shop.server.inputs import (
     ShippingOption,
     VariantIdArg,
 )
-from mcp_shop.server.tools_catalog import READ
 from mcp_shop.views import CartView, CustomerView, OrderView
 
 __all__ = ["register"]
-
-_ADD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
-                       open_world_hint=False)
-_SET = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
-                       open_world_hint=False)
-_CODE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
-                        open_world_hint=False)
-_PAY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
-                       open_world_hint=False)
 
 _CART = ("Returns the updated cart: lines with unit prices and line totals, the discount, "
          "standard shipping and the total, all in integer cents.")
@@ -40,14 +29,14 @@ def register(server: ShopServer) -> None:
     """Add the cart, code, customer and checkout tools to ``server``."""
     shop = server.shop
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def view_cart(session_id: SessionArg = None) -> CartView:
         """The cart: each line's variant, quantity, unit price and stock now available, the
         discount code and whether it applies, and the totals (integer cents; total_cents
         includes standard shipping)."""
         return await server.shop_call(shop.view_cart, session_id)
 
-    @server.tool(annotations=_ADD, description=f"""Add units of a product variant to the cart.
+    @server.tool(description=f"""Add units of a product variant to the cart.
 
 Adding a variant already in the cart increases its quantity (at most {MAX_LINE_QUANTITY} per
 line). Stock is checked now and again at checkout. {_CART}""")
@@ -55,7 +44,7 @@ line). Stock is checked now and again at checkout. {_CART}""")
                           session_id: SessionArg = None) -> CartView:
         return await server.shop_call(shop.add_to_cart, session_id, variant_id, quantity)
 
-    @server.tool(annotations=_SET, description=f"""Set the quantity of a cart line; 0 removes it.
+    @server.tool(description=f"""Set the quantity of a cart line; 0 removes it.
 
 Use it to change how many units of a variant are in the cart. {_CART}""")
     async def update_cart_item(
@@ -67,14 +56,14 @@ Use it to change how many units of a variant are in the cart. {_CART}""")
     ) -> CartView:
         return await server.shop_call(shop.update_cart_item, session_id, variant_id, quantity)
 
-    @server.tool(annotations=_SET, description=f"""Remove a variant's line from the cart.
+    @server.tool(description=f"""Remove a variant's line from the cart.
 
 {_CART}""")
     async def remove_from_cart(variant_id: VariantIdArg,
                                session_id: SessionArg = None) -> CartView:
         return await server.shop_call(shop.remove_from_cart, session_id, variant_id)
 
-    @server.tool(annotations=_CODE, description=f"""Apply a discount code to the cart.
+    @server.tool(description=f"""Apply a discount code to the cart.
 
 One code per order: to use another code, remove the current one first. A code that does not
 apply (unknown, expired, already used, minimum spend not met, no items of its category) is
@@ -82,20 +71,20 @@ rejected with the reason and the cart is left unchanged. {_CART}""")
     async def apply_discount_code(code: CodeArg, session_id: SessionArg = None) -> CartView:
         return await server.shop_call(shop.apply_discount_code, session_id, code)
 
-    @server.tool(annotations=_SET, description=f"""Remove the discount code from the cart.
+    @server.tool(description=f"""Remove the discount code from the cart.
 
 {_CART}""")
     async def remove_discount_code(session_id: SessionArg = None) -> CartView:
         return await server.shop_call(shop.remove_discount_code, session_id)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def get_customer(session_id: SessionArg = None) -> CustomerView:
         """The customer's profile: name, loyalty tier, shipping addresses (address_id such as
         'A-1') and payment methods (payment_method_id such as 'PM-1'; cards masked, gift card
         balance in cents). Use these ids with checkout."""
         return await server.shop_call(shop.get_customer, session_id)
 
-    @server.tool(annotations=_PAY)
+    @server.tool()
     async def checkout(
         payment_method_id: PaymentMethodIdArg,
         shipping_option: Annotated[ShippingOption, Field(description=

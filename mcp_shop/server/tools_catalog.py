@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_shop import catalog_views
@@ -21,13 +20,8 @@ from mcp_shop.server.results import (
 )
 from mcp_shop.views import ProductView
 
-__all__ = ["READ", "register"]
+__all__ = ["register"]
 
-READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-_OPEN = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
-                        open_world_hint=False)
-_PRESENT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
-                           open_world_hint=False)
 
 Cents = Annotated[int | None, Field(ge=0, le=100_000_000)]
 
@@ -36,7 +30,7 @@ def register(server: ShopServer) -> None:
     """Add the catalog tools to ``server``."""
     shop = server.shop
 
-    @server.tool(annotations=_OPEN)
+    @server.tool()
     async def open_session(
         seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seeds the customer, "
                                    "their order history and discount codes; the same seed "
@@ -55,7 +49,7 @@ def register(server: ShopServer) -> None:
         return SessionOpened(session_id=view.session_id, customer_id=view.customer_id,
                              clock=view.clock)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def search_products(
         query: Annotated[str, Field(max_length=200, description="Free text, e.g. 'wireless "
                                     "noise cancelling headphones'. Empty to browse by "
@@ -102,7 +96,7 @@ def register(server: ShopServer) -> None:
                         page_size=page_size)
         return await server.shop_call(shop.search, session_id, q)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def get_product(product_id: ProductIdArg, session_id: SessionArg = None) -> ProductView:
         """Full details of one product: description, attributes, and every variant with its
         variant_id, options (size, colour, ...), price in cents and stock in this session.
@@ -111,7 +105,7 @@ def register(server: ShopServer) -> None:
         """
         return await server.shop_call(shop.get_product, session_id, product_id)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def list_categories(
         parent: Annotated[str | None, Field(max_length=200, description="A category slug to "
                                             "list the subcategories of, e.g. 'electronics'; "
@@ -125,7 +119,7 @@ def register(server: ShopServer) -> None:
         await server.require_session(session_id)
         return await server.run_db(server.category_tree, parent, depth)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def find_similar(
         product_id: ProductIdArg,
         cheaper: Annotated[bool, Field(description="Only products cheaper than this "
@@ -147,7 +141,7 @@ def register(server: ShopServer) -> None:
                                    in_stock_only=in_stock_only, limit=limit)
         return SimilarProducts(product_id=product_id, hits=hits)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def compare_products(
         product_ids: Annotated[ProductIdList, Field(min_length=2, max_length=5, description=
                                                     "2 to 5 product ids to compare.")],
@@ -159,7 +153,7 @@ def register(server: ShopServer) -> None:
                                     server.session(session_id), product_ids)
         return await server.run_db(catalog_views.compare, views)
 
-    @server.tool(annotations=_PRESENT)
+    @server.tool()
     async def present_products(
         product_ids: ProductIdList,
         message: Annotated[str | None, Field(max_length=2000, description="A short note to "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_shop import catalog_views
@@ -23,20 +22,16 @@ from mcp_shop.server.inputs import (
     VariantIdArg,
 )
 from mcp_shop.server.results import OrderHistory, ReturnEligibility
-from mcp_shop.server.tools_catalog import READ
 from mcp_shop.views import ExchangeView, OrderView, ReturnView
 
 __all__ = ["register"]
-
-_FINAL = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
-                         open_world_hint=False)
 
 
 def register(server: ShopServer) -> None:
     """Add the order, return, exchange and policy tools to ``server``."""
     shop = server.shop
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def list_orders(session_id: SessionArg = None) -> OrderHistory:
         """The customer's orders, newest first: order_id (e.g. 'O-1042'), status (pending,
         processing, shipped, delivered, cancelled), date placed, total in cents and item
@@ -44,14 +39,14 @@ def register(server: ShopServer) -> None:
         return await server.shop_call(lambda sid: OrderHistory(orders=shop.list_orders(sid)),
                                       session_id)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def get_order(order_id: OrderIdArg, session_id: SessionArg = None) -> OrderView:
         """One order in full: status, lines (variant_id, quantity, unit price, what was
         already returned or exchanged), payments and refunds, shipments with tracking numbers
         and delivery dates, returns and exchanges. Amounts are integer cents."""
         return await server.shop_call(shop.get_order, session_id, order_id)
 
-    @server.tool(annotations=_FINAL)
+    @server.tool()
     async def cancel_order(
         order_id: OrderIdArg,
         reason: Annotated[CancelReason, Field(description="Why the shopper cancels.")],
@@ -62,7 +57,7 @@ def register(server: ShopServer) -> None:
         cancelled: use request_return instead. Returns the updated order."""
         return await server.shop_call(shop.cancel_order, session_id, order_id, reason)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def check_return_eligibility(order_id: OrderIdArg,
                                        session_id: SessionArg = None) -> ReturnEligibility:
         """For each line of an order: whether it can be returned or exchanged now and why
@@ -72,7 +67,7 @@ def register(server: ShopServer) -> None:
         return await server.shop_call(lambda sid: ReturnEligibility(
             order_id=order_id, lines=shop.check_return_eligibility(sid, order_id)), session_id)
 
-    @server.tool(annotations=_FINAL)
+    @server.tool()
     async def request_return(
         order_id: OrderIdArg,
         items: Annotated[list[ReturnItem], Field(min_length=1, max_length=20, description=
@@ -93,7 +88,7 @@ def register(server: ShopServer) -> None:
         return await server.shop_call(shop.request_return, session_id, order_id, pairs,
                                       reason=reason, refund_to=refund_to)
 
-    @server.tool(annotations=_FINAL)
+    @server.tool()
     async def request_exchange(
         order_id: OrderIdArg,
         variant_id: Annotated[VariantIdArg, Field(description="The ordered variant to send "
@@ -112,7 +107,7 @@ def register(server: ShopServer) -> None:
         return await server.shop_call(shop.request_exchange, session_id, order_id, variant_id,
                                       new_variant_id, quantity=quantity, reason=reason)
 
-    @server.tool(annotations=READ)
+    @server.tool()
     async def search_policy(
         query: Annotated[str, Field(min_length=1, max_length=200, description="What the "
                                     "shopper asks about, e.g. 'return window for electronics' "

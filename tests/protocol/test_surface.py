@@ -19,9 +19,9 @@ DESIGN_TOOLS = {
     "compare_products", "present_products", "view_cart", "add_to_cart", "update_cart_item",
     "remove_from_cart", "apply_discount_code", "remove_discount_code", "get_customer",
     "checkout", "list_orders", "get_order", "cancel_order", "check_return_eligibility",
-    "request_return", "request_exchange", "search_policy",
+    "request_return", "request_exchange", "search_policy", "state_facts",
 }
-WRITES = {"open_session", "present_products", "add_to_cart", "update_cart_item",
+WRITES = {"open_session", "present_products", "state_facts", "add_to_cart", "update_cart_item",
           "remove_from_cart", "apply_discount_code", "remove_discount_code", "checkout",
           "cancel_order", "request_return", "request_exchange"}
 DESTRUCTIVE = {"update_cart_item", "remove_from_cart", "remove_discount_code", "checkout",
