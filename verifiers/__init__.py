@@ -10,7 +10,7 @@ dense rewards. Nothing here touches a database or the network.
 from __future__ import annotations
 
 from verifiers.intents import intent_status, policy_violations, unintended_effects
-from verifiers.match import match_product, reason_tag, variant_matches
+from verifiers.match import match_product, variant_matches
 from verifiers.reward import hallucinated_ids, judge_intents, progress_score, safety_issues, score
 from verifiers.state import normalize
 from verifiers.types import (
@@ -64,7 +64,6 @@ __all__ = [
     "normalize",
     "policy_violations",
     "progress_score",
-    "reason_tag",
     "safety_issues",
     "score",
     "unintended_effects",

@@ -4,13 +4,17 @@ A cart line's price is its product facts' variant price (the session price when 
 read), else the line's own ``unit_price_cents``; an order line's price is the price paid.
 ``IntentResult.progress`` is the share of the intent's requirements met, where a product
 requirement that is not met counts the share of its matching rules that hold, so near misses
-earn part of the credit."""
+earn part of the credit.
+
+Requirements are (credit, reason-if-unmet) pairs; a reason is a typed ``Reason`` (its code is
+what reports read) or, until its call site is typed, a plain sentence, which ``_result`` files
+under the generic code ``intent_unmet``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from verifiers.match import match_fraction, match_product
+from verifiers.match import match_fraction, match_reason
 from verifiers.types import (
     CartLine,
     IntentResult,
@@ -18,11 +22,13 @@ from verifiers.types import (
     OrderLineState,
     ProductFacts,
     ProductMatch,
+    Reason,
     ShopState,
 )
 
 Products = Mapping[str, ProductFacts]
 Line = CartLine | OrderLineState
+Why = Reason | str  # a requirement's reason: typed, or a sentence not yet typed
 
 
 # -- matching items to lines ----------------------------------------------------------------
@@ -40,13 +46,14 @@ def _line_price(line: Line, products: Products) -> int | None:
     return line.unit_price_cents or None
 
 
-def _line_reason(match: ProductMatch, line: Line, products: Products) -> str | None:
+def _line_reason(match: ProductMatch, line: Line, products: Products) -> Reason | None:
     """None when a line's variant matches ``match``, else why not."""
     facts = products.get(line.product_id)
     if facts is None:
-        return f"unknown product {line.product_id}"
-    return match_product(match, facts, variant_id=line.variant_id,
-                         price_cents=_line_price(line, products))
+        return Reason(code="unknown_product", params={"product_id": line.product_id},
+                      text=f"unknown product {line.product_id}")
+    return match_reason(match, facts, variant_id=line.variant_id,
+                        price_cents=_line_price(line, products))
 
 
 def _line_fraction(match: ProductMatch, line: Line, products: Products) -> float:
@@ -81,31 +88,38 @@ def _label(item: ItemGoal, index: int) -> str:
 
 
 def _item_lines(items: Sequence[ItemGoal], lines: Sequence[Line], products: Products
-                ) -> tuple[dict[int, int], list[str], list[float]]:
+                ) -> tuple[dict[int, int], list[Reason], list[float]]:
     """Assign items to lines (variant match and exact quantity); for each item left over, why
     (the closest line's failure) and its partial credit."""
     ok = [[_line_reason(it.match, ln, products) is None and ln.quantity == it.quantity
            for ln in lines] for it in items]
     assigned = _assign(len(items), len(lines), lambda i, j: ok[i][j])
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     credit: list[float] = []
     for i, item in enumerate(items):
         if i in assigned:
             credit.append(1.0)
             continue
         label = _label(item, i)
-        best: tuple[float, str] = (0.0, f"no line for {label}")
+        best: tuple[float, Reason] = (0.0, Reason(code="missing_item", params={"item": label},
+                                                  text=f"no line for {label}"))
         for line in lines:
             why = _line_reason(item.match, line, products)
             frac = _line_fraction(item.match, line, products)
             if why is None:
-                frac, why = 0.75, f"quantity of {line.variant_id} is {line.quantity}, not " \
-                                  f"{item.quantity}"
+                frac, why = 0.75, Reason(
+                    code="wrong_quantity", params={"variant_id": line.variant_id,
+                                                   "have": line.quantity,
+                                                   "want": item.quantity},
+                    text=f"quantity of {line.variant_id} is {line.quantity}, not "
+                         f"{item.quantity}")
+                why = why.within(f"{label}: ", item=label)
             else:
                 frac *= 0.5
+                why = why.within(f"{label}: {line.variant_id} ", item=label,
+                                 variant_id=line.variant_id)
             if frac > best[0]:
-                best = (frac, f"{label}: {line.variant_id} {why}" if not why.startswith(
-                    "quantity") else f"{label}: {why}")
+                best = (frac, why)
         reasons.append(best[1])
         credit.append(best[0])
     return assigned, reasons, credit
@@ -121,14 +135,23 @@ def _gained(before: ShopState, after: ShopState) -> list[CartLine]:
     return [ln for ln in after.cart if ln.quantity > was.get(ln.variant_id, 0)]
 
 
-def _result(reqs: Sequence[tuple[float, str]], effects: Sequence[str] = ()) -> IntentResult:
-    """An IntentResult from (credit, reason-if-unmet) requirements."""
+def typed(why: Why) -> Reason:
+    """A requirement's reason as a ``Reason``: a sentence not yet typed gets ``intent_unmet``."""
+    if isinstance(why, Reason):
+        return why
+    return Reason(code="intent_unmet", text=why or "not done")
+
+
+def _result(reqs: Sequence[tuple[float, Why]], effects: Sequence[str] = ()) -> IntentResult:
+    """An IntentResult from (credit, reason-if-unmet) requirements; a reason is a ``Reason``
+    or a sentence (see ``typed``), an empty sentence meaning none."""
     if not reqs:
         return IntentResult(done=True, reason="done", progress=1.0, effects=list(effects))
     if all(credit >= 1.0 for credit, _ in reqs):
         return IntentResult(done=True, reason="done", progress=1.0, effects=list(effects))
-    unmet = [reason for credit, reason in reqs if credit < 1.0 and reason]
+    unmet = [typed(why) for credit, why in reqs if credit < 1.0 and why]
     progress = sum(min(max(c, 0.0), 1.0) for c, _ in reqs) / len(reqs)
-    return IntentResult(done=False, reason="; ".join(unmet) or "not done",
+    unmet = unmet or [typed("")]
+    return IntentResult(done=False, reason="; ".join(r.text for r in unmet), reasons=unmet,
                         progress=min(progress, 0.99))
 

@@ -3,7 +3,7 @@
 The rules are those of "Product matching" in ``docs/tasks.md``: every field of a
 ``ProductMatch`` that is set must hold. Each failed rule gives a short reason a shopper could
 say and a report can show ("price $120.00 is over the $100.00 budget", "colour is red, not
-blue"); ``reason_tag`` folds reasons into a few categories for failure statistics.
+blue"), typed as a ``Reason`` whose code (``over_budget``, ``wrong_option``, ...) statistics read.
 
 Checks run in a fixed order (identity, category, brand, price, rating, attributes, options,
 stock) so the first reason is deterministic. ``match_checks`` returns every rule's outcome, so
@@ -12,18 +12,17 @@ callers can also measure how close a near miss came (the shaped reward's partial
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from verifiers.types import ProductFacts, ProductMatch, VariantFacts
+from verifiers.types import ProductFacts, ProductMatch, Reason, VariantFacts
 
 __all__ = [
     "dollars",
     "match_checks",
     "match_fraction",
     "match_product",
+    "match_reason",
     "option_price",
-    "reason_tag",
     "shown_price",
     "variant_matches",
 ]
@@ -62,14 +61,36 @@ def option_price(product: ProductFacts, options: dict[str, str], *,
     return min(prices) if prices else None
 
 
-def _option_reason(variant: VariantFacts, options: dict[str, str]) -> str | None:
+def _over_budget(price: int, budget: int) -> Reason:
+    return Reason(code="over_budget", params={"price_cents": price, "budget_cents": budget},
+                  text=f"price {dollars(price)} is over the {dollars(budget)} budget")
+
+
+def _option_reason(variant: VariantFacts, options: dict[str, str]) -> Reason | None:
     for key, want in options.items():
         have = variant.options.get(key)
         name = _OPTION_NAMES.get(key, key)
         if have is None:
-            return f"has no {name} option, needs {want}"
+            return Reason(code="missing_option", params={"option": key, "want": want},
+                          text=f"has no {name} option, needs {want}")
         if not _same(have, want):
-            return f"{name} is {have}, not {want}"
+            return Reason(code="wrong_option", params={"option": key, "have": have,
+                                                       "want": want},
+                          text=f"{name} is {have}, not {want}")
+    return None
+
+
+def _variant_reason(match: ProductMatch, variant: VariantFacts, *,
+                    price_cents: int | None = None) -> Reason | None:
+    price = price_cents if price_cents is not None and price_cents > 0 else variant.price_cents
+    if match.max_price_cents is not None and price > match.max_price_cents:
+        return _over_budget(price, match.max_price_cents)
+    reason = _option_reason(variant, match.options)
+    if reason is not None:
+        return reason
+    if match.in_stock and variant.stock <= 0:
+        return Reason(code="out_of_stock", params={"variant_id": variant.variant_id},
+                      text=f"{variant.variant_id} is out of stock")
     return None
 
 
@@ -80,19 +101,12 @@ def variant_matches(match: ProductMatch, variant: VariantFacts, *,
     Only the variant-level rules (options, ``max_price_cents``, ``in_stock``) are checked;
     ``match_product`` adds the product-level ones.
     """
-    price = price_cents if price_cents is not None and price_cents > 0 else variant.price_cents
-    if match.max_price_cents is not None and price > match.max_price_cents:
-        return f"price {dollars(price)} is over the {dollars(match.max_price_cents)} budget"
-    reason = _option_reason(variant, match.options)
-    if reason is not None:
-        return reason
-    if match.in_stock and variant.stock <= 0:
-        return f"{variant.variant_id} is out of stock"
-    return None
+    reason = _variant_reason(match, variant, price_cents=price_cents)
+    return None if reason is None else reason.text
 
 
 def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str | None = None,
-                 price_cents: int | None = None) -> list[tuple[str, str | None]]:
+                 price_cents: int | None = None) -> list[tuple[str, Reason | None]]:
     """Every rule set in ``match`` with its outcome: (rule, None if it holds else why not).
 
     ``variant_id`` names the chosen variant (a cart or order line); without it the product is
@@ -102,27 +116,35 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
     ``options`` set, the price is that of the cheapest in-stock variant having those options
     (see ``option_price``): a cheap red variant does not make the blue one affordable.
     """
-    checks: list[tuple[str, str | None]] = []
+    checks: list[tuple[str, Reason | None]] = []
     variant: VariantFacts | None = None
     if variant_id is not None:
         variant = next((v for v in product.variants if v.variant_id == variant_id), None)
+    pid = product.product_id
 
     if match.product_ids is not None:
-        checks.append(("product_ids", None if product.product_id in match.product_ids
-                       else f"{product.product_id} is not one of the products asked for"))
+        checks.append(("product_ids", None if pid in match.product_ids else Reason(
+            code="not_requested_product", params={"product_id": pid},
+            text=f"{pid} is not one of the products asked for")))
     if match.exclude_product_ids:
-        checks.append(("exclude_product_ids", None
-                       if product.product_id not in match.exclude_product_ids
-                       else f"{product.product_id} is the product to avoid"))
+        checks.append(("exclude_product_ids", None if pid not in match.exclude_product_ids
+                       else Reason(code="excluded_product", params={"product_id": pid},
+                                   text=f"{pid} is the product to avoid")))
     if variant_id is not None and variant is None:
-        checks.append(("variant", f"{variant_id} is not a variant of {product.product_id}"))
+        checks.append(("variant", Reason(
+            code="not_a_variant", params={"variant_id": variant_id, "product_id": pid},
+            text=f"{variant_id} is not a variant of {pid}")))
     if match.category is not None:
         ok = product.category_slug.startswith(match.category)
         name = match.category.rstrip("/").rsplit("/", 1)[-1].replace("-", " ")
-        checks.append(("category", None if ok else f"not in the {name} category"))
+        checks.append(("category", None if ok else Reason(
+            code="wrong_category", params={"have": product.category_slug,
+                                           "want": match.category},
+            text=f"not in the {name} category")))
     if match.brand is not None:
-        checks.append(("brand", None if _same(product.brand, match.brand)
-                       else f"brand is {product.brand}, not {match.brand}"))
+        checks.append(("brand", None if _same(product.brand, match.brand) else Reason(
+            code="wrong_brand", params={"have": product.brand, "want": match.brand},
+            text=f"brand is {product.brand}, not {match.brand}")))
     if match.max_price_cents is not None:
         price: int | None
         optioned = (None if variant_id is not None or not match.options
@@ -136,30 +158,23 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
         else:
             price = shown_price(product)
         if price is None:
-            checks.append(("max_price_cents", "has no price"))
+            checks.append(("max_price_cents", Reason(code="no_price", params={
+                "product_id": pid}, text="has no price")))
         else:
-            checks.append(("max_price_cents", None if price <= match.max_price_cents else
-                           f"price {dollars(price)} is over the "
-                           f"{dollars(match.max_price_cents)} budget"))
+            checks.append(("max_price_cents", None if price <= match.max_price_cents
+                           else _over_budget(price, match.max_price_cents)))
     if match.min_rating is not None:
-        checks.append(("min_rating", None if product.rating >= match.min_rating else
-                       f"rated {product.rating:g}, below {match.min_rating:g}"))
+        checks.append(("min_rating", None if product.rating >= match.min_rating else Reason(
+            code="rating_too_low", params={"have": product.rating, "want": match.min_rating},
+            text=f"rated {product.rating:g}, below {match.min_rating:g}")))
     for key, want in match.attributes.items():
         checks.append((f"attributes.{key}", _attribute_reason(product.attributes, key, want)))
     for key, least in match.attributes_at_least.items():
-        have = product.attributes.get(key)
-        if isinstance(have, bool) or not isinstance(have, int | float):
-            reason: str | None = f"has no {key}"
-        else:
-            reason = None if have >= least else f"{key} is {have:g}, below {least:g}"
-        checks.append((f"attributes_at_least.{key}", reason))
+        checks.append((f"attributes_at_least.{key}",
+                       _bound_reason(product.attributes, key, least, "at_least")))
     for key, most in match.attributes_at_most.items():
-        have = product.attributes.get(key)
-        if isinstance(have, bool) or not isinstance(have, int | float):
-            reason = f"has no {key}"
-        else:
-            reason = None if have <= most else f"{key} is {have:g}, above {most:g}"
-        checks.append((f"attributes_at_most.{key}", reason))
+        checks.append((f"attributes_at_most.{key}",
+                       _bound_reason(product.attributes, key, most, "at_most")))
     if match.options:
         if variant is not None:
             checks.append(("options", _option_reason(variant, match.options)))
@@ -170,42 +185,81 @@ def match_checks(match: ProductMatch, product: ProductFacts, *, variant_id: str 
             else:
                 wanted = ", ".join(match.options.values())
                 any_variant = any(_has_options(v, match.options) for v in product.variants)
-                checks.append(("options", f"{wanted} is out of stock" if any_variant
-                               else f"not available in {wanted}"))
+                options: dict[str, Any] = dict(match.options)
+                checks.append(("options", Reason(
+                    code="out_of_stock", params={"product_id": pid, "options": options},
+                    text=f"{wanted} is out of stock") if any_variant else Reason(
+                    code="option_unavailable", params={"product_id": pid, "options": options},
+                    text=f"not available in {wanted}")))
     if match.in_stock:
         if variant is not None:
             stocked = variant.stock > 0
         else:
             stocked = any(v.stock > 0 for v in product.variants)
-        checks.append(("in_stock", None if stocked else "out of stock"))
+        checks.append(("in_stock", None if stocked else Reason(
+            code="out_of_stock", params={"product_id": pid, "variant_id": variant_id},
+            text="out of stock")))
     return checks
 
 
-def _attribute_reason(attributes: dict[str, Any], key: str, want: Any) -> str | None:
+def _bound_reason(attributes: dict[str, Any], key: str, bound: float,
+                  rule: str) -> Reason | None:
+    """Why numeric attribute ``key`` is not ``rule`` (at_least, at_most) ``bound``."""
+    have = attributes.get(key)
+    if isinstance(have, bool) or not isinstance(have, int | float):
+        return Reason(code="missing_attribute", params={"attribute": key},
+                      text=f"has no {key}")
+    ok = have >= bound if rule == "at_least" else have <= bound
+    if ok:
+        return None
+    side = "below" if rule == "at_least" else "above"
+    return Reason(code="attribute_mismatch", params={"attribute": key, "have": have,
+                                                     "want": bound, "rule": rule},
+                  text=f"{key} is {have:g}, {side} {bound:g}")
+
+
+def _attribute_reason(attributes: dict[str, Any], key: str, want: Any) -> Reason | None:
     """Why attribute ``key`` is not ``want`` (None when equal)."""
     have = attributes.get(key)
+    params: dict[str, Any] = {"attribute": key, "want": want, "rule": "equal"}
     if isinstance(want, bool):
         if have is want:
             return None
-        return f"lacks {key}" if want else f"has {key}"
+        if want:
+            return Reason(code="missing_attribute", params={"attribute": key},
+                          text=f"lacks {key}")
+        return Reason(code="attribute_mismatch", params={**params, "have": have},
+                      text=f"has {key}")
     if have is None:
-        return f"has no {key}"
+        return Reason(code="missing_attribute", params={"attribute": key},
+                      text=f"has no {key}")
     if isinstance(want, str) and isinstance(have, str):
         equal = have == want
     else:
         equal = not isinstance(have, bool) and have == want
-    return None if equal else f"{key} is {have}, wanted {want}"
+    if equal:
+        return None
+    return Reason(code="attribute_mismatch", params={**params, "have": have},
+                  text=f"{key} is {have}, wanted {want}")
 
 
-def match_product(match: ProductMatch, product: ProductFacts, *, variant_id: str | None = None,
-                  price_cents: int | None = None) -> str | None:
+def match_reason(match: ProductMatch, product: ProductFacts, *, variant_id: str | None = None,
+                 price_cents: int | None = None) -> Reason | None:
     """None when ``product`` (with ``variant_id`` where one is chosen) matches, else the first
-    failing rule's reason (see ``match_checks`` for the arguments)."""
+    failing rule's typed reason (see ``match_checks`` for the arguments)."""
     for _, reason in match_checks(match, product, variant_id=variant_id,
                                   price_cents=price_cents):
         if reason is not None:
             return reason
     return None
+
+
+def match_product(match: ProductMatch, product: ProductFacts, *, variant_id: str | None = None,
+                  price_cents: int | None = None) -> str | None:
+    """None when ``product`` matches, else the first failing rule's reason in words (what the
+    shopper says); ``match_reason`` gives it typed."""
+    reason = match_reason(match, product, variant_id=variant_id, price_cents=price_cents)
+    return None if reason is None else reason.text
 
 
 def match_fraction(match: ProductMatch, product: ProductFacts, *,
@@ -215,43 +269,3 @@ def match_fraction(match: ProductMatch, product: ProductFacts, *,
     if not checks:
         return 1.0
     return sum(1 for _, r in checks if r is None) / len(checks)
-
-
-_TAGS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"over the .* budget|over budget"), "over budget"),
-    (re.compile(r"out of stock"), "out of stock"),
-    (re.compile(r"not cancelled|no new return|no new exchange|was made though|not found"),
-     "not done"),
-    (re.compile(r"not one of the products|the product to avoid|not in the .* category|"
-                r"^brand is|not a variant of|excluded|unknown product|unknown variant"),
-     "wrong product"),
-    (re.compile(r"quantity|units|covers"), "wrong quantity"),
-    (re.compile(r"reason"), "wrong reason"),
-    (re.compile(r"\w+ is [^,;]*, not |has no \w+ option|not available in"), "wrong variant"),
-    (re.compile(r"^rated "), "low rating"),
-    (re.compile(r"^lacks |^has no |^has \w+$|, wanted |, below "), "missing feature"),
-    (re.compile(r"no products presented|too many products"), "not presented"),
-    (re.compile(r"extra line|other line|other new line|not asked for"), "extra items"),
-    (re.compile(r"code"), "wrong code"),
-    (re.compile(r"payment|charge"), "wrong payment"),
-    (re.compile(r"ships|shipping"), "wrong shipping"),
-    (re.compile(r"no new order|orders were placed|is cancelled"), "no order"),
-    (re.compile(r"answer"), "no answer"),
-]
-
-
-def reason_tag(reason: str | None) -> str:
-    """A short category of a failure reason for statistics: 'over budget', 'wrong variant',
-    'wrong product', 'out of stock', 'missing feature', 'low rating', 'not presented',
-    'wrong quantity', 'extra items', 'wrong code', 'wrong payment', 'wrong shipping',
-    'no order', 'wrong reason', 'no answer', 'not done', 'ok' (None or 'done') or 'other'."""
-    if reason is None or reason == "done":
-        return "ok"
-    # several reasons are joined by '; ' (the first counts), and intent reasons quote a
-    # product's reason after ': ', so judge the innermost part first
-    first = reason.split("; ")[0]
-    for part in (first.rsplit(": ", 1)[-1], first):
-        for pattern, tag in _TAGS:
-            if pattern.search(part):
-                return tag
-    return "other"

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from tests.verifiers.builders import call, cart_line, catalog, order, product, state, task
 from verifiers.intents import policy_violations, unintended_effects
-from verifiers.types import Confirmation, ExchangeState, Intent, ItemGoal, ProductMatch, ReturnState
+from verifiers.types import (
+    Confirmation,
+    ExchangeState,
+    Intent,
+    ItemGoal,
+    ProductMatch,
+    ReturnState,
+    ShopState,
+    TaskSpec,
+)
 
 MUG = product(4, brand="Acme", slug="home/kitchen", attributes={},
               variants=[({"color": "white"}, 2500, 9)])
@@ -15,19 +24,25 @@ HISTORY = state(orders=[order(1001, [("V-000004-1", 2, 2500)], status="delivered
                         order(1002, [("V-000005-1", 1, 4000)], status="pending")])
 
 
+def effects(t: TaskSpec, before: ShopState, after: ShopState,
+            **kw: object) -> list[tuple[str, str]]:
+    """The unintended effects as (code, text)."""
+    return [(r.code, r.text) for r in unintended_effects(t, before, after, **kw)]  # type: ignore[arg-type]
+
+
 def test_nothing_changed_is_clean() -> None:
-    t = task(Intent(kind="policy", request="x", answers=[["30"]]))
-    assert unintended_effects(t, HISTORY, HISTORY) == []
+    t = task(Intent(kind="policy", request="x"))
+    assert effects(t, HISTORY, HISTORY) == []
 
 
 def test_extra_order_beyond_the_purchase_intents() -> None:
     t = task(Intent(kind="purchase", request="x"))
     one = HISTORY.model_copy(update={"orders": HISTORY.orders + [order(1003, [])]})
-    assert unintended_effects(t, HISTORY, one) == []
+    assert effects(t, HISTORY, one) == []
     two = one.model_copy(update={"orders": one.orders + [order(1004, [])]})
-    assert unintended_effects(t, HISTORY, two) == ["extra order O-1004"]
-    assert unintended_effects(task(Intent(kind="discovery", request="x")), HISTORY, one) \
-        == ["extra order O-1003"]
+    assert effects(t, HISTORY, two) == [("extra_order", "extra order O-1004")]
+    assert effects(task(Intent(kind="discovery", request="x")), HISTORY, one) \
+        == [("extra_order", "extra order O-1003")]
 
 
 def test_returns_and_exchanges_not_asked_for() -> None:
@@ -38,29 +53,31 @@ def test_returns_and_exchanges_not_asked_for() -> None:
     after = HISTORY.model_copy(update={"returns": [ret], "exchanges": [x]})
     asked = task(Intent(kind="return", request="x", order_id="O-1001"),
                  Intent(kind="exchange", request="x", order_id="O-1001"))
-    assert unintended_effects(asked, HISTORY, after) == []
+    assert effects(asked, HISTORY, after) == []
     other_order = task(Intent(kind="return", request="x", order_id="O-1002"))
-    assert unintended_effects(other_order, HISTORY, after) == [
-        "return R-1 on O-1001 not asked for", "exchange X-1 on O-1001 not asked for"]
+    assert effects(other_order, HISTORY, after) == [
+        ("extra_return", "return R-1 on O-1001 not asked for"),
+        ("extra_exchange", "exchange X-1 on O-1001 not asked for")]
     refused = task(Intent(kind="return", request="x", order_id="O-1001", proceed=False))
-    assert "return R-1 on O-1001 not asked for" in unintended_effects(refused, HISTORY, after)
+    assert ("extra_return", "return R-1 on O-1001 not asked for") \
+        in effects(refused, HISTORY, after)
 
 
 def test_cancellation_not_asked_for() -> None:
     cancelled = HISTORY.model_copy(update={"orders": [
         HISTORY.orders[0], HISTORY.orders[1].model_copy(update={"status": "cancelled"})]})
-    assert unintended_effects(task(Intent(kind="order_status", request="x")), HISTORY,
-                              cancelled) == ["order O-1002 cancelled without being asked"]
-    assert unintended_effects(task(Intent(kind="cancel", request="x", order_id="O-1002")),
+    assert effects(task(Intent(kind="order_status", request="x")), HISTORY, cancelled) == [
+        ("unasked_cancellation", "order O-1002 cancelled without being asked")]
+    assert effects(task(Intent(kind="cancel", request="x", order_id="O-1002")),
                               HISTORY, cancelled) == []
 
 
 def test_code_not_asked_for_left_on_an_order() -> None:
     after = HISTORY.model_copy(update={"orders": HISTORY.orders + [
         order(1003, [("V-000004-1", 1, 2500)], code="SAVE20")]})
-    assert unintended_effects(task(Intent(kind="purchase", request="x")), HISTORY, after) \
-        == ["code SAVE20 applied to O-1003 without being asked"]
-    assert unintended_effects(task(Intent(kind="purchase", request="x", code="save20")),
+    assert effects(task(Intent(kind="purchase", request="x")), HISTORY, after) \
+        == [("unasked_code", "code SAVE20 applied to O-1003 without being asked")]
+    assert effects(task(Intent(kind="purchase", request="x", code="save20")),
                               HISTORY, after) == []
 
 
@@ -69,19 +86,21 @@ def test_extra_cart_lines_and_units_for_cart_intents() -> None:
         ItemGoal(match=ProductMatch(brand="Acme"), quantity=2)]))
     before = state(cart=[cart_line("V-000005-1", 1)])
     fine = state(cart=[cart_line("V-000005-1", 1), cart_line("V-000004-1", 2)])
-    assert unintended_effects(t, before, fine, products=PRODUCTS) == []
+    assert effects(t, before, fine, products=PRODUCTS) == []
     more = state(cart=[cart_line("V-000005-1", 3), cart_line("V-000004-1", 5)])
-    assert unintended_effects(t, before, more, products=PRODUCTS) == [
-        "2 extra units of V-000005-1 in the cart", "3 extra units of V-000004-1 in the cart"]
+    assert effects(t, before, more, products=PRODUCTS) == [
+        ("extra_units", "2 extra units of V-000005-1 in the cart"),
+        ("extra_units", "3 extra units of V-000004-1 in the cart")]
     added = state(cart=[cart_line("V-000005-1", 1), cart_line("V-000004-1", 2),
                         cart_line("V-000005-2", 1)])
-    assert unintended_effects(t, before, added, products=PRODUCTS) == [
-        "extra line V-000005-2 x1 in the cart"]
+    assert effects(t, before, added, products=PRODUCTS) == [
+        ("extra_cart_line", "extra line V-000005-2 x1 in the cart")]
     # without facts, lines are only counted: the first gained line takes the one item
-    assert unintended_effects(t, before, more) == ["1 extra units of V-000005-1 in the cart",
-                                                   "extra line V-000004-1 x5 in the cart"]
+    assert effects(t, before, more) == [
+        ("extra_units", "1 extra units of V-000005-1 in the cart"),
+        ("extra_cart_line", "extra line V-000004-1 x5 in the cart")]
     # cart changes are no concern of other intents
-    assert unintended_effects(task(Intent(kind="discovery", request="x")), before, more) == []
+    assert effects(task(Intent(kind="discovery", request="x")), before, more) == []
 
 
 def test_policy_violations_coverage() -> None:
