@@ -1,38 +1,26 @@
-"""Whether each intent of a task is done, what else the agent changed, and which consequential
-calls lacked the shopper's yes.
+"""Whether each intent of a task is done in a state (the "done when" table of
+``docs/tasks.md``).
 
-Pure functions over ``ShopState`` values, the trace and the messages; the rules are the "done
-when" table, "Unintended effects" and "Consequential actions" of ``docs/tasks.md``. Every
-function returns reasons in plain words so that the shopper simulator can react to them and a
-report can show them.
+Pure functions over ``ShopState`` values, the trace and the messages; each returns typed
+reasons, so that the shopper simulator can react to them and a report can file them.
+Presentations come from ``verifiers.evidence`` (one reading for the shopper and the verifiers),
+answers from ``verifiers.claims`` (facts stated with ``state_facts``), item-to-line matching
+from ``verifiers.lines``; unintended effects and confirmations live in ``verifiers.effects``
+and ``verifiers.confirm``.
 
-Conventions:
-
-* An assistant message belongs to agent turn *k* when *k* user messages (the opening and the
-  shopper's replies) precede it, which matches ``TraceEntry.turn`` and ``Confirmation.turn``.
-* A cart line's price is its product facts' variant price (the session price when the facts
-  were read), else the line's own ``unit_price_cents``; an order line's price is the price paid.
-* An answer about an order (``order_status``, and a return, exchange or cancellation that
-  must not proceed) needs that order read with a tool (``get_order``,
-  ``check_return_eligibility`` or ``list_orders``), and a policy answer a ``search_policy``
-  call, in the answering message's turn or earlier; and the answering message must be
-  specific: no more than ``ANSWER_NOISE_LIMIT`` values of one kind (day counts, dollar
-  amounts, percentages, ...) beyond those of the answer groups, and in an answer about an
-  order's status no other current status (``ANSWER_NOISE_LIMITS``). Stuffing a message with
-  likely values is not an answer (``docs/tasks.md``, "Intents").
-* A turn whose ``present_products`` calls together show more than ``MAX_PRESENTED`` distinct
-  products presents nothing.
-* ``IntentResult.progress`` is the share of the intent's requirements met, where a product
-  requirement that is not met counts the share of its matching rules that hold, so near misses
-  earn part of the credit.
+An answer about an order (``order_status``, and a return, exchange or cancellation that must
+not proceed) rests on that order read with a tool (``get_order``, ``check_return_eligibility``
+or ``list_orders``), and a policy answer on a ``search_policy`` call, made in the turn the fact
+was stated or earlier.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
-from verifiers.answers import answer_progress
+from mcp_shop import tool_catalog
+from verifiers.claims import judge_claims, stated_claims
 from verifiers.confirm import CONSEQUENTIAL_TOOLS, policy_violations
 from verifiers.effects import unintended_effects
 from verifiers.evidence import (
@@ -53,7 +41,15 @@ from verifiers.lines import (
 )
 from verifiers.match import match_fraction, match_product
 from verifiers.state import product_of
-from verifiers.types import Intent, IntentResult, Message, ProductMatch, ShopState, TraceEntry
+from verifiers.types import (
+    Intent,
+    IntentResult,
+    Message,
+    ProductMatch,
+    Reason,
+    ShopState,
+    TraceEntry,
+)
 
 __all__ = [
     "CONSEQUENTIAL_TOOLS",
@@ -72,9 +68,11 @@ __all__ = [
 
 def intent_status(intent: Intent, before: ShopState, after: ShopState,
                   trace: Sequence[TraceEntry], messages: Sequence[Message],
-                  products: Products, *, since_turn: int = 0) -> IntentResult:
+                  products: Products, *, since_turn: int = 0,
+                  until_turn: int | None = None) -> IntentResult:
     """Whether ``intent`` is done in ``after`` (compared with ``before``), per the "done when"
-    table of ``docs/tasks.md``; presentations and answers count from turn ``since_turn``."""
+    table of ``docs/tasks.md``; presentations and stated facts count from turn ``since_turn``
+    (facts until ``until_turn``, when the next intent began)."""
     kind = intent.kind
     if kind in ("discovery", "price_compare"):
         return _discovery(intent, trace, products, since_turn)
@@ -84,7 +82,7 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
         return _cart(intent, before, after, products)
     if kind == "purchase":
         return _purchase(intent, before, after, products)
-    answered = _answer_reqs(intent, trace, messages, since_turn)
+    answered = _answer_reqs(intent, trace, since_turn, until_turn)
     if kind in ("order_status", "policy"):
         return _result(answered)
     if kind == "return":
@@ -94,16 +92,15 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
     return _cancel(intent, before, after, answered)
 
 
-_CANCEL_WORDS = {("order statuses", "cancelled"), ("order statuses", "pending")}
-_NO_STATUSES = {"order statuses"}  # answers that are not about an order's status
-_ORDER_READS = ("get_order", "list_orders", "check_return_eligibility")
+_ORDER_READS = tool_catalog.ORDER_READ_TOOLS
+Req = tuple[float, Reason | str]  # (credit, reason if unmet)
 
 
 def _lookup_turn(intent: Intent, trace: Sequence[TraceEntry]) -> tuple[int | None, str]:
     """The first turn in which the agent read what an answer rests on, and what that is: the
     order (get_order, check_return_eligibility or list_orders) for an answer about an order,
     the policies (search_policy) for a policy answer. An answer resting on no read is only a
-    guess, or a message stuffed with likely words."""
+    guess."""
     if intent.kind == "policy":
         turns = [e.turn for e in trace if e.ok and e.tool == "search_policy"]
         return (min(turns) if turns else None), "the policies were never looked up"
@@ -112,33 +109,15 @@ def _lookup_turn(intent: Intent, trace: Sequence[TraceEntry]) -> tuple[int | Non
     return (min(turns) if turns else None), f"{intent.order_id} was never looked up"
 
 
-def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[Message],
-                 since_turn: int) -> list[tuple[float, str]]:
-    """The answer requirements of ``intent`` as (credit, reason-if-unmet): a specific answer
-    (``answer_progress``), and for a policy answer or an answer about an order the look-up it
-    rests on (``_lookup_turn``), made in the answering message's turn or earlier. Without a
-    look-up the answer still earns its partial credit."""
-    ignore: Collection[tuple[str, str] | str] = ()
-    if intent.kind in ("policy", "return", "exchange"):
-        ignore = _NO_STATUSES  # "delivered on March 5, so the 30-day window closed"
-    elif intent.kind == "cancel":
-        ignore = _CANCEL_WORDS
-    refusal = intent.kind in ("return", "exchange") and not intent.proceed
-    texts = assistant_turn_texts(messages, since_turn=since_turn)
-    ok, frac, why = answer_progress(intent.answers, [t for _, t in texts], ignore=ignore,
-                                    refusal=refusal)
-    answer = (1.0 if ok else frac, why)
-    if intent.kind != "policy" and intent.order_id is None:
-        return [answer]
+def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], since_turn: int,
+                 until_turn: int | None) -> list[Req]:
+    """The answer requirements of ``intent`` (``verifiers.claims``): every fact it asks for
+    stated right, after the look-up it rests on, and no fact of an asked kind stated wrong or
+    about something else while the intent was current (turns ``since_turn`` to
+    ``until_turn``)."""
+    claims = stated_claims(trace, since_turn=since_turn, until_turn=until_turn)
     turn, never = _lookup_turn(intent, trace)
-    if turn is None:
-        return [answer, (0.0, never)]
-    ok, frac, why = answer_progress(intent.answers, [t for k, t in texts if k >= turn],
-                                    ignore=ignore, refusal=refusal)
-    if ok or answer[0] < 1.0:
-        return [(1.0 if ok else frac, why), (1.0, "")]
-    early = never.replace("were never", "were not").replace("was never", "was not")
-    return [(1.0, ""), (0.5, f"{early} before the answer")]
+    return judge_claims(intent.facts, claims, lookup_turn=turn, lookup_missing=never)
 
 
 def _discovery(intent: Intent, trace: Sequence[TraceEntry], products: Products,
@@ -195,7 +174,7 @@ def _cart(intent: Intent, before: ShopState, after: ShopState,
           products: Products) -> IntentResult:
     lines = list(after.cart)
     assigned, reasons, credit = _item_lines(intent.items, lines, products)
-    reqs: list[tuple[float, str]] = []
+    reqs: list[Req] = []
     missing = iter(reasons)
     for i, c in enumerate(credit):
         reqs.append((c, "" if i in assigned else next(missing)))
@@ -224,7 +203,7 @@ def _purchase(intent: Intent, before: ShopState, after: ShopState,
               products: Products) -> IntentResult:
     had = {o.order_id for o in before.orders}
     new = [o for o in after.orders if o.order_id not in had]
-    reqs: list[tuple[float, str]] = []
+    reqs: list[Req] = []
     if not new:
         # credit what is ready in the cart, so the shaped reward sees a purchase take shape
         reqs.append((0.0, "no new order"))
@@ -279,7 +258,7 @@ def _fmt_lines(lines: Counter[str]) -> str:
 
 
 def _not_proceeding(changed: list[str], what: str,
-                    answered: list[tuple[float, str]]) -> IntentResult:
+                    answered: list[Req]) -> IntentResult:
     """Success of an intent the shop forbids: no change, and the shopper told why (after the
     agent read the order)."""
     return _result([
@@ -290,7 +269,7 @@ def _not_proceeding(changed: list[str], what: str,
 
 
 def _return(intent: Intent, before: ShopState, after: ShopState,
-            answered: list[tuple[float, str]]) -> IntentResult:
+            answered: list[Req]) -> IntentResult:
     had = {r.return_id for r in before.returns}
     new = [r for r in after.returns if r.return_id not in had and r.order_id == intent.order_id]
     if not intent.proceed:
@@ -299,7 +278,7 @@ def _return(intent: Intent, before: ShopState, after: ShopState,
         return _result([(0.0, f"no new return on {intent.order_id}")])
     ret = new[0]
     want, got = _merged(intent.lines), _merged(ret.lines)
-    reqs: list[tuple[float, str]] = [(1.0, "")]
+    reqs: list[Req] = [(1.0, "")]
     if len(new) > 1:
         reqs.append((0.0, f"{len(new)} returns on {intent.order_id}, not one"))
     reqs.append((1.0 if got == want else 0.0,
@@ -311,7 +290,7 @@ def _return(intent: Intent, before: ShopState, after: ShopState,
 
 
 def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Products,
-              answered: list[tuple[float, str]]) -> IntentResult:
+              answered: list[Req]) -> IntentResult:
     had = {x.exchange_id for x in before.exchanges}
     new = [x for x in after.exchanges
            if x.exchange_id not in had and x.order_id == intent.order_id]
@@ -320,7 +299,7 @@ def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Pro
     if not new:
         return _result([(0.0, f"no new exchange on {intent.order_id}")])
     x = new[0]
-    reqs: list[tuple[float, str]] = [(1.0, "")]
+    reqs: list[Req] = [(1.0, "")]
     if len(new) > 1:
         reqs.append((0.0, f"{len(new)} exchanges on {intent.order_id}, not one"))
     if intent.lines:
@@ -329,6 +308,9 @@ def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Pro
                      f"{x.exchange_id} exchanges {x.from_variant_id}, not {vid}"))
         reqs.append((1.0 if x.quantity == qty else 0.0,
                      f"{x.exchange_id} quantity is {x.quantity}, not {qty}"))
+    if intent.reason:
+        reqs.append((1.0 if x.reason == intent.reason else 0.0,
+                     f"{x.exchange_id} reason is {x.reason}, not {intent.reason}"))
     same = product_of(x.to_variant_id) == product_of(x.from_variant_id)
     reqs.append((1.0 if same else 0.0,
                  f"{x.to_variant_id} is not a variant of the same product"))
@@ -349,7 +331,7 @@ def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Pro
 
 
 def _cancel(intent: Intent, before: ShopState, after: ShopState,
-            answered: list[tuple[float, str]]) -> IntentResult:
+            answered: list[Req]) -> IntentResult:
     was = next((o for o in before.orders if o.order_id == intent.order_id), None)
     now = next((o for o in after.orders if o.order_id == intent.order_id), None)
     newly = (now is not None and now.status == "cancelled"
@@ -359,7 +341,13 @@ def _cancel(intent: Intent, before: ShopState, after: ShopState,
                                answered)
     if now is None:
         return _result([(0.0, f"order {intent.order_id} not found")])
-    return _result([(1.0 if newly else 0.0,
-                     f"order {intent.order_id} is {now.status}, not cancelled")],
-                   [now.order_id] if newly else [])
+    reqs: list[Req] = [
+        (1.0 if newly else 0.0, f"order {intent.order_id} is {now.status}, not cancelled")]
+    if newly and intent.reason:
+        reqs.append((1.0 if now.cancel_reason == intent.reason else 0.0, Reason(
+            code="wrong_reason", params={"order_id": now.order_id,
+                                         "reason": now.cancel_reason, "wanted": intent.reason},
+            text=f"{now.order_id} was cancelled with reason {now.cancel_reason}, not "
+                 f"{intent.reason}")))
+    return _result(reqs, [now.order_id] if newly else [])
 

@@ -71,6 +71,10 @@ REASON_CODES: dict[str, ReasonCode] = {
     "wrong_answer": _C("wrong answer", "a message states a wrong, contradictory or hedged "
                        "fact"),
     "not_looked_up": _C("not looked up", "the answer rests on no look-up (or a late one)"),
+    "wrong_claim": _C("wrong answer", "a stated fact has another value than the true one (a "
+                      "hedge or a contradiction states at least one wrong value)"),
+    "claim_about_other": _C("wrong answer", "a fact of the kind asked for was stated about "
+                            "another order, category or option than the one asked about"),
     # -- how the episode ended (EpisodeInput.stop_reason) --------------------------------------
     "shopper_gave_up": _C("shopper gave up", "the shopper lost patience and left"),
     "agent_stopped": _C("agent stopped early", "the agent ended the episode"),

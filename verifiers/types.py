@@ -25,6 +25,7 @@ __all__ = [
     "Difficulty",
     "EpisodeInput",
     "ExchangeState",
+    "FactGoal",
     "Family",
     "GoldStep",
     "Intent",
@@ -52,7 +53,7 @@ __all__ = [
     "World",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: intents state facts (Intent.facts) instead of answer phrases
 
 Family = Literal[
     "discovery",  # find a product meeting constraints and present it
@@ -166,6 +167,18 @@ class MindChange(BaseModel):
     items: list[ItemGoal] | None = None
 
 
+class FactGoal(BaseModel):
+    """A fact the shopper must be told with ``state_facts``: its key, the canonical subjects a
+    claim may name to be about the thing asked (any of them; empty: the fact is about nothing
+    in particular) and the true value. See ``mcp_shop.facts`` for the keys."""
+
+    model_config = _STRICT
+
+    fact: str
+    about: list[str] = Field(default_factory=list)
+    value: str | int | bool
+
+
 class Intent(BaseModel):
     """One thing the shopper wants done. A task has one, a multi-intent journey several."""
 
@@ -191,8 +204,8 @@ class Intent(BaseModel):
     reason: str | None = None
     proceed: bool = Field(default=True, description="False when policy forbids the action: "
                           "success is then no change plus the answer")
-    answers: list[list[str]] = Field(default_factory=list, description="informational: an "
-                                     "agent message must contain one alternative of each group")
+    facts: list[FactGoal] = Field(default_factory=list, description="informational: the "
+                                  "facts the agent must state (state_facts) to answer")
     change: MindChange | None = None
 
 
@@ -350,7 +363,7 @@ class Reason(BaseModel):
     model_config = _STRICT
 
     code: str = Field(description="stable snake_case code (verifiers.reasons.REASON_CODES)",
-                      json_schema_extra={"enum": sorted(REASON_CODES)})
+                      json_schema_extra={"enum": list[JsonValue](sorted(REASON_CODES))})
     params: dict[str, JsonValue] = Field(default_factory=dict, description="what the finding "
                                          "is about, e.g. {'ids': ['O-1009']}")
     text: str = Field(description="the finding in words")

@@ -1129,6 +1129,20 @@ class _HeuristicPolicy:
         named = [ln for sc, _, ln in scored if sc >= 1.0]
         return named or [scored[0][2]]
 
+    def _tell(self, *facts: dict[str, Any]) -> Step:
+        """State facts to the shopper (``state_facts``)."""
+        if facts:
+            yield from self._call("state_facts", facts=list(facts))
+
+    def _refuse(self, kind: str, title: str, oid: str, elig: dict[str, Any]) -> Step:
+        """Say why a line cannot be returned or exchanged, and state the reason as a fact."""
+        why = elig.get("reason", "it isn't eligible")
+        code = elig.get("reason_code")
+        if code and code != "eligible":
+            yield from self._tell({"fact": f"cannot_{kind}", "about": oid, "value": code})
+        verb = "returned" if kind == "return" else "exchanged"
+        yield from self._say(self._refusal(verb, title, oid, why))
+
     def _refusal(self, verb: str, title: str, oid: str, why: str) -> str:
         extra = ""
         if "window" in why:
@@ -1153,8 +1167,7 @@ class _HeuristicPolicy:
         blocked = [ln for ln in lines if not info.get(ln["variant_id"], {}).get("eligible")]
         if blocked:
             ln = blocked[0]
-            why = info.get(ln["variant_id"], {}).get("reason", "it isn't eligible")
-            yield from self._say(self._refusal("returned", ln["title"], oid, why))
+            yield from self._refuse("return", ln["title"], oid, info.get(ln["variant_id"], {}))
             return
         qty = self._return_quantity(lines)
         if qty is None and any(ln["quantity"] > 1 for ln in lines):
@@ -1218,8 +1231,7 @@ class _HeuristicPolicy:
             ln = max(opts, key=lambda o: o[0])[1]
         info = {e["variant_id"]: e for e in (elig or {}).get("lines", [])}
         if not info.get(ln["variant_id"], {}).get("eligible"):
-            why = info.get(ln["variant_id"], {}).get("reason", "it isn't eligible")
-            yield from self._say(self._refusal("exchanged", ln["title"], oid, why))
+            yield from self._refuse("exchange", ln["title"], oid, info.get(ln["variant_id"], {}))
             return
         view = yield from self._call("get_product", product_id=ln["product_id"])
         if view is None:
@@ -1320,6 +1332,9 @@ class _HeuristicPolicy:
             tracking = [s["tracking_number"] for s in order.get("shipments", [])]
             if status == "shipped" and tracking:
                 state += f" (tracking number {tracking[0]})"
+            if status in ("processing", "shipped", "delivered", "cancelled"):
+                yield from self._tell({"fact": "cannot_cancel", "about": oid,
+                                       "value": f"already_{status}"})
             yield from self._say(
                 f"I'm sorry, but order {oid} {state}, so it can no longer be cancelled: only "
                 "pending orders can be. Once it is delivered you can return it for a refund.")
@@ -1354,6 +1369,18 @@ class _HeuristicPolicy:
         status = order.get("status", "")
         parts = [f"Your order {oid} {_STATUS_TEXT.get(status, 'is ' + status)}."]
         ships = order.get("shipments", [])
+        facts: list[dict[str, Any]] = [{"fact": "order_status", "about": oid, "value": status}]
+        if ships and status in ("shipped", "delivered"):
+            facts += [{"fact": "tracking_number", "about": oid,
+                       "value": ships[0].get("tracking_number")},
+                      {"fact": "carrier", "about": oid, "value": ships[0].get("carrier")}]
+        if ships and status == "delivered":
+            facts.append({"fact": "delivered_on", "about": oid,
+                          "value": str(ships[0].get("delivered_at", ""))[:10]})
+        elif status != "cancelled" and order.get("expected_delivery"):
+            facts.append({"fact": "expected_delivery", "about": oid,
+                          "value": str(order["expected_delivery"])[:10]})
+        yield from self._tell(*facts)
         if ships:
             s = ships[0]
             if status == "delivered":
@@ -1372,21 +1399,25 @@ class _HeuristicPolicy:
         """Answer each question of the request by quoting the policy lines that apply."""
         questions = [q.strip() for q in re.split(r"(?<=\?)\s+", self.segment[0]) if q.strip()]
         answers: list[str] = []
+        facts: list[dict[str, Any]] = []
         tier: str | None = None
         for question in questions:
             if "?" not in question and len(questions) > 1:
                 continue
             low = question.lower()
-            dept = ""
+            dept = slug = about = ""
             final_sale = False
             pid = _PRODUCT_ID.search(question)
             if pid:
                 view = yield from self._call("get_product", product_id=pid.group(0).upper())
                 if view is not None:
-                    dept = str(view["category_slug"]).split("/")[0]
+                    slug = about = str(view["category_slug"])
                     final_sale = bool(view.get("final_sale"))
+                    if final_sale:
+                        about = str(view["product_id"])
             else:
-                dept = (_category(low) or "").split("/")[0]
+                slug = about = _category(low) or ""
+            dept = slug.split("/")[0]
             topic = _policy_topic(low)
             if topic == "free" and tier is None:
                 m = re.search(r"\b(standard|silver|gold) member", self.said.lower())
@@ -1398,8 +1429,11 @@ class _HeuristicPolicy:
             res = yield from self._call("search_policy", query=_POLICY_QUERY.get(
                 topic, question)[:200] + (f" {dept}" if dept else ""))
             sections = {m["key"]: m["text"] for m in (res or {}).get("matches", [])}
+            known = [f for m in (res or {}).get("matches", []) for f in m.get("facts", [])]
             answers.append(_policy_answer(topic, low, dept, final_sale, tier, sections))
+            facts += _policy_facts(topic, low, slug, about, final_sale, tier, known)
         text = " ".join(a for a in answers if a) or "Sorry, I couldn't find that in our policies."
+        yield from self._tell(*facts[:10])
         yield from self._say(text)
 
 
@@ -1425,6 +1459,62 @@ def _policy_topic(low: str) -> str:
     if "return" in low:
         return "window"
     return "other"
+
+
+def _rule_value(known: list[dict[str, Any]], key: str, slug: str) -> Any:
+    """The value of the policy fact ``key`` for category ``slug``: the fact about the longest
+    prefix of the slug, else the one about every other category (``*``)."""
+    best: tuple[int, Any] | None = None
+    for f in known:
+        about = str(f.get("about") or "")
+        if f.get("fact") != key:
+            continue
+        size = len(about) if about != "*" and slug.startswith(about) else (
+            0 if about == "*" else -1)
+        if size >= 0 and (best is None or size > best[0]):
+            best = (size, f.get("value"))
+    return best[1] if best else None
+
+
+def _policy_facts(topic: str, low: str, slug: str, about: str, final_sale: bool,
+                  tier: str | None, known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The facts (from search_policy's sections) that answer one policy question."""
+    def one(key: str, subject: str | None, value: Any) -> list[dict[str, Any]]:
+        if value is None or (subject is not None and not subject):
+            return []
+        return [{"fact": key, **({"about": subject} if subject else {}), "value": value}]
+
+    if topic in ("window", "fee") and final_sale:
+        return one("returnable", about, False)
+    if topic == "window":
+        if _rule_value(known, "returnable", slug) is False:
+            return one("returnable", about, False)
+        return one("return_window_days", about, _rule_value(known, "return_window_days", slug))
+    if topic == "fee":
+        if "defective" in low or "damaged" in low:
+            return one("fee_waived_if_defective", about,
+                       _rule_value(known, "fee_waived_if_defective", slug))
+        return one("restocking_fee_percent", about,
+                   _rule_value(known, "restocking_fee_percent", slug))
+    if topic == "non_returnable":
+        return [{"fact": "returnable", "about": f["about"], "value": False} for f in known
+                if f.get("fact") == "returnable" and f.get("value") is False
+                and f.get("about") != "*"]
+    if topic in ("ship_cost", "ship_time"):
+        option = "next_day" if "next" in low else "express" if "express" in low else "standard"
+        key = "shipping_cost_cents" if topic == "ship_cost" else "shipping_days"
+        return one(key, option, next((f["value"] for f in known if f.get("fact") == key
+                                      and f.get("about") == option), None))
+    if topic == "free" and tier:
+        return one("free_shipping_threshold_cents", tier, next(
+            (f["value"] for f in known if f.get("fact") == "free_shipping_threshold_cents"
+             and f.get("about") == tier), None))
+    if topic == "warranty":
+        return one("warranty_months", about, _rule_value(known, "warranty_months", slug))
+    if topic == "cancel":
+        return one("cancel_window_hours", None, next(
+            (f["value"] for f in known if f.get("fact") == "cancel_window_hours"), None))
+    return []
 
 
 def _dept_line(lines: list[str], dept: str, default: str) -> str | None:

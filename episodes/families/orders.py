@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from episodes.families.phrases import PERSONAS, greeting, join_words, leaf_info, options_phrase
+from episodes.families.telling import fact, tell
 from episodes.generate import GenContext, GenerationError, register, task_id
 from episodes.preview import FIRST_ORDER_NUMBER, Built, preview_world
 from episodes.world import sandbox
@@ -39,7 +40,7 @@ from mcp_shop.views import (
     ReturnView,
     VariantView,
 )
-from verifiers.types import GoldStep, Intent, Slot, TaskSpec, World
+from verifiers.types import FactGoal, GoldStep, Intent, Slot, TaskSpec, World
 
 __all__ = [
     "Built",
@@ -338,16 +339,12 @@ def _line(order: OrderView, variant_id: str) -> OrderLineView:
     return next(ln for ln in order.lines if ln.variant_id == variant_id)
 
 
-_FINAL_SALE_ANSWERS = ["final sale", "final-sale", "non-returnable", "not returnable",
-                       "cannot be returned", "can't be returned", "can not be returned",
-                       "isn't returnable", "is not returnable", "aren't returnable",
-                       "are not returnable", "not eligible for return"]
-
-
 def _refusal(kind: str, branch: str, rule: ReturnRule, title: str, oid: str,
-             elig: LineEligibility, delivered: datetime) -> tuple[list[list[str]], str]:
-    """Answer groups and the gold explanation of why ``kind`` (return/exchange) is refused."""
+             elig: LineEligibility, delivered: datetime) -> tuple[list[FactGoal], str]:
+    """The fact to tell (why ``kind``, return or exchange, is refused: the eligibility's
+    reason code) and the gold explanation."""
     verb = "returned" if kind == "return" else "exchanged"
+    why = [fact(f"cannot_{kind}", oid, elig.reason_code)]
     if branch == "window":
         assert elig.window_ends is not None
         w = rule.window_days
@@ -356,14 +353,14 @@ def _refusal(kind: str, branch: str, rule: ReturnRule, title: str, oid: str,
                 f"{label} can be returned or exchanged within {w} days of delivery, and it was "
                 f"delivered on {_date(delivered)}, so the {w}-day window closed on "
                 f"{_date(elig.window_ends)}.")
-        return [days_phrases(w)], text
+        return why, text
     if branch == "grocery":
         text = (f"I'm sorry, but the {title} from order {oid} can't be {verb}: grocery items "
                 "are final sale and not returnable.")
-        return [list(_FINAL_SALE_ANSWERS)], text
+        return why, text
     text = (f"I'm sorry, but the {title} from order {oid} was a clearance item sold as final "
             f"sale, so it can't be {verb}.")
-    return [[*_FINAL_SALE_ANSWERS, "clearance"]], text
+    return why, text
 
 
 def _since_delivery(ctx: GenContext, branch: str, rule: ReturnRule) -> float:
@@ -491,7 +488,7 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     titles = {v.variant_id: _line(order, v.variant_id).title for _, v, _, _ in picked}
     gold = [_call("list_orders"), _call("get_order", order_id=oid),
             _call("check_return_eligibility", order_id=oid)]
-    answers: list[list[str]] = []
+    facts: list[FactGoal] = []
     if proceed:
         ret: ReturnView = built.outcome
         what = join_words([f"{i['quantity']} x {titles[i['variant_id']]}" for i in items])
@@ -513,15 +510,15 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     else:
         v0 = picked[0][1]
         elig0 = next(e for e in built.eligibility[oid] if e.variant_id == v0.variant_id)
-        answers, text = _refusal("return", branch, rule, titles[v0.variant_id], oid, elig0,
-                                 order.expected_delivery)
-        gold.append(_say(text))
+        facts, text = _refusal("return", branch, rule, titles[v0.variant_id], oid, elig0,
+                               order.expected_delivery)
+        gold += [tell(facts), _say(text)]
         description = (f"The shopper wants to return the {noun} ({v0.variant_id}) of {oid}, "
                        f"but it cannot be returned ({branch.replace('_', ' ')}): make no "
                        "return and say why.")
     intent = Intent(kind="return", request=request, slots=slots, order_id=oid,
                     lines=[(i["variant_id"], i["quantity"]) for i in items], reason=reason,
-                    proceed=proceed, answers=answers)
+                    proceed=proceed, facts=facts)
     return _spec(ctx, world=world, intent=intent, persona=persona,
                  opening=_opening(ctx, persona, request), gold=gold, description=description)
 
@@ -687,7 +684,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     title = _line(order, old.variant_id).title
     new_opts = options_phrase(new.options)
     gold = [_call("list_orders"), _call("get_order", order_id=oid)]
-    answers: list[list[str]] = []
+    facts: list[FactGoal] = []
     if proceed:
         x: ExchangeView = built.outcome
         diff = x.price_difference_cents
@@ -710,15 +707,15 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
                        f"{new.variant_id} ({new_opts}), reason {reason}.")
     else:
         gold.append(_call("check_return_eligibility", order_id=oid))
-        answers, text = _refusal("exchange", branch, rule, title, oid, elig,
-                                 order.expected_delivery)
-        gold.append(_say(text))
+        facts, text = _refusal("exchange", branch, rule, title, oid, elig,
+                               order.expected_delivery)
+        gold += [tell(facts), _say(text)]
         description = (f"The shopper wants to exchange {title} ({old.variant_id}) of {oid} "
                        f"for the one {new_opts}, but it cannot be exchanged "
                        f"({branch.replace('_', ' ')}): make no exchange and say why.")
     intent = Intent(kind="exchange", request=request, slots=slots, order_id=oid,
                     lines=[(old.variant_id, qty)], new_options=dict(new.options), reason=reason,
-                    proceed=proceed, answers=answers)
+                    proceed=proceed, facts=facts)
     return _spec(ctx, world=world, intent=intent, persona=persona,
                  opening=_opening(ctx, persona, request), gold=gold, description=description)
 
@@ -730,19 +727,6 @@ def generate_exchange(ctx: GenContext) -> TaskSpec:
 
 
 # -- order status -----------------------------------------------------------------------------
-
-_STATUS_ANSWERS: dict[str, list[str]] = {
-    "pending": ["pending", "not been processed", "hasn't been processed", "not yet processed",
-                "not started processing", "hasn't started processing", "not shipped yet",
-                "hasn't shipped", "has not shipped", "not yet shipped", "not been shipped",
-                "hasn't been shipped", "just been placed", "just placed"],
-    "processing": ["processing", "being processed", "being prepared", "being packed",
-                   "getting it ready", "preparing it"],
-    "shipped": ["shipped", "on its way", "on the way", "in transit", "dispatched",
-                "with the carrier"],
-    "delivered": ["delivered", "was dropped off", "has arrived", "arrived on"],
-}
-
 
 def _status_hours(rng: random.Random, status: str, option: str) -> float:
     """Hours ago to place an order so that it is in ``status`` now."""
@@ -791,9 +775,9 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     desc = _describe(main, brand=rng.random() < 0.5)
     when = ago_phrase(hours / 24)
     order_in = not _omitted(ctx)
-    answers = [list(_STATUS_ANSWERS[status])]
+    facts = [fact("order_status", oid, status)]
     asks: list[str] = []
-    tell = {
+    told = {
         "pending": f"Your order {oid} is still pending: it was just placed and hasn't been "
                    "processed yet.",
         "processing": f"Your order {oid} is processing: the warehouse is preparing it and it "
@@ -805,18 +789,18 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     extra_text: list[str] = []
     if status == "shipped":
         asks.append("Is there a tracking number?")
-        answers.append([parcel.tracking_number])
+        facts.append(fact("tracking_number", oid, parcel.tracking_number))
         extra_text.append(f"The tracking number is {parcel.tracking_number}.")
     if status == "delivered":
         asks.append("Has it arrived yet? When?")
-        answers.append(date_phrases(parcel.delivered_at))
+        facts.append(fact("delivered_on", oid, parcel.delivered_at))
     elif p.constraints >= (2 if status != "shipped" else 3):
         asks.append("When should it arrive?")
-        answers.append(date_phrases(order.expected_delivery))
+        facts.append(fact("expected_delivery", oid, order.expected_delivery))
         extra_text.append(f"It's expected to arrive on {_date(order.expected_delivery)}.")
     if status == "delivered" and p.constraints >= 4:
         asks.append("Which carrier brought it?")
-        answers.append([parcel.carrier])
+        facts.append(fact("carrier", oid, parcel.carrier))
     what = f"my order {oid}" if order_in else f"my order with {desc} from {when}"
     request = rng.choice([f"Where is {what}?", f"Can you check on {what}?",
                           f"What's the status of {what}?"])
@@ -829,12 +813,12 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
              phrase=f"It's {desc} I ordered {when}.", in_opening=True),
     ]
     gold = [_call("list_orders"), _call("get_order", order_id=oid),
-            _say(" ".join([tell, *extra_text]))]
+            tell(facts), _say(" ".join([told, *extra_text]))]
     intent = Intent(kind="order_status", request=request, slots=slots, order_id=oid,
-                    answers=answers)
+                    facts=facts)
     description = (f"Tell the shopper that {oid} ({main.title}) is {status}"
                    + (f" with tracking {parcel.tracking_number}" if status == "shipped" else "")
-                   + (" and when" if len(answers) > 1 and status != "shipped" else "") + ".")
+                   + (" and when" if len(facts) > 1 and status != "shipped" else "") + ".")
     return _spec(ctx, world=world, intent=intent, persona=persona,
                  opening=_opening(ctx, persona, request), gold=gold, description=description)
 
@@ -900,7 +884,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
     request = f"Please cancel {what} with {desc} that I placed {when}"
     request += f" — {reason_text}." if reason_in else "."
     gold = [_call("list_orders"), _call("get_order", order_id=oid)]
-    answers: list[list[str]] = []
+    facts: list[FactGoal] = []
     if proceed:
         after: OrderView = built.outcome
         refunded = sum(x.amount_cents for x in after.payments if x.kind == "refund")
@@ -914,19 +898,18 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         description = f"Cancel pending order {oid} ({main.title}), reason {reason}."
     else:
         if branch == "shipped":
-            answers = [list(_STATUS_ANSWERS["shipped"])]
+            facts = [fact("cannot_cancel", oid, "already_shipped")]
             state = (f"has already shipped (tracking number {order.shipments[0].tracking_number})")
         else:
-            answers = [list(_STATUS_ANSWERS["processing"]) + ["already being"]]
+            facts = [fact("cannot_cancel", oid, "already_processing")]
             state = "is already processing at the warehouse"
-        answers.append(["return", "send it back", "send them back"])
-        gold.append(_say(
+        gold += [tell(facts), _say(
             f"I'm sorry, but order {oid} {state}, so it can no longer be cancelled: only pending "
-            "orders can be. Once it is delivered you can return it for a refund."))
+            "orders can be. Once it is delivered you can return it for a refund.")]
         description = (f"The shopper wants to cancel {oid} ({main.title}), but it is {status}: "
                        "do not cancel; say why and that it can be returned after delivery.")
     intent = Intent(kind="cancel", request=request, slots=slots, order_id=oid, reason=reason,
-                    proceed=proceed, answers=answers)
+                    proceed=proceed, facts=facts)
     return _spec(ctx, world=world, intent=intent, persona=persona,
                  opening=_opening(ctx, persona, request), gold=gold, description=description)
 

@@ -85,6 +85,12 @@ def presented(pids: list[str], *, turn: int = 1, seq: int = 0) -> TraceEntry:
                      "price_cents": 1, "rating": 4.0, "in_stock": True} for p in pids]})
 
 
+def told(*facts: tuple[str, str | None, Any], turn: int = 1, seq: int = 0) -> TraceEntry:
+    """A ``state_facts`` call telling (fact, about, value) triples, as the shop records it."""
+    stated = [{"fact": f, "about": a, "value": v} for f, a, v in facts]
+    return call("state_facts", {"facts": stated}, turn=turn, seq=seq, result={"stated": stated})
+
+
 def user(text: str) -> Message:
     return Message(role="user", content=text)
 

@@ -11,19 +11,14 @@ from tests.verifiers.builders import (
     product,
     say,
     state,
+    told,
     user,
-)
-from verifiers.answers import (
-    ANSWER_NOISE_LIMIT,
-    ANSWER_NOISE_LIMITS,
-    answer_progress,
-    answer_values,
-    stray_values,
 )
 from verifiers.evidence import assistant_texts, presented_products
 from verifiers.intents import intent_status
 from verifiers.types import (
     ExchangeState,
+    FactGoal,
     Intent,
     ItemGoal,
     ProductMatch,
@@ -243,16 +238,16 @@ def test_return_proceed() -> None:
 
 def test_return_not_proceeding_needs_no_return_and_an_answer() -> None:
     intent = Intent(kind="return", request="x", order_id="O-1001", proceed=False,
-                    answers=[["final sale", "cannot be returned"]])
-    told = [user("return it"), say("Sorry, that item is final sale.")]
-    assert status(intent, before=DELIVERED, after=DELIVERED, messages=told, trace=LOOKED).done
+                    facts=[FactGoal(fact="cannot_return", about=["O-1001"], value="final_sale")])
+    said = [*LOOKED, told(("cannot_return", "O-1001", "final_sale"))]
+    assert status(intent, before=DELIVERED, after=DELIVERED, trace=said).done
     r = status(intent, before=DELIVERED, after=DELIVERED, messages=[user("x"), say("Sure!")],
                trace=LOOKED)
-    assert not r.done and r.reason == 'no answer mentions "final sale" / "cannot be returned"'
+    assert not r.done and r.reasons[0].code == "no_answer"
     ret = ReturnState(return_id="R-1", order_id="O-1001", reason="other", refund_to="original",
                       lines=[("V-000003-2", 1)])
     r = status(intent, before=DELIVERED, after=DELIVERED.model_copy(update={"returns": [ret]}),
-               messages=told, trace=LOOKED)
+               trace=said)
     assert not r.done and r.reason == "return R-1 was made though it should not be"
 
 
@@ -270,65 +265,80 @@ def test_exchange() -> None:
     assert r.reason == "X-1 quantity is 2, not 1; V-000003-3 size is 11, not 9"
     r = status(intent, before=DELIVERED, after=DELIVERED)
     assert not r.done and r.reason == "no new exchange on O-1001"
-    refuse = intent.model_copy(update={"proceed": False, "answers": [["30 days"]]})
-    assert status(refuse, before=DELIVERED, after=DELIVERED, trace=LOOKED,
-                  messages=[user("x"), say("The window is 30 days and it has passed.")]).done
+    refuse = intent.model_copy(update={"proceed": False, "facts": [
+        FactGoal(fact="cannot_exchange", about=["O-1001"], value="window_closed")]})
+    assert status(refuse, before=DELIVERED, after=DELIVERED, trace=[
+        *LOOKED, told(("cannot_exchange", "O-1001", "window_closed"))]).done
+    r = status(intent, before=DELIVERED, after=DELIVERED.model_copy(
+        update={"exchanges": [x.model_copy(update={"reason": "other"})]}))
+    assert not r.done and r.reason == "X-1 reason is other, not wrong_size"
 
 
 def test_cancel() -> None:
     pending = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="pending")])
-    cancelled = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="cancelled")])
+    cancelled = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="cancelled")
+                              .model_copy(update={"cancel_reason": "no_longer_needed"})])
     intent = Intent(kind="cancel", request="x", order_id="O-1001", reason="no_longer_needed")
     assert status(intent, before=pending, after=cancelled).done
     r = status(intent, before=pending, after=pending)
     assert not r.done and r.reason == "order O-1001 is pending, not cancelled"
     r = status(intent.model_copy(update={"order_id": "O-9999"}), before=pending, after=pending)
     assert not r.done and r.reason == "order O-9999 not found"
-    refuse = intent.model_copy(update={"proceed": False, "answers": [["already shipped"]]})
+    refuse = intent.model_copy(update={"proceed": False, "facts": [
+        FactGoal(fact="cannot_cancel", about=["O-1001"], value="already_shipped")]})
     shipped = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="shipped")])
-    msgs = [user("cancel"), say("It has already shipped, so it can't be cancelled.")]
-    listed = [call("list_orders")]
-    assert status(refuse, before=shipped, after=shipped, messages=msgs, trace=listed).done
-    assert not status(refuse, before=pending, after=cancelled, messages=msgs, trace=listed).done
+    listed = [call("list_orders"), told(("cannot_cancel", "O-1001", "already_shipped"))]
+    assert status(refuse, before=shipped, after=shipped, trace=listed).done
+    assert not status(refuse, before=pending, after=cancelled, trace=listed).done
+    # the reason given with the cancellation is the shopper's
+    other = cancelled.model_copy(update={"orders": [
+        cancelled.orders[0].model_copy(update={"cancel_reason": "other"})]})
+    r = status(intent, before=pending, after=other)
+    assert not r.done and r.reasons[0].code == "wrong_reason"
 
 
 def test_answers_about_an_order_need_the_order_looked_up() -> None:
     """Stuffing a message with likely words is not an answer: the agent must have read the
     order (get_order, check_return_eligibility or list_orders)."""
     refuse = Intent(kind="cancel", request="x", order_id="O-1001", proceed=False,
-                    answers=[["shipped"]])
+                    facts=[FactGoal(fact="cannot_cancel", about=["O-1001"],
+                                    value="already_shipped")])
     shipped = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="shipped")])
-    msgs = [user("cancel"), say("All done, it has shipped and your refund is on its way.")]
-    r = status(refuse, before=shipped, after=shipped, messages=msgs)
-    assert not r.done and r.reason == "O-1001 was never looked up"
-    other = [call("get_order", {"order_id": "O-1002"})]
-    assert not status(refuse, before=shipped, after=shipped, messages=msgs, trace=other).done
-    failed = [call("get_order", {"order_id": "O-1001"}, ok=False)]
-    assert not status(refuse, before=shipped, after=shipped, messages=msgs, trace=failed).done
-    assert status(refuse, before=shipped, after=shipped, messages=msgs, trace=LOOKED).done
+    said = told(("cannot_cancel", "O-1001", "already_shipped"), seq=5)
+    r = status(refuse, before=shipped, after=shipped, trace=[said])
+    assert not r.done and r.reasons[0].code == "not_looked_up"
+    assert "O-1001 was never looked up" in r.reason
+    other = [call("get_order", {"order_id": "O-1002"}), said]
+    assert not status(refuse, before=shipped, after=shipped, trace=other).done
+    failed = [call("get_order", {"order_id": "O-1001"}, ok=False), said]
+    assert not status(refuse, before=shipped, after=shipped, trace=failed).done
+    assert status(refuse, before=shipped, after=shipped, trace=[*LOOKED, said]).done
 
 
 # -- informational ---------------------------------------------------------------------------
 
 
-def test_order_status_needs_every_group_in_one_message() -> None:
+def test_order_status_needs_every_fact_over_the_conversation() -> None:
     intent = Intent(kind="order_status", request="where is O-1001", order_id="O-1001",
-                    answers=[["shipped", "in transit"], ["1Z123"]])
-    msgs = [user("where?"), say("It has shipped."), user("tracking?"), say("Tracking: 1Z123")]
-    r = status(intent, messages=msgs, trace=LOOKED)
-    # half the answer groups, and the order was looked up
-    assert not r.done and r.progress == 0.75
-    assert r.reason == 'no answer mentions "1Z123"'
-    msgs.append(say("Your order is IN TRANSIT, tracking number 1z123."))
-    assert status(intent, messages=msgs, trace=LOOKED).done
+                    facts=[FactGoal(fact="order_status", about=["O-1001"], value="shipped"),
+                           FactGoal(fact="tracking_number", about=["O-1001"], value="1Z123")])
+    first = [*LOOKED, told(("order_status", "O-1001", "shipped"))]
+    r = status(intent, trace=first)
+    assert not r.done and r.progress == 0.5
+    assert [x.code for x in r.reasons] == ["no_answer"]
+    # facts told in different turns add up; texts (any case) compare in any case
+    later = [*first, told(("tracking_number", "O-1001", "1z123"), turn=2)]
+    assert status(intent, trace=later).done
 
 
 def test_policy_answers_count_from_since_turn() -> None:
-    intent = Intent(kind="policy", request="return window?", answers=[["30 days"]])
+    intent = Intent(kind="policy", request="return window?",
+                    facts=[FactGoal(fact="return_window_days", about=["toys"], value=30)])
+    searched = [call("search_policy", {"query": "returns"}),
+                told(("return_window_days", "toys", 30))]
+    assert status(intent, trace=searched).done
+    assert not status(intent, trace=searched, since_turn=2).done
     msgs = [user("q"), say("30 days"), user("and now?"), say("I don't know")]
-    searched = [call("search_policy", {"query": "returns"})]
-    assert status(intent, messages=msgs, trace=searched).done
-    assert not status(intent, messages=msgs, trace=searched, since_turn=2).done
     assert assistant_texts(msgs, since_turn=2) == ["I don't know"]
 
 
@@ -338,96 +348,21 @@ DAYS_30 = ["30 days", "30-day", "thirty days"]
 SEARCHED = [call("search_policy", {"query": "returns"})]
 
 
-def test_answer_values_read_every_way_of_writing_a_value() -> None:
-    assert answer_values("within 30 days, a 14-day window or fifteen days") == {
-        ("day counts", "30"), ("day counts", "14"), ("day counts", "15")}
-    assert answer_values("$4.99, 14.99, $50 or fifty dollars") == {
-        ("dollar amounts", "499"), ("dollar amounts", "1499"), ("dollar amounts", "5000")}
-    assert answer_values("a 12-month, 2 years or half a year; 10% or 15 percent; 2 hours") == {
-        ("month counts", "12"), ("month counts", "24"), ("month counts", "6"),
-        ("percentages", "10"), ("percentages", "15"), ("hour counts", "2")}
-    # negated status words are not claims
-    assert answer_values("It is processing and hasn't shipped yet.") == {
-        ("order statuses", "processing")}
-
-
-def test_a_number_in_an_answer_is_not_part_of_a_longer_one() -> None:
-    assert answer_progress([["5 days"]], ["it arrives within 15 days"])[0] is False
-    assert answer_progress([["$5"]], ["it costs $5.99"])[0] is False
-    assert answer_progress([["5 days"]], ["it arrives within 5 days."])[0] is True
-    assert answer_progress([["14.99"]], ["it costs $14.99"])[0] is True
-    assert answer_progress([["shipped"]], ["it has not shipped yet"])[0] is False
-
-
-def test_stuffed_answers_are_buried_among_contradicting_values() -> None:
-    stuffed = "Returns within 14 days, 15 days, 30 days or 60 days."
-    ok, frac, why = answer_progress([DAYS_30], [stuffed])
-    assert not ok and frac == 0.0
-    assert why == "the answer is buried among 3 other day counts (14 days, 15 days, 60 days)"
-    # up to ANSWER_NOISE_LIMIT other values of a kind is context, not stuffing
-    assert ANSWER_NOISE_LIMIT == 2
-    assert answer_progress([DAYS_30], ["30 days here; beauty has 14 days, electronics 15 "
-                                       "days, and there is a 15% fee"])[0]
-    # an order is in one status: no other may be claimed, however it is worded; negated
-    # statuses and ones that are not the current one do not count
-    status = [["shipped", "on its way"]]
-    assert ANSWER_NOISE_LIMITS["order statuses"] == 0
-    assert answer_progress(status, ["It has shipped and should be delivered Friday."])[0]
-    assert answer_progress(status, ["It shipped: it is not pending or processing any more; "
-                                    "once it is delivered you can return it."])[0]
-    assert not answer_progress(status, ["It is processing or shipped."])[0]
-    assert not answer_progress(status, ["It's being prepared or on its way."])[0]
-    assert stray_values(status, "pending, processing, shipped, it has arrived") == {
-        "order statuses": ["delivered", "pending", "processing"]}
-    # a message that is only noise loses to a specific one
-    assert answer_progress([DAYS_30], [stuffed, "You have 30 days."])[0]
-
-
 def test_policy_answers_need_a_policy_search_first() -> None:
-    intent = Intent(kind="policy", request="return window?", answers=[DAYS_30])
-    msgs = [user("q"), say("You have 30 days.")]
-    r = status(intent, messages=msgs)
-    assert not r.done and r.reason == "the policies were never looked up"
+    intent = Intent(kind="policy", request="return window?",
+                    facts=[FactGoal(fact="return_window_days", about=["toys"], value=30)])
+    said = told(("return_window_days", "toys", 30), seq=9)
+    r = status(intent, trace=[said])
+    assert not r.done and r.reasons[0].code == "not_looked_up"
     assert r.progress == 0.5
-    failed = [call("search_policy", {"query": "x"}, ok=False)]
-    assert not status(intent, messages=msgs, trace=failed).done
-    assert status(intent, messages=msgs, trace=SEARCHED).done
-    # a search after the answer does not ground it
-    late = [call("search_policy", {"query": "x"}, turn=2)]
-    two = [*msgs, user("sure?"), say("Let me check.")]
-    r = status(intent, messages=two, trace=late)
-    assert not r.done and r.reason.endswith("were not looked up before the answer")
-    assert status(intent, messages=[*two, say("Yes: 30 days.")], trace=late).done
-
-
-def test_stuffed_policy_and_refusal_answers_fail() -> None:
-    stuffed = ("Returns within 14 days, 15 days, 30 days or 60 days; final sale and clearance "
-               "can't be returned; fees of 10%, 15% or 20%; warranty 6 months, 12 months or 24 "
-               "months.")
-    msgs = [user("q"), say(stuffed)]
-    policy = Intent(kind="policy", request="q", answers=[DAYS_30])
-    assert "buried" in status(policy, messages=msgs, trace=SEARCHED).reason
-    refuse = Intent(kind="return", request="x", order_id="O-1001", proceed=False,
-                    answers=[["final sale", "non-returnable"]])
-    r = status(refuse, messages=msgs, trace=LOOKED)
-    assert not r.done and "buried among 4 other day counts" in r.reason
-    # the gold-like explanation passes
-    msgs = [user("q"), say("Sorry, that was a clearance item sold as final sale.")]
-    assert status(refuse, messages=msgs, trace=LOOKED).done
-
-
-def test_refused_cancellation_may_say_cancelled_and_pending() -> None:
-    refuse = Intent(kind="cancel", request="x", order_id="O-1001", proceed=False,
-                    answers=[["shipped"], ["return"]])
-    shipped = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="shipped")])
-    gold = ("Order O-1001 has already shipped, so it can no longer be cancelled: only pending "
-            "orders can be. Once it is delivered you can return it.")
-    stuffed = "It's already processing or shipped, so it can't be cancelled; return it once " \
-              "delivered."
-    for text, done in ((gold, True), (stuffed, False)):
-        r = status(refuse, before=shipped, after=shipped, messages=[user("c"), say(text)],
-                   trace=LOOKED)
-        assert r.done is done, r.reason
+    failed = [call("search_policy", {"query": "x"}, ok=False), said]
+    assert not status(intent, trace=failed).done
+    assert status(intent, trace=[*SEARCHED, said]).done
+    # a search after the answer does not ground it; stating it again after the search does
+    late = [said, call("search_policy", {"query": "x"}, turn=2)]
+    assert not status(intent, trace=late).done
+    again = told(("return_window_days", "toys", 30), turn=2, seq=10)
+    assert status(intent, trace=[*late, again]).done
 
 
 def test_presentation_cap_holds_per_turn() -> None:
