@@ -122,7 +122,10 @@ def judge_intents(task: TaskSpec, before: ShopState, after: ShopState,
             fresh = [o for o in now.orders if o.order_id not in known][:1]
             view = now.model_copy(update={"orders": [
                 o for o in now.orders if o.order_id in known or o in fresh]})
-        result = intent_status(intent, base, view, calls, said, facts, since_turn=since)
+        # facts told count while the intent is current: up to the next intent's first turn
+        until = intent_turns[i + 1] if i + 1 < len(intent_turns) and intent_turns[i + 1] else None
+        result = intent_status(intent, base, view, calls, said, facts, since_turn=since,
+                               until_turn=until)
         claimed.update(result.effects)
         results.append(result)
     for i, (intent, result) in enumerate(zip(task.intents, results, strict=True)):
