@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from episodes.families.matching import eff_price, eff_stock, stocked, why_not
 from episodes.families.phrases import (
     PERSONAS,
     item_label,
@@ -19,19 +20,10 @@ from episodes.families.phrases import (
     option_phrase,
     options_phrase,
 )
-from episodes.families.products import (
-    Retry,
-    WorldPlan,
-    assemble,
-    eff_price,
-    eff_stock,
-    matches,
-    retrying,
-    stocked,
-    volatility_events,
-)
+from episodes.families.planning import Retry, WorldPlan, assemble, retrying, volatility_events
 from episodes.generate import GenContext, GenerationError, register
-from mcp_shop.errors import ShopError
+from episodes.world import sandbox
+from mcp_shop.errors import InvalidCode, ShopError
 from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.views import CustomerView, PaymentMethodView, ProductView, VariantView
 from verifiers.types import (
@@ -144,8 +136,9 @@ def _quantity_change(ctx: GenContext, picks: list[_Pick], avoid: _Pick | None
 def _check_gold(picks: list[_Pick], world: World) -> None:
     """Every gold variant must satisfy its item's match in the task's world."""
     for pick in picks:
-        if not matches(pick.view, pick.goal().match, world, pick.variant):
-            raise Retry("gold variant does not match")
+        reason = why_not(pick.view, pick.goal().match, world, pick.variant)
+        if reason is not None:
+            raise Retry(f"gold variant does not match: {reason}")
 
 
 def _items_summary(picks: list[_Pick]) -> str:
@@ -252,6 +245,9 @@ def _cart(ctx: GenContext) -> TaskSpec:
 
 # -- purchase ---------------------------------------------------------------------------------
 
+_SEEDED_CODES = ("FREESHIP", "WELCOME10", "SAVE20", "SHOES15", "SHOES15")
+"""The session's own codes a purchase may use, where the shop accepts them on the gold cart
+(a category code is listed twice: drawn more often when it applies)."""
 _TASK_CODES = (("FLASH15", 15, "15% off, today only"), ("TAKE10", 10, "10% off your order"),
                ("VIP12", 12, "12% off for members"))
 
@@ -264,22 +260,36 @@ def purchase(ctx: GenContext) -> TaskSpec:
 
 def _dry_run(ctx: GenContext, world: World, picks: list[_Pick], code: str | None
              ) -> tuple[CustomerView, int, int, bool]:
-    """In a throwaway session set up like the task's: the customer and the cart's (subtotal,
-    discount, free shipping) as the shop computes them."""
-    shop = ctx.shop
-    sid = shop.open_session(seed=world.session_seed, tier=world.tier,
-                            history_orders=world.history_orders).session_id
-    customer = shop.get_customer(sid)
-    for c in world.codes:
-        shop.add_discount_code(sid, c["code"], **{k: v for k, v in c.items() if k != "code"})
-    try:
-        for q in picks:
-            shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
-        view = shop.apply_discount_code(sid, code) if code else shop.view_cart(sid)
-    except ShopError as exc:
-        raise Retry(f"the gold cart does not work out: {exc}") from None
+    """In a sandbox of the task's world with the gold lines in the cart: the customer and the
+    cart's (subtotal, discount, free shipping) as the shop computes them."""
+    with sandbox(ctx.shop, world) as (_, sid):
+        customer = ctx.shop.get_customer(sid)
+        try:
+            for q in picks:
+                ctx.shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
+            view = ctx.shop.apply_discount_code(sid, code) if code else ctx.shop.view_cart(sid)
+        except ShopError as exc:
+            raise Retry(f"the gold cart does not work out: {exc}") from None
     free = bool(view.code and view.code.free_shipping)
     return customer, view.subtotal_cents, view.discount_cents, free
+
+
+def _codes_that_apply(ctx: GenContext, world: World, picks: list[_Pick],
+                      codes: tuple[str, ...]) -> list[str]:
+    """Those of the session's ``codes`` that the shop accepts on the gold cart (its own minimum
+    spend, category and expiry rules decide), in the given order."""
+    usable: list[str] = []
+    with sandbox(ctx.shop, world) as (_, sid):
+        for q in picks:
+            ctx.shop.add_to_cart(sid, q.variant.variant_id, q.quantity)
+        for code in dict.fromkeys(codes):
+            try:
+                ctx.shop.apply_discount_code(sid, code)
+            except InvalidCode:
+                continue
+            ctx.shop.remove_discount_code(sid)
+            usable.append(code)
+    return [c for c in codes if c in usable]
 
 
 def _purchase(ctx: GenContext) -> TaskSpec:
@@ -295,13 +305,8 @@ def _purchase(ctx: GenContext) -> TaskSpec:
 
     code: str | None = None
     if "code" in extras:
-        usable = ["FREESHIP", "TASK"]
-        if subtotal >= 5000:
-            usable.append("WELCOME10")
-        if subtotal >= 10000:
-            usable.append("SAVE20")
-        if any(q.view.category_slug.startswith("shoes") for q in picks):
-            usable += ["SHOES15", "SHOES15"]
+        usable = _codes_that_apply(ctx, world, picks, _SEEDED_CODES)
+        usable.insert(1, "TASK")
         code = rng.choice(usable)
         if code == "TASK":
             name, value, text = rng.choice(_TASK_CODES)
