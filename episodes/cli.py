@@ -8,6 +8,7 @@ check that every generated task is solvable.
     shop-episodes run --agent heuristic --curriculum cur.json --episodes 500   # adaptive
     shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
     shop-episodes tasks --schema                 # the task JSON schema
+    shop-episodes records --schema               # the rollout record's JSON schema
     shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
 """
 
@@ -33,6 +34,7 @@ from rich.table import Table
 from episodes.argtypes import bounded_float, bounded_int
 from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
+from episodes.records import Rollout, add_records_command
 from episodes.report import add_report_command
 from mcp_shop.db import DEFAULT_DB_URL
 from mcp_shop.errors import ShopError
@@ -185,11 +187,11 @@ class _Writer:
 
     def __call__(self, record: dict[str, Any]) -> None:
         record.update(self.fields.get(record["task_id"], {}))
+        record = Rollout.model_validate(record).to_record()  # what is written is a Rollout
         self.successes += record["success"]
         self.pending[self.order[(record["task_id"], record["trial"])]] = record
         while self.written in self.pending and self.fh is not None:
-            self.fh.write(json.dumps(self.pending.pop(self.written), sort_keys=True,
-                                     default=str) + "\n")
+            self.fh.write(json.dumps(self.pending.pop(self.written), sort_keys=True) + "\n")
             self.written += 1
         self.advance(f"success {self.successes}")
 
@@ -562,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "difficulty")
     _add_shop_options(check)
     check.set_defaults(fn=cmd_check)
+    add_records_command(sub)
     add_report_command(sub)
     add_export_command(sub)
     add_serve_env_command(sub)

@@ -28,15 +28,17 @@ from typing import Any, Literal, Protocol
 import anyio
 from pydantic import BaseModel, Field
 
+from episodes.records import ROLLOUT_SCHEMA_VERSION, Rollout, RolloutMetrics, StopReason
 from episodes.shopper import Shopper
 from episodes.world import apply_event, build_world
-from mcp_shop import Shop
+from mcp_shop import Shop, tool_catalog
 from mcp_shop.errors import ShopError
 from verifiers import normalize, progress_score, score
 from verifiers.types import (
     Breakdown,
     Confirmation,
     EpisodeInput,
+    IntentSnapshot,
     Message,
     ProductFacts,
     ShopState,
@@ -59,14 +61,10 @@ __all__ = [
 ]
 
 ENV_VERSION = "mcp-shop-episodes/1"
-ROLLOUT_SCHEMA_VERSION = 1
 RewardMode = Literal["sparse", "shaped", "dense"]
-HIDDEN_TOOLS = frozenset({"open_session"})
+HIDDEN_TOOLS = tool_catalog.HIDDEN_TOOLS  # never shown to agents (open_session)
 MAX_IDLE_STEPS = 3  # empty actions in a row before the episode is cut off ("agent_idle")
-MUTATING_TOOLS = frozenset({
-    "add_to_cart", "update_cart_item", "remove_from_cart", "apply_discount_code",
-    "remove_discount_code", "checkout", "cancel_order", "request_return", "request_exchange",
-})
+MUTATING_TOOLS = tool_catalog.STATE_CHANGING_TOOLS  # calls after which the state is read again
 
 
 class ToolRequest(BaseModel):
@@ -307,6 +305,7 @@ class Episode:
     messages: list[Message] = field(default_factory=list)
     calls: list[_Call] = field(default_factory=list)
     confirmations: list[Confirmation] = field(default_factory=list)
+    snapshots: list[IntentSnapshot] = field(default_factory=list)  # intents accepted, moved on
     products: dict[str, ProductFacts] = field(default_factory=dict)
     before: ShopState | None = None
     state: ShopState | None = None
@@ -434,10 +433,15 @@ class Episode:
             self.state = self._read_state()
         self._learn_products(new, message)
         trace = self._local_trace()
+        current = self.shopper.p.index
         reply = self.shopper.reply(
             turn=turn, message=message, new_calls=[e for e in trace if e.turn == turn],
             before=self.before, state=self.state, trace=trace, messages=self.messages,
             products=self.products)
+        if self.shopper.p.index > current:  # accepted and moved on: judged as it is now
+            self.snapshots.append(IntentSnapshot(
+                index=current, turn=turn, intent=self.shopper.final[current],
+                state=self.state, products=dict(self.products)))
         if reply.confirmation is not None:
             self.confirmations.append(reply.confirmation)
         self.messages.append(Message(role="user", content=reply.text))
@@ -452,7 +456,7 @@ class Episode:
             self._stop("shopper_quit", truncated=False)
         return reply.text
 
-    def _stop(self, reason: str, *, truncated: bool) -> None:
+    def _stop(self, reason: StopReason, *, truncated: bool) -> None:
         self.done = True
         self.stop_reason = reason
         self.truncated = truncated
@@ -521,7 +525,7 @@ class Episode:
         task = self.task.model_copy(update={"intents": self.shopper.current_intents_final()})
         return progress_score(task, self.before, self.state, self._local_trace(),
                               self.messages, self.products,
-                              intent_turns=list(self.shopper.since))
+                              intent_turns=list(self.shopper.since), snapshots=self.snapshots)
 
     def _track_progress(self) -> None:
         value = self._progress_now()
@@ -541,41 +545,33 @@ class Episode:
                            messages=self.messages, products=self.products,
                            confirmations=self.confirmations, turns=self.turn,
                            intent_turns=list(self.shopper.since),
-                           stop_reason=self.stop_reason)
+                           stop_reason=self.stop_reason, snapshots=self.snapshots)
         self.input = inp
         return score(inp, mode=self.reward_mode, progress=self.progress or None)
 
     # -- the record -------------------------------------------------------------------------
 
-    def record(self) -> dict[str, Any]:
-        """The rollout record (one JSONL line) of a finished episode."""
+    def rollout(self) -> Rollout:
+        """The rollout record (``episodes.records.Rollout``) of a finished episode."""
         if self.breakdown is None:
             raise RuntimeError("the episode has not finished")
         task = self.task
         group = f"{task.task_id}"
         rollout = hashlib.sha256(f"{group}:{self.policy}:{self.trial}".encode()).hexdigest()[:16]
         errors = sum(1 for c in self.calls if not c.ok)
-        return {
-            "schema_version": ROLLOUT_SCHEMA_VERSION,
-            "rollout_id": rollout,
-            "group_id": group,
-            "task_id": task.task_id,
-            "family": task.family,
-            "difficulty": task.difficulty,
-            "seed": task.seed,
-            "trial": self.trial,
-            "env_version": ENV_VERSION,
-            "policy": self.policy,
-            "messages": [m.model_dump(exclude_none=True) for m in self.messages],
-            "tools": self.controller.tools,
-            "reward": self.breakdown.reward,
-            "reward_mode": self.breakdown.mode,
-            "reward_components": [c.model_dump() for c in self.breakdown.components],
-            "success": self.breakdown.success,
-            "metrics": {"turns": self.turn, "tool_calls": len(self.calls), "errors": errors,
-                        "wall_time_s": round(self.wall, 6)},
-            "terminated": self.terminated,
-            "truncated": self.truncated,
-            "stop_reason": self.stop_reason,
-            "trace": [e.model_dump() for e in self.input.trace],
-        }
+        return Rollout(
+            schema_version=ROLLOUT_SCHEMA_VERSION, rollout_id=rollout, group_id=group,
+            task_id=task.task_id, family=task.family, difficulty=task.difficulty,
+            seed=task.seed, trial=self.trial, env_version=ENV_VERSION, policy=self.policy,
+            messages=[m.model_dump(exclude_none=True) for m in self.messages],
+            tools=self.controller.tools, reward=self.breakdown.reward,
+            reward_mode=self.breakdown.mode, reward_components=self.breakdown.components,
+            success=self.breakdown.success,
+            metrics=RolloutMetrics(turns=self.turn, tool_calls=len(self.calls), errors=errors,
+                                   wall_time_s=round(self.wall, 6)),
+            terminated=self.terminated, truncated=self.truncated,
+            stop_reason=self.stop_reason, trace=self.input.trace)
+
+    def record(self) -> dict[str, Any]:
+        """The rollout record (one JSONL line) of a finished episode, as JSON-ready data."""
+        return self.rollout().to_record()

@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -84,6 +83,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from episodes.argtypes import bounded_float, bounded_int
+from episodes.records import RecordError, parse_record
 from episodes.report import ReportError, read_rollouts
 
 __all__ = [
@@ -157,45 +157,13 @@ def _arguments_object(value: Any, where: str) -> dict[str, Any]:
     return parsed
 
 
-def _check_rollout(record: dict[str, Any], where: str) -> None:
-    """Raise ``ExportError`` unless ``record`` has what the export reads: a group, a reward,
-    a success flag, a list of tools and well-formed OpenAI-format messages."""
-    group = record.get("group_id", record.get("task_id"))
-    if not isinstance(group, str) or not group:
-        raise ExportError(f"{where}: not a rollout record: needs 'group_id' (a string)")
-    reward = record.get("reward")
-    if (isinstance(reward, bool) or not isinstance(reward, int | float)
-            or not math.isfinite(reward)):
-        raise ExportError(f"{where}: 'reward' must be a finite number")
-    if not isinstance(record.get("success"), bool):
-        raise ExportError(f"{where}: 'success' must be true or false")
-    tools = record.get("tools")
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise ExportError(f"{where}: 'tools' must be a list of function specs")
-    messages = record.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ExportError(f"{where}: 'messages' must be a non-empty list")
-    for i, msg in enumerate(messages):
-        at = f"{where}: messages[{i}]"
-        if not isinstance(msg, dict) or msg.get("role") not in ROLES:
-            raise ExportError(f"{at}: expected a message with a role of {', '.join(ROLES)}")
-        content = msg.get("content")
-        if msg["role"] != "tool" and content is not None and not isinstance(content, str):
-            raise ExportError(f"{at}: 'content' must be text")
-        if msg["role"] == "tool" and not isinstance(msg.get("tool_call_id"), str):
-            raise ExportError(f"{at}: a tool message needs 'tool_call_id'")
-        calls = msg.get("tool_calls")
-        if calls is None:
-            continue
-        if msg["role"] != "assistant" or not isinstance(calls, list):
-            raise ExportError(f"{at}: 'tool_calls' must be a list on an assistant message")
-        for k, call in enumerate(calls):
-            fn = call.get("function") if isinstance(call, dict) else None
-            if (not isinstance(fn, dict) or not isinstance(call.get("id"), str)
-                    or not isinstance(fn.get("name"), str)):
-                raise ExportError(f"{at}.tool_calls[{k}]: expected {{'id', 'type', 'function': "
-                                  "{'name', 'arguments'}}")
-            _arguments_object(fn.get("arguments"), f"{at}.tool_calls[{k}]")
+def _check_rollout(record: Any, where: str) -> dict[str, Any]:
+    """``record`` validated as a ``Rollout`` (``episodes.records``: the one check of a rollout
+    record), in its JSON form; ``ExportError`` saying where and what is wrong otherwise."""
+    try:
+        return parse_record(record, where).to_record()
+    except RecordError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def load_rollouts(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
@@ -204,8 +172,7 @@ def load_rollouts(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     unreadable or malformed (including tool-call arguments that are not a JSON object)."""
     records: list[dict[str, Any]] = []
     try:
-        for path, number, record in read_rollouts(paths):
-            _check_rollout(record, f"{path}:{number}")
+        for _, _, record in read_rollouts(paths):  # each validated as a Rollout
             records.append(record)
     except ReportError as exc:
         raise ExportError(str(exc)) from None
@@ -281,9 +248,7 @@ def _episodes(records: Iterable[dict[str, Any]], *, policies: Collection[str] | 
         where = f"record {index + 1}"
         if isinstance(record, dict) and record.get("rollout_id"):
             where += f" (rollout {record['rollout_id']})"
-        if not isinstance(record, dict):
-            raise ExportError(f"{where}: expected a rollout record (a JSON object)")
-        _check_rollout(record, where)
+        record = _check_rollout(record, where)
         if wanted is not None and record.get("policy") not in wanted:
             skipped["episodes of other policies"] += 1
             continue

@@ -212,7 +212,13 @@ def test_dpo_pairs_conversations_that_part_after_the_opening() -> None:
                    {"role": "assistant", "content": "What size?"},
                    {"role": "user", "content": "Size 9."}]
         return {"rollout_id": rid, "group_id": "g", "task_id": "g", "reward": reward,
-                "success": reward > 0, "tools": [], "messages": opening + tail}
+                "success": reward > 0, "tools": [], "messages": opening + tail,
+                "family": "discovery", "difficulty": 1, "seed": 1, "trial": 0,
+                "env_version": "test", "policy": rid, "reward_mode": "sparse",
+                "reward_components": [], "metrics": {"turns": 2, "tool_calls": 1, "errors": 0,
+                                                     "wall_time_s": 0.0},
+                "terminated": True, "truncated": False, "stop_reason": "agent_done",
+                "trace": []}
 
     call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
         "name": "search_products", "arguments": '{"query": "socks"}'}}]}
@@ -376,7 +382,7 @@ def test_malformed_rollouts_are_named_by_file_and_line(tmp_path: Path,
     record = json.loads(lines[0])
     del record["tools"]
     bad.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    with pytest.raises(ExportError, match=r"bad\.jsonl:1: 'tools' must be a list"):
+    with pytest.raises(ExportError, match=r"bad\.jsonl:1: not a rollout record: missing tools"):
         load_rollouts([bad])
     with pytest.raises(ExportError, match="no such file"):
         load_rollouts([tmp_path / "missing.jsonl"])
