@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verifiers import intent_status, match_product
-from verifiers.evidence import MAX_PRESENTED
+from verifiers.evidence import MAX_PRESENTED, turn_presented
 from verifiers.types import (
     Confirmation,
     Intent,
@@ -245,20 +245,12 @@ class Shopper:
 
     def _react_to_products(self, intent: Intent, message: str, new_calls: list[TraceEntry],
                            products: dict[str, ProductFacts], out: ShopperReply) -> str | None:
-        shown: list[tuple[str, int | None]] = []
-        too_many = False
-        for call in new_calls:
-            if call.tool != "present_products" or not call.ok or not isinstance(call.result, dict):
-                continue
-            presented = call.result.get("presented") or []
-            too_many = too_many or len(presented) > MAX_PRESENTED
-            shown.extend((p["product_id"], None) for p in presented)
-        # the cap holds for the whole turn, as in verifiers.intents.presented_products: five
-        # calls of five are twenty-five products, and none of them counts
-        if too_many or len({pid for pid, _ in shown}) > MAX_PRESENTED:
+        # one reading with the verifiers (verifiers.evidence): present_products and product
+        # ids named in the message, capped per turn
+        shown, too_many = turn_presented(new_calls, message)
+        if too_many:
             return (f"That's far too many to look through. Please show me at most "
                     f"{MAX_PRESENTED} good options.")
-        shown.extend((pid, None) for pid in _PRODUCT_ID.findall(message))
         criteria = self._product_criteria(intent)
         if not shown or not criteria:
             return None

@@ -10,12 +10,20 @@ products presents nothing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from verifiers.types import Message, TraceEntry
 
-__all__ = ["MAX_PRESENTED", "assistant_texts", "assistant_turn_texts", "presented_products"]
+__all__ = [
+    "MAX_PRESENTED",
+    "PRODUCT_ID",
+    "assistant_texts",
+    "assistant_turn_texts",
+    "presented_products",
+    "turn_presented",
+]
 
 MAX_PRESENTED = 5
 
@@ -33,37 +41,61 @@ def _result_dict(result: Any) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def presented_products(trace: Sequence[TraceEntry], *, since_turn: int = 0
-                       ) -> tuple[list[tuple[str, int | None]], int]:
-    """The products of accepted ``present_products`` calls made in turn ``since_turn`` or
-    later, in order, as (product_id, price shown); and how many turns were ignored for
-    showing more than ``MAX_PRESENTED`` products. The cap holds per turn: when one call, or
-    several calls of a turn together, show more than ``MAX_PRESENTED`` distinct products, none
-    of that turn's presentations count (the shopper says so, see ``episodes.shopper``)."""
-    turns: dict[int, list[tuple[str, int | None]]] = {}
-    over: set[int] = set()
-    for entry in trace:
-        if entry.tool != "present_products" or not entry.ok or entry.turn < since_turn:
+PRODUCT_ID = re.compile(r"\bP-\d{1,9}\b")
+"""A product id as an agent may name it in a message."""
+
+
+def turn_presented(entries: Sequence[TraceEntry], text: str | None = None
+                   ) -> tuple[list[tuple[str, int | None]], bool]:
+    """What one agent turn shows the shopper, in order, as (product_id, price shown): the
+    products of its accepted ``present_products`` calls (with the price the call showed), then
+    the product ids its message names (no price: judged at the lowest in-stock price); and
+    whether the turn is over the cap (more than ``MAX_PRESENTED`` distinct products, or one
+    call of more), in which case none of it counts."""
+    batch: list[tuple[str, int | None]] = []
+    over = False
+    for entry in entries:
+        if entry.tool != "present_products" or not entry.ok:
             continue
         result = _result_dict(entry.result)
         items = result.get("presented") if result else None
         if not isinstance(items, list):
             continue
-        batch = turns.setdefault(entry.turn, [])
-        if len(items) > MAX_PRESENTED:
-            over.add(entry.turn)
+        over = over or len(items) > MAX_PRESENTED
         for item in items:
             if isinstance(item, dict) and isinstance(item.get("product_id"), str):
                 price = item.get("price_cents")
-                batch.append((item["product_id"], price if isinstance(price, int) else None))
+                batch.append((item["product_id"],
+                              price if isinstance(price, int) and not isinstance(price, bool)
+                              else None))
+    batch += [(pid, None) for pid in PRODUCT_ID.findall(text or "")]
+    over = over or len({pid for pid, _ in batch}) > MAX_PRESENTED
+    return batch, over
+
+
+def presented_products(trace: Sequence[TraceEntry], *, since_turn: int = 0,
+                       messages: Sequence[Message] = ()
+                       ) -> tuple[list[tuple[str, int | None]], int]:
+    """What the agent showed the shopper from turn ``since_turn`` on (``turn_presented`` of
+    each turn, in turn order); and how many turns were ignored for being over the cap (the
+    shopper says so, see ``episodes.shopper``). With ``messages``, product ids the agent named
+    in a message count as shown, exactly as the shopper reads them."""
+    entries: dict[int, list[TraceEntry]] = {}
+    for entry in sorted(trace, key=lambda e: e.seq):
+        if entry.turn >= since_turn:
+            entries.setdefault(entry.turn, []).append(entry)
+    texts: dict[int, list[str]] = {}
+    for turn, text in assistant_turn_texts(messages, since_turn=since_turn):
+        texts.setdefault(turn, []).append(text)
     shown: list[tuple[str, int | None]] = []
-    for turn in sorted(turns):
-        batch = turns[turn]
-        if turn in over or len({pid for pid, _ in batch}) > MAX_PRESENTED:
-            over.add(turn)
-            continue
-        shown.extend(batch)
-    return shown, len(over)
+    over = 0
+    for turn in sorted(entries.keys() | texts.keys()):
+        batch, too_many = turn_presented(entries.get(turn, []), "\n".join(texts.get(turn, [])))
+        if too_many:
+            over += 1
+        else:
+            shown.extend(batch)
+    return shown, over
 
 
 def assistant_texts(messages: Sequence[Message], *, since_turn: int = 0) -> list[str]:

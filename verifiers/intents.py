@@ -75,7 +75,7 @@ def intent_status(intent: Intent, before: ShopState, after: ShopState,
     (facts until ``until_turn``, when the next intent began)."""
     kind = intent.kind
     if kind in ("discovery", "price_compare"):
-        return _discovery(intent, trace, products, since_turn)
+        return _discovery(intent, trace, messages, products, since_turn)
     if kind == "substitution":
         return _substitution(intent, before, after, products)
     if kind in ("cart", "bundle"):
@@ -120,9 +120,9 @@ def _answer_reqs(intent: Intent, trace: Sequence[TraceEntry], since_turn: int,
     return judge_claims(intent.facts, claims, lookup_turn=turn, lookup_missing=never)
 
 
-def _discovery(intent: Intent, trace: Sequence[TraceEntry], products: Products,
-               since_turn: int) -> IntentResult:
-    shown, too_many = presented_products(trace, since_turn=since_turn)
+def _discovery(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[Message],
+               products: Products, since_turn: int) -> IntentResult:
+    shown, too_many = presented_products(trace, since_turn=since_turn, messages=messages)
     if not shown:
         why = "no products presented"
         if too_many:

@@ -17,6 +17,7 @@ from tests.verifiers.builders import (
     say,
     state,
     task,
+    told,
     tool_call,
     tool_result,
     user,
@@ -33,6 +34,7 @@ from verifiers.types import (
     Breakdown,
     Confirmation,
     EpisodeInput,
+    FactGoal,
     GoldStep,
     Intent,
     ItemGoal,
@@ -202,7 +204,10 @@ def test_more_penalties_lower_a_failure(mode: str) -> None:
 
 def test_shaped_rewards_partial_progress() -> None:
     near = score(episode(show="P-000002"), mode="shaped")
-    nothing = score(episode().model_copy(update={"trace": []}), mode="shaped")
+    # nothing shown: no presentation and no product named in a message
+    bare = episode()
+    nothing = score(bare.model_copy(update={"trace": [], "messages": bare.messages[:1]}),
+                    mode="shaped")
     assert 0 < near.reward < 0.6 and nothing.reward == 0.0
 
 
@@ -254,13 +259,15 @@ def test_change_of_mind_applies_after_its_reply() -> None:
 
 
 def test_progress_score_is_the_mean_of_intents() -> None:
-    t = task(DISCOVERY, Intent(kind="policy", request="x", answers=[["30 days"]]))
-    trace = [presented(["P-000001"])]
+    t = task(DISCOVERY, Intent(kind="policy", request="x", facts=[
+        FactGoal(fact="return_window_days", about=["toys"], value=30)]))
+    trace = [presented(["P-000001"], seq=1)]
     assert progress_score(t, state(), state(), trace, [user("q")], PRODUCTS) == 0.5
     msgs = [user("q"), say("Returns within 30 days.")]
+    answered = [*trace, told(("return_window_days", "toys", 30), seq=3)]
     # the answer without a policy look-up earns half the policy intent
-    assert progress_score(t, state(), state(), trace, msgs, PRODUCTS) == 0.75
-    searched = [*trace, call("search_policy", {"query": "returns"})]
+    assert progress_score(t, state(), state(), answered, msgs, PRODUCTS) == 0.75
+    searched = [*answered, call("search_policy", {"query": "returns"}, seq=2)]
     assert progress_score(t, state(), state(), searched, msgs, PRODUCTS) == 1.0
 
 
