@@ -19,7 +19,7 @@ from mcp_shop import tool_catalog
 from mcp_shop.server import ShopServer
 from mcp_shop.tool_catalog import TOOLS, agent_tools, tool
 from verifiers.confirm import policy_violations
-from verifiers.types import Confirmation, TraceEntry
+from verifiers.types import TraceEntry
 
 # What the catalogue must say, written out here independently of it.
 CONSEQUENTIAL = {"checkout": ("checkout", "purchase"), "cancel_order": ("cancel", "cancel"),
@@ -102,15 +102,9 @@ def test_the_controller_and_the_trl_env_derive_their_lists() -> None:
 @pytest.mark.parametrize("name", sorted(t.name for t in TOOLS if not t.hidden))
 def test_the_verifiers_police_exactly_the_consequential_tools(name: str) -> None:
     """A successful call with no yes before it is a policy violation exactly when the
-    catalogue says the tool is consequential, and a yes of its confirmation kind covers it."""
+    catalogue says the tool is consequential."""
     entry = TraceEntry(seq=1, tool=name, arguments={}, ok=True, turn=2)
-    flagged = policy_violations([entry], [])
-    assert bool(flagged) == (name in CONSEQUENTIAL)
-    if name in CONSEQUENTIAL:
-        yes = Confirmation(turn=1, kind=CONSEQUENTIAL[name][0])
-        assert policy_violations([entry], [yes]) == []
-        other = next(k for k, _ in CONSEQUENTIAL.values() if k != CONSEQUENTIAL[name][0])
-        assert policy_violations([entry], [Confirmation(turn=1, kind=other)])
+    assert bool(policy_violations([entry], [])) == (name in CONSEQUENTIAL)
 
 
 def test_the_catalogue_is_pure_data() -> None:
