@@ -50,7 +50,9 @@ Facts: up to {MAX_FACTS} at a time, each {{"fact": ..., "about": ..., "value": .
 check_return_eligibility (reason_code) and search_policy (each section's facts) give the values.
 Returns the facts as recorded; it does not say whether they are right.""")
     async def state_facts(
-        facts: Annotated[list[FactArg], Field(min_length=1, max_length=MAX_FACTS)],
+        facts: Annotated[list[FactArg], Field(min_length=1, max_length=MAX_FACTS, description=
+                                              "The facts, each {\"fact\", \"about\", "
+                                              "\"value\"} (see above).")],
         session_id: SessionArg = None,
     ) -> StatedFacts:
         return await server.shop_call(
