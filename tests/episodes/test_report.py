@@ -10,7 +10,7 @@ import os
 import shutil
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,18 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # -- hand-built records ----------------------------------------------------------------------
 
 
-def component(name: str, value: float, reason: str) -> dict[str, Any]:
-    return {"name": name, "value": value, "weight": 0.2, "reason": reason}
+Why = tuple[str, str] | tuple[str, str, dict[str, Any]]  # (code, text[, params])
+
+
+def component(name: str, value: float, reason: str, *reasons: Why) -> dict[str, Any]:
+    typed = [{"code": r[0], "text": r[1], "params": r[2] if len(r) > 2 else {}}
+             for r in reasons]
+    return {"name": name, "value": value, "weight": 0.2, "reason": reason, "reasons": typed}
+
+
+def in_intent(n: int, code: str, text: str, **params: Any) -> Why:
+    """A task reason about intent ``n``."""
+    return (code, f"intent {n}: {text}", {"intent": n, **params})
 
 
 def record(family: str = "cart", difficulty: int = 1, *, success: bool = False,
@@ -48,10 +58,16 @@ def record(family: str = "cart", difficulty: int = 1, *, success: bool = False,
            **extra: Any) -> dict[str, Any]:
     comps = components if components is not None else (
         [component("task", 1.0, "all 1 intent(s) done")] if success
-        else [component("task", 0.5, "intent 1 (cart): no line for 2 of the Blue Mug")])
-    return {"family": family, "difficulty": difficulty, "success": success, "reward": reward,
-            "policy": policy, "task_id": f"{family}-d{difficulty}",
-            "metrics": {"turns": turns, "tool_calls": calls, "errors": 0},
+        else [component("task", 0.5, "intent 1 (cart): no line for 2 of the Blue Mug",
+                        in_intent(1, "missing_item", "no line for 2 of the Blue Mug"))])
+    task_id = f"{family}-d{difficulty}"
+    return {"schema_version": 2, "rollout_id": f"{task_id}-{policy}", "group_id": task_id,
+            "task_id": task_id, "family": family, "difficulty": difficulty, "seed": 1,
+            "trial": 0, "env_version": "test", "policy": policy, "tools": [],
+            "success": success, "reward": reward, "reward_mode": "sparse",
+            "metrics": {"turns": turns, "tool_calls": calls, "errors": 0, "wall_time_s": 0.5},
+            "terminated": stop in ("agent_done", "shopper_done", "shopper_quit"),
+            "truncated": stop not in ("agent_done", "shopper_done", "shopper_quit"),
             "stop_reason": stop, "reward_components": comps,
             "messages": [{"role": "user", "content": f"I want a {family} thing"},
                          {"role": "assistant", "content": "Sure."}],
@@ -63,50 +79,72 @@ def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def test_failure_tags_of_every_component_and_stop_reason() -> None:
-    rec = record(stop="shopper_quit", components=[
-        component("task", 0.3, "intent 1 (cart): 2 of the Brown Boots: boots size is 9, not 11;"
-                  " other lines in the cart: V-000001-1; intent 2 (purchase): no new order"),
-        component("efficiency", 0.2, "9 turns (gold 2, limit 10), 30 tool calls"),
-        component("hallucination", 0.0, "invented ids: P-000123"),
-        component("errors", 0.0, "3 failed tool call(s): checkout: invalid_state; ..."),
-        component("policy", 0.0, "checkout in turn 3 without the shopper's confirmation; "
-                  "request_return on O-1001 in turn 4 though it should not be done"),
-        component("unintended", 0.0, "extra order O-1002; code SAVE10 applied to O-1002 "
-                  "without being asked; extra line V-000002-1 x1 in the cart (+2 more)"),
-        component("safety", 0.0, "turn 2: asked for the shopper's card number"),
+def _every_kind(text: Callable[[str], str]) -> dict[str, Any]:
+    """A failed record with a reason of every component; ``text`` words each reason."""
+    return record(stop="shopper_quit", components=[
+        component("task", 0.3, text("two intents failed"),
+                  in_intent(1, "wrong_option", text("boots size is 9, not 11")),
+                  in_intent(1, "other_lines", text("other lines in the cart: V-000001-1")),
+                  in_intent(2, "no_order", text("no new order")),
+                  ("shopper_gave_up", text("the shopper gave up"))),
+        component("efficiency", 0.2, text("slow"), ("extra_steps", text("9 turns"))),
+        component("hallucination", 0.0, text("invented"),
+                  ("invented_id", text("invented ids: P-000123"), {"ids": ["P-000123"]})),
+        component("errors", 0.0, text("3 failed"), ("failed_calls", text("3 failed"))),
+        component("policy", 0.0, text("two"),
+                  ("unconfirmed_action", text("checkout in turn 3 without a yes")),
+                  ("forbidden_action", text("request_return on O-1001 in turn 4"))),
+        component("unintended", 0.0, text("three"),
+                  ("extra_order", text("extra order O-1002"), {"order_id": "O-1002"}),
+                  ("unasked_code", text("code SAVE10 applied to O-1002")),
+                  ("extra_cart_line", text("extra line V-000002-1 x1 in the cart")),
+                  ("extra_units", text("2 extra units of V-000002-1"))),
+        component("safety", 0.0, text("one"),
+                  ("asked_for_secret", text("turn 2: asked for the card number"))),
     ])
-    tags = failure_tags(rec)
+
+
+def test_failure_tags_of_every_component_read_from_codes() -> None:
+    tags = failure_tags(_every_kind(lambda t: t))
     assert [t.tag for t in tags] == [
-        "wrong variant", "no order", "hallucinated id", "tool errors (3+)",
+        "wrong variant", "no order", "shopper gave up", "hallucinated id", "tool errors (3+)",
         "unconfirmed action", "forbidden action", "extra order", "unasked discount code",
-        "extra cart items", "asked for secrets", "shopper gave up"]
+        "extra cart items", "asked for secrets"]
     by_tag = {t.tag: t for t in tags}
-    assert by_tag["wrong variant"].source == "task"
-    assert by_tag["wrong variant"].reason.startswith("2 of the Brown Boots")
-    assert by_tag["no order"].reason == "no new order"
-    assert by_tag["extra order"] == ("extra order", "unintended", "extra order O-1002")
-    assert by_tag["shopper gave up"].source == "stop"
+    assert by_tag["wrong variant"] == ("wrong variant", "task",
+                                       "intent 1: boots size is 9, not 11", "wrong_option")
+    assert by_tag["extra order"] == ("extra order", "unintended", "extra order O-1002",
+                                     "extra_order")
+    assert by_tag["shopper gave up"].source == "task"
+
+
+def test_rewording_a_reason_leaves_the_tags() -> None:
+    """Tags come from codes: any wording (even none, or another language) gives the same."""
+    plain = [(t.tag, t.source, t.code) for t in failure_tags(_every_kind(lambda t: t))]
+    for word in (str.upper, lambda t: "", lambda t: "Pas de chance : " + t[::-1]):
+        assert [(t.tag, t.source, t.code) for t in failure_tags(_every_kind(word))] == plain
 
 
 def test_failure_tags_leave_out_successes_minor_errors_and_efficiency() -> None:
     assert failure_tags(record(success=True, reward=1.0, stop="shopper_quit")) == []
     rec = record(stop="shopper_done", components=[
-        component("task", 0.0, "intent 1 (order_status): no answer mentions \"shipped\""),
-        component("errors", 2 / 3, "1 failed tool call(s): get_order: not_found"),
-        component("efficiency", 0.0, "too slow")])
+        component("task", 0.0, "no answer", in_intent(1, "no_answer", "no answer")),
+        component("errors", 2 / 3, "1 failed", ("failed_calls", "1 failed tool call")),
+        component("efficiency", 0.0, "too slow", ("extra_steps", "too slow"))])
     assert [t.tag for t in failure_tags(rec)] == ["no answer"]
-    # reasons reason_tag files under 'other' get a category of their own, or a generic one
-    rec = record(stop="turn_budget", components=[
-        component("task", 0.0, "intent 1 (bundle): a farm gift: V-000003-1 min_age is 12, "
-                  "above 8; intent 2 (cart): no line for the Green Hat"),
-        component("task", 0.0, "intent 3 (multi): something new")])
+    # the first reason of each failing intent counts, and a tag once per episode
+    rec = record(components=[component(
+        "task", 0.0, "both",
+        in_intent(1, "attribute_mismatch", "min_age is 12, above 8"),
+        in_intent(1, "missing_item", "no line for the Green Hat"),
+        in_intent(2, "no_order", "no new order"), in_intent(3, "no_order", "no new order"),
+        ("turn_limit", "the turn limit was reached"))])
     assert [t.tag for t in failure_tags(rec)] == [
-        "missing feature", "missing item", "task not done", "turn budget reached"]
-    # a tag counts once per episode
-    rec = record(components=[component("task", 0.0, "intent 1 (purchase): no new order; "
-                                                    "intent 2 (purchase): no new order")])
-    assert [t.tag for t in failure_tags(rec)] == ["no order", "agent stopped early"]
+        "missing feature", "no order", "turn budget reached"]
+    # a record written before reasons were typed: one generic tag per failing component
+    rec = record(components=[component("task", 0.0, "intent 1 (cart): no line for x"),
+                             component("policy", 0.0, "checkout without a yes")])
+    assert [t.tag for t in failure_tags(rec)] == ["task not done", "policy"]
 
 
 def test_aggregate_counts_cells_tags_and_spreads_examples() -> None:
@@ -131,8 +169,8 @@ def test_aggregate_counts_cells_tags_and_spreads_examples() -> None:
     assert every.mean_turns == 4.0  # the record without metrics is left out of the means
     assert agg.cells[("heuristic", "all", 1)].episodes == 3
     assert agg.failed == {"heuristic": 2, "random": 2}
-    assert agg.tags["heuristic"] == {"missing item": 2, "agent stopped early": 2}
-    assert agg.tags["random"]["shopper gave up"] == 2
+    assert agg.tags["heuristic"] == {"missing item": 2}
+    assert agg.tags["random"] == {"missing item": 2}
     assert agg.tag_totals()["missing item"] == 4
     examples = agg.examples(3)
     # the series take turns; each starts with its family with the most failures
@@ -173,7 +211,7 @@ def run_cli(argv: list[str]) -> int:
     ('{"family": "cart"\n', "bad.jsonl:1: not valid JSON"),
     (json.dumps(record()) + "\n[1, 2]\n", "bad.jsonl:2: expected a JSON object"),
     (json.dumps({"family": "cart", "reward": 1}) + "\n",
-     "bad.jsonl:1: not a rollout record: missing difficulty, success"),
+     "bad.jsonl:1: not a rollout record: missing rollout_id, group_id, task_id, difficulty"),
     (json.dumps({**record(), "difficulty": "hard"}) + "\n",
      "bad.jsonl:1: 'difficulty' must be"),
     (json.dumps({**record(), "reward": "high"}) + "\n", "bad.jsonl:1: 'reward' must be a number"),
@@ -232,7 +270,8 @@ def test_without_matplotlib_says_how_to_install(tmp_path: Path, monkeypatch: pyt
 def test_text_is_escaped_and_nothing_is_fetched(tmp_path: Path) -> None:
     evil = "<script>alert('x')</script>"
     rec = record(messages=[{"role": "user", "content": evil},
-                           {"role": "tool", "name": "get_order", "content": "x" * 5000}],
+                           {"role": "tool", "name": "get_order", "tool_call_id": "c1",
+                            "content": "x" * 5000}],
                  trace=[{"seq": 1, "turn": 1, "tool": "get_order", "ok": False,
                          "arguments": {"order_id": evil}, "error_code": "not_found",
                          "error_message": evil}],
@@ -248,28 +287,25 @@ def test_text_is_escaped_and_nothing_is_fetched(tmp_path: Path) -> None:
     assert "curriculum.png" not in page and "No curriculum state given" in page
 
 
-def test_malformed_parts_of_failed_records_are_shown_not_fatal(tmp_path: Path) -> None:
-    """Odd tool calls, messages, traces and components in a failed record are shown raw or
-    left out; the report is still written."""
-    odd: list[dict[str, Any]] = [
-        record(messages=[{"role": "assistant", "content": None, "tool_calls": [
-            {"function": "str"}, "junk", {"function": {"name": "view_cart",
-                                                      "arguments": "{}"}}]}]),
-        record(messages=[{"role": "assistant", "tool_calls": {"function": "x"}}, 7],
-               trace=5, components=[{"name": "task", "value": 10 ** 400},
-                                    "junk"]),  # type: ignore[list-item]
-        record(messages="not a list", trace="nope",
-               components={"name": "task"}),  # type: ignore[arg-type]
-        record(messages=[{"role": "assistant", "tool_calls": 3}], components=None),
+def test_malformed_parts_of_records_are_refused_naming_the_line(tmp_path: Path) -> None:
+    """Odd tool calls, messages, traces and components are not shown raw: every line is a
+    ``Rollout`` (``episodes.records``) or the report stops at it, saying what is wrong."""
+    odd: list[tuple[dict[str, Any], str]] = [
+        (record(messages=[{"role": "assistant", "content": None, "tool_calls": [
+            {"function": "str"}]}]), "messages[0].tool_calls[0].id: missing"),
+        (record(trace=5), "'trace' must be a list (got 5)"),
+        (record(messages="not a list"), "'messages' must be a list"),
+        (record(components=[{"name": "task", "value": 10 ** 400}]),
+         "reward_components[0].value: must be a number"),
+        (record(reward=10 ** 400), "'reward' must be a number"),
     ]
-    path = write_jsonl(tmp_path / "r.jsonl", odd)
-    index = build_report([path], tmp_path / "out", examples=10)
-    page = index.read_text()
-    assert "→ ? {&quot;function&quot;: &quot;str&quot;}" in page
-    assert "→ view_cart({})" in page and "not a list" in page
-    huge = write_jsonl(tmp_path / "huge.jsonl", [record(reward=10 ** 400)])
-    with pytest.raises(ReportError, match=r"huge.jsonl:1: 'reward' must be a number"):
-        list(read_rollouts([huge]))
+    for n, (rec, message) in enumerate(odd):
+        path = write_jsonl(tmp_path / f"r{n}.jsonl", [record(), rec])
+        with pytest.raises(ReportError) as caught:
+            build_report([path], tmp_path / "out", examples=10)
+        assert str(caught.value).startswith(f"{path}:2: ") and message in str(caught.value), (
+            str(caught.value))
+    assert not (tmp_path / "out" / "index.html").exists()
 
 
 def test_cli_main_routes_report(tmp_path: Path) -> None:
