@@ -1,4 +1,5 @@
-"""Generators of the order families: return, exchange, order_status and cancel.
+"""Generators of the order families: return and exchange (order_status and cancel are in
+``episodes.families.order_status``; shared parts in ``episodes.families.order_parts``).
 
 Each task seeds the customer's history (``history_depth`` orders drawn from the session seed) and
 adds its target order, and at higher difficulty a near-miss order, as past orders placed so that
@@ -17,30 +18,66 @@ episode.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from episodes.families.phrases import PERSONAS, greeting, join_words, leaf_info, options_phrase
+from episodes.families.order_parts import (  # noqa: F401 (re-exported)
+    _CANCEL_REASON_TEXT,
+    _DAY_SECONDS,
+    _POLICIES,
+    _ago_bucket,
+    _attempts,
+    _branch,
+    _call,
+    _cap,
+    _date,
+    _describe,
+    _fillers,
+    _grammar,
+    _history_leaves,
+    _line,
+    _near_miss,
+    _omitted,
+    _opening,
+    _order_lines,
+    _past,
+    _place,
+    _plural,
+    _Retry,
+    _return_reason_text,
+    _return_reasons,
+    _returnable,
+    _rule,
+    _say,
+    _ship_hours,
+    _shipping,
+    _spec,
+    ago_phrase,
+    date_phrases,
+    days_phrases,
+    item_noun,
+    money_phrases,
+    number_word,
+)
+from episodes.families.phrases import PERSONAS, join_words, options_phrase
 from episodes.families.telling import fact, tell
-from episodes.generate import GenContext, GenerationError, register, task_id
+from episodes.generate import GenContext, register
 from episodes.preview import FIRST_ORDER_NUMBER, Built, preview_world
 from episodes.world import sandbox
 from mcp_shop import orders, returns, sessions
 from mcp_shop.ids import order_id, parse_order_id, parse_variant_id
-from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule
+from mcp_shop.policies import ReturnRule
 from mcp_shop.views import (
     ExchangeView,
     LineEligibility,
-    OrderLineView,
-    OrderView,
     ProductView,
     ReturnView,
     VariantView,
 )
-from verifiers.types import FactGoal, GoldStep, Intent, Slot, TaskSpec, World
+from verifiers.types import FactGoal, Intent, Slot, TaskSpec, World
 
 __all__ = [
     "Built",
@@ -58,285 +95,6 @@ __all__ = [
     "number_word",
     "sandbox",
 ]
-
-_DAY_SECONDS = 86400.0
-_ATTEMPTS = 12
-_POLICIES = DEFAULT_POLICIES
-
-# -- wording ----------------------------------------------------------------------------------
-
-_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen")
-_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-
-
-def number_word(n: int) -> str:
-    """0..99 in words: 7 -> 'seven', 24 -> 'twenty-four'; larger numbers as digits."""
-    if 0 <= n < 20:
-        return _ONES[n]
-    if 20 <= n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
-    return str(n)
-
-
-def days_phrases(n: int) -> list[str]:
-    """Ways to write a span of ``n`` days: '15 days', '15-day', 'fifteen days', ..."""
-    word = number_word(n)
-    return [f"{n} days", f"{n}-day", f"{n} day", f"{word} days", f"{word}-day", f"{word} day"]
-
-
-def money_phrases(cents: int) -> list[str]:
-    """Ways to write an amount: '$14.99' and '14.99'; '$50.00', '$50' and '50 dollars'."""
-    whole, rest = divmod(cents, 100)
-    out = [f"${whole}.{rest:02d}", f"{whole}.{rest:02d}"]
-    if rest == 0:
-        out += [f"${whole}", f"{whole} dollars", f"{number_word(whole)} dollars"]
-    return out
-
-
-def _ordinal(day: int) -> str:
-    if 10 <= day % 100 <= 20:
-        return f"{day}th"
-    return f"{day}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th') }"
-
-
-def date_phrases(when: datetime) -> list[str]:
-    """Ways to write a calendar date: 'March 5', 'Mar 5', '5 March', 'March 5th', '2026-03-05'."""
-    month, abbr, day = when.strftime("%B"), when.strftime("%b"), when.day
-    return [f"{month} {day}", f"{abbr} {day}", f"{abbr}. {day}", f"{day} {month}",
-            f"{month} {_ordinal(day)}", f"{_ordinal(day)} of {month}", f"{when:%Y-%m-%d}"]
-
-
-def _date(when: datetime) -> str:
-    return f"{when:%A}, {when:%B} {when.day}"
-
-
-def _ago_bucket(days: float) -> int:
-    bounds = (1 / 24, 1.5 / 24, 0.5, 1.5, 2.5, 4.5, 10, 17.5, 24.5, 45, 75)
-    return sum(days >= b for b in bounds)
-
-
-def ago_phrase(days: float) -> str:
-    """How a shopper says when something happened ``days`` days ago."""
-    hours = days * 24
-    bucket = _ago_bucket(days)
-    if bucket == 0:
-        return "a few minutes ago" if hours < 0.5 else "less than an hour ago"
-    if bucket == 1:
-        return "about an hour ago"
-    if bucket == 2:
-        return f"about {round(hours)} hours ago"
-    return ("yesterday", "two days ago", "a few days ago", "about a week ago",
-            "about two weeks ago", "about three weeks ago", "about a month ago",
-            "about two months ago", "about three months ago")[bucket - 3]
-
-
-def item_noun(title: str, category_slug: str) -> str:
-    """The product noun of a title ('running shoes', 'kitchen knife'), lower case."""
-    try:
-        nouns = leaf_info(category_slug).leaf.nouns
-    except KeyError:
-        return title.split()[-1].lower()
-    names = [n if isinstance(n, str) else n[0] for n in nouns]
-    hits = [n for n in names if n.lower() in title.lower()]
-    return (max(hits, key=len) if hits else names[0]).lower()
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _plural(noun: str) -> bool:
-    return noun.endswith("s") and not noun.endswith("ss")
-
-
-def _grammar(noun: str) -> dict[str, str]:
-    if _plural(noun):
-        return {"It": "They", "it": "they", "is": "are", "was": "were", "does": "do",
-                "them": "them", "its": "their"}
-    return {"It": "It", "it": "it", "is": "is", "was": "was", "does": "does", "them": "it",
-            "its": "its"}
-
-
-def _describe(view: ProductView, *, brand: bool) -> str:
-    """'the Nookery kitchen knife' or 'the kitchen knife'."""
-    noun = item_noun(view.title, view.category_slug)
-    return f"the {view.brand} {noun}" if brand else f"the {noun}"
-
-
-_RETURN_REASON_TEXT: dict[str, tuple[str, ...]] = {
-    "wrong_size": ("{It} {does}n't fit", "{It} {is} the wrong size for me"),
-    "not_as_described": ("{It} {is}n't what the listing described",
-                         "{It} {does}n't match the description on the site"),
-    "arrived_damaged": ("{It} arrived damaged", "{It} {was} broken when {it} arrived"),
-    "changed_mind": ("I changed my mind about {them}", "I don't need {them} anymore"),
-}
-_DEFECT_TEXT = {
-    "electronics": ("{It} stopped working after a few days", "{It} won't turn on anymore"),
-    "shoes": ("The sole is already coming apart",),
-    "clothing": ("The stitching is already coming apart",),
-}
-_CANCEL_REASON_TEXT: dict[str, tuple[str, ...]] = {
-    "no_longer_needed": ("I don't need it anymore", "It turns out I don't need it after all"),
-    "ordered_by_mistake": ("I ordered it by mistake", "I placed that order by accident"),
-    "found_better_price": ("I found it cheaper somewhere else",
-                           "I found a better price elsewhere"),
-    "shipping_too_slow": ("the delivery would take too long for me",
-                          "it won't arrive in time for when I need it"),
-}
-
-
-def _return_reason_text(rng: random.Random, reason: str, view: ProductView) -> str:
-    noun = item_noun(view.title, view.category_slug)
-    if reason == "defective":
-        dept = view.category_slug.split("/")[0]
-        options = _DEFECT_TEXT.get(dept, ("{It} {is} defective", "{It} {is} faulty"))
-    else:
-        options = _RETURN_REASON_TEXT[reason]
-    return rng.choice(options).format(**_grammar(noun))
-
-
-def _return_reasons(view: ProductView) -> list[str]:
-    out = ["defective", "not_as_described", "arrived_damaged", "changed_mind"]
-    if "size" in view.option_names:
-        out += ["wrong_size", "wrong_size"]
-    return out
-
-
-# -- the world, previewed in a sandbox (episodes.preview) ------------------------------------
-
-
-def _history_leaves(ctx: GenContext, seed: int, depth: int) -> set[str]:
-    """Leaf categories of the seeded history orders (targets avoid them: no ambiguity)."""
-    if depth == 0:
-        return set()
-    built = preview_world(ctx.shop, World(session_seed=seed, history_orders=depth), history=True)
-    return {ctx.product(ln.product_id).category_slug for o in built.history for ln in o.lines}
-
-
-# -- shared generation steps ------------------------------------------------------------------
-
-
-class _Retry(GenerationError):
-    """This attempt drew something unusable; draw again."""
-
-
-def _attempts(ctx: GenContext, build: Callable[[GenContext], TaskSpec]) -> TaskSpec:
-    last: Exception | None = None
-    for _ in range(_ATTEMPTS):
-        try:
-            return build(ctx)
-        except GenerationError as exc:
-            last = exc
-    raise GenerationError(f"{ctx.family} d{ctx.difficulty} seed {ctx.seed}: no valid task in "
-                          f"{_ATTEMPTS} attempts; last problem: {last}")
-
-
-def _call(tool: str, **args: Any) -> GoldStep:
-    return GoldStep(tool=tool, args=args)
-
-
-def _say(text: str) -> GoldStep:
-    return GoldStep(say=text)
-
-
-def _ship_hours(code: str) -> tuple[float, float]:
-    option = _POLICIES.shipping_option(code)
-    assert option is not None
-    return (option.ship_after.total_seconds() / 3600, option.deliver_after.total_seconds() / 3600)
-
-
-def _shipping(ctx: GenContext) -> str:
-    if ctx.difficulty < 3:
-        return "standard"
-    return ctx.rng.choices(["standard", "express", "next_day"], [3, 1, 1])[0]
-
-
-def _branch(ctx: GenContext, refusals: Sequence[str], weights: Sequence[int]) -> str:
-    """'ok', or (with policy branching, half of the time) one of ``refusals``."""
-    if ctx.params.policy_branching >= 1 and ctx.rng.random() < 0.5:
-        return ctx.rng.choices(list(refusals), list(weights))[0]
-    return "ok"
-
-
-def _returnable(view: ProductView) -> bool:
-    return _POLICIES.return_rule(view.category_slug).returnable
-
-
-def _rule(view: ProductView) -> ReturnRule:
-    return _POLICIES.return_rule(view.category_slug)
-
-
-def _omitted(ctx: GenContext, share: float | None = None) -> bool:
-    """Whether a slot stays out of the opening (revealed only when asked)."""
-    return ctx.rng.random() < (ctx.params.omitted_share if share is None else share)
-
-
-def _fillers(ctx: GenContext, count: int, avoid: set[str]) -> list[tuple[ProductView, int]]:
-    """Other lines of the target order: products of other leaf categories."""
-    out: list[tuple[ProductView, int]] = []
-    for _ in range(count):
-        view = ctx.pick(lambda v: v.category_slug not in avoid, what="a filler product")
-        avoid.add(view.category_slug)
-        out.append((view, ctx.rng.choice([1, 1, 2])))
-    return out
-
-
-def _order_lines(ctx: GenContext, lines: Sequence[tuple[str, int]]) -> dict[str, int]:
-    shuffled = list(lines)
-    ctx.rng.shuffle(shuffled)
-    return dict(shuffled)
-
-
-def _near_miss(ctx: GenContext, target: ProductView, days_ago: float,
-               exclude: set[str]) -> tuple[ProductView, float] | None:
-    """Another product of the target's leaf, bought at a clearly different time."""
-    page = ctx.search(category=target.category_slug, page_size=50)
-    ids = [h.product_id for h in page.hits if h.product_id not in exclude]
-    if not ids:
-        return None
-    other = ctx.product(ctx.rng.choice(ids))
-    later = days_ago + ctx.rng.uniform(20, 40)
-    earlier = days_ago - ctx.rng.uniform(15, 30)
-    options = [d for d in (later, earlier)
-               if 5.5 <= d <= 110 and _ago_bucket(d) != _ago_bucket(days_ago)]
-    if not options:
-        return None
-    return other, ctx.rng.choice(options)
-
-
-def _place(ctx: GenContext, target: dict[str, Any],
-           extras: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """The past orders with the target at a random position; returns them and its index."""
-    index = ctx.rng.randint(0, len(extras))
-    placed = list(extras)
-    placed.insert(index, target)
-    return placed, index
-
-
-def _past(lines: dict[str, int], days_ago: float, option: str) -> dict[str, Any]:
-    return {"lines": lines, "days_ago": round(days_ago, 4), "shipping_option": option}
-
-
-def _spec(ctx: GenContext, *, world: World, intent: Intent, persona: str, opening: str,
-          gold: list[GoldStep], description: str) -> TaskSpec:
-    family: Any = ctx.family
-    return TaskSpec(
-        task_id=task_id(ctx.family, ctx.difficulty, ctx.seed), family=family,
-        difficulty=ctx.difficulty, seed=ctx.seed, catalog=ctx.catalog, params=ctx.params,
-        world=world, intents=[intent], persona=persona, opening=opening, gold=gold,
-        limits=ctx.limits(), description=description,
-    )
-
-
-def _opening(ctx: GenContext, persona: str, request: str) -> str:
-    return f"{greeting(persona, ctx.rng)} {request}"
-
-
-def _line(order: OrderView, variant_id: str) -> OrderLineView:
-    return next(ln for ln in order.lines if ln.variant_id == variant_id)
 
 
 def _refusal(kind: str, branch: str, rule: ReturnRule, title: str, oid: str,
@@ -726,195 +484,4 @@ def generate_exchange(ctx: GenContext) -> TaskSpec:
     return _attempts(ctx, _build_exchange)
 
 
-# -- order status -----------------------------------------------------------------------------
-
-def _status_hours(rng: random.Random, status: str, option: str) -> float:
-    """Hours ago to place an order so that it is in ``status`` now."""
-    ship, deliver = _ship_hours(option)
-    processing = _POLICIES.processing_after.total_seconds() / 3600
-    if status == "pending":
-        return rng.uniform(0.1, processing - 0.3)
-    if status == "processing":
-        return rng.uniform(processing + 0.3, ship - 0.3)
-    if status == "shipped":
-        return rng.uniform(ship + 0.5, deliver - 1.0)
-    return deliver + rng.uniform(8.0, 12 * 24.0)
-
-
-def _build_order_status(ctx: GenContext) -> TaskSpec:
-    p, rng = ctx.params, ctx.rng
-    seed, depth = ctx.session_seed(), p.history_depth
-    avoid = _history_leaves(ctx, seed, depth)
-    status = rng.choice(["pending", "processing", "shipped", "shipped", "delivered"])
-    option = rng.choice(["standard", "express", "next_day"]) if ctx.difficulty >= 2 \
-        else "standard"
-    hours = _status_hours(rng, status, option)
-    n_lines = 1 if p.constraints <= 2 else rng.randint(1, 3)
-    bought = _fillers(ctx, n_lines, set(avoid))
-    main = bought[0][0]
-    lines = _order_lines(ctx, [(rng.choice(v.variants).variant_id, q) for v, q in bought])
-    extras = []
-    if p.distractors >= 2 and rng.random() < 0.6:
-        other_status = rng.choice([s for s in ("processing", "shipped", "delivered")
-                                   if s != status])
-        other_hours = _status_hours(rng, other_status, option)
-        if _ago_bucket(other_hours / 24) != _ago_bucket(hours / 24):
-            other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought})
-            extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24,
-                                option))
-    past, index = _place(ctx, _past(lines, hours / 24, option), extras)
-    oid = order_id(FIRST_ORDER_NUMBER + depth + index)
-    world = World(session_seed=seed, history_orders=depth, past_orders=past)
-    built = preview_world(ctx.shop, world, [oid])
-    order = built.orders[oid]
-    if order.status != status:
-        raise _Retry(f"{oid} is {order.status}, wanted {status}")
-    parcel = order.shipments[0]
-
-    persona = rng.choice(PERSONAS)
-    desc = _describe(main, brand=rng.random() < 0.5)
-    when = ago_phrase(hours / 24)
-    order_in = not _omitted(ctx)
-    facts = [fact("order_status", oid, status)]
-    asks: list[str] = []
-    told = {
-        "pending": f"Your order {oid} is still pending: it was just placed and hasn't been "
-                   "processed yet.",
-        "processing": f"Your order {oid} is processing: the warehouse is preparing it and it "
-                      "hasn't shipped yet.",
-        "shipped": f"Your order {oid} has shipped and is on its way with {parcel.carrier}.",
-        "delivered": f"Your order {oid} was delivered on {_date(parcel.delivered_at)} by "
-                     f"{parcel.carrier}.",
-    }[status]
-    extra_text: list[str] = []
-    if status == "shipped":
-        asks.append("Is there a tracking number?")
-        facts.append(fact("tracking_number", oid, parcel.tracking_number))
-        extra_text.append(f"The tracking number is {parcel.tracking_number}.")
-    if status == "delivered":
-        asks.append("Has it arrived yet? When?")
-        facts.append(fact("delivered_on", oid, parcel.delivered_at))
-    elif p.constraints >= (2 if status != "shipped" else 3):
-        asks.append("When should it arrive?")
-        facts.append(fact("expected_delivery", oid, order.expected_delivery))
-        extra_text.append(f"It's expected to arrive on {_date(order.expected_delivery)}.")
-    if status == "delivered" and p.constraints >= 4:
-        asks.append("Which carrier brought it?")
-        facts.append(fact("carrier", oid, parcel.carrier))
-    what = f"my order {oid}" if order_in else f"my order with {desc} from {when}"
-    request = rng.choice([f"Where is {what}?", f"Can you check on {what}?",
-                          f"What's the status of {what}?"])
-    if order_in and rng.random() < 0.5:
-        request += f" It's {desc} I ordered {when}."
-    request = " ".join([request, *asks])
-    slots = [
-        Slot(name="order", value=oid, phrase=f"It's order {oid}.", in_opening=order_in),
-        Slot(name="item", value=main.product_id,
-             phrase=f"It's {desc} I ordered {when}.", in_opening=True),
-    ]
-    gold = [_call("list_orders"), _call("get_order", order_id=oid),
-            tell(facts), _say(" ".join([told, *extra_text]))]
-    intent = Intent(kind="order_status", request=request, slots=slots, order_id=oid,
-                    facts=facts)
-    description = (f"Tell the shopper that {oid} ({main.title}) is {status}"
-                   + (f" with tracking {parcel.tracking_number}" if status == "shipped" else "")
-                   + (" and when" if len(facts) > 1 and status != "shipped" else "") + ".")
-    return _spec(ctx, world=world, intent=intent, persona=persona,
-                 opening=_opening(ctx, persona, request), gold=gold, description=description)
-
-
-@register("order_status")
-def generate_order_status(ctx: GenContext) -> TaskSpec:
-    """Tell the shopper where an order is: status, tracking, delivery date."""
-    return _attempts(ctx, _build_order_status)
-
-
-# -- cancel -----------------------------------------------------------------------------------
-
-
-def _build_cancel(ctx: GenContext) -> TaskSpec:
-    p, rng = ctx.params, ctx.rng
-    seed, depth = ctx.session_seed(), p.history_depth
-    avoid = _history_leaves(ctx, seed, depth)
-    refusals = ("shipped", "processing") if p.policy_branching >= 2 else ("shipped",)
-    branch = _branch(ctx, refusals, (2, 1)[:len(refusals)])
-    proceed = branch == "ok"
-    option = _shipping(ctx)
-    status = "pending" if proceed else branch
-    hours = _status_hours(rng, status, option)
-    n_lines = 1 if p.constraints <= 2 else rng.randint(1, 3)
-    bought = _fillers(ctx, n_lines, set(avoid))
-    main = bought[0][0]
-    lines = _order_lines(ctx, [(rng.choice(v.variants).variant_id, q) for v, q in bought])
-    extras = []
-    if p.distractors >= 3 and rng.random() < 0.6:
-        # another recent, still pending order: the shopper means the one with the named item
-        other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought})
-        other_hours = _status_hours(rng, "pending", option)
-        extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24, option))
-    past, index = _place(ctx, _past(lines, hours / 24, option), extras)
-    oid = order_id(FIRST_ORDER_NUMBER + depth + index)
-    world = World(session_seed=seed, history_orders=depth, past_orders=past)
-    reason = rng.choice([r for r in _CANCEL_REASON_TEXT])
-
-    def act(conn: Connection, sid: str) -> OrderView:
-        return orders.cancel_order(conn, sid, parse_order_id(oid), reason)
-
-    built = preview_world(ctx.shop, world, [oid], action=act if proceed else None)
-    order = built.orders[oid]
-    if order.status != status:
-        raise _Retry(f"{oid} is {order.status}, wanted {status}")
-    if proceed and built.failure:
-        raise _Retry(built.failure)
-
-    persona = rng.choice(PERSONAS)
-    desc = _describe(main, brand=rng.random() < 0.5)
-    when = ago_phrase(hours / 24)
-    order_in = not _omitted(ctx)
-    reason_in = not _omitted(ctx)
-    reason_text = rng.choice(_CANCEL_REASON_TEXT[reason])
-    slots = [
-        Slot(name="order", value=oid, phrase=f"It's order {oid}.", in_opening=order_in),
-        Slot(name="item", value=main.product_id, phrase=f"It's the order with {desc}.",
-             in_opening=True),
-        Slot(name="reason", value=reason, phrase=_cap(f"{reason_text}."),
-             in_opening=reason_in),
-    ]
-    what = f"order {oid}" if order_in else "the order"
-    request = f"Please cancel {what} with {desc} that I placed {when}"
-    request += f" — {reason_text}." if reason_in else "."
-    gold = [_call("list_orders"), _call("get_order", order_id=oid)]
-    facts: list[FactGoal] = []
-    if proceed:
-        after: OrderView = built.outcome
-        refunded = sum(x.amount_cents for x in after.payments if x.kind == "refund")
-        gold += [
-            _say(f"Shall I cancel order {oid} ({join_words([ln.title for ln in order.lines])},"
-                 f" {money_phrases(order.total_cents)[0]})?"),
-            _call("cancel_order", order_id=oid, reason=reason),
-            _say(f"Order {oid} is cancelled; {money_phrases(refunded)[0]} will be refunded to "
-                 "the payment method you used."),
-        ]
-        description = f"Cancel pending order {oid} ({main.title}), reason {reason}."
-    else:
-        if branch == "shipped":
-            facts = [fact("cannot_cancel", oid, "already_shipped")]
-            state = (f"has already shipped (tracking number {order.shipments[0].tracking_number})")
-        else:
-            facts = [fact("cannot_cancel", oid, "already_processing")]
-            state = "is already processing at the warehouse"
-        gold += [tell(facts), _say(
-            f"I'm sorry, but order {oid} {state}, so it can no longer be cancelled: only pending "
-            "orders can be. Once it is delivered you can return it for a refund.")]
-        description = (f"The shopper wants to cancel {oid} ({main.title}), but it is {status}: "
-                       "do not cancel; say why and that it can be returned after delivery.")
-    intent = Intent(kind="cancel", request=request, slots=slots, order_id=oid, reason=reason,
-                    proceed=proceed, facts=facts)
-    return _spec(ctx, world=world, intent=intent, persona=persona,
-                 opening=_opening(ctx, persona, request), gold=gold, description=description)
-
-
-@register("cancel")
-def generate_cancel(ctx: GenContext) -> TaskSpec:
-    """Cancel a pending order, or explain that a processing or shipped one cannot be."""
-    return _attempts(ctx, _build_cancel)
+from episodes.families.order_status import generate_cancel, generate_order_status  # noqa: E402,F401,I001

@@ -1,5 +1,5 @@
 """The order and policy families: tasks validate, are deterministic, describe worlds that really
-hold their target orders in the intended state, carry true answers, and their gold solutions
+hold their target orders in the intended state, carry true facts to tell, and their gold solutions
 replay through the shop (Python API and MCP)."""
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ def call_tool(shop: Shop, sid: str, tool: str, args: dict[str, Any]) -> Any:
         return shop.get_customer(sid)
     if tool == "search_policy":
         return search_policies(shop.policies_text(), a["query"])
+    if tool == "state_facts":
+        return shop.state_facts(sid, a["facts"])
     raise AssertionError(f"gold uses a tool this test does not know: {tool}")
 
 
@@ -106,9 +108,19 @@ def _says(task: TaskSpec) -> str:
     return " ".join(g.say for g in task.gold if g.say)
 
 
-def _answered(text: str, groups: list[list[str]]) -> bool:
-    low = text.lower()
-    return all(any(alt.lower() in low for alt in group) for group in groups)
+def _told(task: TaskSpec) -> list[tuple[str, str | None, Any]]:
+    """(fact, about, value) of every fact the gold states."""
+    return [(f["fact"], f.get("about"), f["value"]) for g in task.gold
+            if g.tool == "state_facts" for f in g.args["facts"]]
+
+
+def _answered(task: TaskSpec) -> bool:
+    """The gold states exactly the intent's facts, about one of their subjects."""
+    told = _told(task)
+    goals = task.intents[0].facts
+    return len(told) == len(goals) and all(
+        (g.fact, g.value) == (t[0], t[2]) and (t[1] in g.about if g.about else t[1] is None)
+        for g, t in zip(goals, told, strict=True))
 
 
 # -- shape, determinism ------------------------------------------------------------------------
@@ -144,9 +156,10 @@ def test_difficulty_shows_in_the_tasks(ep_shop: Shop) -> None:
     assert hidden and all(t.difficulty > 0 for t in hidden)
     cancels = _all(ep_shop, ("cancel",))
     assert {t.intents[0].proceed for t in cancels} == {True, False}
-    statuses = {t.intents[0].answers[0][0] for t in _all(ep_shop, ("order_status",))}
+    statuses = {t.intents[0].facts[0].value for t in _all(ep_shop, ("order_status",))}
     assert statuses == {"pending", "processing", "shipped", "delivered"}
-    parts = [len(t.intents[0].answers) for t in _all(ep_shop, ("policy",))]
+    parts = [len({s.value for s in t.intents[0].slots if s.name == "question"})
+             for t in _all(ep_shop, ("policy",))]
     assert min(parts) == 1 and max(parts) >= 3
 
 
@@ -183,7 +196,8 @@ def test_target_orders_exist_in_the_intended_state(ep_shop: Shop, family: str) -
             else:
                 assert order.status in ("processing", "shipped"), task.task_id
         else:
-            assert order.status == intent.answers[0][0], task.task_id
+            assert intent.facts[0].fact == "order_status", task.task_id
+            assert order.status == intent.facts[0].value, task.task_id
 
 
 def _product_of(order: Any, intent: Any) -> str:
@@ -194,7 +208,7 @@ def test_refusals_name_the_rule_that_applies(ep_shop: Shop) -> None:
     for task in _all(ep_shop, ("return", "exchange")):
         intent = task.intents[0]
         if intent.proceed:
-            assert not intent.answers
+            assert not intent.facts
             continue
         sid, _ = apply_world(ep_shop, task.world)
         order = ep_shop.get_order(sid, intent.order_id or "")
@@ -203,36 +217,36 @@ def test_refusals_name_the_rule_that_applies(ep_shop: Shop) -> None:
             ep_shop.get_product(sid, line.product_id).category_slug)
         elig = next(e for e in ep_shop.check_return_eligibility(sid, order.order_id)
                     if e.variant_id == line.variant_id)
-        group = intent.answers[0]
+        (goal,) = intent.facts
+        assert (goal.fact, goal.about) == (f"cannot_{task.family}", [order.order_id])
         if "window" in elig.reason:
-            assert f"{rule.window_days} days" in group and f"{rule.window_days}-day" in group
+            assert goal.value == "window_closed" and f"{rule.window_days} days" in _says(task)
         else:
-            assert "final sale" in elig.reason and "final sale" in group
-        assert _answered(_says(task), intent.answers), task.task_id
+            assert "final sale" in elig.reason and goal.value == "final_sale"
+        assert _answered(task), task.task_id
 
 
 def test_status_answers_are_true(ep_shop: Shop) -> None:
     for task in _all(ep_shop, ("order_status", "cancel")):
         intent = task.intents[0]
-        if not intent.answers:
+        if not intent.facts:
             continue
         sid, _ = apply_world(ep_shop, task.world)
         order = ep_shop.get_order(sid, intent.order_id or "")
         parcel = order.shipments[0]
-        flat = [a for group in intent.answers for a in group]
+        values = {g.fact: g.value for g in intent.facts}
+        assert all(g.about == [order.order_id] for g in intent.facts)
         if task.family == "order_status":
-            assert intent.answers[0][0] == order.status
+            assert values["order_status"] == order.status
             if order.status == "shipped":
-                assert [parcel.tracking_number] in intent.answers
+                assert values["tracking_number"] == parcel.tracking_number
             if order.status == "delivered":
-                day = f"{parcel.delivered_at:%B} {parcel.delivered_at.day}"
-                assert day in intent.answers[1]
-            elif any(f"{order.expected_delivery:%B}" in a for a in flat):
-                assert f"{order.expected_delivery:%B} {order.expected_delivery.day}" in flat
+                assert values["delivered_on"] == f"{parcel.delivered_at:%Y-%m-%d}"
+            elif "expected_delivery" in values:
+                assert values["expected_delivery"] == f"{order.expected_delivery:%Y-%m-%d}"
         else:
-            assert order.status in flat or (order.status == "processing"
-                                            and "processing" in flat)
-        assert _answered(_says(task), intent.answers), task.task_id
+            assert values == {"cannot_cancel": f"already_{order.status}"}
+        assert _answered(task), task.task_id
 
 
 def test_policy_answers_come_from_the_policies(ep_shop: Shop) -> None:
@@ -240,13 +254,17 @@ def test_policy_answers_come_from_the_policies(ep_shop: Shop) -> None:
     for task in _all(ep_shop, ("policy",)):
         intent = task.intents[0]
         assert task.world.tier is not None
-        assert _answered(_says(task), intent.answers), task.task_id
-        found = " ".join(m.text for g in task.gold if g.tool == "search_policy"
-                         for m in search_policies(ep_shop.policies_text(),
-                                                  g.args["query"]).matches).lower()
-        for group in intent.answers:
-            assert any(a.lower() in text for a in group), (task.task_id, group)
-            assert any(a.lower() in found for a in group), (task.task_id, group)
+        assert _answered(task), task.task_id
+        found = [(f.fact, f.value) for g in task.gold if g.tool == "search_policy"
+                 for m in search_policies(ep_shop.policies_text(), g.args["query"]).matches
+                 for f in m.facts]
+        for goal in intent.facts:
+            # the gold's own searches show the fact, and the policy text says it
+            assert (goal.fact, goal.value) in found, (task.task_id, goal)
+            if isinstance(goal.value, int) and not isinstance(goal.value, bool) and goal.value:
+                shown = (f"${goal.value / 100:,.2f}" if goal.fact.endswith("_cents")
+                         else str(goal.value))
+                assert shown.lower() in text, (task.task_id, goal)
 
 
 def test_policy_answers_follow_tier_and_product(ep_shop: Shop) -> None:
@@ -256,22 +274,25 @@ def test_policy_answers_follow_tier_and_product(ep_shop: Shop) -> None:
             tier = ctx.rng.choice(["standard", "silver", "gold"])
             free = fam_policy._q_free_mine(ctx, tier)
             cents = DEFAULT_POLICIES.free_standard_shipping_cents[tier]
-            assert (f"${cents // 100}.{cents % 100:02d}" in free.answers[0]) if cents else \
-                ("every order" in free.answers[0])
+            assert [(f.fact, f.about, f.value) for f in free.facts] == [
+                ("free_shipping_threshold_cents", [tier], cents)]
             part = fam_policy._q_window_product(ctx, tier)
             pid = part.before[0].args["product_id"]
             view = ctx.product(pid)
             rule = DEFAULT_POLICIES.return_rule(view.category_slug)
+            (goal,) = part.facts
+            assert goal.about[0] == pid
             if rule.returnable and not view.final_sale:
-                assert part.answers == [fam_orders.days_phrases(rule.window_days)]
+                assert (goal.fact, goal.value) == ("return_window_days", rule.window_days)
+                assert view.category_slug in goal.about
             else:
-                assert "final sale" in part.answers[0]
+                assert (goal.fact, goal.value) == ("returnable", False)
             part = fam_policy._q_warranty_product(ctx, tier)
             view = ctx.product(part.before[0].args["product_id"])
             months = [w.months for w in DEFAULT_POLICIES.warranty_rules
                       if view.category_slug.startswith(w.slug_prefix)]
-            assert (f"{months[0]} months" in part.answers[0]) if months else \
-                ("no warranty" in part.answers[0])
+            (goal,) = part.facts
+            assert (goal.fact, goal.value) == ("warranty_months", months[0] if months else 0)
 
 
 # -- the gold solution -------------------------------------------------------------------------
