@@ -12,7 +12,7 @@ from episodes.difficulty import difficulty_params
 from episodes.generate import families as known_families
 from episodes.generate import generate_task
 from mcp_shop import Shop
-from verifiers.types import TaskSpec
+from verifiers.types import SCHEMA_VERSION, TaskSpec
 
 __all__ = [
     "TaskFileError",
@@ -94,6 +94,9 @@ def load_tasks(path: str | Path) -> list[TaskSpec]:
         raise TaskFileError(f"{where}: the JSON is nested too deeply") from None
     tasks = []
     for line, doc in docs:
+        old = _old_schema(doc)
+        if old:
+            raise TaskFileError(f"{p}:{line}: {old}")
         try:
             tasks.append(TaskSpec.model_validate(_with_defaults(doc)))
         except ValidationError as exc:
@@ -103,6 +106,21 @@ def load_tasks(path: str | Path) -> list[TaskSpec]:
                                 f"({exc.error_count()} problem(s); the schema is "
                                 "`shop-episodes tasks --schema`)") from None
     return tasks
+
+
+def _old_schema(doc: object) -> str | None:
+    """Why a task of an older schema cannot be read, or None."""
+    if not isinstance(doc, dict):
+        return None
+    intents = doc.get("intents")
+    if isinstance(intents, list) and any(isinstance(i, dict) and "answers" in i
+                                         for i in intents):
+        return (f"a task of schema version {doc.get('schema_version', 1)}: its intents carry "
+                f"answer phrases ('answers'), and since schema version {SCHEMA_VERSION} an "
+                "intent lists the facts to tell instead ('facts': [{'fact': ..., 'about': "
+                "[...], 'value': ...}], see docs/tasks.md, \"Answers are facts\"); "
+                "regenerate the task or rewrite its answers as facts")
+    return None
 
 
 def _with_defaults(doc: object) -> object:

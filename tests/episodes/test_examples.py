@@ -197,3 +197,14 @@ def test_missing_field_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     with pytest.raises(TaskFileError, match=r"no-opening\.json:1: not a valid task: opening"):
         load_tasks(bad)
+
+
+def test_a_task_with_answer_phrases_is_refused_with_the_way_forward(tmp_path: Path) -> None:
+    doc = json.loads((EXAMPLES / "dinosaur-gift.json").read_text(encoding="utf-8"))
+    doc["schema_version"] = 1
+    doc["intents"][0]["answers"] = [["30 days"]]
+    old = tmp_path / "old.jsonl"
+    old.write_text("\n" + json.dumps(doc) + "\n", encoding="utf-8")
+    with pytest.raises(TaskFileError, match=r"old\.jsonl:2: a task of schema version 1: .*"
+                                            r"'facts'.*regenerate"):
+        load_tasks(old)
