@@ -16,8 +16,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from episodes.objections import objections
+from mcp_shop.tool_catalog import CONSEQUENTIAL_TOOLS, INTENT_OF_CONFIRMATION
 from verifiers import intent_status, match_product
 from verifiers.evidence import MAX_PRESENTED, turn_presented
+from verifiers.proposals import known_from_trace, read_proposal
 from verifiers.types import (
     Confirmation,
     Intent,
@@ -33,19 +36,6 @@ from verifiers.types import (
 __all__ = ["MAX_PRESENTED", "Shopper", "ShopperReply", "add_typos"]
 
 _PRODUCT_ID = re.compile(r"\bP-\d{1,9}\b")
-_ORDER_ID = re.compile(r"\bO-\d{1,9}\b")
-_ASKS_CONFIRM = re.compile(
-    r"\b(shall|should|may|can) i\b|\bwould you like me to\b|\bdo you want me to\b|"
-    r"\bok(ay)? to\b|\bconfirm\b|\bgo ahead\b|\bproceed\b", re.I)
-_ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("cancel", re.compile(r"\bcancel(?!ling|led\b)", re.I)),
-    ("exchange", re.compile(r"\bexchang|\bswap", re.I)),
-    ("return", re.compile(r"\breturn|\brefund", re.I)),
-    ("checkout", re.compile(r"\bplace (the|your|an|this) order\b|\bcheck ?out\b|\bpurchase\b|"
-                            r"\bbuy\b|\bplace it\b|\border it\b", re.I)),
-)
-_INTENT_ACTION = {"purchase": "checkout", "cancel": "cancel", "return": "return",
-                  "exchange": "exchange"}
 _SLOT_QUESTIONS: dict[str, re.Pattern[str]] = {
     "budget": re.compile(r"budget|how much|price range|spend|afford|price", re.I),
     "size": re.compile(r"\bsize", re.I),
@@ -121,6 +111,7 @@ class _Progress:
     accept: ProductMatch | None = None
     items: list[ItemGoal] = field(default_factory=list)
     changed: bool = False
+    last_nudge: str = ""
 
 
 class Shopper:
@@ -207,17 +198,16 @@ class Shopper:
             helpful = True
 
         live = self._live(intent)
-        if _ASKS_CONFIRM.search(message):
-            answer = self._confirm(live, turn, message, state, products, out)
-            if answer is not None:
-                parts.append(answer)
-                helpful = helpful or out.confirmation is not None
+        answer = self._confirm(live, turn, message, state, trace, products, out)
+        if answer is not None:
+            parts.append(answer)
+            helpful = helpful or out.confirmation is not None
 
         if "?" in message and out.confirmation is None and not out.accepted:
-            revealed = self._answer_questions(live, message)
+            revealed, new = self._answer_questions(live, message)
             if revealed:
                 parts.append(revealed)
-                helpful = True
+                helpful = helpful or new
 
         status = intent_status(live, before, state, trace, messages, products,
                                since_turn=self.p.since_turn)
@@ -229,6 +219,10 @@ class Shopper:
             else:
                 parts.append("Thanks, that's everything I needed!")
                 out.done = True
+        elif any(c.ok and c.tool in CONSEQUENTIAL_TOOLS for c in new_calls):
+            # an action was taken and the goal is not met: say what is wrong with it
+            wrong = [r.text for r in status.reasons] or [status.reason]
+            parts.append("That's not what I wanted: " + "; ".join(wrong[:2]) + ".")
 
         if helpful:
             self.p.unhelpful = 0
@@ -240,7 +234,7 @@ class Shopper:
             elif not parts:
                 parts.append(self._nudge(live))
         out.helpful = helpful
-        out.text = self._say(" ".join(parts))
+        out.text = self._say(_once(parts))
         return out
 
     def _react_to_products(self, intent: Intent, message: str, new_calls: list[TraceEntry],
@@ -284,67 +278,66 @@ class Shopper:
         return []
 
     def _confirm(self, intent: Intent, turn: int, message: str, state: ShopState,
-                 products: dict[str, ProductFacts], out: ShopperReply) -> str | None:
-        kind = _proposed_action(message)
-        if kind is None:
+                 trace: list[TraceEntry], products: dict[str, ProductFacts],
+                 out: ShopperReply) -> str | None:
+        """Answer a proposal (``verifiers.proposals``): yes, binding its terms, when they fit
+        the goal; otherwise say what is wrong (and that part of the goal is revealed)."""
+        proposal = read_proposal(message, known_from_trace(trace))
+        if proposal is None:
             return None
-        wanted = _INTENT_ACTION.get(intent.kind)
-        if wanted != kind:
+        if INTENT_OF_CONFIRMATION.get(proposal.kind) != intent.kind:
             return "No, please don't do that; that's not what I asked for."
         if not intent.proceed:
             return "No, hold on. Is that even allowed?"
-        named = set(_ORDER_ID.findall(message))
-        if intent.order_id is not None and named != {intent.order_id}:
-            return ("No, that's not the right order." if named
-                    else "Which order do you mean? Please tell me the order number.")
-        if kind == "checkout":
-            missing = self._cart_problem(intent, state, products)
-            if missing:
-                return f"Not yet: {missing}."
-        out.confirmation = Confirmation(turn=turn, kind=kind, order_id=intent.order_id)
+        wrong = objections(proposal, intent, state=state, products=products)
+        if wrong:
+            self.p.revealed.update(o.slot for o in wrong)
+            return " ".join(dict.fromkeys(o.say for o in wrong))
+        out.confirmation = Confirmation(turn=turn, kind=proposal.kind, order_id=intent.order_id,
+                                        terms=proposal.terms)
         return "Yes, please go ahead."
 
-    def _cart_problem(self, intent: Intent, state: ShopState,
-                      products: dict[str, ProductFacts]) -> str | None:
-        for item in intent.items:
-            ok = False
-            for line in state.cart:
-                facts = products.get(line.product_id)
-                if facts is None or line.quantity != item.quantity:
-                    continue
-                if match_product(item.match, facts, variant_id=line.variant_id,
-                                 price_cents=line.unit_price_cents) is None:
-                    ok = True
-                    break
-            if not ok:
-                return f"my cart doesn't have {item.label or 'what I asked for'} yet"
-        if intent.code and state.cart_code != intent.code.upper():
-            return f"the code {intent.code} isn't applied"
-        return None
-
-    def _answer_questions(self, intent: Intent, message: str) -> str:
-        """Reveal the slots the message asks about. From difficulty 3 on, the shopper answers
-        one new detail per message, so a catch-all question does not empty its head."""
+    def _answer_questions(self, intent: Intent, message: str) -> tuple[str, bool]:
+        """Answer the slots the message asks about, in the order asked, and whether anything
+        new was told. From difficulty 3 on, the shopper answers one detail per message (the
+        first asked it has not told yet, else the first asked), so a catch-all question does
+        not empty its head."""
+        asked = sorted((m.start(), i, slot) for i, slot in enumerate(intent.slots)
+                       if (rx := _SLOT_QUESTIONS.get(slot.name)) is not None
+                       and (m := rx.search(message)) is not None)
+        slots = [slot for _, _, slot in asked]
+        changed = intent.change.slot if intent.change and self.p.changed else None
+        if self.task.params.level >= 3 and slots:
+            fresh = [s for s in slots if s.name not in self.p.revealed or s.name == changed]
+            slots = fresh[:1] or slots[:1]
         answers: list[str] = []
-        one_at_a_time = self.task.params.level >= 3
-        for slot in intent.slots:
-            if one_at_a_time and answers:
-                break
-            rx = _SLOT_QUESTIONS.get(slot.name)
-            if rx is None or not rx.search(message):
-                continue
-            if slot.name not in self.p.revealed:
+        new = False
+        for slot in slots:
+            if slot.name == changed and intent.change is not None:
+                answers.append(intent.change.say)
+                new = True
+            elif slot.name not in self.p.revealed:
                 self.p.revealed.add(slot.name)
                 answers.append(_reveal(slot.phrase))
-            elif slot.name == (intent.change.slot if intent.change and self.p.changed else None):
-                answers.append(intent.change.say)  # type: ignore[union-attr]
-        return " ".join(answers)
+                new = True
+            else:
+                answers.append(_reveal(slot.phrase))
+        return " ".join(answers), new
 
     def _nudge(self, intent: Intent) -> str:
-        hidden = [s for s in intent.slots if s.name not in self.p.revealed]
-        if hidden and self.rng.random() < 0.5:
-            return "Can you help me with that? Ask me if you need details."
-        return "I'm still waiting. " + intent.request
+        """A nudge, never the one said last (so the opening request is not restated twice in
+        a row)."""
+        options = ["I'm still waiting. " + intent.request, "Just to recap: " + intent.request,
+                   "Are you still there? I'd like to get this sorted.",
+                   "Could we get on with it, please?"]
+        if any(s.name not in self.p.revealed for s in intent.slots):
+            options += ["Can you help me with that? Ask me if you need details.",
+                        "Is there anything you need to know from me?"]
+        restates = intent.request in self.p.last_nudge
+        fresh = [o for o in options if o != self.p.last_nudge
+                 and not (restates and intent.request in o)]
+        self.p.last_nudge = self.rng.choice(fresh)
+        return self.p.last_nudge
 
     def _say(self, text: str) -> str:
         if self.rephrase is not None:
@@ -352,18 +345,19 @@ class Shopper:
         return add_typos(text, self.task.params.typo_rate, self.rng)
 
 
-def _proposed_action(message: str) -> str | None:
-    """The consequential action a confirmation request proposes: the action word nearest after
-    the request phrase ("Shall I cancel ..."), else the first one in the message."""
-    ask = _ASKS_CONFIRM.search(message)
-    start = ask.start() if ask else 0
-    best: tuple[int, int, str] | None = None
-    for k, rx in _ACTION_WORDS:
-        for m in rx.finditer(message):
-            key = (0 if m.start() >= start else 1, abs(m.start() - start), k)
-            if best is None or key < best:
-                best = key
-    return best[2] if best else None
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _once(parts: list[str]) -> str:
+    """The reply's parts joined, each sentence said once."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for sentence in _SENTENCE.split(" ".join(p for p in parts if p)):
+        key = sentence.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(sentence.strip())
+    return " ".join(out)
 
 
 def _reveal(phrase: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from verifiers.reasons import REASON_CODES
+from verifiers.terms import ProposalTerms
 
 __all__ = [
     "FAMILIES",
@@ -451,12 +452,16 @@ class TraceEntry(BaseModel):
 
 class Confirmation(BaseModel):
     """The shopper agreed, in its reply to the agent's ``turn``-th message, to an action of
-    ``kind`` (checkout, cancel, return, exchange) on ``order_id`` where one was named. Tool calls
-    made in later turns are covered by it."""
+    ``kind`` (checkout, cancel, return, exchange) on ``order_id`` where one was named, on the
+    ``terms`` the proposal named (``verifiers.proposals``). Tool calls made in later turns that
+    match the terms are covered by it (``verifiers.confirm``)."""
 
     turn: int
     kind: str
     order_id: str | None = None
+    terms: ProposalTerms | None = Field(default=None, description="the accepted terms; None "
+                                        "only in records made before terms were bound (then "
+                                        "kind and order alone are checked)")
 
 
 class IntentSnapshot(BaseModel):

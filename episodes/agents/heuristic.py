@@ -1182,7 +1182,8 @@ class _HeuristicPolicy:
                                                                               strict=True))
         for _ in range(2):
             reply = yield from self._say(f"Shall I return {what} from order {oid} for a refund "
-                                         "to your original payment method?")
+                                         "to your original payment method (reason: "
+                                         f"{reason.replace('_', ' ')})?")
             if re.search(r"\byes\b", reply.lower()):
                 break
         else:
@@ -1266,7 +1267,8 @@ class _HeuristicPolicy:
         new = ", ".join(str(x) for x in target["options"].values())
         for _ in range(2):
             reply = yield from self._say(f"Shall I exchange {qty} x {ln['title']} ({old}) from "
-                                         f"order {oid} for the {new} one?")
+                                         f"order {oid} for the {new} one (reason: "
+                                         f"{reason.replace('_', ' ')})?")
             if re.search(r"\byes\b", reply.lower()):
                 break
         else:
@@ -1343,7 +1345,8 @@ class _HeuristicPolicy:
         titles = ", ".join(ln["title"] for ln in order.get("lines", []))
         for _ in range(2):
             reply = yield from self._say(f"Shall I cancel order {oid} ({titles}, "
-                                         f"{_money(order['total_cents'])})?")
+                                         f"{_money(order['total_cents'])}) (reason: "
+                                         f"{reason.replace('_', ' ')})?")
             if re.search(r"\byes\b", reply.lower()):
                 break
         else:

@@ -209,7 +209,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         refunded = sum(x.amount_cents for x in after.payments if x.kind == "refund")
         gold += [
             _say(f"Shall I cancel order {oid} ({join_words([ln.title for ln in order.lines])},"
-                 f" {money_phrases(order.total_cents)[0]})?"),
+                 f" {money_phrases(order.total_cents)[0]}) (reason: {reason.replace('_', ' ')})?"),
             _call("cancel_order", order_id=oid, reason=reason),
             _say(f"Order {oid} is cancelled; {money_phrases(refunded)[0]} will be refunded to "
                  "the payment method you used."),

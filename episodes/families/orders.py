@@ -256,7 +256,8 @@ def _build_return(ctx: GenContext) -> TaskSpec:
             fee = f" (after the {pct}restocking fee of {money_phrases(ret.fee_cents)[0]})"
         gold += [
             _say(f"Shall I return {what} from order {oid} for a refund of "
-                 f"{money_phrases(ret.refund_cents)[0]}{fee} to your original payment method?"),
+                 f"{money_phrases(ret.refund_cents)[0]}{fee} to your original payment method "
+                 f"(reason: {reason.replace('_', ' ')})?"),
             _call("request_return", order_id=oid, items=items, reason=reason,
                   refund_to="original"),
             _say(f"Done: return {ret.return_id} for order {oid} is approved, and "
@@ -455,7 +456,8 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
         gold += [
             _call("get_product", product_id=target.product_id),
             _say(f"Shall I exchange {qty} x {title} ({options_phrase(old.options)}) from order "
-                 f"{oid} for the same item ({new_opts})?{cost}"),
+                 f"{oid} for the same item ({new_opts}) (reason: {reason.replace('_', ' ')})?"
+                 f"{cost}"),
             _call("request_exchange", order_id=oid, variant_id=old.variant_id,
                   new_variant_id=new.variant_id, quantity=qty, reason=reason),
             _say(f"Done: exchange {x.exchange_id} for order {oid} is confirmed; the replacement "
