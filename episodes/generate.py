@@ -19,7 +19,7 @@ from episodes.difficulty import difficulty_params
 from mcp_shop import Shop
 from mcp_shop.db import read_tx
 from mcp_shop.errors import NotFound
-from mcp_shop.ids import parse_product_id, product_id
+from mcp_shop.ids import parse_product_id, product_id, product_of
 from mcp_shop.products import get_product
 from mcp_shop.search import SearchPage, SearchQuery
 from mcp_shop.search import search as run_search
@@ -144,7 +144,7 @@ def _referenced_products(args: dict[str, Any]) -> list[str]:
     out.extend(x for x in args.get("product_ids") or [] if isinstance(x, str))
     out.extend(i["variant_id"] for i in args.get("items") or [] if isinstance(i, dict)
                and isinstance(i.get("variant_id"), str))
-    return ["P-" + x.split("-")[1] if x.startswith("V-") else x for x in out]
+    return [product_of(x) if x.startswith("V-") else x for x in out]
 
 
 def _show_before_use(ctx: GenContext, task: TaskSpec) -> TaskSpec:
@@ -158,8 +158,8 @@ def _show_before_use(ctx: GenContext, task: TaskSpec) -> TaskSpec:
     ``view_cart`` put before the first step that touches them.
     """
     shown: set[str] = set()
-    ordered = {"P-" + v.split("-")[1] for past in task.world.past_orders for v in past["lines"]}
-    carted = {"P-" + v.split("-")[1] for v in task.world.cart}
+    ordered = {product_of(v) for past in task.world.past_orders for v in past["lines"]}
+    carted = {product_of(v) for v in task.world.cart}
     out: list[GoldStep] = []
     changed = False
     for step in task.gold:

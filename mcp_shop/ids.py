@@ -17,6 +17,7 @@ __all__ = [
     "parse_product_id",
     "parse_variant_id",
     "product_id",
+    "product_of",
     "variant_id",
     "variant_key",
 ]
@@ -40,6 +41,12 @@ def variant_key(product_pk: int, position: int) -> int:
 def variant_id(pk: int) -> str:
     """'V-000042-3' for the third variant of product 42."""
     return f"V-{pk // VARIANTS_PER_PRODUCT:06d}-{pk % VARIANTS_PER_PRODUCT}"
+
+
+def product_of(variant: str) -> str:
+    """The product id of a variant id: 'V-000042-3' -> 'P-000042'; InvalidInput for anything
+    that is not a variant id (``verifiers.state.product_of`` gives '' instead)."""
+    return product_id(parse_variant_id(variant) // VARIANTS_PER_PRODUCT)
 
 
 def order_id(number: int) -> str:

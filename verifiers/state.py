@@ -12,6 +12,7 @@ the verifiers never imports the shop's database layer; ``tests/verifiers`` check
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = ["normalize", "order_public_id", "product_of", "product_public_id",
            "variant_public_id"]
 
 _VARIANTS_PER_PRODUCT = 1000  # variant key = product key * 1000 + position (mcp_shop.ids)
+_VARIANT = re.compile(r"^V-(\d{1,9})-(\d{1,3})$")  # as mcp_shop.ids
 
 Rows = list[dict[str, Any]]
 
@@ -51,9 +53,12 @@ def order_public_id(number: int) -> str:
 
 
 def product_of(variant_id: str) -> str:
-    """The product id of a public variant id: 'V-000042-3' -> 'P-000042'."""
-    parts = variant_id.split("-")
-    return f"P-{parts[1]}" if len(parts) == 3 else ""
+    """The product id of a public variant id: 'V-000042-3' -> 'P-000042'; '' for text that is
+    not a variant id (``mcp_shop.ids.product_of`` raises instead)."""
+    m = _VARIANT.match(variant_id.strip()) if isinstance(variant_id, str) else None
+    if m is None or int(m.group(2)) == 0:
+        return ""
+    return product_public_id(int(m.group(1)))
 
 
 def _iso(value: Any) -> str:

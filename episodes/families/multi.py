@@ -10,6 +10,7 @@ done ("One more thing: ...").
 from __future__ import annotations
 
 from episodes.generate import GenContext, GenerationError, generate_task, register, task_id
+from mcp_shop.ids import product_of
 from verifiers.types import Limits, ScenarioEvent, TaskSpec, World
 
 __all__ = ["FIRST", "SECOND", "generate_multi"]
@@ -57,7 +58,7 @@ def _chain_events(parts: list[TaskSpec]) -> list[ScenarioEvent]:
 
 
 def _product(pid_or_vid: str) -> str:
-    return "P-" + pid_or_vid.split("-")[1]
+    return product_of(pid_or_vid) if pid_or_vid.startswith("V-") else pid_or_vid
 
 
 def _ids(value: object) -> list[str]:
