@@ -18,6 +18,7 @@ from mcp import Client
 from episodes.families.phrases import item_label, money, option_phrase
 from episodes.generate import generate_task
 from mcp_shop import Shop
+from mcp_shop.ids import product_of
 from mcp_shop.server import build_server
 from mcp_shop.views import ProductView
 from verifiers.types import Intent, ItemGoal, ProductMatch, TaskSpec, World
@@ -82,6 +83,9 @@ def _why_not(view: ProductView, m: ProductMatch, world: World,
     for name, low in m.attributes_at_least.items():
         if not view.attributes.get(name, 0) >= low:
             return f"{name} below {low}"
+    for name, high in m.attributes_at_most.items():
+        if not isinstance(view.attributes.get(name), int | float) or view.attributes[name] > high:
+            return f"{name} above {high}"
     in_stock = [v for v in view.variants if stock[v.variant_id] > 0]
     if variant_id is not None:
         chosen = next(v for v in view.variants if v.variant_id == variant_id)
@@ -95,12 +99,14 @@ def _why_not(view: ProductView, m: ProductMatch, world: World,
         return None
     if m.in_stock and not in_stock:
         return "out of stock"
-    if m.max_price_cents is not None and min(prices[v.variant_id] for v in in_stock) > \
+    optioned = [v for v in in_stock if all(v.options.get(k, "").lower() == val.lower()
+                                           for k, val in m.options.items())]
+    if m.options and not optioned:
+        return "no in-stock variant with the options"
+    # with options, the price is that of the cheapest in-stock variant having them
+    if m.max_price_cents is not None and min(prices[v.variant_id] for v in optioned) > \
             m.max_price_cents:
         return "over budget"
-    if m.options and not any(all(v.options.get(k, "").lower() == val.lower()
-                                 for k, val in m.options.items()) for v in in_stock):
-        return "no in-stock variant with the options"
     return None
 
 
@@ -114,10 +120,6 @@ def _final(intent: Intent) -> tuple[ProductMatch | None, list[ItemGoal]]:
 
 def _gold_calls(task: TaskSpec, tool: str) -> list[dict[str, Any]]:
     return [s.args for s in task.gold if s.tool == tool]
-
-
-def _product_of(variant_id: str) -> str:
-    return "P-" + variant_id.split("-")[1]
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -200,16 +202,16 @@ def test_gold_matches_under_the_world(ep_shop: Shop, family: str, difficulty: in
         assert accept is not None and len(lines) == 1
         ((vid, qty),) = lines.items()
         assert qty == items[0].quantity
-        assert _why_not(view(_product_of(vid)), accept, world, vid) is None
+        assert _why_not(view(product_of(vid)), accept, world, vid) is None
         wanted = view(accept.exclude_product_ids[0])
         assert all(world.stock.get(v.variant_id) == 0 for v in wanted.variants)
         return
     assert len(lines) == len(items)
     for item in items:
         hits = [vid for vid, q in lines.items() if q == item.quantity
-                and _why_not(view(_product_of(vid)), item.match, world, vid) is None]
+                and _why_not(view(product_of(vid)), item.match, world, vid) is None]
         assert hits, item
-    cost = sum(world.prices.get(vid, next(v.price_cents for v in view(_product_of(vid)).variants
+    cost = sum(world.prices.get(vid, next(v.price_cents for v in view(product_of(vid)).variants
                                           if v.variant_id == vid)) * q
                for vid, q in lines.items())
     if family == "bundle":
@@ -290,7 +292,7 @@ async def test_gold_replays(ep_shop: Shop, family: str, difficulty: int, seed: i
         assert len(got) == len(items)
         for item in items:
             assert any(q == item.quantity and _why_not(ep_shop.get_product(
-                sid, _product_of(vid)), item.match, live, vid) in (None, "chosen variant out "
+                sid, product_of(vid)), item.match, live, vid) in (None, "chosen variant out "
                 "of stock") for vid, q in got.items()), item
         assert order.shipping_option == (intent.shipping_option or "standard")
         if intent.code:
@@ -304,12 +306,12 @@ async def test_gold_replays(ep_shop: Shop, family: str, difficulty: int, seed: i
         assert accept is not None and len(lines) == 1
         ((vid, qty),) = lines.items()
         assert qty == items[0].quantity
-        assert _why_not(ep_shop.get_product(sid, _product_of(vid)), accept, live, vid) is None
+        assert _why_not(ep_shop.get_product(sid, product_of(vid)), accept, live, vid) is None
         return
     assert len(lines) == len(items), "exactly the wanted lines"
     for item in items:
         assert any(q == item.quantity and _why_not(ep_shop.get_product(
-            sid, _product_of(vid)), item.match, live, vid) is None
+            sid, product_of(vid)), item.match, live, vid) is None
             for vid, q in lines.items()), item
     if family == "bundle":
         assert intent.budget_cents is not None and cart.subtotal_cents <= intent.budget_cents
