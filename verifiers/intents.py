@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from mcp_shop import tool_catalog
 from verifiers.claims import judge_claims, stated_claims
@@ -38,8 +39,9 @@ from verifiers.lines import (
     _line_reason,
     _quantities,
     _result,
+    typed,
 )
-from verifiers.match import match_fraction, match_product
+from verifiers.match import match_fraction, match_reason
 from verifiers.state import product_of
 from verifiers.types import (
     Intent,
@@ -96,6 +98,11 @@ _ORDER_READS = tool_catalog.ORDER_READ_TOOLS
 Req = tuple[float, Reason | str]  # (credit, reason if unmet)
 
 
+def _R(code: str, text: str, **params: Any) -> Reason:
+    """A typed reason (``verifiers.reasons``)."""
+    return Reason(code=code, params=params, text=text)
+
+
 def _lookup_turn(intent: Intent, trace: Sequence[TraceEntry]) -> tuple[int | None, str]:
     """The first turn in which the agent read what an answer rests on, and what that is: the
     order (get_order, check_return_eligibility or list_orders) for an answer about an order,
@@ -124,25 +131,28 @@ def _discovery(intent: Intent, trace: Sequence[TraceEntry], messages: Sequence[M
                products: Products, since_turn: int) -> IntentResult:
     shown, too_many = presented_products(trace, since_turn=since_turn, messages=messages)
     if not shown:
-        why = "no products presented"
+        why = _R("no_products_presented", "no products presented")
         if too_many:
-            why = f"too many products presented at once (more than {MAX_PRESENTED})"
-        return IntentResult(done=False, reason=why, progress=0.0)
+            why = _R("too_many_presented", f"too many products presented at once (more than "
+                     f"{MAX_PRESENTED})", limit=MAX_PRESENTED)
+        return IntentResult(done=False, reason=why.text, reasons=[why], progress=0.0)
     match = intent.accept
     if match is None:
         return IntentResult(done=True, reason="done", progress=1.0, effects=[shown[0][0]])
-    first_reason, best = "", 0.0
+    first_reason: Reason | None = None
+    best = 0.0
     for pid, _price in shown:
         facts = products.get(pid)
         if facts is None:
-            first_reason = first_reason or f"presented {pid}: unknown product {pid}"
+            first_reason = first_reason or _R("unknown_product", f"presented {pid}: unknown "
+                                              f"product {pid}", product_id=pid)
             continue
-        fails = match_product(match, facts)
+        fails = match_reason(match, facts)
         if fails is None:
             return IntentResult(done=True, reason="done", progress=1.0, effects=[pid])
-        first_reason = first_reason or f"presented {pid}: {fails}"
+        first_reason = first_reason or fails.within(f"presented {pid}: ", product_id=pid)
         best = max(best, match_fraction(match, facts))
-    return _result([(1.0, ""), (best, first_reason)])
+    return _result([(1.0, ""), (best, first_reason or "")])
 
 
 def _substitution(intent: Intent, before: ShopState, after: ShopState,
@@ -151,22 +161,28 @@ def _substitution(intent: Intent, before: ShopState, after: ShopState,
     want = intent.items[0].quantity if intent.items else 1
     gained = _gained(before, after)
     # (match credit, quantity credit, reason) of the best gained line
-    best: tuple[float, float, str] = (0.0, 0.0, "no new line in the cart")
+    best: tuple[float, float, Reason] = (0.0, 0.0, _R("missing_item",
+                                                      "no new line in the cart"))
     for line in gained:
         why = _line_reason(match, line, products)
         if why is None and line.quantity == want:
-            best = (1.0, 1.0, "")
+            best = (1.0, 1.0, best[2])
             break
         if why is None:
-            cand = (1.0, 0.0, f"quantity of {line.variant_id} is {line.quantity}, not {want}")
+            cand = (1.0, 0.0, _R("wrong_quantity", f"quantity of {line.variant_id} is "
+                                 f"{line.quantity}, not {want}", variant_id=line.variant_id,
+                                 quantity=line.quantity, wanted=want))
         else:
-            cand = (_line_fraction(match, line, products) * 0.9, 0.0, f"{line.variant_id} {why}")
+            cand = (_line_fraction(match, line, products) * 0.9, 0.0,
+                    why.within(f"{line.variant_id} ", variant_id=line.variant_id))
         if cand[:2] > best[:2]:
             best = cand
     excluded = [ln.variant_id for ln in after.cart
                 if ln.product_id in match.exclude_product_ids]
-    reqs = [(best[0], best[2]), (best[1], "" if best[0] < 1.0 else best[2]),
-            (0.0 if excluded else 1.0, f"the cart still holds excluded {', '.join(excluded)}")]
+    reqs: list[Req] = [
+        (best[0], best[2]), (best[1], "" if best[0] < 1.0 else best[2]),
+        (0.0 if excluded else 1.0, _R("excluded_in_cart", "the cart still holds excluded "
+                                      f"{', '.join(excluded)}", ids=excluded))]
     return _result(reqs, [ln.variant_id for ln in gained])
 
 
@@ -181,17 +197,20 @@ def _cart(intent: Intent, before: ShopState, after: ShopState,
     used = set(assigned.values())
     if intent.kind == "cart" and intent.exact_cart:
         others = [ln.variant_id for j, ln in enumerate(lines) if j not in used]
-        reqs.append((0.0 if others else 1.0, f"other lines in the cart: {', '.join(others)}"))
+        reqs.append((0.0 if others else 1.0, _R("other_lines", "other lines in the cart: "
+                                                f"{', '.join(others)}", ids=others)))
     if intent.kind == "bundle":
         was = _quantities(before.cart)
         extra = [ln.variant_id for j, ln in enumerate(lines)
                  if j not in used and ln.quantity > was.get(ln.variant_id, 0)]
-        reqs.append((0.0 if extra else 1.0, f"other new lines in the cart: {', '.join(extra)}"))
+        reqs.append((0.0 if extra else 1.0, _R("other_lines", "other new lines in the cart: "
+                                               f"{', '.join(extra)}", ids=extra)))
         if intent.budget_cents is not None:
             subtotal = sum((_line_price(ln, products) or 0) * ln.quantity for ln in lines)
-            reqs.append((1.0 if subtotal <= intent.budget_cents else 0.0,
-                         f"cart subtotal ${subtotal / 100:,.2f} is over the "
-                         f"${intent.budget_cents / 100:,.2f} budget"))
+            reqs.append((1.0 if subtotal <= intent.budget_cents else 0.0, _R(
+                "over_budget", f"cart subtotal ${subtotal / 100:,.2f} is over the "
+                f"${intent.budget_cents / 100:,.2f} budget", price_cents=subtotal,
+                budget_cents=intent.budget_cents)))
     return _result(reqs, [lines[j].variant_id for j in sorted(used)])
 
 
@@ -206,7 +225,7 @@ def _purchase(intent: Intent, before: ShopState, after: ShopState,
     reqs: list[Req] = []
     if not new:
         # credit what is ready in the cart, so the shaped reward sees a purchase take shape
-        reqs.append((0.0, "no new order"))
+        reqs.append((0.0, _R("no_order", "no new order")))
         _, _, credit = _item_lines(intent.items, after.cart, products)
         reqs.extend((c * 0.5, "") for c in credit)
         if intent.code:
@@ -218,30 +237,37 @@ def _purchase(intent: Intent, before: ShopState, after: ShopState,
         return _result(reqs)
     order = new[0]
     if len(new) > 1:
-        reqs.append((0.0, f"{len(new)} orders were placed, not one: "
-                     f"{', '.join(o.order_id for o in new)}"))
+        reqs.append((0.0, _R("several_orders", f"{len(new)} orders were placed, not one: "
+                             f"{', '.join(o.order_id for o in new)}",
+                             ids=[o.order_id for o in new])))
     if order.status == "cancelled":
-        reqs.append((0.0, f"order {order.order_id} is cancelled"))
+        reqs.append((0.0, _R("order_cancelled", f"order {order.order_id} is cancelled",
+                             order_id=order.order_id)))
     assigned, reasons, credit = _item_lines(intent.items, order.lines, products)
     missing = iter(reasons)
     for i, c in enumerate(credit):
-        reqs.append((c, "" if i in assigned else f"{order.order_id} {next(missing)}"))
+        reqs.append((c, "" if i in assigned else typed(next(missing)).within(
+            f"{order.order_id} ", order_id=order.order_id)))
     used = set(assigned.values())
     others = [ln.variant_id for j, ln in enumerate(order.lines) if j not in used]
     reqs.append((0.0 if others else 1.0,
-                 f"other lines in {order.order_id}: {', '.join(others)}"))
+                 _R("other_lines", f"other lines in {order.order_id}: {', '.join(others)}",
+                    ids=others)))
     if intent.code:
         reqs.append((1.0 if _same_code(order.code, intent.code) else 0.0,
-                     f"{order.order_id} has code {order.code or 'none'}, not {intent.code}"))
+                     _R("wrong_code", f"{order.order_id} has code {order.code or 'none'}, "
+                        f"not {intent.code}", discount_code=order.code, wanted=intent.code)))
     if intent.payment_kind:
         charged = [p.kind for p in order.payments if p.direction == "charge"]
         reqs.append((1.0 if intent.payment_kind in charged else 0.0,
-                     f"no charge to a {intent.payment_kind} in {order.order_id} "
-                     f"(charged: {', '.join(charged) or 'nothing'})"))
+                     _R("wrong_payment", f"no charge to a {intent.payment_kind} in "
+                        f"{order.order_id} (charged: {', '.join(charged) or 'nothing'})",
+                        charged=charged, wanted=intent.payment_kind)))
     if intent.shipping_option:
         reqs.append((1.0 if order.shipping_option == intent.shipping_option else 0.0,
-                     f"{order.order_id} ships {order.shipping_option}, not "
-                     f"{intent.shipping_option}"))
+                     _R("wrong_shipping", f"{order.order_id} ships {order.shipping_option}, "
+                        f"not {intent.shipping_option}", shipping=order.shipping_option,
+                        wanted=intent.shipping_option)))
     reqs.insert(0, (1.0, ""))  # an order was placed
     return _result(reqs, [order.order_id])
 
@@ -262,8 +288,8 @@ def _not_proceeding(changed: list[str], what: str,
     """Success of an intent the shop forbids: no change, and the shopper told why (after the
     agent read the order)."""
     return _result([
-        (0.0 if changed else 1.0, f"{what} {', '.join(changed)} was made though it should not "
-         f"be"),
+        (0.0 if changed else 1.0, _R("forbidden_change", f"{what} {', '.join(changed)} was "
+                                     "made though it should not be", ids=changed)),
         *answered,
     ])
 
@@ -275,17 +301,21 @@ def _return(intent: Intent, before: ShopState, after: ShopState,
     if not intent.proceed:
         return _not_proceeding([r.return_id for r in new], "return", answered)
     if not new:
-        return _result([(0.0, f"no new return on {intent.order_id}")])
+        return _result([(0.0, _R("no_return", f"no new return on {intent.order_id}",
+                                  order_id=intent.order_id))])
     ret = new[0]
     want, got = _merged(intent.lines), _merged(ret.lines)
     reqs: list[Req] = [(1.0, "")]
     if len(new) > 1:
-        reqs.append((0.0, f"{len(new)} returns on {intent.order_id}, not one"))
+        reqs.append((0.0, _R("several_requests", f"{len(new)} returns on {intent.order_id}, "
+                             "not one", ids=[r.return_id for r in new])))
     reqs.append((1.0 if got == want else 0.0,
-                 f"{ret.return_id} covers {_fmt_lines(got)}, not {_fmt_lines(want)}"))
+                 _R("wrong_lines", f"{ret.return_id} covers {_fmt_lines(got)}, not "
+                    f"{_fmt_lines(want)}", lines=dict(got), wanted=dict(want))))
     if intent.reason:
         reqs.append((1.0 if ret.reason == intent.reason else 0.0,
-                     f"{ret.return_id} reason is {ret.reason}, not {intent.reason}"))
+                     _R("wrong_reason", f"{ret.return_id} reason is {ret.reason}, not "
+                        f"{intent.reason}", reason=ret.reason, wanted=intent.reason)))
     return _result(reqs, [ret.return_id])
 
 
@@ -297,36 +327,44 @@ def _exchange(intent: Intent, before: ShopState, after: ShopState, products: Pro
     if not intent.proceed:
         return _not_proceeding([x.exchange_id for x in new], "exchange", answered)
     if not new:
-        return _result([(0.0, f"no new exchange on {intent.order_id}")])
+        return _result([(0.0, _R("no_exchange", f"no new exchange on {intent.order_id}",
+                                  order_id=intent.order_id))])
     x = new[0]
     reqs: list[Req] = [(1.0, "")]
     if len(new) > 1:
-        reqs.append((0.0, f"{len(new)} exchanges on {intent.order_id}, not one"))
+        reqs.append((0.0, _R("several_requests", f"{len(new)} exchanges on {intent.order_id}"
+                             ", not one", ids=[x.exchange_id for x in new])))
     if intent.lines:
         vid, qty = intent.lines[0]
         reqs.append((1.0 if x.from_variant_id == vid else 0.0,
-                     f"{x.exchange_id} exchanges {x.from_variant_id}, not {vid}"))
+                     _R("wrong_lines", f"{x.exchange_id} exchanges {x.from_variant_id}, not "
+                        f"{vid}", variant_id=x.from_variant_id, wanted=vid)))
         reqs.append((1.0 if x.quantity == qty else 0.0,
-                     f"{x.exchange_id} quantity is {x.quantity}, not {qty}"))
+                     _R("wrong_lines", f"{x.exchange_id} quantity is {x.quantity}, not {qty}",
+                        quantity=x.quantity, wanted=qty)))
     if intent.reason:
         reqs.append((1.0 if x.reason == intent.reason else 0.0,
-                     f"{x.exchange_id} reason is {x.reason}, not {intent.reason}"))
+                     _R("wrong_reason", f"{x.exchange_id} reason is {x.reason}, not "
+                        f"{intent.reason}", reason=x.reason, wanted=intent.reason)))
     same = product_of(x.to_variant_id) == product_of(x.from_variant_id)
     reqs.append((1.0 if same else 0.0,
-                 f"{x.to_variant_id} is not a variant of the same product"))
+                 _R("wrong_replacement", f"{x.to_variant_id} is not a variant of the same "
+                    "product", variant_id=x.to_variant_id)))
     if intent.new_options:
         facts = products.get(product_of(x.to_variant_id))
         variant = next((v for v in facts.variants if v.variant_id == x.to_variant_id),
                        None) if facts else None
         if variant is None:
-            reqs.append((0.0, f"unknown variant {x.to_variant_id}"))
+            reqs.append((0.0, _R("wrong_replacement", f"unknown variant {x.to_variant_id}",
+                                 variant_id=x.to_variant_id)))
         else:
             wrong = [f"{k} is {variant.options.get(k, 'missing')}, not {v}"
                      for k, v in intent.new_options.items()
                      if str(variant.options.get(k, "")).casefold() != v.casefold()]
-            reqs.append((0.0 if wrong else 1.0,
-                         f"{x.to_variant_id} {'; '.join(wrong)}".replace("color is",
-                                                                         "colour is")))
+            reqs.append((0.0 if wrong else 1.0, _R(
+                "wrong_replacement", f"{x.to_variant_id} {'; '.join(wrong)}".replace(
+                    "color is", "colour is"), variant_id=x.to_variant_id,
+                options=dict(variant.options), wanted=dict(intent.new_options))))
     return _result(reqs, [x.exchange_id])
 
 
@@ -340,9 +378,11 @@ def _cancel(intent: Intent, before: ShopState, after: ShopState,
         return _not_proceeding([intent.order_id or ""] if newly else [], "cancellation of",
                                answered)
     if now is None:
-        return _result([(0.0, f"order {intent.order_id} not found")])
+        return _result([(0.0, _R("order_not_found", f"order {intent.order_id} not found",
+                                  order_id=intent.order_id))])
     reqs: list[Req] = [
-        (1.0 if newly else 0.0, f"order {intent.order_id} is {now.status}, not cancelled")]
+        (1.0 if newly else 0.0, _R("not_cancelled", f"order {intent.order_id} is "
+                                   f"{now.status}, not cancelled", status=now.status))]
     if newly and intent.reason:
         reqs.append((1.0 if now.cancel_reason == intent.reason else 0.0, Reason(
             code="wrong_reason", params={"order_id": now.order_id,

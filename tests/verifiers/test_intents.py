@@ -379,3 +379,24 @@ def test_presentation_cap_holds_per_turn() -> None:
     later = [*chunks, presented(["P-000001"], turn=2, seq=2)]
     assert presented_products(later) == ([("P-000001", 1)], 1)
     assert status(intent, trace=later).done
+
+
+def test_every_unmet_requirement_has_a_code_of_its_own() -> None:
+    """Reports file failures by code: no intent failure falls back to the generic one."""
+    pending = state(orders=[order(1001, [("V-000004-1", 1, 2500)], status="pending")])
+    cases = [
+        (Intent(kind="discovery", request="x", accept=ProductMatch(brand="Nobody")), {}),
+        (Intent(kind="purchase", request="x", items=[ItemGoal(match=ProductMatch())]), {}),
+        (Intent(kind="return", request="x", order_id="O-1001", lines=[("V-000003-2", 1)]),
+         {"before": DELIVERED, "after": DELIVERED}),
+        (Intent(kind="exchange", request="x", order_id="O-1001"),
+         {"before": DELIVERED, "after": DELIVERED}),
+        (Intent(kind="cancel", request="x", order_id="O-1001"),
+         {"before": pending, "after": pending}),
+        (Intent(kind="order_status", request="x", order_id="O-1001", facts=[
+            FactGoal(fact="order_status", about=["O-1001"], value="pending")]), {}),
+    ]
+    for intent, kw in cases:
+        r = status(intent, trace=[presented(["P-000001"])], **kw)
+        assert not r.done and r.reasons, intent.kind
+        assert all(x.code != "intent_unmet" for x in r.reasons), (intent.kind, r.reasons)
