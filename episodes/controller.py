@@ -30,9 +30,10 @@ from pydantic import BaseModel, Field
 
 from episodes.records import ROLLOUT_SCHEMA_VERSION, Rollout, RolloutMetrics, StopReason
 from episodes.shopper import Shopper
-from episodes.world import apply_event, build_world
+from episodes.world import apply_event, build_world, product_facts
 from mcp_shop import Shop, tool_catalog
 from mcp_shop.errors import ShopError
+from mcp_shop.ids import product_of
 from verifiers import normalize, progress_score, score
 from verifiers.types import (
     Breakdown,
@@ -45,7 +46,6 @@ from verifiers.types import (
     TaskSpec,
     ToolCall,
     TraceEntry,
-    VariantFacts,
 )
 
 __all__ = [
@@ -484,7 +484,7 @@ class Episode:
                 if order.order_id not in old:  # past orders' products are not judged
                     wanted.update(line.product_id for line in order.lines)
             for exchange in state.exchanges:  # the replacement's options are judged
-                wanted.add("P-" + exchange.to_variant_id.split("-")[1])
+                wanted.add(product_of(exchange.to_variant_id))
         self._fetch(wanted)
 
     def _fetch(self, ids: set[str]) -> None:
@@ -493,12 +493,7 @@ class Episode:
                 view = self.shop.get_product(self.session_id, pid)
             except ShopError:
                 continue
-            self.products[pid] = ProductFacts(
-                product_id=view.product_id, title=view.title, brand=view.brand,
-                category_slug=view.category_slug, attributes=view.attributes,
-                rating=view.rating, variants=[VariantFacts(
-                    variant_id=v.variant_id, options=v.options, price_cents=v.price_cents,
-                    stock=v.stock) for v in view.variants])
+            self.products[pid] = product_facts(view)
 
     def _local_trace(self) -> list[TraceEntry]:
         return [TraceEntry(seq=i + 1, tool=c.name, arguments=c.arguments, ok=c.ok,
