@@ -55,6 +55,7 @@ from typing import Literal
 from verifiers.confirm import policy_violations
 from verifiers.effects import unintended_effects
 from verifiers.judge import judge_intents, progress_score
+from verifiers.state import product_of
 from verifiers.types import Breakdown, Component, EpisodeInput, Message, Reason, TaskSpec
 
 __all__ = [
@@ -118,7 +119,7 @@ def hallucinated_ids(messages: Sequence[Message]) -> list[str]:
             for found in _ids(m.content or ""):
                 seen.add(found)
                 if found.startswith("V-"):
-                    seen.add("P-" + found.split("-")[1])
+                    seen.add(product_of(found))
             continue
         used = _ids(m.content or "")
         for call in m.tool_calls or []:
