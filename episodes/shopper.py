@@ -112,6 +112,7 @@ class _Progress:
     items: list[ItemGoal] = field(default_factory=list)
     changed: bool = False
     last_nudge: str = ""
+    last_reply: str = ""
 
 
 class Shopper:
@@ -203,7 +204,7 @@ class Shopper:
             parts.append(answer)
             helpful = helpful or out.confirmation is not None
 
-        if "?" in message and out.confirmation is None and not out.accepted:
+        if "?" in message and answer is None and not out.accepted:
             revealed, new = self._answer_questions(live, message)
             if revealed:
                 parts.append(revealed)
@@ -234,7 +235,11 @@ class Shopper:
             elif not parts:
                 parts.append(self._nudge(live))
         out.helpful = helpful
-        out.text = self._say(_once(parts))
+        text = _once(parts)
+        if text == self.p.last_reply:  # the same words again: say so rather than parrot
+            text = self.rng.choice(_AGAIN) + text
+        self.p.last_reply = text
+        out.text = self._say(text)
         return out
 
     def _react_to_products(self, intent: Intent, message: str, new_calls: list[TraceEntry],
@@ -345,6 +350,7 @@ class Shopper:
         return add_typos(text, self.task.params.typo_rate, self.rng)
 
 
+_AGAIN = ("As I said: ", "Again: ", "Like I said: ")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
