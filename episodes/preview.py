@@ -19,14 +19,12 @@ from episodes.world import sandbox
 from mcp_shop import Shop, orders, products, returns, sessions
 from mcp_shop.customers import get_customer
 from mcp_shop.errors import ShopError
-from mcp_shop.ids import parse_order_id, parse_product_id
+from mcp_shop.ids import FIRST_ORDER_NUMBER, parse_order_id, parse_product_id
 from mcp_shop.views import CustomerView, LineEligibility, OrderView, ProductView
 from verifiers.types import World
 
 __all__ = ["FIRST_ORDER_NUMBER", "Action", "Built", "preview_world"]
 
-FIRST_ORDER_NUMBER = 1001
-"""The number of a session's first order (``O-1001``)."""
 
 Action = Callable[[Connection, str], Any]
 """Something to do in the sandboxed session: ``(connection, session_id) -> outcome``."""

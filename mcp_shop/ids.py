@@ -11,6 +11,7 @@ import re
 from mcp_shop.errors import InvalidInput
 
 __all__ = [
+    "FIRST_ORDER_NUMBER",
     "VARIANTS_PER_PRODUCT",
     "order_id",
     "parse_order_id",
@@ -47,6 +48,10 @@ def product_of(variant: str) -> str:
     """The product id of a variant id: 'V-000042-3' -> 'P-000042'; InvalidInput for anything
     that is not a variant id (``verifiers.state.product_of`` gives '' instead)."""
     return product_id(parse_variant_id(variant) // VARIANTS_PER_PRODUCT)
+
+
+FIRST_ORDER_NUMBER = 1001
+"""The number of a session's first order (``O-1001``)."""
 
 
 def order_id(number: int) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, case, select, update
 from mcp_shop import orders
 from mcp_shop.discounts import CODE_PATTERN
 from mcp_shop.errors import InvalidInput, InvalidState, NotFound
+from mcp_shop.ids import FIRST_ORDER_NUMBER
 from mcp_shop.models import (
     Address,
     Cart,
@@ -253,7 +254,7 @@ def open_session(
     now = clock or SIM_EPOCH
     sid = new_handle()
     insert(conn, S, dict(id=sid, seed=seed, catalog_fingerprint=fingerprint, clock=now,
-                         started_at=now, customer_id=None, next_order_number=1001,
+                         started_at=now, customer_id=None, next_order_number=FIRST_ORDER_NUMBER,
                          next_return_number=1, next_exchange_number=1, trace_seq=0))
     insert(conn, Cart.__table__, dict(session_id=sid, discount_code_id=None))  # type: ignore[attr-defined]
     cust, public = _seed_customer(conn, sid, rng, now, tier)
