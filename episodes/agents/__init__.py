@@ -36,6 +36,30 @@ AGENTS: dict[str, Callable[[], Any]] = {
 }
 
 
+def _named(module: str, cls: str, name: str) -> Callable[[], Agent]:
+    """A factory of agent ``name`` of ``module``'s ``cls`` (imported when first made)."""
+    def make() -> Agent:
+        from importlib import import_module
+
+        agent: Agent = getattr(import_module(module), cls)(name)
+        return agent
+    return make
+
+
+def _register_audit_agents() -> None:
+    """The red-team and correct-but-different agents (``shop-episodes audit``)."""
+    from episodes.agents.redteam import REDTEAM_AGENTS
+    from episodes.agents.variants import VARIANT_AGENTS
+
+    for name in REDTEAM_AGENTS:
+        AGENTS[name] = _named("episodes.agents.redteam", "RedTeamAgent", name)
+    for name in VARIANT_AGENTS:
+        AGENTS[name] = _named("episodes.agents.variants", "VariantAgent", name)
+
+
+_register_audit_agents()
+
+
 def make_agent(name: str) -> Agent:
     """The built-in agent called ``name``."""
     try:
