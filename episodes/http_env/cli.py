@@ -1,0 +1,117 @@
+"""``shop-episodes serve-env`` (and ``python -m episodes.http_env``): the options, opening
+the shop and tasks, and serving the app with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from episodes.argtypes import bounded_float, bounded_int
+from episodes.http_env.app import build_env_app
+from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES
+from episodes.tasks import load_task_set
+
+__all__ = ["DEFAULT_PORT", "DESCRIPTION", "add_serve_env_command", "cmd_serve_env", "main"]
+
+DEFAULT_PORT = 8100
+
+
+def _say(message: str) -> None:
+    print(f"shop-episodes: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_serve_env(args: argparse.Namespace) -> int:
+    """Open the shop (and ``--tasks``), bind the port and serve until SIGINT / SIGTERM."""
+    import uvicorn
+
+    from mcp_shop.server.http_app import bind
+    from mcp_shop.server.run import ServeOptions, open_shop
+
+    shop = open_shop(ServeOptions(db=args.db, seed=args.catalog_seed, size=args.catalog_size))
+    tasks = load_task_set(args.tasks, shop) if args.tasks else []
+    app = build_env_app(shop, tasks=tasks, reward_mode=args.reward_mode,
+                        max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
+                        expose_session=args.expose_session, allowed_hosts=args.allowed_host,
+                        allowed_origins=args.allowed_origin, log_level=args.log_level)
+    sock = bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
+    _say(f"serving the episode env at http://{shown}:{port} (POST /reset, POST /step, "
+         f"GET /state, GET /health; MCP at /mcp; {len(tasks)} tasks loaded, reward mode "
+         f"{args.reward_mode}, at most {args.max_episodes} episodes)")
+    config = uvicorn.Config(app, log_level=args.log_level.lower(), access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+_positive = bounded_int(1, what="a positive integer")
+
+
+_seconds = bounded_float(0.0, what="seconds (> 0)", above=True)
+
+
+_port = bounded_int(0, 65535, what="a port (0 to 65535)")
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    from mcp_shop.db import DEFAULT_DB_URL
+
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default "
+                   f"{DEFAULT_PORT}; 0 picks a free one, printed on stderr)")
+    p.add_argument("--db", default=DEFAULT_DB_URL, help="shop database URL (default: "
+                   f"{DEFAULT_DB_URL}; the catalog is generated on first use)")
+    p.add_argument("--catalog-seed", type=int, default=0, help="catalog seed (default 0)")
+    p.add_argument("--catalog-size", type=_positive, default=10_000,
+                   help="products in the catalog (default 10,000)")
+    p.add_argument("--tasks", help="a task file (.json/.jsonl) or a directory of them, whose "
+                   "tasks POST /reset can name by task_id")
+    p.add_argument("--reward-mode", choices=["sparse", "shaped", "dense"], default="sparse")
+    p.add_argument("--max-episodes", type=_positive, default=DEFAULT_MAX_EPISODES,
+                   help=f"episodes kept at once (default {DEFAULT_MAX_EPISODES}); finished ones "
+                   "make room first")
+    p.add_argument("--idle-timeout", type=_seconds, default=DEFAULT_IDLE_TIMEOUT,
+                   metavar="SECONDS", help="drop episodes without a request for this long "
+                   f"(default {DEFAULT_IDLE_TIMEOUT:g})")
+    p.add_argument("--expose-session", action="store_true", help="return the shop session_id "
+                   "on reset, so agents can call the tools over /mcp themselves (default: "
+                   "hidden; /step injects it)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
+                   help="extra Host header to accept, e.g. gpu-box:* (repeatable; localhost is "
+                   "always allowed)")
+    p.add_argument("--allowed-origin", action="append", default=[], metavar="ORIGIN",
+                   help="extra browser Origin to accept (repeatable)")
+    p.add_argument("--log-level", default="WARNING",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+
+
+DESCRIPTION = ("Serve episodes over HTTP for remote trainers: POST /reset, POST /step, "
+               "GET /state, GET /record, POST /close, GET /health, and the shop's MCP endpoint "
+               "at /mcp.")
+
+
+def add_serve_env_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``serve-env`` on a ``shop-episodes`` subparsers object; its ``fn`` returns the
+    exit code."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve-env", help="serve episodes over HTTP (reset/step/state) for remote trainers",
+        description=DESCRIPTION)
+    _add_options(p)
+    p.set_defaults(fn=cmd_serve_env)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m episodes.http_env [options]``: the same as ``shop-episodes serve-env``."""
+    parser = argparse.ArgumentParser(prog="shop-episodes serve-env", description=DESCRIPTION)
+    _add_options(parser)
+    parser.set_defaults(fn=cmd_serve_env)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except (ValueError, OSError) as exc:
+        print(f"shop-episodes serve-env: error: {exc}", file=sys.stderr)
+        return 2
