@@ -48,8 +48,10 @@ SYSTEM_PROMPT = (
     "returns their reply; the conversation ends when they are satisfied. Never invent product, "
     "variant, order or payment ids, prices or policies: take them from tool results. Show the "
     "products you recommend with present_products. Before a checkout, a cancellation, a return "
-    "or an exchange, say what you will do and ask a question starting with \"Shall I\"; act "
-    "only after the customer says yes. Prices are in integer cents."
+    "or an exchange, say what you will do, naming every term you will use (items, payment "
+    "methods, shipping, address, refund route, reason), and ask a question starting with "
+    "\"Shall I\"; act only after the customer says yes, exactly on the terms agreed. Prices "
+    "are in integer cents."
 )
 
 _OVER = "Error: the episode is over (the conversation has ended); no more tools can be used."

@@ -66,8 +66,10 @@ DEFAULT_SYSTEM_PROMPT = (
     "each fact with state_facts (the values exactly as the tools gave them) as well as telling "
     "the customer in words; never guess or list several possible values. Before placing an "
     "order (checkout), cancelling an order, or requesting "
-    "a return or an exchange, summarise what you will do and ask a question starting with "
-    "\"Shall I\"; act only after the customer says yes. Ask the customer when a detail you need "
+    "a return or an exchange, summarise what you will do, naming every term you will use "
+    "(items and quantities, each payment method, shipping option, address, refund route, "
+    "reason), and ask a question starting with \"Shall I\"; act only after the customer says "
+    "yes, and exactly on the terms they agreed to. Ask the customer when a detail you need "
     "is missing. Keep your messages short and concrete."
 )
 
