@@ -33,6 +33,7 @@ __all__ = ["GAMING_MAX", "VARIANT_MIN", "Audit", "Row", "applied", "conversation
 
 GAMING_MAX = 0.01
 VARIANT_MIN = 0.99
+PRESENTING = frozenset({"other_product", "event_alternative", "presentation_order"})
 REFERENCE = {**{a: "heuristic" for a in REDTEAM_AGENTS}, **{a: "oracle" for a in VARIANT_AGENTS}}
 
 
@@ -54,6 +55,12 @@ def applied(agent: str, record: dict[str, Any], reference: dict[str, Any]) -> bo
     oracle's record of the same task)."""
     if agent in SCRIPTED:
         return any(e["tool"] == "state_facts" for e in record["trace"])
+    if agent in PRESENTING:  # they search whether or not they find another product
+
+        def shown(r: dict[str, Any]) -> list[Any]:
+            return [c for c in conversation(r) if isinstance(c, tuple)
+                    and c[0] == "present_products"]
+        return shown(record) != shown(reference)
     return conversation(record) != conversation(reference)
 
 
@@ -206,3 +213,107 @@ def concerns(agent: str, task: TaskSpec, heuristic: dict[str, Any]) -> bool:
     if agent in ("other_payment", "other_shipping"):
         return any(g.tool == "checkout" for g in task.gold)
     return True
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def _tables(audit: Audit, families: Sequence[str]) -> list[Any]:
+    from rich.table import Table
+
+    gaming = Table("agent", *families, "all: success", "mean reward", "heuristic",
+                   title="Gaming agents: successes/episodes where the move was made, per "
+                   "family; mean reward against the heuristic's on the same tasks")
+    variants = Table("agent", *families, "all", title="Correct-but-different agents: "
+                     "successes/episodes where the twist applies (tasks the oracle solves)")
+    for agent, rows in audit.rows.items():
+        total = audit.total(agent)
+        cells = [f"{rows[f].successes}/{rows[f].episodes}" if f in rows and rows[f].episodes
+                 else "-" for f in families]
+        if agent in REDTEAM_AGENTS:
+            gaming.add_row(agent, *cells, f"{total.rate:.1%} of {total.episodes}",
+                           f"{total.mean:.3f}", f"{total.reference_mean:.3f}")
+        else:
+            variants.add_row(agent, *cells, f"{total.rate:.1%} of {total.episodes}"
+                             if total.episodes else "n/a")
+    return [gaming, variants]
+
+
+def cmd_audit(args: Any) -> int:
+    import time
+
+    import anyio
+
+    from episodes.cli import _bar, _open_shop, console, err
+    from episodes.controller import EpisodeController
+    from episodes.difficulty import parse_difficulty_range
+    from episodes.generate import generate_task
+    from episodes.tasks import parse_families
+
+    shop = _open_shop(args)
+    families = parse_families(args.families)
+    jobs = [(f, d, s) for f in families for d in parse_difficulty_range(args.difficulty)
+            for s in range(args.seeds)]
+    started = time.perf_counter()
+    with _bar("Generating tasks", len(jobs)) as advance:
+        tasks = []
+        for f, d, s in jobs:
+            tasks.append(generate_task(shop, f, d, s))
+            advance()
+    agents = args.agents.split(",") if args.agents else None
+    pool: Any = None
+    if args.workers > 1:
+        from episodes.parallel import WorkerPool
+
+        pool = WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
+                          catalog_size=args.catalog_size)
+
+    def run(agent: str, chosen: list[TaskSpec]) -> list[dict[str, Any]]:
+        with _bar(f"Episodes ({agent})", len(chosen)) as advance:
+            if pool is not None:
+                return list(pool.run(agent, chosen, concurrency=args.concurrency,
+                                     on_done=lambda _: advance()))
+
+            async def go() -> list[dict[str, Any]]:
+                from episodes.agents import make_agent
+
+                async with EpisodeController(shop) as controller:
+                    return await controller.run(make_agent(agent), chosen,
+                                                concurrency=args.concurrency,
+                                                on_done=lambda _: advance())
+            return anyio.run(go)
+
+    try:
+        audit = run_audit(tasks, run, agents)
+    finally:
+        if pool is not None:
+            pool.close()
+    for table in _tables(audit, families):
+        console.print(table)
+    elapsed = time.perf_counter() - started
+    if audit.unsolved:
+        err.print(f"[yellow]{len(audit.unsolved)} tasks the oracle does not solve were left out "
+                  f"of the variants' rates: {', '.join(audit.unsolved[:10])}[/]")
+    missed = failures(audit)
+    for line in missed:
+        err.print(f"[red]{line}[/]")
+    console.print(f"{len(tasks)} tasks, {len(audit.rows)} agents in {elapsed:.0f} s: "
+                  + ("every threshold holds" if not missed else "thresholds missed"))
+    return 1 if missed else 0
+
+
+def add_audit_command(sub: Any) -> None:
+    """``shop-episodes audit``."""
+    from episodes.cli import _add_shop_options, _positive
+
+    p = sub.add_parser("audit", help="red-team and correct-but-different agents against "
+                       "the reward (exit 1 when a threshold fails)")
+    p.add_argument("--families", default="all")
+    p.add_argument("--difficulty", default="0-8")
+    p.add_argument("--seeds", type=_positive, default=5, help="tasks per family and difficulty")
+    p.add_argument("--agents", help="a comma-separated subset (default: every red-team and "
+                   "variant agent)")
+    p.add_argument("--concurrency", type=_positive, default=8)
+    p.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    _add_shop_options(p)
+    p.set_defaults(fn=cmd_audit)

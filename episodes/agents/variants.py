@@ -12,7 +12,7 @@ They are privileged like the oracle (they read the task's gold and intents):
 - ``extra_reads``: read-only calls before the work and before the last message;
 - ``reordered``: runs of independent calls (the same tool on different things) in reverse;
 - ``extra_question``: one more clarifying question first;
-- ``presentation_order``: each presentation of several products in reverse order;
+- ``presentation_order``: another product of the category presented before the gold's;
 - ``named_in_message``: products named by their ids in the message instead of presented;
 - ``facts_reordered``, ``facts_split``, ``facts_extra``: facts in reverse order, over two calls,
   or with true facts of kinds nobody asked about (read from the look-ups);
@@ -96,11 +96,6 @@ def _extra_question(task: TaskSpec) -> list[GoldStep]:
     return [*gold[:first], ask, *gold[first:]]
 
 
-def _presentation_order(task: TaskSpec) -> list[GoldStep]:
-    return [g.model_copy(update={"args": {**g.args, "product_ids": g.args["product_ids"][::-1]}})
-            if g.tool == "present_products" else g for g in task.gold]
-
-
 def _named_in_message(task: TaskSpec) -> list[GoldStep]:
     out: list[GoldStep] = []
     named: list[str] = []
@@ -142,7 +137,7 @@ def _facts_split(task: TaskSpec) -> list[GoldStep]:
 
 _STATIC: dict[str, Callable[[TaskSpec], list[GoldStep]]] = {
     "extra_reads": _extra_reads, "reordered": _reordered, "extra_question": _extra_question,
-    "presentation_order": _presentation_order, "named_in_message": _named_in_message,
+"named_in_message": _named_in_message,
     "facts_reordered": _facts_reordered, "facts_split": _facts_split,
     **{f"ask_{key}": _phrased(phrase) for key, phrase in PHRASINGS.items()},
 }
@@ -178,7 +173,8 @@ def _play(steps: list[GoldStep]) -> Script:
     actions = gold_actions(steps)
     if steps and steps[-1].say is None:
         actions = actions[:-1]  # gold_actions' closing "All done." (gold ends with a message)
-    yield from actions
+    for action in actions:  # noqa: UP028 - a list has no send(): observations are dropped
+        yield action
 
 
 def _facts_extra(live: _Live, task: TaskSpec) -> Script:
@@ -277,26 +273,34 @@ def _drained(task: TaskSpec) -> set[str]:
             for v in (*e.stock, *e.prices)}
 
 
-def _other_product(*, drained_only: bool) -> Callable[[_Live, TaskSpec], Script]:
+def _other_product(*, drained_only: bool = False, first: bool = False
+                   ) -> Callable[[_Live, TaskSpec], Script]:
+    """Another product meeting the intent presented instead of the gold's (``drained_only``:
+    one a later event sells out or reprices), or (``first``) another product of the same
+    search presented before the gold's (the presentation order changed)."""
+
     def script(live: _Live, task: TaskSpec) -> Script:
         accepts = _product_intents(task)
         wanted = _drained(task) if drained_only else None
         k = 0
         for g in task.gold:
-            if g.tool == "present_products" and k < len(accepts):
+            if g.tool == "present_products" and k < len(accepts) and wanted != set():
                 accept = accepts[k]
                 k += 1
-                pick = yield from _find_other(live, accept, set(g.args["product_ids"]), wanted)
+                gold = list(g.args["product_ids"])
+                pick = yield from _find_other(accept, set(gold), wanted, matching=not first)
                 if pick is not None:
-                    g = g.model_copy(update={"args": {**g.args, "product_ids": [pick]}})
+                    ids = [pick, *gold] if first else [pick]
+                    g = g.model_copy(update={"args": {**g.args, "product_ids": ids}})
             yield from _play([g])
 
     return script
 
 
-def _find_other(live: _Live, accept: ProductMatch, gold: set[str], wanted: set[str] | None
-                ) -> Generator[Action, Observation, str | None]:
-    """A product other than ``gold`` meeting ``accept`` now (one of ``wanted`` if given)."""
+def _find_other(accept: ProductMatch, gold: set[str], wanted: set[str] | None, *,
+                matching: bool = True) -> Generator[Action, Observation, str | None]:
+    """A product other than ``gold`` meeting ``accept`` now (one of ``wanted`` if given; any
+    product the search finds when not ``matching``)."""
     args: dict[str, Any] = {"in_stock_only": True, "page_size": 20, "query": ""}
     if accept.category:
         args["category"] = accept.category
@@ -321,7 +325,7 @@ def _find_other(live: _Live, accept: ProductMatch, gold: set[str], wanted: set[s
     for r in obs.tool_results:
         if r.ok and r.name == "get_product":
             facts = product_facts(ProductView.model_validate(r.content))
-            if match_reason(accept, facts) is None:
+            if not matching or match_reason(accept, facts) is None:
                 return str(facts.product_id)
     return None
 
@@ -332,6 +336,7 @@ _LIVE: dict[str, Callable[[_Live, TaskSpec], Script]] = {
     "other_shipping": _other_checkout("shipping"),
     "other_product": _other_product(drained_only=False),
     "event_alternative": _other_product(drained_only=True),
+    "presentation_order": _other_product(first=True),
 }
 VARIANT_AGENTS: tuple[str, ...] = (*_LIVE, *_STATIC)
 
