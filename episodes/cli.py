@@ -568,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(sub)
     add_export_command(sub)
     add_serve_env_command(sub)
+    from episodes.audit import add_audit_command
+
+    add_audit_command(sub)
     return parser
 
 
