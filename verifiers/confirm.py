@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_shop import tool_catalog
-from verifiers.proposal_terms import Known, known_from_trace
+from verifiers.proposal_terms import Known, kind_of_label, known_from_trace
 from verifiers.terms import ItemTerm, ProposalTerms
 from verifiers.types import Confirmation, Intent, Reason, TraceEntry
 
@@ -104,8 +104,11 @@ def unmatched_terms(entry: TraceEntry, yes: Confirmation, known: Known) -> list[
 def _checkout(entry: TraceEntry, terms: ProposalTerms, known: Known) -> list[Miss]:
     args, misses = entry.arguments, []
     result = entry.result if isinstance(entry.result, dict) else {}
-    paid = {p.get("payment_method_id"): p.get("kind") for p in result.get("payments") or []
-            if isinstance(p, dict)}
+    charges = [p for p in result.get("payments") or []
+               if isinstance(p, dict) and p.get("kind", "charge") == "charge"]
+    # the order's own charges name each method by its label (the kind when nothing else did)
+    paid = {p.get("payment_method_id"): kind_of_label(str(p.get("method_label", "")))
+            for p in charges}
     for key in ("payment_method_id", "second_payment_method_id"):
         method = args.get(key)
         if method is None:
@@ -115,6 +118,13 @@ def _checkout(entry: TraceEntry, terms: ProposalTerms, known: Known) -> list[Mis
                                              and p.kind == kind) for p in terms.payments):
             misses.append(("payment", method, f"payment method {method} ({kind or 'unknown'})"
                            " was not proposed"))
+    charged = {p.get("payment_method_id"): p.get("amount_cents") for p in charges}
+    for term in terms.payments:  # what a method pays, where the proposal stated it
+        method = term.method_id or next((m for m, k in paid.items() if k == term.kind), None)
+        got = charged.get(method)
+        if term.amount_cents is not None and isinstance(got, int) and got != term.amount_cents:
+            misses.append(("payment_amount", got, f"{term.text} pays {got} cents, not the "
+                           f"{term.amount_cents} proposed"))
     ship = args.get("shipping_option") or "standard"
     if ship not in (terms.shipping or ["standard"]):
         misses.append(("shipping", ship, f"{ship} shipping was not proposed"))

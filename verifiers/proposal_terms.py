@@ -13,7 +13,7 @@ from typing import Any
 from verifiers.terms import ActionKind, ItemTerm, PaymentTerm, ProposalTerms
 from verifiers.types import TraceEntry
 
-__all__ = ["REASON_CUES", "Known", "known_from_trace", "read_terms"]
+__all__ = ["REASON_CUES", "Known", "kind_of_label", "known_from_trace", "read_terms"]
 
 
 @dataclass
@@ -188,6 +188,11 @@ def _payments(t: _Text, known: Known) -> list[PaymentTerm]:
         if not any((term.method_id or term.kind) == (x.method_id or x.kind) for x in terms):
             terms.append(term)
     return terms
+
+
+def kind_of_label(label: str) -> str | None:
+    """The kind of payment method a label names ("Gift card ending 1234" -> gift_card)."""
+    return next((kind for kind, rx in _PAY_KINDS if rx.search(label)), None)
 
 
 def _addresses(t: _Text, known: Known) -> list[str]:

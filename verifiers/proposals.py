@@ -43,7 +43,9 @@ _WEAK = re.compile(
     r"\bready\b|\bhappy (?:for|if|with)\b|\bmind if\b|"
     r"\b(?:go[- ]ahead|go ahead|proceed|confirm|permission|approval|consent)\b|"
     r"\b(?:sounds?|looks?) (?:good|ok(?:ay)?|right|fine)\b|\bdoes (?:that|this) work\b|"
-    r"\b(?:is|are) (?:that|this|those) (?:ok(?:ay)?|alright|all right|fine|right)\b", re.I)
+    r"\b(?:is|are) (?:that|this|those) (?:ok(?:ay)?|alright|all right|fine|right)\b|"
+    r"^\W*(?:ok(?:ay)?|alright|all right|good|fine|agreed|yes or no)\W*$|"
+    r"[,—–-]\s*(?:ok(?:ay)?|alright|all right|right|fine|agreed)\s*\?\s*$", re.I)
 # asks without a question mark
 _IMPERATIVE = re.compile(
     r"\blet me know (?:if|whether) (?:i|we) (?:should|can|may)\b|"
@@ -56,8 +58,8 @@ _FILLER = re.compile(r"^(?:\s|[?!.,:;—–-]|\b(?:go ahead|proceed|do (?:it|tha
 
 _ACTION_WORDS: tuple[tuple[ActionKind, re.Pattern[str]], ...] = (
     ("cancel", re.compile(r"\bcancel(?!ling|led\b)", re.I)),
-    ("exchange", re.compile(r"\bexchang|\bswap", re.I)),
-    ("return", re.compile(r"\breturn|\brefund", re.I)),
+    ("exchange", re.compile(r"\bexchang(?!ed\b)|\bswap(?!ped\b)", re.I)),
+    ("return", re.compile(r"\breturn(?!ed\b)|\brefund(?!ed\b)", re.I)),
     ("checkout", re.compile(r"\bplace (?:the|your|an|this|that) order\b|\bcheck ?out\b|"
                             r"\bpurchase\b|\bbuy\b|\bplace it\b|\border it\b|"
                             r"\b(?:complete|submit|finali[sz]e) (?:the|your|this) "

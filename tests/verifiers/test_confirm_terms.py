@@ -48,6 +48,17 @@ def checkout(pay: str = "PM-1", **kw: Any) -> tuple[str, dict[str, Any], Any]:
     return "checkout", {"payment_method_id": pay, **kw}, CART_RESULT
 
 
+def ret(vid: str = "V-000007-1", qty: int = 2, **kw: Any) -> tuple[str, dict[str, Any], Any]:
+    return "request_return", {"order_id": "O-1003", "reason": "wrong_size",
+                              "items": [{"variant_id": vid, "quantity": qty}], **kw}, None
+
+
+def exch(**kw: Any) -> tuple[str, dict[str, Any], Any]:
+    return "request_exchange", {"order_id": "O-1003", "variant_id": "V-000007-1", "quantity": 1,
+                                "new_variant_id": "V-000007-2", "reason": "wrong_colour",
+                                **kw}, None
+
+
 # (name, proposal, the call that matches it, a call that switches one term, the term)
 CASES: list[tuple[str, str, tuple[str, dict[str, Any], Any], tuple[str, dict[str, Any], Any],
                   str]] = [
@@ -72,45 +83,14 @@ CASES: list[tuple[str, str, tuple[str, dict[str, Any], Any], tuple[str, dict[str
     ("cart quantity", CHECKOUT, checkout(),
      ("checkout", {"payment_method_id": "PM-1"},
       {**CART_RESULT, "lines": [{"variant_id": "V-000007-1", "quantity": 3}]}), "quantity"),
-    ("refund route", RETURN,
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "wrong_size", "refund_to": "original"}, None),
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "wrong_size", "refund_to": "gift_card"}, None), "refund_to"),
-    ("return reason", RETURN,
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "wrong_size"}, None),
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "other"}, None), "reason"),
-    ("return items", RETURN,
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "wrong_size"}, None),
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-2",
-                                                          "quantity": 1}],
-                         "reason": "wrong_size"}, None), "items"),
-    ("return quantity", RETURN,
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 2}],
-                         "reason": "wrong_size"}, None),
-     ("request_return", {"order_id": "O-1003", "items": [{"variant_id": "V-000007-1",
-                                                          "quantity": 1}],
-                         "reason": "wrong_size"}, None), "quantity"),
-    ("exchange reason", EXCHANGE,
-     ("request_exchange", {"order_id": "O-1003", "variant_id": "V-000007-1", "quantity": 1,
-                           "new_variant_id": "V-000007-2", "reason": "wrong_colour"}, None),
-     ("request_exchange", {"order_id": "O-1003", "variant_id": "V-000007-1", "quantity": 1,
-                           "new_variant_id": "V-000007-2", "reason": "other"}, None), "reason"),
-    ("exchange replacement", EXCHANGE,
-     ("request_exchange", {"order_id": "O-1003", "variant_id": "V-000007-1", "quantity": 1,
-                           "new_variant_id": "V-000007-2", "reason": "wrong_colour"}, None),
-     ("request_exchange", {"order_id": "O-1003", "variant_id": "V-000007-2", "quantity": 1,
-                           "new_variant_id": "V-000007-1", "reason": "wrong_colour"}, None),
-     "replacement"),
+    ("refund route", RETURN, ret(refund_to="original"), ret(refund_to="gift_card"),
+     "refund_to"),
+    ("return reason", RETURN, ret(), ret(reason="other"), "reason"),
+    ("return items", RETURN, ret(), ret(vid="V-000007-2", qty=1), "items"),
+    ("return quantity", RETURN, ret(), ret(qty=1), "quantity"),
+    ("exchange reason", EXCHANGE, exch(), exch(reason="other"), "reason"),
+    ("exchange replacement", EXCHANGE, exch(),
+     exch(variant_id="V-000007-2", new_variant_id="V-000007-1"), "replacement"),
     ("cancel reason", CANCEL,
      ("cancel_order", {"order_id": "O-1003", "reason": "no_longer_needed"}, None),
      ("cancel_order", {"order_id": "O-1003", "reason": "other"}, None), "reason"),
@@ -160,7 +140,8 @@ def test_same_turn_failed_calls_and_forbidden_actions() -> None:
 
 
 def test_a_payment_kind_named_covers_the_method_of_that_kind() -> None:
-    paid = [{"payment_method_id": "PM-2", "kind": "paypal"}]
+    paid = [{"payment_method_id": "PM-2", "kind": "charge",
+             "method_label": "PayPal (ann@example.com)", "amount_cents": 5000}]
     entry: TraceEntry = call("checkout", {"payment_method_id": "PM-2"}, turn=2, seq=3,
                              result={"lines": [], "payments": paid})
     by_kind = yes("Shall I place the order with your PayPal?")
@@ -171,3 +152,18 @@ def test_a_payment_kind_named_covers_the_method_of_that_kind() -> None:
     assert [r.code for r in policy_violations([*TRACE, entry], [card])] == [
         "unconfirmed_terms"]
 
+
+
+def test_what_a_method_pays_where_stated() -> None:
+    def placed(gift: int) -> TraceEntry:
+        return call("checkout", {"payment_method_id": "PM-3", "second_payment_method_id": "PM-1"},
+                    turn=2, seq=3, result={"lines": [], "payments": [
+                        {"payment_method_id": "PM-3", "kind": "charge", "amount_cents": gift,
+                         "method_label": "Gift card ending 4321"},
+                        {"payment_method_id": "PM-1", "kind": "charge", "amount_cents": 900,
+                         "method_label": "Amex ending 8538"}]})
+
+    assert policy_violations([*TRACE, placed(2500)], [yes(GIFT_FIRST)]) == []
+    found = policy_violations([*TRACE, placed(1500)], [yes(GIFT_FIRST)])
+    assert [(r.code, r.params["terms"]) for r in found] == [
+        ("unconfirmed_terms", [{"term": "payment_amount", "value": 1500}])]

@@ -60,6 +60,9 @@ ASKS = [
     ("I'll cancel order O-1003 right away, is that okay?", "cancel"),
     ("Return the Trail Tee from O-1003 for a refund to your original payment method — "
      "sound good?", "return"),
+    ("I will cancel order O-1003 for you. OK?", "cancel"),
+    ("Cancel O-1003, okay?", "cancel"),
+    ("I'll place the order with PayPal and express shipping. Proceed?", "checkout"),
 ]
 NOT_ASKING = [
     "I have cancelled order O-1003.",
@@ -72,6 +75,9 @@ NOT_ASKING = [
     "Let me know if you need anything else.",
     "Done: return R-1 for order O-1003 is approved.",
     "Here are two headphones that fit your budget. Do you like either?",
+    "You returned it last week, right?",
+    "I exchanged the Trail Tee for the blue one. Anything else?",
+    "Okay.",
 ]
 
 
