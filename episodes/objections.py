@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from verifiers import match_product
+from verifiers.proposal_terms import names_value
 from verifiers.proposals import Proposal
 from verifiers.state import product_of
 from verifiers.terms import ItemTerm
@@ -57,8 +58,7 @@ def objections(proposal: Proposal, intent: Intent, *, state: ShopState,
         out.append(Objection("refund", "I'd like the refund to my original payment method."))
     if proposal.kind == "exchange" and intent.new_options:
         wanted = ", ".join(intent.new_options.values())
-        text = terms.replacement.lower()
-        if not all(v.lower() in text for v in intent.new_options.values()):
+        if not all(names_value(terms.replacement, v) for v in intent.new_options.values()):
             out.append(Objection("replacement", f"No, I want the {wanted} one."))
     if proposal.kind != "checkout" and intent.reason and terms.reasons != [intent.reason]:
         why = next((s.phrase for s in intent.slots if s.name == "reason"), "")

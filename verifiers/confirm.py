@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_shop import tool_catalog
-from verifiers.proposal_terms import Known, kind_of_label, known_from_trace
+from verifiers.proposal_terms import Known, kind_of_label, known_from_trace, names_value
 from verifiers.terms import ItemTerm, ProposalTerms
 from verifiers.types import Confirmation, Intent, Reason, TraceEntry
 
@@ -166,9 +166,9 @@ def _items(lines: list[tuple[Any, Any]], named: list[ItemTerm]) -> list[Miss]:
 
 
 def _replacement(new: Any, terms: ProposalTerms, known: Known) -> list[Miss]:
-    text = terms.replacement.lower()
+    text = terms.replacement
     options = known.variants.get(new, ("", {}))[1] if isinstance(new, str) else {}
-    if isinstance(new, str) and text and (new.lower() in text or (options and all(
-            str(x).lower() in text for x in options.values()))):
+    if isinstance(new, str) and text and (names_value(text, new) or (options and all(
+            names_value(text, x) for x in options.values()))):
         return []
     return [("replacement", new, f"the replacement {new} was not proposed")]

@@ -13,7 +13,8 @@ from typing import Any
 from verifiers.terms import ActionKind, ItemTerm, PaymentTerm, ProposalTerms
 from verifiers.types import TraceEntry
 
-__all__ = ["REASON_CUES", "Known", "kind_of_label", "known_from_trace", "read_terms"]
+__all__ = ["REASON_CUES", "Known", "kind_of_label", "known_from_trace", "names_value",
+           "read_terms"]
 
 
 @dataclass
@@ -128,6 +129,13 @@ class _Text:
         return out
 
 
+def names_value(text: str, value: object) -> bool:
+    """Whether ``text`` names an option value as a word of its own ('M' is not in 'maroon')."""
+    word = re.escape(str(value).strip())
+    return bool(word) and re.search(rf"(?<![A-Za-z0-9]){word}(?![A-Za-z0-9])", text,
+                                    re.I) is not None
+
+
 def _quantity(text: str, at: int) -> int | None:
     m = _QTY_BEFORE.search(text[max(0, at - 24):at])
     if m is None:
@@ -150,9 +158,8 @@ def _items(t: _Text, known: Known) -> list[ItemTerm]:
             vids = sorted(titles[title])
             paren = re.match(r"\s*\(([^)]*)\)", t.text[m.end():])
             if paren:
-                inside = paren.group(1).lower()
                 narrow = [v for v in vids if known.variants[v][1] and all(
-                    str(x).lower() in inside for x in known.variants[v][1].values())]
+                    names_value(paren.group(1), x) for x in known.variants[v][1].values())]
                 vids = narrow or vids
             out.append(ItemTerm(text=m.group(0), variant_ids=vids,
                                 quantity=_quantity(t.text, m.start())))

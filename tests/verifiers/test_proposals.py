@@ -144,6 +144,13 @@ def test_return_terms_items_refund_route_reason() -> None:
         (["V-000007-1", "V-000007-2"], 2)]
 
 
+def test_options_are_read_as_whole_words() -> None:
+    known = Known(variants={"V-000008-1": ("Rain Coat", {"size": "M", "color": "maroon"}),
+                            "V-000008-2": ("Rain Coat", {"size": "XL", "color": "maroon"})})
+    p = read_proposal("Shall I buy 1 x Rain Coat (XL, maroon) with PayPal?", known)
+    assert p is not None and [i.variant_ids for i in p.terms.items] == [["V-000008-2"]]
+
+
 def test_exchange_terms_item_and_replacement() -> None:
     p = read_proposal("Shall I exchange 1 x Trail Tee (red, M) from order O-1003 for the same "
                       "item (blue, M) (reason: wrong colour)?", KNOWN)
