@@ -33,7 +33,7 @@ __all__ = ["GAMING_MAX", "VARIANT_MIN", "Audit", "Row", "applied", "conversation
 
 GAMING_MAX = 0.01
 VARIANT_MIN = 0.99
-PRESENTING = frozenset({"other_product", "event_alternative", "presentation_order"})
+PRESENTING = frozenset({"other_product", "presentation_order"})
 REFERENCE = {**{a: "heuristic" for a in REDTEAM_AGENTS}, **{a: "oracle" for a in VARIANT_AGENTS}}
 
 
@@ -207,7 +207,7 @@ def concerns(agent: str, task: TaskSpec, heuristic: dict[str, Any]) -> bool:
         return any(e["tool"] == "state_facts" for e in heuristic["trace"])
     if agent.startswith("facts_"):
         return any(g.tool == "state_facts" for g in task.gold)
-    if agent in ("other_product", "event_alternative", "presentation_order",
+    if agent in ("other_product", "presentation_order",
                  "named_in_message"):
         return any(g.tool == "present_products" for g in task.gold)
     if agent in ("other_payment", "other_shipping"):

@@ -5,8 +5,9 @@ Each must succeed wherever the oracle does (``tests/episodes/test_redteam.py`` a
 They are privileged like the oracle (they read the task's gold and intents):
 
 - ``other_product``: presents another product meeting every criterion of the intent (found by
-  searching the shop and judged with ``verifiers.match``), ``event_alternative`` the same but
-  only a product a later flash-sale event sells out or reprices (multi-intent journeys);
+  searching the shop and judged with ``verifiers.match``); ``_other_product(drained_only=True)``
+  picks only a product a later flash-sale event sells out or reprices, but no generated task
+  has one that meets its intent, so it is not registered;
 - ``other_payment`` / ``other_shipping``: another payment method or shipping option where the
   intent leaves it open, named in the confirmation and used at checkout;
 - ``extra_reads``: read-only calls before the work and before the last message;
@@ -314,10 +315,13 @@ def _find_other(accept: ProductMatch, gold: set[str], wanted: set[str] | None, *
         args["attributes"] = dict(accept.attributes)
     if accept.attributes_at_least:
         args["attributes_at_least"] = dict(accept.attributes_at_least)
-    obs = yield Action(tool_calls=[ToolRequest(name="search_products", arguments=args)])
-    hits = [h["product_id"] for r in obs.tool_results if r.ok
-            for h in r.content.get("hits", [])]
-    ids = [p for p in hits if p not in gold and (wanted is None or p in wanted)][:8]
+    if wanted is None:
+        obs = yield Action(tool_calls=[ToolRequest(name="search_products", arguments=args)])
+        hits = [h["product_id"] for r in obs.tool_results if r.ok
+                for h in r.content.get("hits", [])]
+    else:  # the products the task's events touch (the agent is privileged)
+        hits = sorted(wanted)
+    ids = [p for p in hits if p not in gold][:8]
     if not ids:
         return None
     obs = yield Action(tool_calls=[ToolRequest(name="get_product", arguments={"product_id": p})
@@ -335,7 +339,6 @@ _LIVE: dict[str, Callable[[_Live, TaskSpec], Script]] = {
     "other_payment": _other_checkout("payment"),
     "other_shipping": _other_checkout("shipping"),
     "other_product": _other_product(drained_only=False),
-    "event_alternative": _other_product(drained_only=True),
     "presentation_order": _other_product(first=True),
 }
 VARIANT_AGENTS: tuple[str, ...] = (*_LIVE, *_STATIC)
