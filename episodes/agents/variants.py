@@ -220,7 +220,7 @@ def _other_checkout(what: str) -> Callable[[_Live, TaskSpec], Script]:
         if not open_term or checkout is None or "second_payment_method_id" in checkout.args:
             yield from _play(task.gold)
             return
-        swap: tuple[str, str] | None = None
+        swap: tuple[str, str, str] | None = None
         new_args = dict(checkout.args)
         for g in task.gold:
             if g.say is not None and "order" in g.say and swap is None and _asks(g.say):
@@ -244,7 +244,7 @@ def _asks(text: str) -> bool:
     return bool(_SHALL.search(text))
 
 
-def _swap(live: _Live, args: dict[str, Any], what: str) -> Any:
+def _swap(live: _Live, args: dict[str, Any], what: str) -> tuple[str, str, str] | None:
     """(old words, new words, new argument value) or None."""
     if what == "shipping":
         old = args.get("shipping_option", "standard")
