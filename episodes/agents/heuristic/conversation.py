@@ -1,0 +1,81 @@
+"""The heuristic's conversation plumbing: tool calls, messages to the shopper (a new request
+interrupts the current one), questions asked once, facts stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from episodes.agents.heuristic.reading import _MORE
+from episodes.agents.heuristic.vocab import _clean
+from episodes.controller import Action, Observation, ToolRequest
+
+Step = Generator[Action, Observation, Any]
+
+
+class _NewRequest(Exception):
+    """The shopper moved on to another request."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _Conversation:
+    """What every journey of the policy builds on: the episode's state and its plumbing."""
+
+    def __init__(self, obs: Observation) -> None:
+        self.segment: list[str] = [_clean(obs.shopper_message or "")]
+        self.asked: set[str] = set()
+        self.views: dict[str, dict[str, Any]] = {}
+        self.tools = {t.get("function", {}).get("name") for t in obs.tools}
+        self.last_error = ""
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _calls(self, *reqs: tuple[str, dict[str, Any]]) -> Step:
+        """Make tool calls; returns each one's content (None when it failed)."""
+        obs = yield Action(tool_calls=[ToolRequest(name=n, arguments=a) for n, a in reqs])
+        out: list[Any] = []
+        for k in range(len(reqs)):
+            res = obs.tool_results[k] if k < len(obs.tool_results) else None
+            if res is None or not res.ok:
+                self.last_error = str(res.content) if res is not None else "no result"
+                out.append(None)
+            else:
+                out.append(res.content)
+                if res.name == "get_product" and isinstance(res.content, dict):
+                    self.views[res.content["product_id"]] = res.content
+        return out
+
+    def _call(self, name: str, **args: Any) -> Step:
+        out = yield from self._calls((name, args))
+        return out[0]
+
+    def _say(self, text: str, *reqs: tuple[str, dict[str, Any]]) -> Step:
+        """Send a message (after optional tool calls); returns the shopper's cleaned reply."""
+        obs = yield Action(tool_calls=[ToolRequest(name=n, arguments=a) for n, a in reqs],
+                           message=text)
+        reply = _clean(obs.shopper_message or "")
+        m = _MORE.search(reply)
+        if m:
+            raise _NewRequest(reply[m.end():])
+        self.segment.append(reply)
+        return reply
+
+    @property
+    def said(self) -> str:
+        return " ".join(self.segment)
+
+    def _ask_once(self, key: str, question: str) -> Step:
+        if key in self.asked:
+            return None
+        self.asked.add(key)
+        reply = yield from self._say(question)
+        return reply
+
+    def _tell(self, *facts: dict[str, Any]) -> Step:
+        """State facts to the shopper (``state_facts``)."""
+        if facts:
+            yield from self._call("state_facts", facts=list(facts))
