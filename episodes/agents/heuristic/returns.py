@@ -5,6 +5,7 @@ shopper agrees to, then the call.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from episodes.agents.heuristic.conversation import Step
@@ -20,9 +21,48 @@ from episodes.agents.heuristic.reading import (
 )
 from episodes.agents.heuristic.vocab import _rx
 
+_REASON_OBJECTION = re.compile(r"not why i want|note the reason", re.I)
+
+
+def _exchange_reason(low: str, changed: set[str]) -> str:
+    """The reason for an exchange a (lower-case) text gives, else the option ``changed``
+    implies, else ``other``."""
+    if re.search(r"too small|too big|doesn't fit|wrong size", low) or "size" in changed:
+        return "wrong_size"
+    if re.search(r"wrong colou?r", low) or "color" in changed:
+        return "wrong_colour"
+    if re.search(r"defective|faulty|stopped working|broken", low):
+        return "defective"
+    return "other"
+
+
+def _exchange_reason_in(text: str) -> str | None:
+    """The reason for an exchange a text gives, if it gives one."""
+    found = _exchange_reason(text.lower(), set())
+    return None if found == "other" else found
+
 
 class _Returns(_Orders):
     """Returns, exchanges and cancellations."""
+
+    def _agree(self, propose: Callable[[str], str], read: Callable[[str], str | None],
+               reason: str, what: str) -> Step:
+        """Propose the action (``propose``: the message naming ``reason``) at most twice
+        until the shopper says yes; returns the reason agreed to, or None. When the shopper
+        objects to the reason, its reply is read (``read``: the reason a text gives, or None)
+        before proposing again, and the reason asked for when it is still not known."""
+        for attempt in range(2):
+            reply = yield from self._say(propose(reason))
+            if re.search(r"\byes\b", reply.lower()):
+                return reason
+            if attempt == 0 and _REASON_OBJECTION.search(reply):
+                given = read(reply)
+                if given is None or given == reason:
+                    answer = yield from self._ask_once(
+                        "reason_again", f"Sorry about that: what's the reason for the {what}?")
+                    given = read(answer or "")
+                reason = given or reason
+        return None
 
     def _return(self) -> Step:
         if _reason(self.said, _RETURN_REASONS) is None:
@@ -48,17 +88,16 @@ class _Returns(_Orders):
                   "quantity": min(qty or ln["quantity"],
                                   info[ln["variant_id"]]["returnable_quantity"])}
                  for ln in lines]
-        reason = _reason(self.said, _RETURN_REASONS) or "other"
         what = " and ".join(f"{i['quantity']} x {ln['title']}" for i, ln in zip(items, lines,
                                                                               strict=True))
-        for _ in range(2):
-            reply = yield from self._say(f"Shall I return {what} from order {oid} for a refund "
-                                         "to your original payment method (reason: "
-                                         f"{reason.replace('_', ' ')})?")
-            if re.search(r"\byes\b", reply.lower()):
-                break
-        else:
+        agreed = yield from self._agree(
+            lambda why: (f"Shall I return {what} from order {oid} for a refund to your original "
+                         f"payment method (reason: {why.replace('_', ' ')})?"),
+            lambda text: _reason(text, _RETURN_REASONS),
+            _reason(self.said, _RETURN_REASONS) or "other", "return")
+        if agreed is None:
             return
+        reason = agreed
         res = yield from self._call("request_return", order_id=oid, items=items, reason=reason,
                                     refund_to="original")
         if res is None:
@@ -112,24 +151,16 @@ class _Returns(_Orders):
                                       "exchange?")
             if re.search(r"just one|only one", self.said.lower()):
                 qty = 1
-        reason = "other"
-        if re.search(r"too small|too big|doesn't fit|wrong size", low) or (
-                "size" in target["changed"]):
-            reason = "wrong_size"
-        elif re.search(r"wrong colou?r", low) or "color" in target["changed"]:
-            reason = "wrong_colour"
-        elif re.search(r"defective|faulty|stopped working|broken", low):
-            reason = "defective"
         old = ", ".join(str(x) for x in ln["options"].values())
         new = ", ".join(str(x) for x in target["options"].values())
-        for _ in range(2):
-            reply = yield from self._say(f"Shall I exchange {qty} x {ln['title']} ({old}) from "
-                                         f"order {oid} for the {new} one (reason: "
-                                         f"{reason.replace('_', ' ')})?")
-            if re.search(r"\byes\b", reply.lower()):
-                break
-        else:
+        agreed = yield from self._agree(
+            lambda why: (f"Shall I exchange {qty} x {ln['title']} ({old}) from order {oid} for "
+                         f"the {new} one (reason: {why.replace('_', ' ')})?"),
+            _exchange_reason_in,
+            _exchange_reason(low, target["changed"]), "exchange")
+        if agreed is None:
             return
+        reason = agreed
         res = yield from self._call("request_exchange", order_id=oid,
                                     variant_id=ln["variant_id"],
                                     new_variant_id=target["variant_id"], reason=reason,
@@ -198,16 +229,15 @@ class _Returns(_Orders):
                 f"I'm sorry, but order {oid} {state}, so it can no longer be cancelled: only "
                 "pending orders can be. Once it is delivered you can return it for a refund.")
             return
-        reason = _reason(self.said, _CANCEL_REASONS) or "other"
         titles = ", ".join(ln["title"] for ln in order.get("lines", []))
-        for _ in range(2):
-            reply = yield from self._say(f"Shall I cancel order {oid} ({titles}, "
-                                         f"{_money(order['total_cents'])}) (reason: "
-                                         f"{reason.replace('_', ' ')})?")
-            if re.search(r"\byes\b", reply.lower()):
-                break
-        else:
+        agreed = yield from self._agree(
+            lambda why: (f"Shall I cancel order {oid} ({titles}, "
+                         f"{_money(order['total_cents'])}) (reason: {why.replace('_', ' ')})?"),
+            lambda text: _reason(text, _CANCEL_REASONS),
+            _reason(self.said, _CANCEL_REASONS) or "other", "cancellation")
+        if agreed is None:
             return
+        reason = agreed
         res = yield from self._call("cancel_order", order_id=oid, reason=reason)
         if res is None:
             yield from self._say(f"Sorry, the cancellation failed: {self.last_error}")
