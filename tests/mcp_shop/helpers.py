@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 
 from mcp_shop import Shop
-from mcp_shop.ids import variant_id
+from mcp_shop.ids import product_of, variant_id
 from mcp_shop.inventory import effective_variants
 from mcp_shop.models import Category, Product, Variant
 
@@ -51,7 +51,7 @@ def find_variants(shop: Shop, session_id: str, *, slug: str = "", min_stock: int
 
 def sibling_variant(shop: Shop, session_id: str, vid: str, *, min_stock: int = 1) -> str:
     """Another in-stock variant of the same product as ``vid``."""
-    product = shop.get_product(session_id, "P-" + vid.split("-")[1])
+    product = shop.get_product(session_id, product_of(vid))
     for v in product.variants:
         if v.variant_id != vid and v.stock >= min_stock:
             return v.variant_id

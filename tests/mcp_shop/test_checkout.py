@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_shop import InvalidInput, InvalidState, NotFound, OutOfStock, PaymentDeclined
+from mcp_shop.ids import product_of
 from mcp_shop.policies import DEFAULT_POLICIES
 from tests.mcp_shop.helpers import find_variants
 
@@ -15,7 +16,7 @@ def sid(shop) -> str:
 
 
 def stock_of(shop, sid, vid) -> int:
-    product = shop.get_product(sid, "P-" + vid.split("-")[1])
+    product = shop.get_product(sid, product_of(vid))
     return next(v.stock for v in product.variants if v.variant_id == vid)
 
 

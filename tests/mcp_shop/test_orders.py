@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mcp_shop import InvalidInput, InvalidState, NotFound
+from mcp_shop.ids import product_of
 from tests.mcp_shop.helpers import find_variants
 
 
@@ -22,7 +23,7 @@ def place(shop, sid, n=1, **kw):
 
 def test_cancel_pending_refunds_restocks_and_releases_code(shop, sid):
     variants = find_variants(shop, sid, min_stock=2, min_price=2500, count=3)
-    stock0 = {v: shop.get_product(sid, "P-" + v.split("-")[1]) for v in variants}
+    stock0 = {v: shop.get_product(sid, product_of(v)) for v in variants}
     for v in variants:
         shop.add_to_cart(sid, v, 1)
     shop.apply_discount_code(sid, "WELCOME10")

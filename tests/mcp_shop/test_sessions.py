@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mcp_shop import InvalidInput, NotFound, Shop
+from mcp_shop.ids import product_of
 from mcp_shop.models import PriceOverride, StockOverride
 from tests.mcp_shop.helpers import find_variants
 
@@ -59,14 +60,14 @@ def test_sessions_do_not_see_each_other(shop):
     b = shop.open_session(seed=4, history_orders=0).session_id
     (v,) = find_variants(shop, a, min_stock=3)
     before_b = shop.snapshot(b)
-    stock_b = shop.get_product(b, "P-" + v.split("-")[1]).variants
+    stock_b = shop.get_product(b, product_of(v)).variants
     shop.add_to_cart(a, v, 2)
     shop.set_price(a, v, 123)
     shop.checkout(a, payment_method_id="PM-1")
     assert shop.snapshot(b) == before_b
     assert shop.view_cart(b).lines == []
     assert shop.list_orders(b) == []
-    assert shop.get_product(b, "P-" + v.split("-")[1]).variants == stock_b
+    assert shop.get_product(b, product_of(v)).variants == stock_b
 
 
 def test_session_survives_a_restart(shop, backend, tmp_path):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from mcp_shop import Shop
+from mcp_shop.ids import product_of
 from mcp_shop.server import ShopServer, build_server
 from tests.protocol.test_isolation import shared_variants
 
@@ -41,7 +42,7 @@ def world(proto_shop: Shop) -> World:
     order = proto_shop.checkout(a, payment_method_id="PM-1").order_id
     proto_shop.add_to_cart(a, v2, 2)
     b = proto_shop.open_session(seed=32, history_orders=0).session_id
-    return World(a=a, b=b, variant=v2, product="P-" + v2.split("-")[1], order=order)
+    return World(a=a, b=b, variant=v2, product=product_of(v2), order=order)
 
 
 def _cases(w: World) -> list[tuple[str, dict[str, Any], str]]:

@@ -13,6 +13,7 @@ import pytest
 from mcp import Client
 
 from mcp_shop import Shop
+from mcp_shop.ids import product_of
 from mcp_shop.search import SearchQuery
 from mcp_shop.server import build_server
 from tests.protocol.journey import Recorder, assert_trace_matches
@@ -59,7 +60,7 @@ async def shopper(connect: Callable[[str], Client], i: int, variants: list[str])
         call.session_id = (await call("open_session", seed=i))["session_id"]
         before = {}
         for v in variants:
-            product = await call("get_product", product_id="P-" + v.split("-")[1])
+            product = await call("get_product", product_id=product_of(v))
             before[v] = _stock(product, v)
         history = {o["order_id"] for o in (await call("list_orders"))["orders"]}
         want: dict[str, int] = {}
@@ -103,7 +104,7 @@ def check(shop: Shop, outcome: Outcome) -> None:
         assert cart == outcome.cart
         assert new_orders == []
     for variant, before in outcome.stock_before.items():
-        product = shop.get_product(sid, "P-" + variant.split("-")[1])
+        product = shop.get_product(sid, product_of(variant))
         now = next(v.stock for v in product.variants if v.variant_id == variant)
         sold = outcome.cart.get(variant, 0) if outcome.bought else 0
         assert now == before - sold, (sid, variant)
