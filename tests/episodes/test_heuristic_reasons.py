@@ -89,3 +89,14 @@ def test_a_reason_it_cannot_read_is_asked_for() -> None:
                     "Sorry about that: what's the reason for the return?",
                     "Shall I return it (reason: changed_mind)?"]
     assert done.value.value == "changed_mind"
+
+
+def test_the_heuristic_hears_a_yes_through_typos() -> None:
+    from episodes.agents.heuristic.reading import _agrees
+
+    for yes in ("Yes, please go ahead.", "Ys, please go ahead.", "Yse, plase go ahead.",
+                "Yes, pleaes go ahed."):
+        assert _agrees(yes), yes
+    for no in ("No — I need it by express.", "That's not why I want this: it broke.",
+               "Not yet: my cart doesn't have the shoes yet.", "Why?"):
+        assert not _agrees(no), no

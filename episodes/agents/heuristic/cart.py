@@ -19,7 +19,7 @@ from episodes.agents.heuristic.products import (
     _title_score,
     _variant_for,
 )
-from episodes.agents.heuristic.reading import _REJECTED, _money
+from episodes.agents.heuristic.reading import _REJECTED, _agrees, _money
 
 
 class _Cart(_Discovery):
@@ -192,7 +192,7 @@ class _Cart(_Discovery):
             f"Your cart has {self._summary(cart)}{with_code}. Shall I place the order with "
             f"{pay_text} and {ship_name} shipping?")
         low = reply.lower()
-        if not re.search(r"\byes\b.*go ahead", low):
+        if not _agrees(reply):
             if "actually" in low or "not yet" in low or "make it" in low:
                 return False
             return False

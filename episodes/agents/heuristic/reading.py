@@ -36,6 +36,18 @@ _CANCEL_REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_YES_WORDS = frozenset({"yes", "ys", "ye", "yse", "eys", "yess", "yees", "yeah", "yea", "yep",
+                        "sure"})
+
+
+def _agrees(reply: str) -> bool:
+    """Whether the shopper's reply is a yes ("Yes, please go ahead."), typos and all: its first
+    word is one edit from "yes", or it says to go ahead."""
+    first = re.match(r"\W*([a-z]+)", reply.lower())
+    return bool(first and first.group(1) in _YES_WORDS) or re.search(
+        r"\bgo\s+a(?:head|ehad|had|hed|heaad)\b", reply.lower()) is not None
+
+
 def _cents(text: str) -> int:
     return round(float(text) * 100)
 

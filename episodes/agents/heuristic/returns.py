@@ -16,6 +16,7 @@ from episodes.agents.heuristic.reading import (
     _NUMBER_WORDS,
     _ORDER_ID,
     _RETURN_REASONS,
+    _agrees,
     _money,
     _reason,
 )
@@ -53,7 +54,7 @@ class _Returns(_Orders):
         before proposing again, and the reason asked for when it is still not known."""
         for attempt in range(2):
             reply = yield from self._say(propose(reason))
-            if re.search(r"\byes\b", reply.lower()):
+            if _agrees(reply):
                 return reason
             if attempt == 0 and _REASON_OBJECTION.search(reply):
                 given = read(reply)
@@ -109,7 +110,7 @@ class _Returns(_Orders):
     def _return_quantity(self, lines: list[dict[str, Any]]) -> int | None:
         low = self.said.lower()
         found = list(re.finditer(r"only want to send back (\w+)|just (\w+) of the|"
-                                 r"return (\w+) of", low))
+                                 r"return (\w+) of|\bonly (\w+) of (?:the|my|them)\b", low))
         if not found:
             return None
         word = next(g for g in found[-1].groups() if g)
