@@ -36,6 +36,7 @@ from collections.abc import Callable, Generator
 from datetime import date, timedelta
 from typing import Any
 
+from episodes.agents.driven import Driven
 from episodes.agents.heuristic import HeuristicAgent
 from episodes.controller import Action, Observation, Policy, ToolRequest
 from mcp_shop.facts import CANNOT_CANCEL_REASONS, CANNOT_RETURN_REASONS, ORDER_STATUSES
@@ -96,24 +97,14 @@ def _result(obs: Observation, name: str) -> Any:
 # -- scripted policies ------------------------------------------------------------------------
 
 
-class _Scripted:
+class _Scripted(Driven):
     """A policy that plays a generator of actions, fed each observation."""
 
     def __init__(self, obs: Observation, script: Callable[[_Scripted, Observation], Script]
                  ) -> None:
         self.applied = False
         self.opening = obs.shopper_message or ""
-        self._gen = script(self, obs)
-        self._started = False
-
-    async def act(self, obs: Observation) -> Action:
-        try:
-            if not self._started:
-                self._started = True
-                return next(self._gen)
-            return self._gen.send(obs)
-        except StopIteration:
-            return Action(done=True)
+        self.drive(script(self, obs))
 
 
 def _the_order(policy: _Scripted) -> Generator[Action, Observation, str | None]:

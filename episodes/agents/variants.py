@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Generator
 from typing import Any
 
+from episodes.agents.driven import Driven
 from episodes.agents.oracle import Replay, gold_actions
 from episodes.controller import Action, Observation, Policy, ToolRequest
 from episodes.world import product_facts
@@ -147,23 +148,15 @@ _STATIC: dict[str, Callable[[TaskSpec], list[GoldStep]]] = {
 # -- twists that read tool results ------------------------------------------------------------
 
 
-class _Live:
+class _Live(Driven):
     """Plays a script that sees every tool result (``results``) as it goes."""
 
     def __init__(self, task: TaskSpec, script: Callable[[_Live, TaskSpec], Script]) -> None:
         self.results: list[Any] = []
-        self._gen = script(self, task)
-        self._started = False
+        self.drive(script(self, task))
 
-    async def act(self, obs: Observation) -> Action:
+    def observe(self, obs: Observation) -> None:
         self.results.extend(r for r in obs.tool_results if r.ok)
-        try:
-            if not self._started:
-                self._started = True
-                return next(self._gen)
-            return self._gen.send(obs)
-        except StopIteration:
-            return Action(done=True)
 
     def last(self, name: str) -> Any:
         return next((r.content for r in reversed(self.results) if r.name == name), None)

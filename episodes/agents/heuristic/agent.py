@@ -6,31 +6,22 @@ from __future__ import annotations
 
 import re
 
+from episodes.agents.driven import Driven
 from episodes.agents.heuristic.cart import _Cart
 from episodes.agents.heuristic.conversation import Step, _NewRequest
 from episodes.agents.heuristic.policy_answers import _policy_topic, _PolicyAnswers
 from episodes.agents.heuristic.reading import _ORDER_ID, _PRODUCT_ID
 from episodes.agents.heuristic.returns import _Returns
-from episodes.controller import Action, Observation, Policy
+from episodes.controller import Observation, Policy
 from verifiers.types import TaskSpec
 
 
-class _HeuristicPolicy(_Cart, _Returns, _PolicyAnswers):
+class _HeuristicPolicy(Driven, _Cart, _Returns, _PolicyAnswers):
     """One episode: a generator of actions driven by the observations sent back in."""
 
     def __init__(self, obs: Observation, seed: int) -> None:
         super().__init__(obs)
-        self._gen = self._main()
-        self._started = False
-
-    async def act(self, obs: Observation) -> Action:
-        try:
-            if not self._started:
-                self._started = True
-                return next(self._gen)
-            return self._gen.send(obs)
-        except StopIteration:
-            return Action(done=True)
+        self.drive(self._main())
 
     def _main(self) -> Step:
         while True:
