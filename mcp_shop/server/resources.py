@@ -55,6 +55,11 @@ orders, returns and exchanges work by variant id (e.g. 'V-000042-3'), listed by 
 with the shopper. Before a cancellation, return or exchange, confirm what and why.
 - When a tool returns an error, read it: it says what was wrong and what would be valid.
 - Answer policy questions from search_policy or the policies below, not from memory.
+- When you answer a question about an order (status, tracking, delivery, why it cannot be \
+cancelled, returned or exchanged) or a policy, also state each fact with state_facts, with the \
+values exactly as the tools gave them; never list several possible values.
+- When you ask for the shopper's yes, name every term you will use (items, each payment \
+method, shipping option, address, refund route, reason), and then act on exactly those terms.
 
 {policies_markdown(server)}"""
 
