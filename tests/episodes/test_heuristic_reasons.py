@@ -100,3 +100,10 @@ def test_the_heuristic_hears_a_yes_through_typos() -> None:
     for no in ("No — I need it by express.", "That's not why I want this: it broke.",
                "Not yet: my cart doesn't have the shoes yet.", "Why?"):
         assert not _agrees(no), no
+
+
+def test_the_heuristic_reads_a_doubled_letter_as_the_word_meant() -> None:
+    from episodes.agents.heuristic.vocab import _clean
+
+    assert _clean("What warrranty does it come with?") == "What warranty does it come with?"
+    assert _clean("Can I returrn it?") == "Can I return it?"

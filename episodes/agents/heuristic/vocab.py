@@ -130,6 +130,7 @@ def _vocab() -> _Vocab:
             swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
             if swapped != word:
                 v.fixes.setdefault(swapped, word)
+            v.fixes.setdefault(word[:i] + word[i] + word[i:], word)  # a doubled letter
     return v
 
 
