@@ -35,28 +35,12 @@ def unintended_effects(task: TaskSpec | Sequence[Intent], before: ShopState,
     out += [Reason(code="extra_order", params={"order_id": o.order_id},
                    text=f"extra order {o.order_id}") for o in new_orders[allowed:]]
 
-    returns = Counter(i.order_id for i in intents if i.kind == "return" and i.proceed)
     had_returns = {r.return_id for r in before.returns}
-    for r in after.returns:
-        if r.return_id in had_returns:
-            continue
-        if returns[r.order_id] > 0:
-            returns[r.order_id] -= 1
-        else:
-            out.append(Reason(code="extra_return", params={"return_id": r.return_id,
-                                                           "order_id": r.order_id},
-                              text=f"return {r.return_id} on {r.order_id} not asked for"))
-    exchanges = Counter(i.order_id for i in intents if i.kind == "exchange" and i.proceed)
     had_exchanges = {x.exchange_id for x in before.exchanges}
-    for x in after.exchanges:
-        if x.exchange_id in had_exchanges:
-            continue
-        if exchanges[x.order_id] > 0:
-            exchanges[x.order_id] -= 1
-        else:
-            out.append(Reason(code="extra_exchange", params={"exchange_id": x.exchange_id,
-                                                             "order_id": x.order_id},
-                              text=f"exchange {x.exchange_id} on {x.order_id} not asked for"))
+    out += _unasked("return", intents, [(r.return_id, r.order_id) for r in after.returns
+                                        if r.return_id not in had_returns])
+    out += _unasked("exchange", intents, [(x.exchange_id, x.order_id) for x in after.exchanges
+                                          if x.exchange_id not in had_exchanges])
 
     cancels = {i.order_id for i in intents if i.kind == "cancel" and i.proceed}
     for o in after.orders:
@@ -77,6 +61,22 @@ def unintended_effects(task: TaskSpec | Sequence[Intent], before: ShopState,
     cart_intents = [i for i in intents if i.kind in _CART_KINDS]
     if cart_intents:
         out += _extra_cart(cart_intents, before, after, products)
+    return out
+
+
+def _unasked(kind: str, intents: Sequence[Intent],
+             new: Sequence[tuple[str, str]]) -> list[Reason]:
+    """New returns or exchanges (``kind``), as (id, order id), beyond those the intents that
+    proceed ask for on each order."""
+    wanted = Counter(i.order_id for i in intents if i.kind == kind and i.proceed)
+    out: list[Reason] = []
+    for made, order in new:
+        if wanted[order] > 0:
+            wanted[order] -= 1
+        else:
+            out.append(Reason(code=f"extra_{kind}", params={f"{kind}_id": made,
+                                                           "order_id": order},
+                              text=f"{kind} {made} on {order} not asked for"))
     return out
 
 
