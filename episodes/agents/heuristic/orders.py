@@ -89,15 +89,24 @@ class _Orders(_Conversation):
             return None
         return oid, order, elig
 
-    def _status(self) -> Step:
+    def _read_order(self) -> Generator[Action, Observation, tuple[str, Any] | None]:
+        """The order the shopper means, read with get_order; None (after telling the shopper)
+        when there is no such order."""
         oid = yield from self._order_id("Which order is it? Do you have the order number?")
         if oid is None:
             yield from self._say("I couldn't find any orders on your account.")
-            return
+            return None
         order = yield from self._call("get_order", order_id=oid)
         if order is None:
             yield from self._say(f"I couldn't find order {oid}: {self.last_error}")
+            return None
+        return oid, order
+
+    def _status(self) -> Step:
+        found = yield from self._read_order()
+        if found is None:
             return
+        oid, order = found
         status = order.get("status", "")
         parts = [f"Your order {oid} {_STATUS_TEXT.get(status, 'is ' + status)}."]
         ships = order.get("shipments", [])

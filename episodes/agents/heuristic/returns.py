@@ -207,14 +207,10 @@ class _Returns(_Orders):
                                       "why would you like to cancel it?")
         elif _reason(self.said, _CANCEL_REASONS) is None:
             yield from self._ask_once("reason", "May I ask why you'd like to cancel it?")
-        oid = yield from self._order_id("Which order is it? Do you have the order number?")
-        if oid is None:
-            yield from self._say("I couldn't find any orders on your account.")
+        found = yield from self._read_order()
+        if found is None:
             return
-        order = yield from self._call("get_order", order_id=oid)
-        if order is None:
-            yield from self._say(f"I couldn't find order {oid}: {self.last_error}")
-            return
+        oid, order = found
         status = order.get("status", "")
         if status != "pending":
             state = {"shipped": "has already shipped", "delivered": "was already delivered",
