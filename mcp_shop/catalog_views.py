@@ -7,6 +7,7 @@ Plain functions over an engine or connection; nothing here imports ``mcp`` or wr
 from __future__ import annotations
 
 import re
+from functools import cache
 from collections.abc import Sequence
 from typing import Any
 
@@ -192,11 +193,17 @@ def _terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
+@cache
+def _policy_facts() -> dict[str, list[Fact]]:
+    """The shop's policy facts by section, computed once (the policies are constant)."""
+    return policy_facts()
+
+
 def search_policies(sections: Sequence[PolicySection], query: str,
                     limit: int = 3) -> PolicySearchResult:
     """Sections whose key, title or text share words with ``query``, by a simple tf score."""
     wanted = set(_terms(query))
-    facts = policy_facts()
+    facts = _policy_facts()
     matches = []
     for s in sections:
         head = _terms(f"{s.key} {s.title}")

@@ -89,7 +89,7 @@ def judge_claims(goals: Sequence[FactGoal], claims: Sequence[Claim], *,
         mine = [c for c in claims if c.fact == g.fact and (not about or c.about in about)]
         wrong = [c for c in mine if not same_value(c.value, g.value)]
         right = [c for c in mine if same_value(c.value, g.value)]
-        where = f" about {c_about}" if (c_about := (g.about[0] if g.about else "")) else ""
+        where = f" about {g.about[0]}" if g.about else ""
         if wrong:
             c = wrong[0]
             reqs.append((0.0, Reason(
