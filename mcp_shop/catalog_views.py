@@ -7,8 +7,8 @@ Plain functions over an engine or connection; nothing here imports ``mcp`` or wr
 from __future__ import annotations
 
 import re
-from functools import cache
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field
