@@ -142,15 +142,13 @@ def check_value(key: str, value: Any) -> str | int | bool:
     if kind == "date":
         m = _DATE.match(text)
         try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat() \
-                if m else _bad_date(key, value)
+            if m:
+                return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
         except ValueError:
-            return _bad_date(key, value)
+            pass
+        raise InvalidInput(f"{key} takes a date as YYYY-MM-DD (e.g. '2026-03-05'), got "
+                           f"{value!r}")
     return text
-
-
-def _bad_date(key: str, value: Any) -> str:
-    raise InvalidInput(f"{key} takes a date as YYYY-MM-DD (e.g. '2026-03-05'), got {value!r}")
 
 
 def day_of(when: datetime | date) -> str:
@@ -161,17 +159,13 @@ def day_of(when: datetime | date) -> str:
 # -- the shop's policies as facts ----------------------------------------------------------
 
 
-def _rule_subjects(prefix: str) -> str:
-    return prefix or "*"
-
-
 def policy_facts(p: Policies = DEFAULT_POLICIES) -> dict[str, list[Fact]]:
     """Every policy fact, by policy section key (as ``render_policies`` names them). A
     return or warranty rule's facts are about its category prefix, ``*`` for the rule that
     covers every other category."""
     returns: list[Fact] = []
     for r in sorted(p.return_rules, key=lambda r: r.slug_prefix):
-        about = _rule_subjects(r.slug_prefix)
+        about = r.slug_prefix or "*"
         returns.append(Fact(fact="returnable", about=about, value=r.returnable))
         if r.returnable:
             returns += [
