@@ -48,9 +48,10 @@ def shop_args(db: str) -> list[str]:
 def wide(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Wide consoles, so tables and messages are not wrapped (both still print to the captured
     sys.stdout / sys.stderr)."""
-    monkeypatch.setattr(cli, "console", Console(width=250, no_color=True, highlight=False))
-    monkeypatch.setattr(cli, "err", Console(width=250, stderr=True, no_color=True,
-                                            highlight=False))
+    monkeypatch.setattr(cli.output, "console", Console(width=250, no_color=True,
+                                                       highlight=False))
+    monkeypatch.setattr(cli.output, "err", Console(width=250, stderr=True, no_color=True,
+                                                   highlight=False))
     yield
 
 

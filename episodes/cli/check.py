@@ -1,0 +1,51 @@
+"""``shop-episodes check``: the oracle replays the gold solution of every generated task; any
+task it does not solve is a generator bug."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import anyio
+
+from episodes.cli import output
+from episodes.cli.options import open_shop
+from episodes.cli.run import run_in_process
+from episodes.cli.summary import print_summary, summarize
+
+__all__ = ["cmd_check"]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run the oracle on ``--seeds`` tasks per family and difficulty; fail on any miss."""
+    from episodes.difficulty import parse_difficulty_range
+    from episodes.generate import generate_task
+    from episodes.tasks import parse_families
+
+    shop = open_shop(args)
+    fams = parse_families(args.families)
+    diffs = parse_difficulty_range(args.difficulty)
+    tasks = []
+    jobs = [(f, d, args.seed * 100_003 + s) for f in fams for d in diffs
+            for s in range(args.seeds)]
+    with output.Bar("Generating tasks", len(jobs)) as advance:
+        for f, d, s in jobs:
+            tasks.append(generate_task(shop, f, d, s))
+            advance()
+    run_args = argparse.Namespace(agent="oracle", connect=None, stdio=None, out=args.out,
+                                  trials=1, concurrency=args.concurrency, reward_mode="sparse")
+    started = time.perf_counter()
+    records = anyio.run(run_in_process, run_args, shop, tasks)
+    elapsed = time.perf_counter() - started
+    failed = [r for r in records if not r["success"]]
+    print_summary([r for r in summarize(records) if r["family"] == "all" or args.verbose],
+                  f"oracle check: {len(records)} tasks in {elapsed:.1f} s")
+    for r in failed[:20]:
+        reasons = "; ".join(c["reason"] for c in r["reward_components"] if c["value"] < 1)
+        output.err.print(f"[red]UNSOLVED[/] {r['task_id']}: {r['stop_reason']}: {reasons}")
+    if failed:
+        output.err.print(f"[red]{len(failed)} of {len(records)} generated tasks were not solved "
+                         "by their gold solution: each is a generator bug[/]")
+        return 1
+    output.console.print(f"Every one of {len(records)} tasks was solved by its gold solution.")
+    return 0

@@ -1,0 +1,128 @@
+"""The ``shop-episodes`` command: run agents on generated or hand-written tasks, export tasks,
+check that every generated task is solvable.
+
+    shop-episodes run --agent heuristic --families all --difficulty 0-5 --episodes 200 \\
+        --concurrency 16 --seed 7 --out runs/demo.jsonl
+    shop-episodes run --agent oracle --tasks examples/tasks/
+    shop-episodes run --agent heuristic --trials 4 --episodes 50   # pass@k and pass^k
+    shop-episodes run --agent heuristic --curriculum cur.json --episodes 500   # adaptive
+    shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
+    shop-episodes tasks --schema                 # the task JSON schema
+    shop-episodes records --schema               # the rollout record's JSON schema
+    shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from episodes.cli.check import cmd_check
+from episodes.cli.options import (
+    add_shop_options,
+    add_task_options,
+    non_negative,
+    positive,
+    rate,
+)
+from episodes.cli.run import cmd_run
+from episodes.cli.tasks import cmd_tasks
+from episodes.export import add_export_command
+from episodes.http_env import add_serve_env_command
+from episodes.records import add_records_command
+from episodes.report import add_report_command
+
+__all__ = ["build_parser"]
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = sub.add_parser("run", help="run an agent on tasks and write rollouts")
+    run.add_argument("--agent", default="heuristic", help="oracle, heuristic, random or llm")
+    add_task_options(run, episodes=60)
+    run.add_argument("--concurrency", type=positive, default=8)
+    run.add_argument("--trials", type=positive, default=1, help="runs per task")
+    run.add_argument("--reward-mode", choices=["sparse", "shaped", "dense"], default="sparse")
+    run.add_argument("--out", help="rollout JSONL file")
+    run.add_argument("--connect", help="URL of a running mcp-shop HTTP server on the same "
+                     "--db (default: an in-memory server)")
+    run.add_argument("--stdio", help="command line of a stdio mcp-shop server on the same --db")
+    run.add_argument("--workers", type=positive, default=1, help="worker processes (one per "
+                     "core helps: an episode is mostly Python); each runs --concurrency "
+                     "episodes at a time")
+    run.add_argument("--shopper-llm", metavar="URL", help="rephrase the shopper's messages "
+                     "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
+                     "API key from OPENAI_API_KEY); the rules still decide")
+    run.add_argument("--shopper-model", help="the model name for --shopper-llm")
+    llm = run.add_argument_group(
+        "llm agent", "--agent llm: a model behind any OpenAI-compatible Chat Completions "
+        "endpoint with tool calling (vLLM, SGLang, llama.cpp server, Ollama, hosted APIs)")
+    llm.add_argument("--llm-base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1 "
+                     "(default: $MCP_SHOP_LLM_BASE_URL or $OPENAI_BASE_URL)")
+    llm.add_argument("--llm-model", help="the model name the endpoint serves")
+    llm.add_argument("--llm-api-key-env", metavar="VAR", help="the environment variable "
+                     "holding the API key (default OPENAI_API_KEY; no key is sent when unset)")
+    llm.add_argument("--llm-temperature", type=float, help="sampling temperature (default 0)")
+    llm.add_argument("--llm-max-calls", type=positive, metavar="N",
+                     help="model requests per episode (default 60)")
+    llm.add_argument("--llm-max-tokens", type=positive, metavar="N",
+                     help="tokens per episode, prompts included (default 500000)")
+    cur = run.add_argument_group(
+        "curriculum", "adaptive difficulty: per family a window [l, h] from [0, 0]; after "
+        "--curriculum-check-every episodes at h, a success rate of at least the threshold "
+        "raises h by one (and l to at least h - width + 1)")
+    cur.add_argument("--curriculum", metavar="STATE.json", help="draw --episodes more tasks "
+                     "from the curriculum saved in this file (created if missing; saved after "
+                     "every check and at the end); --families and --seed set up a new file "
+                     "(given for an existing one, they must match it)")
+    cur.add_argument("--curriculum-check-every", type=positive, metavar="N",
+                     help="counted episodes (at d == h) per check (default 32)")
+    cur.add_argument("--curriculum-threshold", type=rate, metavar="RATE",
+                     help="success rate at h that promotes (default 0.9)")
+    cur.add_argument("--curriculum-width", type=positive, metavar="W",
+                     help="the widest window (default 4)")
+    cur.add_argument("--curriculum-batch", type=positive, metavar="B",
+                     help="tasks drawn, run concurrently, then reported per step (default "
+                     "--concurrency x --workers). Windows move only between batches, so a "
+                     "run depends on it: a resumed run repeats an uninterrupted one exactly "
+                     "when B is the same and each part's --episodes is a multiple of B")
+    add_shop_options(run)
+    run.set_defaults(fn=cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``shop-episodes`` command; each sets ``fn`` (returns the exit
+    code)."""
+    parser = argparse.ArgumentParser(prog="shop-episodes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+
+    tasks = sub.add_parser("tasks", help="export generated tasks as JSONL")
+    add_task_options(tasks, episodes=60)
+    tasks.add_argument("--out", help="JSONL file (default: stdout)")
+    tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
+    tasks.add_argument("--format", choices=("tasks", "trl"), default="tasks",
+                       help="tasks: TaskSpec JSONL (default); trl: dataset rows for "
+                       "GRPOTrainer(environment_factory=ShopToolEnv), see episodes.trl_env")
+    add_shop_options(tasks)
+    tasks.set_defaults(fn=cmd_tasks)
+
+    check = sub.add_parser("check", help="the oracle must solve every generated task")
+    check.add_argument("--families", default="all")
+    check.add_argument("--difficulty", default="0-10")
+    check.add_argument("--seeds", type=positive, default=50, help="tasks per family and "
+                       "difficulty")
+    check.add_argument("--seed", type=non_negative, default=0)
+    check.add_argument("--concurrency", type=positive, default=8)
+    check.add_argument("--out", help="rollout JSONL of the check")
+    check.add_argument("--verbose", action="store_true", help="a row per family and "
+                       "difficulty")
+    add_shop_options(check)
+    check.set_defaults(fn=cmd_check)
+    add_records_command(sub)
+    add_report_command(sub)
+    add_export_command(sub)
+    add_serve_env_command(sub)
+    from episodes.audit import add_audit_command
+
+    add_audit_command(sub)
+    return parser

@@ -1,0 +1,157 @@
+"""``shop-episodes run``: run an agent on tasks, in this process (over an in-memory, HTTP or
+stdio server) or in worker processes, writing rollouts as episodes finish."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import time
+from typing import Any
+
+import anyio
+
+from episodes.cli import output
+from episodes.cli.curriculum_steps import CurriculumSteps, open_curriculum, print_windows
+from episodes.cli.options import open_shop, task_list
+from episodes.cli.summary import print_summary, print_trials, summarize
+from episodes.cli.writer import RolloutWriter
+
+__all__ = ["cmd_run", "run_in_process"]
+
+
+async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
+                         curriculum: Any = None) -> list[dict[str, Any]]:
+    """Run ``tasks`` in this process (or, with a ``curriculum``, ``--episodes`` tasks it
+    draws)."""
+    from episodes.agents import make_agent
+    from episodes.controller import EpisodeController
+
+    agent = make_agent(args.agent)
+    connect: Any = args.connect or (shlex.split(args.stdio) if args.stdio else None)
+    async with contextlib.AsyncExitStack() as stack:
+        try:  # connect before creating the output file
+            options = rephrase_options(args)
+            rephraser = None
+            if options is not None:
+                from episodes.rephrase import ChatRephraser
+
+                rephraser = ChatRephraser(options["base_url"], model=options["model"])
+            controller = await stack.enter_async_context(EpisodeController(
+                shop, connect=connect, reward_mode=args.reward_mode, rephraser=rephraser))
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is reported as one
+            if connect is None:
+                raise
+            raise ConnectionError(f"cannot reach the shop server {args.connect or args.stdio!r}"
+                                  f": {_root_cause(exc)}") from None
+        return await _run_on(args, controller, agent, tasks, curriculum)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error of a (possibly grouped) connection failure, as text."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: list[Any],
+                  curriculum: Any = None) -> list[dict[str, Any]]:
+    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
+    with output.Bar(f"Episodes ({agent.name})", total) as advance:
+        writer = RolloutWriter(args, tasks, advance)
+
+        async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
+            return await controller.run(agent, batch, concurrency=args.concurrency,
+                                        trials=args.trials, on_done=writer)
+
+        try:
+            if curriculum is None:
+                return await run_batch(tasks)
+            steps = CurriculumSteps(args, controller.shop, curriculum, writer)
+            with steps:
+                for batch in steps:
+                    steps.report(await run_batch(batch))
+            return steps.records
+        finally:
+            writer.close()
+
+
+def _run_workers(args: argparse.Namespace, tasks: list[Any], shop: Any = None,
+                 curriculum: Any = None) -> list[dict[str, Any]]:
+    from episodes.agents import make_agent
+    from episodes.parallel import WorkerPool
+
+    make_agent(args.agent)  # an unknown agent fails here, before any process starts
+    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
+    with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
+                    catalog_size=args.catalog_size, rephrase=rephrase_options(args)) as pool, \
+            output.Bar(f"Episodes ({args.agent}, {pool.workers} processes)", total) as advance:
+        writer = RolloutWriter(args, tasks, advance)
+
+        def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
+            return pool.run(args.agent, batch, trials=args.trials,
+                            concurrency=args.concurrency, reward_mode=args.reward_mode,
+                            on_done=writer)
+
+        try:
+            if curriculum is None:
+                return run_batch(tasks)
+            steps = CurriculumSteps(args, shop, curriculum, writer)
+            with steps:
+                for batch in steps:
+                    steps.report(run_batch(batch))
+            return steps.records
+        finally:
+            writer.close()
+
+
+def rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The shopper rephraser's options (``--shopper-llm``, ``--shopper-model``), or None."""
+    if not getattr(args, "shopper_llm", None):
+        return None
+    if not args.shopper_model:
+        raise ValueError("--shopper-llm needs --shopper-model (the model name the endpoint "
+                         "serves)")
+    return {"base_url": args.shopper_llm, "model": args.shopper_model}
+
+
+_LLM_FLAGS = (("llm_base_url", "BASE_URL"), ("llm_model", "MODEL"),
+              ("llm_api_key_env", "API_KEY_ENV"), ("llm_temperature", "TEMPERATURE"),
+              ("llm_max_calls", "MAX_CALLS"), ("llm_max_tokens", "MAX_TOKENS"))
+
+
+def _llm_options(args: argparse.Namespace) -> None:
+    """Hand the --llm-* options to the llm agent through the environment, which worker
+    processes inherit (``LLMAgent.from_env`` reads them)."""
+    for flag, var in _LLM_FLAGS:
+        value = getattr(args, flag, None)
+        if value is not None:
+            os.environ[f"MCP_SHOP_LLM_{var}"] = str(value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``shop-episodes run``."""
+    _llm_options(args)
+    if args.workers > 1 and (args.connect or args.stdio):
+        raise ValueError("--workers runs in-memory servers in each process; it cannot be "
+                         "combined with --connect or --stdio")
+    curriculum = open_curriculum(args)
+    shop = open_shop(args)
+    tasks = task_list(args, shop) if curriculum is None else []
+    started = time.perf_counter()
+    if args.workers > 1:
+        records = _run_workers(args, tasks, shop, curriculum)
+    else:
+        records = anyio.run(run_in_process, args, shop, tasks, curriculum)
+    elapsed = time.perf_counter() - started
+    print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
+                  f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
+    if args.trials > 1 and records:
+        print_trials(records, args.trials)
+    if curriculum is not None:
+        print_windows(curriculum)
+        output.err.print(f"Curriculum state saved to {curriculum.path}")
+    if args.out:
+        output.err.print(f"Rollouts written to {args.out}")
+    return 0
