@@ -44,7 +44,7 @@ from episodes.controller import (
     StepResult,
 )
 from mcp_shop import Shop
-from mcp_shop.db import DEFAULT_DB_URL
+from mcp_shop.db import DEFAULT_DB_URL, default_db_url
 from verifiers.types import TaskSpec
 
 __all__ = [
@@ -132,7 +132,7 @@ class ShopSettings:
         if mode not in REWARD_MODES:
             raise ValueError(f"MCP_SHOP_REWARD_MODE={mode!r}: choose one of "
                              f"{', '.join(REWARD_MODES)}")
-        return cls(db=env.get("MCP_SHOP_DB", "").strip() or DEFAULT_DB_URL,
+        return cls(db=default_db_url(env),
                    catalog_seed=_int_var(env, "MCP_SHOP_CATALOG_SEED", 0),
                    catalog_size=_int_var(env, "MCP_SHOP_CATALOG_SIZE", DEFAULT_CATALOG_SIZE),
                    connect=connect, reward_mode=cast(RewardMode, mode))

@@ -4,6 +4,9 @@
     mcp-shop tour                      # builds the default catalog on first use, then tours it
     mcp-shop serve                     # MCP over stdio (logs on stderr)
     mcp-shop serve --http --host 127.0.0.1 --port 8000   # Streamable HTTP at /mcp, GET /health
+
+--db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 2 the
+command cannot run as given (bad option, unusable database or port), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,15 +27,24 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
-from mcp_shop.db import DEFAULT_DB_URL
+from mcp_shop.cli_support import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    add_db_option,
+    add_version_option,
+    database_problem,
+    make_console,
+    print_error,
+)
 from mcp_shop.errors import ShopError
 from mcp_shop.money import dollars
 
 __all__ = ["main"]
 
-console = Console(stderr=False)
-err = Console(stderr=True)
+console = make_console()
+err = make_console(stderr=True)
 
 
 @contextmanager
@@ -165,9 +176,26 @@ def cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let it go, so that a port in use or a bad host is reported
+    before the catalog is opened (or built)."""
+    if port == 0:
+        return
+    from mcp_shop.server.http_app import bind
+
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose a free "
+                      "--port (0 picks one) and a --host of this machine (127.0.0.1, "
+                      "0.0.0.0)") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from mcp_shop.server.run import ServeOptions, serve
 
+    if args.http:
+        _check_port(args.host, args.port)
     return serve(ServeOptions(
         db=args.db, seed=args.seed, size=args.size, schema=args.schema, index_dir=args.index_dir,
         http=args.http, host=args.host, port=args.port, allowed_hosts=args.allowed_host,
@@ -179,9 +207,7 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p = sub.add_parser("serve", help="serve the shop over MCP (stdio, or Streamable HTTP)",
                        description="Serve the shop over MCP. The catalog is built on first "
                        "start and reused after. Logs go to stderr only.")
-    p.add_argument("--db", default=DEFAULT_DB_URL,
-                   help=f"database URL (default {DEFAULT_DB_URL}; "
-                   "postgresql+psycopg://user@host/db for PostgreSQL)")
+    add_db_option(p, note="; the catalog is built on first start")
     p.add_argument("--schema", default=None, help="PostgreSQL schema holding the shop tables")
     p.add_argument("--seed", type=int, default=None,
                    help="catalog seed (default: the catalog the database holds, else 0)")
@@ -194,7 +220,7 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--http", action="store_true",
                    help="serve Streamable HTTP at /mcp (plus GET /health) instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000,
+    p.add_argument("--port", type=_bounded(0, 65535), default=8000,
                    help="HTTP port (default 8000; 0 picks a free port, printed on stderr)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                    help="extra Host header to accept, e.g. shop.example.com or "
@@ -226,14 +252,14 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mcp-shop", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="mcp-shop", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, fn, help_ in [("build", cmd_build, "generate the catalog and its search index"),
                             ("tour", cmd_tour, "build the catalog if needed and tour the shop")]:
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--db", default=DEFAULT_DB_URL,
-                       help=f"database URL (default {DEFAULT_DB_URL}; "
-                       "postgresql+psycopg://user@host/db for PostgreSQL)")
+        add_db_option(p, note="; the catalog is built on first use")
         p.add_argument("--seed", type=_bounded(0, 2**63 - 1), default=0,
                        help="catalog seed (default 0)")
         p.add_argument("--size", type=_bounded(1, 5_000_000), default=10_000,
@@ -247,9 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args))
-    except ShopError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return 2
+    except (ShopError, OSError) as exc:
+        print_error(err, exc)
+    except DBAPIError as exc:
+        print_error(err, database_problem(exc, args.db))
+    except KeyboardInterrupt:
+        err.print("interrupted", soft_wrap=True)
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":

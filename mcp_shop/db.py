@@ -12,23 +12,28 @@ are numbered in commit order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel
 
 import mcp_shop.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from mcp_shop.errors import InvalidInput
 
 __all__ = [
+    "DB_ENV_VAR",
     "DEFAULT_DB_URL",
     "backend_name",
+    "check_db_url",
     "create_schema",
+    "default_db_url",
     "make_engine",
     "read_tx",
     "sqlite_path",
@@ -37,6 +42,31 @@ __all__ = [
 ]
 
 DEFAULT_DB_URL = "sqlite:///shop.db"
+DB_ENV_VAR = "MCP_SHOP_DB"
+
+_VALID_URLS = ("sqlite:///shop.db (a file here), sqlite:////abs/path/shop.db or "
+               "postgresql+psycopg://user@host:5432/dbname")
+
+
+def default_db_url(environ: Mapping[str, str] | None = None) -> str:
+    """The database every command line and environment uses unless told otherwise:
+    ``$MCP_SHOP_DB`` when set (and not blank), else ``sqlite:///shop.db``."""
+    env = os.environ if environ is None else environ
+    return env.get(DB_ENV_VAR, "").strip() or DEFAULT_DB_URL
+
+
+def check_db_url(url: str) -> URL:
+    """``url`` parsed, if it is a SQLite or PostgreSQL URL; else ``InvalidInput`` saying
+    what a valid one looks like."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        hint = f" (for that file: sqlite:///{url})" if "://" not in url and url else ""
+        raise InvalidInput(f"{url!r} is not a database URL{hint}; a valid one looks like "
+                           f"{_VALID_URLS}", url=url) from None
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(f"unsupported database URL {url!r}: use {_VALID_URLS}", url=url)
+    return u
 
 
 def backend_name(engine: Engine) -> str:
@@ -46,7 +76,7 @@ def backend_name(engine: Engine) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for in-memory databases and other backends."""
-    u = make_url(url)
+    u = check_db_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
@@ -59,24 +89,18 @@ def make_engine(url: str = DEFAULT_DB_URL, *, schema: str | None = None) -> Engi
         url: the database URL; ``postgresql://`` is read as ``postgresql+psycopg://``.
         schema: PostgreSQL only: put every table in this schema (created if missing).
     """
-    u = make_url(url)
-    backend = u.get_backend_name()
-    if backend == "sqlite":
+    u = check_db_url(url)
+    if u.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    if backend == "postgresql":
-        if u.drivername == "postgresql":
-            u = u.set(drivername="postgresql+psycopg")
-        args = {"options": f"-csearch_path={schema}"} if schema else {}
-        engine = create_engine(u, connect_args=args, pool_size=10, max_overflow=20,
-                               pool_pre_ping=True)
-        if schema:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        return engine
-    raise InvalidInput(
-        f"unsupported database URL {url!r}: use sqlite:///path.db or "
-        "postgresql+psycopg://user@host:5432/dbname"
-    )
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    args = {"options": f"-csearch_path={schema}"} if schema else {}
+    engine = create_engine(u, connect_args=args, pool_size=10, max_overflow=20,
+                           pool_pre_ping=True)
+    if schema:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -86,8 +110,13 @@ def _sqlite_engine(url: str) -> Engine:
             f"{url!r} is an in-memory SQLite database, which is private to one connection; "
             "use a file, e.g. sqlite:///shop.db (or sqlite:////tmp/shop.db)"
         )
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise InvalidInput(f"{url!r} names a directory; name a file in it, e.g. "
+                           f"sqlite:///{path / 'shop.db'}", url=url)
+    if not path.parent.is_dir():
+        raise InvalidInput(f"{url!r}: the directory {str(path.parent)!r} does not exist; "
+                           "create it first or name a file in an existing directory",
+                           url=url)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
