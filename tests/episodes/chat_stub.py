@@ -8,8 +8,9 @@ of anything that talks to a model (the LLM agent, the shopper's rephrasing).
         ... stub.requests[0]["body"]["tools"] ...
 
 Replies are taken from the queue first (shared by every client, in arrival order), then from
-``policy(body)``; with neither the stub answers HTTP 500. Every request is recorded (path,
-headers, JSON body) before it is answered.
+``policy(body)``; with neither the stub answers HTTP 500. A request with ``"stream": true`` gets
+the reply as server-sent events. Every request is recorded (path, headers, JSON body) before
+it is answered.
 """
 
 from __future__ import annotations
@@ -110,6 +111,25 @@ def gold_policy(scripts: Mapping[str, Sequence[Action]]) -> Callable[[dict[str, 
     return policy
 
 
+def _events(reply: dict[str, Any]) -> bytes:
+    """A reply as the server-sent events of a streamed completion (``"stream": true``): one
+    chunk with the whole message, one with the finish reason, the usage, then ``[DONE]``."""
+    choice = reply["choices"][0]
+    message = dict(choice["message"])
+    if "tool_calls" in message:
+        message["tool_calls"] = [{"index": k, **c} for k, c in enumerate(message["tool_calls"])]
+    head = {k: reply[k] for k in ("id", "created", "model")}
+    chunks = [{**head, "object": "chat.completion.chunk",
+               "choices": [{"index": 0, "delta": message, "finish_reason": None}]},
+              {**head, "object": "chat.completion.chunk",
+               "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}]
+    if "usage" in reply:
+        chunks.append({**head, "object": "chat.completion.chunk", "choices": [],
+                       "usage": reply["usage"]})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + \
+        b"data: [DONE]\n\n"
+
+
 class ChatStub:
     """The stub server (a thread); a context manager that shuts it down."""
 
@@ -137,12 +157,15 @@ class ChatStub:
                     self._send(reply.code, reply.body.encode(), reply.headers)
                 elif isinstance(reply, Raw):
                     self._send(200, reply.data, {})
+                elif body.get("stream"):
+                    self._send(200, _events(reply), {}, "text/event-stream")
                 else:
                     self._send(200, json.dumps(reply).encode(), {})
 
-            def _send(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+            def _send(self, code: int, data: bytes, headers: dict[str, str],
+                      content_type: str = "application/json") -> None:
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
