@@ -36,6 +36,7 @@ from episodes.families.planning import (
 )
 from episodes.generate import GenContext, register
 from mcp_shop.catalog.data_play import THEMES
+from mcp_shop.catalog.text import with_article
 from mcp_shop.views import ProductView, VariantView
 from verifiers.types import (
     GoldStep,
@@ -109,8 +110,8 @@ def _gift(ctx: GenContext) -> TaskSpec:
                             say=f"Actually, they're more into {_theme_words(theme)} these days.",
                             new_value=theme,
                             items=[ItemGoal(match=match.model_copy(deep=True), quantity=1,
-                                            label=f"a {_theme_words(theme)} gift")])
-    label = f"a {_theme_words(str(initial.attributes['theme']))} gift"
+                                            label=with_article(f"{_theme_words(theme)} gift"))])
+    label = with_article(f"{_theme_words(str(initial.attributes['theme']))} gift")
     near = [v for v in candidates(ctx, match.category or _TOYS, exclude=[toy.product_id],
                                   attributes={"theme": theme}) if plan.free(v)]
     for view in near[:p.distractors]:
@@ -145,7 +146,9 @@ def _gift(ctx: GenContext) -> TaskSpec:
         gold_say(f"Added the {toy.title} ({money(price)}) to your cart — total {money(price)}, "
              f"within your {money(budget)} budget."),
     ]
-    desc = f"A {theme} gift for a {age}-year-old under {money(budget)}, in the cart."
+    gift = with_article(f"{_theme_words(theme)} gift")
+    desc = (f"{gift[0].upper()}{gift[1:]} for {with_article(f'{age}-year-old')} under "
+            f"{money(budget)}, in the cart.")
     return assemble(ctx, intent=intent, world=world, gold=gold, persona="gift shopper",
                     description=desc, scenario=events)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from mcp_shop.catalog.specs import AttrSpec
 from mcp_shop.catalog.taxonomy import LeafInfo, leaves
-from mcp_shop.catalog.text import display
+from mcp_shop.catalog.text import display, with_article
 from verifiers.types import Slot
 
 __all__ = [
@@ -88,7 +88,7 @@ def leaf_singular(slug: str) -> str:
     noun = (first if isinstance(first, str) else first[0]).lower()
     if noun.endswith("s") and not noun.endswith("ss"):
         return noun  # 'headphones', 'pruners', 'running shoes'
-    return ("an " if noun[0] in "aeiou" else "a ") + noun
+    return with_article(noun)
 
 
 def attr_spec(slug: str, name: str) -> AttrSpec | None:
@@ -111,7 +111,7 @@ def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> 
     if at_least:
         unit = _UNITS.get(spec.unit or "", spec.unit or "") if spec else ""
         amount = display(value)
-        return f"with a {label} of at least {amount}{' ' + unit if unit else ''}"
+        return f"with {with_article(label)} of at least {amount}{' ' + unit if unit else ''}"
     if isinstance(value, bool):
         text = spec.phrase if spec and isinstance(spec.phrase, str) and spec.phrase else label
         return f"with {text}" if value else f"without {label}"
@@ -119,8 +119,8 @@ def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> 
         return f"with {spec.phrase[value]}"
     if spec is not None and isinstance(spec.phrase, str) and "{v}" in spec.phrase:
         text = spec.phrase.format(v=display(value))
-        if text.startswith("a ") and text[2:3].lower() in "aeiou":
-            text = "an " + text[2:]
+        if text.startswith("a "):
+            text = with_article(text[2:])
         return f"with {text}"
     return f"with {label} {display(value)}"
 
@@ -135,7 +135,7 @@ def option_phrase(name: str, value: str) -> str:
     if name == "width":
         return f"in {value} width"
     if name in ("pack",):
-        return f"as a {value}"
+        return f"as {with_article(value)}"
     return f"in the {value} {name.replace('_', ' ')}"
 
 

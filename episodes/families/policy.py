@@ -19,6 +19,7 @@ from episodes.families.phrases import PERSONAS, greeting
 from episodes.families.telling import fact, tell
 from episodes.generate import GenContext, register, task_id
 from mcp_shop.catalog.taxonomy import leaves
+from mcp_shop.catalog.text import with_article
 from mcp_shop.facts import FINAL_SALE, category_subjects
 from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule, WarrantyRule
 from mcp_shop.views import ProductView
@@ -109,8 +110,8 @@ def _q_fee(ctx: GenContext, tier: str) -> _Part:
     return _Part("fee", f"Is there a restocking fee if I return {name}?",
                  [fact("restocking_fee_percent", _return_subjects(slug), pct)],
                  f"restocking fee {name}",
-                 f"Yes: returns of {name} carry a {pct}% restocking fee, unless the item is "
-                 "defective, not as described or arrived damaged.")
+                 f"Yes: returns of {name} carry {with_article(f'{pct}%')} restocking fee, "
+                 "unless the item is defective, not as described or arrived damaged.")
 
 
 def _q_fee_defective(ctx: GenContext, tier: str) -> _Part:
@@ -234,8 +235,9 @@ def _q_warranty_product(ctx: GenContext, tier: str) -> _Part:
     return _Part("warranty", question, [fact(
         "warranty_months", [view.product_id, *_warranty_subjects(view.category_slug)],
         rule.months)], f"warranty {rule.label}",
-                 f"The {view.title} is {rule.label.lower()}, so it comes with a {rule.months}-"
-                 "month manufacturer warranty from delivery.", before)
+                 f"The {view.title} is {rule.label.lower()}, so it comes with "
+                 f"{with_article(str(rule.months))}-month manufacturer warranty from "
+                 "delivery.", before)
 
 
 def _lower_first(text: str) -> str:

@@ -15,7 +15,8 @@ from mcp_shop.catalog.specs import AttrSpec, Leaf
 from mcp_shop.catalog.taxonomy import THEME_WORDS, LeafInfo
 from mcp_shop.catalog.vocab import TECH_LINES
 
-__all__ = ["Phrases", "describe", "display", "make_title", "phrase_builder", "title_features"]
+__all__ = ["Phrases", "article", "describe", "display", "make_title", "phrase_builder",
+           "title_features", "with_article"]
 
 _UPPER = re.compile(r"^(\d+k|ipx\d|ips|va|oled|aps_c|tpe|pvc|usb)$")
 _NAMES = {"aps_c": "APS-C", "one_inch": "1-inch", "micro_four_thirds": "Micro Four Thirds",
@@ -49,12 +50,50 @@ def display(value: Any) -> str:
     return str(value)
 
 
+_NUMBER = re.compile(r"\d[\d,]*")
+_LETTERS = re.compile(r"[A-Za-z]+")
+_AN_LETTERS = "aefhilmnorsx"  # letters whose names start with a vowel: "an X", "an LED"
+_YOU_SOUND = re.compile(r"(uni(?![nmd])|us[eu]|uti|ur[aeiou]|uk|eu|ewe|one\b|once)", re.I)
+_SILENT_H = re.compile(r"(hour|honest|honou?r|heir)", re.I)
+
+
+def article(word: str) -> str:
+    """The indefinite article ("a" or "an") for ``word`` (or the phrase it starts), by its
+    first sound, not its first letter: "an ocean", "an 8-inch", "an 18-count", "an 1800 W"
+    (eighteen hundred; but "a 1,800": one thousand), "an IPS" (letters read one by one), "an
+    hour"; and "a unit", "a one-year", "a USB-C", "a 108 MP". The one place the project picks
+    an article."""
+    text = word.lstrip(" \"'(")
+    number = _NUMBER.match(text)
+    if number:
+        digits = number.group().replace(",", "")
+        value = int(digits)
+        if 1100 <= value <= 1999 and number.group() == digits:  # "eighteen hundred"
+            lead = value // 100
+        else:  # read by thousands: eight hundred, eleven thousand
+            lead = int(digits[:len(digits) % 3 or 3])
+        return "an" if str(lead).startswith("8") or lead in (11, 18) else "a"
+    letters = _LETTERS.match(text)
+    if not letters:
+        return "a"
+    token = letters.group()
+    if token.isupper() and (len(token) > 1 or text[1:2] in ("", "-")):  # IPS, X-ray, V-neck
+        return "an" if token[0].lower() in _AN_LETTERS else "a"
+    if token[0].lower() in "aeiou":
+        return "a" if _YOU_SOUND.match(token) else "an"
+    return "an" if _SILENT_H.match(token) else "a"
+
+
+def with_article(phrase: str) -> str:
+    """``phrase`` after its indefinite article: "an ocean gift", "a 12-year-old"."""
+    return f"{article(phrase)} {phrase}"
+
+
 def _article(text: str) -> str:
-    """'a ips panel' -> 'an IPS panel' style fix of the indefinite article."""
+    """A phrase written "a ..." with the article ``article`` picks: 'a IPS panel' -> 'an IPS
+    panel'."""
     if text.startswith("a ") and len(text) > 2:
-        nxt = text[2:]
-        if nxt[0] in "aeiouAEIOU8" or nxt.startswith(("11", "18", "IPS", "OLED", "X")):
-            return "an " + nxt
+        return with_article(text[2:])
     return text
 
 
