@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from episodes.argtypes import bounded_float, bounded_int
-from episodes.http_env.app import build_env_app
 from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES
 from episodes.tasks import load_task_set
 
@@ -26,8 +25,15 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     """Open the shop (and ``--tasks``), bind the port and serve until SIGINT / SIGTERM."""
     import uvicorn
 
+    from episodes.http_env.protocol import MAX_BODY_BYTES
     from mcp_shop.server.http_app import bind
     from mcp_shop.server.run import ServeOptions, open_shop
+
+    try:
+        from episodes.http_env.app import build_env_app
+    except ImportError as exc:
+        raise ValueError(f"serve-env needs openenv-core ({exc}); install it with pip install "
+                         "'mcp-shop[openenv]'") from None
 
     shop = open_shop(ServeOptions(db=args.db, seed=args.catalog_seed, size=args.catalog_size))
     tasks = load_task_set(args.tasks, shop) if args.tasks else []
@@ -38,11 +44,13 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
-    _say(f"serving the episode env at http://{shown}:{port} (POST /reset, POST /step, "
-         f"GET /state, GET /health; MCP at /mcp; {len(tasks)} tasks loaded, reward mode "
-         f"{args.reward_mode}, at most {args.max_episodes} episodes)")
+    _say(f"serving the episode env at http://{shown}:{port} (OpenEnv: WebSocket /ws, "
+         f"/schema; plain HTTP: POST /reset, POST /step, GET /state, GET /record; MCP at /mcp; "
+         f"{len(tasks)} tasks loaded, reward mode {args.reward_mode}, at most "
+         f"{args.max_episodes} episodes)")
     config = uvicorn.Config(app, log_level=args.log_level.lower(), access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5)
+                            lifespan="on", timeout_graceful_shutdown=5,
+                            ws_max_size=MAX_BODY_BYTES)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -88,16 +96,18 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 
 
-DESCRIPTION = ("Serve episodes over HTTP for remote trainers: POST /reset, POST /step, "
-               "GET /state, GET /record, POST /close, GET /health, and the shop's MCP endpoint "
-               "at /mcp.")
+DESCRIPTION = ("Serve episodes to remote trainers as an OpenEnv environment: OpenEnv's "
+               "WebSocket /ws (EnvClient), /schema and /metadata; plain-HTTP POST /reset, "
+               "POST /step, GET /state, GET /record, POST /close, GET /health; and the shop's "
+               "MCP endpoint at /mcp. Needs the openenv extra.")
 
 
 def add_serve_env_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``serve-env`` on a ``shop-episodes`` subparsers object; its ``fn`` returns the
     exit code."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "serve-env", help="serve episodes over HTTP (reset/step/state) for remote trainers",
+        "serve-env", help="serve episodes to remote trainers (OpenEnv server: WebSocket and "
+        "HTTP reset/step/state)",
         description=DESCRIPTION)
     _add_options(p)
     p.set_defaults(fn=cmd_serve_env)

@@ -15,12 +15,11 @@ __all__ = [
     "ENDPOINTS",
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
-    "ActionBody",
     "CloseBody",
     "EnvError",
     "ResetBody",
     "StepBody",
-    "ToolCallBody",
+    "json_problem",
 ]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -28,13 +27,17 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 # and no task or tool call needs them.
 MAX_JSON_DEPTH = 64
 ENDPOINTS = {
-    "POST /reset": '{"family", "difficulty", "seed"} | {"task": {...}} | {"task_id"}',
+    "POST /reset": '{"family", "difficulty", "seed"} | {"task": {...}} | {"task_id"}, '
+                   'optional "policy", "trial", "episode_id"',
     "POST /step": '{"episode_id", "action": {"tool_calls": [{"name", "arguments"}], '
                   '"message", "done"}}',
     "GET /state": "?episode_id=...",
     "GET /record": "?episode_id=... (a finished episode)",
     "POST /close": '{"episode_id"}',
     "GET /health": "",
+    "GET /schema": "the action, observation and state JSON schemas (OpenEnv)",
+    "GET /metadata": "the environment's name and description (OpenEnv)",
+    "WS /ws": "OpenEnv's WebSocket session (EnvClient)",
     "POST /mcp": "the shop's MCP endpoint (Streamable HTTP)",
 }
 
@@ -56,7 +59,7 @@ class _Strict(BaseModel):
 
 
 class ResetBody(_Strict):
-    """``POST /reset``: one of the three ways to name a task."""
+    """``POST /reset`` (and the WebSocket reset): one of the three ways to name a task."""
 
     family: str | None = None
     difficulty: int | None = Field(default=None, ge=0, le=MAX_DIFFICULTY)
@@ -65,24 +68,19 @@ class ResetBody(_Strict):
     task_id: str | None = None
     policy: str = Field(default="remote", max_length=200)
     trial: int = Field(default=0, ge=0)
-
-
-class ToolCallBody(_Strict):
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class ActionBody(_Strict):
-    tool_calls: list[ToolCallBody] = Field(default_factory=list)
-    message: str | None = None
-    done: bool = False
+    episode_id: str | None = Field(default=None, min_length=1, max_length=255,
+                                   description="an id of the client's choosing (default: a "
+                                   "fresh random one)")
 
 
 class StepBody(_Strict):
-    """``POST /step``."""
+    """``POST /step``: the episode and the action (a ``ShopAction``); ``timeout_s`` and
+    ``request_id`` are OpenEnv's optional step fields, accepted and not used."""
 
     episode_id: str
-    action: ActionBody
+    action: dict[str, Any]
+    timeout_s: float | None = None
+    request_id: str | None = Field(default=None, max_length=255)
 
 
 class CloseBody(_Strict):
@@ -94,18 +92,19 @@ class CloseBody(_Strict):
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], body: object, what: str) -> M:
-    """``body`` as ``model``, or a 422 naming every problem (at most five)."""
+def _parse(model: type[M], body: object, what: str, *, where: str = "") -> M:
+    """``body`` as ``model``, or a 422 naming every problem (at most five); ``where`` prefixes
+    the field paths (``action.`` for the action inside a step body)."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         problems = []
         for e in exc.errors()[:5]:
-            where = ".".join(str(x) for x in e["loc"]) or "body"
+            where_ = where + ".".join(str(x) for x in e["loc"]) or "body"
             msg = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
             got = json.dumps(e.get("input"), default=str)
             got = got if len(got) <= 120 else got[:117] + "..."
-            problems.append(f"{where}: {msg} (got {got})")
+            problems.append(f"{where_}: {msg} (got {got})")
         raise EnvError(422, f"{what}: {'; '.join(problems)}. Expected {ENDPOINTS[what]}"
                        ) from None
 
@@ -131,25 +130,36 @@ async def _read_json(request: Request) -> Any:
     """The request's JSON body (an object), or a 400 / 413 saying what is wrong with it."""
     raw = await _read_body(request)
     what = f"{request.method} {request.url.path}"
+    expected = ENDPOINTS.get(what, "")
     if not raw.strip():
-        raise EnvError(400, f"{what}: the body is empty; expected a JSON object "
-                       f"{ENDPOINTS.get(what, '')}")
-    too_deep = False
+        raise EnvError(400, f"{what}: the body is empty; expected a JSON object {expected}")
+    data, problem = _loads(raw)
+    if problem:
+        raise EnvError(400, f"{what}: {problem}; expected a JSON object {expected}")
+    if not isinstance(data, dict):
+        raise EnvError(400, f"{what}: the body must be a JSON object, got "
+                       f"{type(data).__name__}; expected {expected}")
+    return data
+
+
+def json_problem(raw: bytes | str) -> str | None:
+    """What makes ``raw`` unacceptable JSON (not JSON, too deep, an integer too long to
+    convert), or None."""
+    return _loads(raw)[1]
+
+
+def _loads(raw: bytes | str) -> tuple[Any, str | None]:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EnvError(400, f"{what}: the body is not valid JSON ({exc}); expected a JSON "
-                       f"object {ENDPOINTS.get(what, '')}") from None
+        return None, f"the body is not valid JSON ({exc})"
     except RecursionError:  # deeper than the parser goes
-        too_deep = True
-    if too_deep or _depth(data) > MAX_JSON_DEPTH:
-        raise EnvError(400, f"{what}: the body's JSON is nested too deeply (at most "
-                       f"{MAX_JSON_DEPTH} levels); expected a JSON object "
-                       f"{ENDPOINTS.get(what, '')}")
-    if not isinstance(data, dict):
-        raise EnvError(400, f"{what}: the body must be a JSON object, got "
-                       f"{type(data).__name__}; expected {ENDPOINTS.get(what, '')}")
-    return data
+        return None, f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+    except ValueError as exc:  # an integer past Python's int/str conversion limit
+        return None, f"the JSON holds a number that cannot be read ({exc})"
+    if _depth(data) > MAX_JSON_DEPTH:
+        return None, f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+    return data, None
 
 
 def _depth(data: Any) -> int:

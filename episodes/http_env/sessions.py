@@ -3,6 +3,7 @@ close), with the limits on how many are kept and for how long."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -12,22 +13,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from episodes.controller import Action, Episode, EpisodeController, ToolRequest
-from episodes.difficulty import MAX_DIFFICULTY
-from episodes.http_env.protocol import (
-    ActionBody,
-    CloseBody,
-    EnvError,
-    ResetBody,
-    StepBody,
-    _parse,
+from episodes.controller import (
+    Action,
+    Episode,
+    EpisodeController,
+    Observation,
+    StepResult,
+    ToolRequest,
 )
+from episodes.difficulty import MAX_DIFFICULTY
+from episodes.http_env.protocol import EnvError, ResetBody, _parse
 from episodes.tasks import catalog_mismatch
 from mcp_shop import Shop
 from mcp_shop.errors import ShopError
 from verifiers.types import TaskSpec
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_MAX_EPISODES", "TASK_CACHE_SIZE", "EpisodeTable"]
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_EPISODES",
+    "TASK_CACHE_SIZE",
+    "EpisodeTable",
+    "Started",
+    "task_summary",
+]
 
 DEFAULT_MAX_EPISODES = 1024
 DEFAULT_IDLE_TIMEOUT = 900.0  # seconds
@@ -38,11 +46,21 @@ TASK_CACHE_SIZE = 512  # generated tasks kept (generation is deterministic)
 _WORLD_ERRORS = (ShopError, KeyError, TypeError, OverflowError, ValueError)
 
 
+@dataclass(frozen=True)
+class Started:
+    """A started episode: its id, the episode, and its first observation."""
+
+    episode_id: str
+    episode: Episode
+    observation: Observation
+
+
 @dataclass
 class _Live:
     episode: Episode
     last_used: float
     busy: bool = False
+    steps: int = 0
 
 
 @dataclass
@@ -58,6 +76,7 @@ class EpisodeTable:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     expose_session: bool = False
     clock: Callable[[], float] = time.monotonic
+    loop: asyncio.AbstractEventLoop | None = None  # the server's (set when it starts)
     _live: OrderedDict[str, _Live] = field(default_factory=OrderedDict)
     _gone: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _generated: OrderedDict[tuple[str, int, int], TaskSpec] = field(default_factory=OrderedDict)
@@ -78,9 +97,13 @@ class EpisodeTable:
 
     # -- reset --------------------------------------------------------------------------------
 
-    async def reset(self, body: object) -> dict[str, Any]:
+    async def reset(self, body: object) -> Started:
+        """Start the episode a ``POST /reset`` body names (see ``ResetBody``)."""
         req = _parse(ResetBody, body, "POST /reset")
         task = self._task(req)
+        if req.episode_id is not None and req.episode_id in self._live:
+            raise EnvError(409, f"POST /reset: episode_id {req.episode_id!r} is in use; leave "
+                           "episode_id out and the server picks a fresh one")
         self._make_room()
         episode = self.controller.episode(task, policy=req.policy, trial=req.trial)
         try:
@@ -91,18 +114,10 @@ class EpisodeTable:
                 detail = f"missing or unknown key {detail}"
             raise EnvError(422, f"POST /reset: task {task.task_id}'s world cannot be built on "
                            f"this shop: {detail}") from None
-        episode_id = secrets.token_urlsafe(16)
+        episode_id = req.episode_id or secrets.token_urlsafe(16)
+        self._gone.pop(episode_id, None)
         self._live[episode_id] = _Live(episode, self.clock())
-        out: dict[str, Any] = {
-            "episode_id": episode_id,
-            "observation": obs.model_dump(mode="json"),
-            "task": _task_summary(task),
-            "reward_mode": self.controller.reward_mode,
-            "limits": task.limits.model_dump(),
-        }
-        if self.expose_session:
-            out["session_id"] = episode.session_id
-        return out
+        return Started(episode_id, episode, obs)
 
     def _task(self, req: ResetBody) -> TaskSpec:
         forms = "give either family and difficulty (and seed, default 0), or task (a TaskSpec " \
@@ -206,86 +221,75 @@ class EpisodeTable:
 
     # -- step ---------------------------------------------------------------------------------
 
-    async def step(self, body: object) -> dict[str, Any]:
-        req = _parse(StepBody, body, "POST /step")
-        live = self._get(req.episode_id)
+    def action(self, tool_calls: Sequence[tuple[str, dict[str, Any]]], message: str | None,
+               done: bool) -> Action:
+        """An action for ``step``, refused (422, nothing run) if it does nothing or names a
+        tool the agents are not offered."""
+        if not tool_calls and message is None and not done:
+            raise EnvError(422, "step: the action does nothing: give tool_calls, a message to "
+                           "the shopper, or done: true")
+        names = {t["function"]["name"] for t in self.controller.tools}
+        unknown = sorted({name for name, _ in tool_calls} - names)
+        if unknown:
+            raise EnvError(422, f"step: unknown tool {unknown[0]!r} (the action was not run); "
+                           f"the tools are {', '.join(sorted(names))}")
+        return Action(tool_calls=[ToolRequest(name=n, arguments=a) for n, a in tool_calls],
+                      message=message, done=done)
+
+    async def step(self, episode_id: str | None, action: Action) -> StepResult:
+        """Run ``action`` in the episode: 404 unknown, 409 over or busy."""
+        episode_id = self._required(episode_id, "POST /step")
+        live = self._get(episode_id)
         episode = live.episode
         if live.busy:
-            raise EnvError(409, f"episode {req.episode_id}: its previous step is still "
-                           "running; send one step at a time and wait for its answer")
+            raise EnvError(409, f"episode {episode_id}: its previous step is still running; "
+                           "send one step at a time and wait for its answer")
         if episode.done:
-            raise EnvError(409, f"episode {req.episode_id} is over ({episode.stop_reason}); "
-                           "GET /record for its record, or POST /reset a new one")
-        action = self._action(req.action)
+            raise EnvError(409, f"episode {episode_id} is over ({episode.stop_reason}); GET "
+                           "/record for its record, or reset a new one (POST /reset)")
         live.busy = True
+        live.steps += 1
         try:
             if self.expose_session:
                 episode.stale = True  # tools may have been called over /mcp meanwhile
-            result = await episode.step(action)
+            return await episode.step(action)
         finally:
             live.busy = False
-            self._touch(req.episode_id)
-        return {
-            "episode_id": req.episode_id,
-            "observation": result.observation.model_dump(mode="json"),
-            "reward": result.reward,
-            "terminated": result.terminated,
-            "truncated": result.truncated,
-            "done": result.done,
-            "info": result.info,
-        }
-
-    def _action(self, body: ActionBody) -> Action:
-        if not body.tool_calls and body.message is None and not body.done:
-            raise EnvError(422, "POST /step: the action does nothing: give tool_calls, a "
-                           "message to the shopper, or done: true")
-        names = {t["function"]["name"] for t in self.controller.tools}
-        unknown = sorted({c.name for c in body.tool_calls} - names)
-        if unknown:
-            raise EnvError(422, f"POST /step: unknown tool {unknown[0]!r} (the action was not "
-                           f"run); the tools are {', '.join(sorted(names))}")
-        return Action(tool_calls=[ToolRequest(name=c.name, arguments=c.arguments)
-                                  for c in body.tool_calls],
-                      message=body.message, done=body.done)
+            self._touch(episode_id)
 
     # -- reads --------------------------------------------------------------------------------
 
-    def state(self, episode_id: str | None) -> dict[str, Any]:
-        live = self._get(self._required(episode_id, "GET /state"))
-        episode = live.episode
-        out: dict[str, Any] = {
-            "episode_id": episode_id,
-            "task": _task_summary(episode.task),
-            "turn": episode.turn,
-            "tool_calls": len(episode.calls),
-            "done": episode.done,
-            "terminated": episode.terminated,
-            "truncated": episode.truncated,
-            "stop_reason": episode.stop_reason or None,
-            "messages": [m.model_dump(mode="json", exclude_none=True)
-                         for m in episode.messages],
-            "reward": None,
-            "success": None,
-        }
-        if episode.breakdown is not None:
-            out.update(reward=episode.breakdown.reward, success=episode.breakdown.success)
-        return out
+    def episode(self, episode_id: str | None, what: str = "GET /state") -> Episode:
+        """The live episode ``episode_id`` (422 without one, 404 unknown or gone)."""
+        return self._get(self._required(episode_id, what)).episode
+
+    def steps(self, episode_id: str) -> int:
+        """Steps taken in a live episode so far (0 for an unknown one)."""
+        live = self._live.get(episode_id)
+        return live.steps if live is not None else 0
 
     def record(self, episode_id: str | None) -> dict[str, Any]:
-        episode_id = self._required(episode_id, "GET /record")
-        episode = self._get(episode_id).episode
+        """The rollout record of a finished episode (409 while it runs)."""
+        episode = self.episode(episode_id, "GET /record")
         if not episode.done:
             raise EnvError(409, f"episode {episode_id} is still running (turn {episode.turn}); "
                            "its record exists once a step answers done: true")
         return episode.record()
 
-    def close(self, body: object) -> dict[str, Any]:
-        req = _parse(CloseBody, body, "POST /close")
-        live = self._get(req.episode_id)
+    def close(self, episode_id: str | None) -> None:
+        """Forget an episode now (409 while a step of it runs)."""
+        episode_id = self._required(episode_id, "POST /close")
+        live = self._get(episode_id)
         if live.busy:
-            raise EnvError(409, f"episode {req.episode_id}: a step is running; close it after")
-        self._drop(req.episode_id, "it was closed")
-        return {"episode_id": req.episode_id, "closed": True}
+            raise EnvError(409, f"episode {episode_id}: a step is running; close it after")
+        self._drop(episode_id, "it was closed")
+
+    def release(self, episode_id: str) -> None:
+        """The client that ran the episode went away (a WebSocket session ended): drop the
+        episode if it is still running; a finished one stays for GET /record."""
+        live = self._live.get(episode_id)
+        if live is not None and not live.episode.done and not live.busy:
+            self._drop(episode_id, "its WebSocket session ended before it was done")
 
     def _required(self, episode_id: str | None, what: str) -> str:
         if not episode_id:
@@ -310,6 +314,7 @@ class EpisodeTable:
             self._live.move_to_end(episode_id)
 
 
-def _task_summary(task: TaskSpec) -> dict[str, Any]:
+def task_summary(task: TaskSpec) -> dict[str, Any]:
+    """The task's id, family, difficulty and seed."""
     return {"task_id": task.task_id, "family": task.family, "difficulty": task.difficulty,
             "seed": task.seed}

@@ -1,8 +1,9 @@
-"""``shop-episodes serve-env`` over real HTTP on 127.0.0.1: the server runs as a subprocess on one
-SQLite file; full episodes driven through ``/reset`` and ``/step`` by the gold solution score
-exactly like the in-process controller; twenty concurrent clients; ``/state``, ``/record``,
-``/health``; clear 4xx answers to client mistakes; the MCP endpoint at ``/mcp``; the episode
-cap and idle expiry."""
+"""``shop-episodes serve-env``'s stateful plain-HTTP protocol on 127.0.0.1 (OpenEnv's answer
+shape, episodes named by ``episode_id``): the server runs as a subprocess on one SQLite file;
+full episodes driven through ``/reset`` and ``/step`` by the gold solution score exactly like
+the in-process controller; twenty concurrent clients; ``/state``, ``/record``, ``/health``;
+clear 4xx answers to client mistakes; the MCP endpoint at ``/mcp``; the episode cap and idle
+expiry. (OpenEnv's own client, WebSocket sessions and validator: test_openenv_env.py.)"""
 
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def play(client: httpx2.Client, task: TaskSpec, reset: dict[str, Any] | None = N
     steps = []
     for action in [*gold_actions(task.gold), None]:
         payload = action.model_dump() if action is not None else {"done": True}
-        r = client.post("/step", json={"episode_id": started["episode_id"], "action": payload})
+        r = client.post("/step", json={"episode_id": started["observation"]["episode_id"],
+                                       "action": payload})
         assert r.status_code == 200, r.text
         steps.append(r.json())
         if steps[-1]["done"]:
@@ -141,37 +143,43 @@ def test_gold_episodes_score_like_the_controller(
     assert all(r["success"] for r in reference), [r["task_id"] for r in reference]
     for task, want in zip(env_tasks, reference, strict=True):
         started, steps = play(http, task)
-        assert started["task"] == {"task_id": task.task_id, "family": task.family,
-                                   "difficulty": task.difficulty, "seed": task.seed}
-        assert started["observation"]["shopper_message"] == want["messages"][0]["content"]
-        assert started["observation"]["tools"] == want["tools"]
-        assert "session_id" not in started  # hidden unless --expose-session
-        assert started["limits"] == task.limits.model_dump()
+        first = started["observation"]
+        assert (started["reward"], started["done"]) == (None, False)
+        assert first["task"] == {"task_id": task.task_id, "family": task.family,
+                                 "difficulty": task.difficulty, "seed": task.seed}
+        assert first["shopper_message"] == want["messages"][0]["content"]
+        assert first["tools"] == want["tools"]
+        assert first["session_id"] is None  # hidden unless --expose-session
+        assert first["limits"] == task.limits.model_dump()
 
         last = steps[-1]
-        assert last["done"] and last["terminated"] and not last["truncated"]
+        obs = last["observation"]
+        assert set(last) == {"observation", "reward", "done"}  # OpenEnv's StepResponse
+        assert last["done"] and obs["terminated"] and not obs["truncated"]
         assert all(not s["done"] and s["reward"] == 0.0 for s in steps[:-1])
-        info = last["info"]
-        assert info["success"] and info["stop_reason"] == want["stop_reason"]
-        assert last["reward"] == want["reward"] == info["breakdown"]["reward"] == 1.0
-        assert info["breakdown"]["components"] == want["reward_components"]
-        assert last["observation"]["turn"] == want["metrics"]["turns"]
-        assert last["observation"]["tool_calls"] == want["metrics"]["tool_calls"]
+        assert all(s["observation"]["record"] is None for s in steps[:-1])
+        assert obs["success"] and obs["stop_reason"] == want["stop_reason"]
+        assert last["reward"] == want["reward"] == obs["breakdown"]["reward"] == 1.0
+        assert obs["breakdown"]["components"] == want["reward_components"]
+        assert obs["turn"] == want["metrics"]["turns"]
+        assert obs["tool_calls"] == want["metrics"]["tool_calls"]
 
-        record = http.get("/record", params={"episode_id": started["episode_id"]})
+        record = http.get("/record", params={"episode_id": first["episode_id"]})
         assert record.status_code == 200, record.text
-        assert _untimed(record.json()) == _untimed(want)
+        assert _untimed(record.json()) == _untimed(want) == _untimed(obs["record"])
 
 
 def test_a_task_given_inline_or_by_id(http: httpx2.Client, env_tasks: list[TaskSpec],
                                       reference: list[dict[str, Any]]) -> None:
     inline = env_tasks[2]
     _, steps = play(http, inline, {"task": inline.model_dump(mode="json")})
-    assert steps[-1]["info"]["breakdown"]["components"] == reference[2]["reward_components"]
+    breakdown = steps[-1]["observation"]["breakdown"]
+    assert breakdown["components"] == reference[2]["reward_components"]
     listed = env_tasks[1]  # in the server's --tasks file
     started, steps = play(http, listed, {"task_id": listed.task_id})
-    assert started["task"]["task_id"] == listed.task_id
-    assert steps[-1]["info"]["breakdown"]["components"] == reference[1]["reward_components"]
+    assert started["observation"]["task"]["task_id"] == listed.task_id
+    breakdown = steps[-1]["observation"]["breakdown"]
+    assert breakdown["components"] == reference[1]["reward_components"]
 
 
 def test_twenty_concurrent_episodes(server: str, env_shop: Shop) -> None:
@@ -190,8 +198,9 @@ def test_twenty_concurrent_episodes(server: str, env_shop: Shop) -> None:
             if all_started.wait() == 0:  # every episode is live before any one steps
                 running.append(client.get("/health").json()["running"])
             _, steps = play(client, task, started=started)
-            state = client.get("/state", params={"episode_id": started["episode_id"]}).json()
-        return started["episode_id"], steps[-1], state
+            episode_id = started["observation"]["episode_id"]
+            state = client.get("/state", params={"episode_id": episode_id}).json()
+        return episode_id, steps[-1], state
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(one, tasks))
@@ -199,8 +208,9 @@ def test_twenty_concurrent_episodes(server: str, env_shop: Shop) -> None:
     assert running and running[0] >= 20
     for task, (_, last, state) in zip(tasks, results, strict=True):
         ref = want[task.task_id]
-        assert last["info"]["success"], (task.task_id, last["info"]["breakdown"])
-        assert last["info"]["breakdown"]["components"] == ref["reward_components"]
+        obs = last["observation"]
+        assert obs["success"], (task.task_id, obs["breakdown"])
+        assert obs["breakdown"]["components"] == ref["reward_components"]
         assert state["task"]["task_id"] == task.task_id and state["success"]
         assert [m["role"] for m in state["messages"]] == [m["role"] for m in ref["messages"]]
 
@@ -211,17 +221,18 @@ def test_twenty_concurrent_episodes(server: str, env_shop: Shop) -> None:
 def test_state_follows_the_episode(http: httpx2.Client, env_tasks: list[TaskSpec]) -> None:
     task = env_tasks[0]
     health = http.get("/health").json()
-    assert health["status"] == "ok" and health["tasks"] == 2
+    assert health["status"] == "healthy" and health["tasks"] == 2
     assert health["catalog"] == task.catalog["fingerprint"]
     r = http.post("/reset", json={"family": task.family, "difficulty": task.difficulty,
                                   "seed": task.seed}).json()
-    episode_id = r["episode_id"]
+    episode_id = r["observation"]["episode_id"]
     assert len(episode_id) >= 20
     after = http.get("/health").json()
     assert after["episodes"] >= 1 and after["running"] >= 1
 
     state = http.get("/state", params={"episode_id": episode_id}).json()
     assert state["turn"] == 0 and state["tool_calls"] == 0 and not state["done"]
+    assert state["episode_id"] == episode_id and state["step_count"] == 0
     assert state["messages"] == [{"role": "user", "content": r["observation"]["shopper_message"]}]
     assert state["reward"] is None and state["stop_reason"] is None
     early = http.get("/record", params={"episode_id": episode_id})
@@ -232,12 +243,13 @@ def test_state_follows_the_episode(http: httpx2.Client, env_tasks: list[TaskSpec
                                      "action": actions[0].model_dump()}).json()
     assert first["observation"]["tool_results"][0]["ok"]
     state = http.get("/state", params={"episode_id": episode_id}).json()
-    assert state["tool_calls"] == 1
+    assert state["tool_calls"] == 1 and state["step_count"] == 1
     assert [m["role"] for m in state["messages"]] == ["user", "assistant", "tool"]
 
     done = http.post("/step", json={"episode_id": episode_id, "action": {"done": True}}).json()
-    assert done["done"] and done["info"]["stop_reason"] == "agent_done"
-    assert not done["info"]["success"] and done["reward"] == done["info"]["breakdown"]["reward"]
+    obs = done["observation"]
+    assert done["done"] and obs["stop_reason"] == "agent_done"
+    assert not obs["success"] and done["reward"] == obs["breakdown"]["reward"]
     state = http.get("/state", params={"episode_id": episode_id}).json()
     assert state["done"] and state["stop_reason"] == "agent_done" and state["success"] is False
 
@@ -287,7 +299,7 @@ def test_client_mistakes_get_clear_4xx(http: httpx2.Client, env_tasks: list[Task
     _error(http.get("/record"), 422, "episode_id")
 
     episode_id = http.post("/reset", json={"family": task.family, "difficulty": task.difficulty,
-                                           "seed": task.seed}).json()["episode_id"]
+                                           "seed": task.seed}).json()["observation"]["episode_id"]
     step = "/step"
     _error(http.post(step, json={"episode_id": episode_id, "action": {
         "tool_calls": [{"name": "search_products", "arguments": {"query": "x"}},
@@ -317,7 +329,7 @@ def test_client_mistakes_get_clear_4xx(http: httpx2.Client, env_tasks: list[Task
     _error(http.get("/health", headers={"host": "evil.example:80"}), 421, "Host")
     _error(http.post("/reset", json={"family": "purchase", "difficulty": 1},
                      headers={"origin": "http://evil.example"}), 403, "Origin")
-    assert http.get("/health").json()["status"] == "ok"  # and the server is fine
+    assert http.get("/health").json()["status"] == "healthy"  # and the server is fine
 
 
 def test_bodies_and_task_worlds_that_do_not_fit(http: httpx2.Client,
@@ -350,7 +362,7 @@ def test_bodies_and_task_worlds_that_do_not_fit(http: httpx2.Client,
             yield b" " * 65_536
 
     _error(http.post("/reset", content=endless(), headers=headers), 413, "4,194,304")
-    assert http.get("/health").json()["status"] == "ok"
+    assert http.get("/health").json()["status"] == "healthy"
 
 
 # -- MCP --------------------------------------------------------------------------------------
@@ -374,14 +386,15 @@ async def test_expose_session_lets_an_agent_use_mcp(small_server: str,
     async with httpx2.AsyncClient(base_url=small_server, timeout=30) as http:
         started = (await http.post("/reset", json={
             "family": task.family, "difficulty": task.difficulty, "seed": task.seed})).json()
-        sid = started["session_id"]
+        sid = started["observation"]["session_id"]
         async with Client(f"{small_server}/mcp") as mcp:
             cart = await mcp.call_tool("view_cart", {"session_id": sid})
             assert not cart.is_error, cart.content
-        step = (await http.post("/step", json={"episode_id": started["episode_id"],
+        episode_id = started["observation"]["episode_id"]
+        step = (await http.post("/step", json={"episode_id": episode_id,
                                                "action": {"done": True}})).json()
         assert step["done"]
-        record = (await http.get("/record", params={"episode_id": started["episode_id"]})).json()
+        record = (await http.get("/record", params={"episode_id": episode_id})).json()
         assert [e["tool"] for e in record["trace"]] == ["view_cart"]
         assert record["metrics"]["tool_calls"] == 0  # not through /step
 
@@ -392,7 +405,8 @@ def test_the_episode_cap(small_server: str, env_tasks: list[TaskSpec]) -> None:
     task = env_tasks[0]
     body = {"family": task.family, "difficulty": task.difficulty, "seed": task.seed}
     with httpx2.Client(base_url=small_server, timeout=30) as http:
-        ids = [http.post("/reset", json=body).json()["episode_id"] for _ in range(2)]
+        ids = [http.post("/reset", json=body).json()["observation"]["episode_id"]
+               for _ in range(2)]
         http.post("/step", json={"episode_id": ids[0], "action": {"done": True}})
         third = http.post("/reset", json=body)
         assert third.status_code == 200, third.text  # the finished one made room
@@ -413,13 +427,13 @@ async def test_idle_episodes_expire(ep_shop: Any) -> None:
     body = {"family": "purchase", "difficulty": 1, "seed": 3}
     async with EpisodeController(ep_shop) as controller:
         table = EpisodeTable(controller, idle_timeout=60, clock=lambda: now[0])
-        old = (await table.reset(body))["episode_id"]
+        old = (await table.reset(body)).episode_id
         now[0] = 50
-        kept = (await table.reset(body))["episode_id"]
+        kept = (await table.reset(body)).episode_id
         now[0] = 100
-        assert table.state(kept)["task"]["task_id"] == task.task_id  # 50 s idle: kept
+        assert table.episode(kept).task.task_id == task.task_id  # 50 s idle: kept
         with pytest.raises(EnvError) as gone:
-            table.state(old)
+            table.episode(old)
         assert gone.value.status == 404 and "expired after 60 s" in gone.value.message
         assert table.counts() == {"episodes": 1, "running": 1}
 
