@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from mcp_shop.discounts import evaluate, tier_and_cart_code
-from mcp_shop.errors import InvalidInput, NotFound, OutOfStock
+from mcp_shop.errors import InvalidInput, NotFound, OutOfStock, shown
 from mcp_shop.ids import product_id, variant_id
 from mcp_shop.inventory import VariantState, cart_states, require_variant
 from mcp_shop.models import CartLine, Customer
@@ -42,7 +42,7 @@ def _check_quantity(quantity: int) -> None:
         1 <= quantity <= MAX_LINE_QUANTITY
     ):
         raise InvalidInput(f"quantity must be a whole number from 1 to {MAX_LINE_QUANTITY}, "
-                           f"got {quantity!r}")
+                           f"got {shown(quantity)}")
 
 
 def _check_stock(state: VariantState, quantity: int) -> None:

@@ -16,6 +16,7 @@ behind: every operation runs in one transaction that is rolled back on error.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "OutOfStock",
     "PaymentDeclined",
     "ShopError",
+    "shown",
 ]
 
 
@@ -85,3 +87,26 @@ class PaymentDeclined(ShopError):
     """The chosen payment methods cannot cover the amount."""
 
     code = "payment_declined"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value a caller sent, as an error message quotes it: its ``repr`` cut to about
+    ``limit`` characters, and an integer too long for that by its number of digits (the
+    ``repr`` of an integer over 4300 digits raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else "over 4000"
+        return f"{'a negative' if value < 0 else 'an'} integer of {digits} digits"
+    if isinstance(value, str):
+        text = repr(value[:limit])
+        if len(value) <= limit:
+            return text
+        return f"{text[:-1]}...{text[-1]} ({len(value)} characters)"
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # an integer over 4300 digits inside a list or object
+        return f"a {type(value).__name__} holding a huge integer"

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_shop.errors import InvalidInput
+from mcp_shop.errors import InvalidInput, shown
 from mcp_shop.policies import DEFAULT_POLICIES, Policies
 
 __all__ = [
@@ -122,14 +122,14 @@ def check_value(key: str, value: Any) -> str | int | bool:
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        raise InvalidInput(f"{key} takes true or false, got {value!r}")
+        raise InvalidInput(f"{key} takes true or false, got {shown(value)}")
     if kind == "count":
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9:
             raise InvalidInput(f"{key} takes a whole number from 0 to 1000000000 ("
-                               f"{FACT_KEYS[key][2]}), got {value!r}")
+                               f"{FACT_KEYS[key][2]}), got {shown(value)}")
         return value
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise InvalidInput(f"{key} takes a text of 1 to 200 characters, got {value!r}")
+        raise InvalidInput(f"{key} takes a text of 1 to 200 characters, got {shown(value)}")
     text = value.strip()
     choices = {"status": ORDER_STATUSES, "cancel_reason": CANNOT_CANCEL_REASONS,
                "return_reason": CANNOT_RETURN_REASONS}.get(kind)
@@ -137,7 +137,7 @@ def check_value(key: str, value: Any) -> str | int | bool:
         low = text.casefold().replace(" ", "_").replace("-", "_")
         low = "cancelled" if low == "canceled" else low
         if low not in choices:
-            raise InvalidInput(f"{key} takes one of {', '.join(choices)}, got {value!r}")
+            raise InvalidInput(f"{key} takes one of {', '.join(choices)}, got {shown(value)}")
         return low
     if kind == "date":
         m = _DATE.match(text)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, case, select, update
 
 from mcp_shop import orders
 from mcp_shop.discounts import CODE_PATTERN
-from mcp_shop.errors import InvalidInput, InvalidState, NotFound
+from mcp_shop.errors import InvalidInput, InvalidState, NotFound, shown
 from mcp_shop.ids import FIRST_ORDER_NUMBER
 from mcp_shop.models import (
     Address,
@@ -40,6 +40,7 @@ __all__ = [
     "add_discount_code",
     "advance_clock",
     "check_handle",
+    "clock_step",
     "lock_session",
     "new_handle",
     "open_session",
@@ -266,12 +267,30 @@ def open_session(
     return SessionView(session_id=sid, seed=seed, clock=now, customer_id=public)
 
 
+MAX_ADVANCE_DAYS = 3650  # the longest step of the clock
+
+
+def clock_step(days: float = 0, hours: float = 0) -> timedelta:
+    """The duration of ``days`` plus ``hours``, checked: numbers (not bools), finite, and in
+    all from 0 to ``MAX_ADVANCE_DAYS`` days.
+
+    Raises:
+        InvalidInput: anything else (e.g. ``days=10**400``, ``hours=float('nan')``).
+    """
+    for name, value in (("days", days), ("hours", hours)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                -1e6 < value < 1e6):  # also False for NaN
+            raise InvalidInput(f"{name} must be a number, with days and hours together from 0 "
+                               f"to {MAX_ADVANCE_DAYS} days; got {shown(value)}")
+    return timedelta(days=days, hours=hours)
+
+
 def advance_clock(conn: Connection, session_id: str, delta: timedelta) -> datetime:
     """Move the session's clock forward and every order, shipment and exchange with it."""
     if delta < timedelta(0):
         raise InvalidInput("the clock only moves forward: give a positive duration")
-    if delta > timedelta(days=3650):
-        raise InvalidInput("advance the clock by at most 3650 days at a time")
+    if delta > timedelta(days=MAX_ADVANCE_DAYS):
+        raise InvalidInput(f"advance the clock by at most {MAX_ADVANCE_DAYS} days at a time")
     row = lock_session(conn, session_id)
     now = row.clock + delta
     conn.execute(update(S).where(S.c.id == session_id).values(clock=now))

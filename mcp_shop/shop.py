@@ -134,7 +134,7 @@ class Shop:
     def advance_clock(self, session_id: str, *, days: float = 0, hours: float = 0) -> datetime:
         """Move the session's simulated clock forward (orders move along with it)."""
         with write_tx(self.engine) as conn:
-            return sessions.advance_clock(conn, session_id, timedelta(days=days, hours=hours))
+            return sessions.advance_clock(conn, session_id, sessions.clock_step(days, hours))
 
     # -- catalog ----------------------------------------------------------------------------
 

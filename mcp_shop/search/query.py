@@ -18,7 +18,7 @@ import tantivy
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, bindparam, select
 
-from mcp_shop.errors import InvalidInput
+from mcp_shop.errors import InvalidInput, shown
 from mcp_shop.ids import VARIANTS_PER_PRODUCT, product_id
 from mcp_shop.models import PriceOverride, Product, StockOverride, Variant
 from mcp_shop.search.index import (
@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 MAX_WINDOW = 10_000  # deepest result position a page may reach
+_FLOAT_MAX = 1.7976931348623157e308  # the largest finite number a filter can hold
 _MASK = (1 << PK_BITS) - 1
 _Occur = tantivy.Occur
 _Query = tantivy.Query
@@ -394,8 +395,11 @@ def _attribute_filters(index: SearchIndex, cat: CategoryInfo | None, equal: dict
             raise InvalidInput(
                 f"attributes_at_least needs a numeric attribute; {name!r} is not one. Numeric "
                 f"attributes in {scope}: {', '.join(numeric) or '(none)'}", valid=numeric)
+        number = _as_number(value)
+        if not math.isfinite(number):
+            raise _not_a_usable_number(name, value, specs[name], "attributes_at_least")
         out.append(_Query.range_query(index.schema, fname, tantivy.FieldType.Float,
-                                      float(value), None))
+                                      number, None))
     return out
 
 
@@ -413,22 +417,39 @@ def _equality(index: SearchIndex, name: str, value: Any,
         if word in _TRUE | _FALSE:
             return _Query.term_query(index.schema, "attr", attr_term(name, word in _TRUE))
     if numeric_field is not None and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
+        number = _as_number(value)
         if math.isfinite(number):
             return _Query.range_query(index.schema, numeric_field, tantivy.FieldType.Float,
                                       number, number)
+        if is_number:
+            raise _not_a_usable_number(name, value, specs, "attributes")
     if types & {"enum", "text"}:
         allowed = {norm_value(v) for s in specs for v in (s.get("values") or ())}
         if "text" in types or not allowed or norm_value(value) in allowed:
             return _Query.term_query(index.schema, "attr", attr_term(name, value))
         valid = sorted(allowed)
-        raise InvalidInput(f"{name} cannot be {_clip(str(value))}; valid values: "
+        raise InvalidInput(f"{name} cannot be {shown(value)}; valid values: "
                            f"{', '.join(valid[:40])}", valid=valid[:40])
     kinds = "true or false" if types == {"bool"} else "a number" if numeric_field else "a value"
-    raise InvalidInput(f"attribute {name!r} takes {kinds}, not {_clip(str(value))}")
+    raise InvalidInput(f"attribute {name!r} takes {kinds}, not {shown(value)}")
+
+
+def _as_number(value: Any) -> float:
+    """``value`` as a float; NaN when it is no number or too large for one (e.g. 10**400)."""
+    try:
+        return float(value)
+    except (ValueError, OverflowError, TypeError):
+        return math.nan
+
+
+def _not_a_usable_number(name: str, value: Any, specs: list[dict[str, Any]],
+                         where: str) -> InvalidInput:
+    unit = next((s["unit"] for s in specs if isinstance(s.get("unit"), str)), None)
+    what = f"a number of {unit}" if unit else "a number"
+    return InvalidInput(
+        f"{where}: {name!r} takes {what}, e.g. {{{name!r}: 20}}; {shown(value)} is not a usable "
+        f"number: give a finite number between {-_FLOAT_MAX:.4g} and {_FLOAT_MAX:.4g}",
+        attribute=name)
 
 
 # -- session values and result rows ------------------------------------------------------------

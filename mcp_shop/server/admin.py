@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine
 
@@ -49,7 +49,7 @@ def advance_clock(db: str | Engine, session_id: str, *, days: float = 0, hours: 
         schema: PostgreSQL schema, if the server uses one.
     """
     with _engine(db, schema) as engine, write_tx(engine) as conn:
-        return sessions.advance_clock(conn, session_id, timedelta(days=days, hours=hours))
+        return sessions.advance_clock(conn, session_id, sessions.clock_step(days, hours))
 
 
 def read_trace(db: str | Engine, session_id: str, *,
