@@ -54,8 +54,6 @@ with search_products, inspect them with get_product (carts, orders, returns and 
 by variant id such as 'V-000042-3'), show your picks to the shopper with present_products, and \
 read the policies with search_policy. Money is in integer cents: 1999 means $19.99."""
 
-_STR_LIMIT = 1000  # longest string argument kept verbatim in a trace record
-
 
 class ShopToolError(ToolError):
     """A shop domain error surfaced as a tool error; keeps the domain error as its cause."""
@@ -89,19 +87,6 @@ def digest(value: Any) -> tuple[str, str]:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
     return text, "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def _clip_arguments(value: Any) -> Any:
-    """Arguments as recorded: very long strings are cut and marked with their digest."""
-    if isinstance(value, str) and len(value) > _STR_LIMIT:
-        return (f"{value[:200]}...[{len(value)} characters, "
-                f"{digest(value)[1]}]")
-    if isinstance(value, dict):
-        return {_clip_arguments(str(k)): _clip_arguments(v)
-                for k, v in list(value.items())[:100]}
-    if isinstance(value, list):
-        return [_clip_arguments(v) for v in value[:100]]
-    return value
 
 
 def _check_session(shop: Shop, session_id: str) -> None:
@@ -363,9 +348,9 @@ class ShopServer(MCPServer):
     def _event(self, tool: str, arguments: dict[str, Any], *, ok: bool, latency_ms: float,
                result: Any = None, error_code: str | None = None,
                error_message: str | None = None) -> dict[str, Any]:
-        """The trace record of a call, as ``trace.record_call`` takes it."""
+        """The trace record of a call, as ``trace.record_call`` takes it (which bounds it)."""
         args = {k: v for k, v in (arguments or {}).items() if k != "session_id"}
-        event: dict[str, Any] = dict(tool=tool, arguments=_clip_arguments(args), ok=ok,
+        event: dict[str, Any] = dict(tool=tool, arguments=args, ok=ok,
                                      error_code=error_code, error_message=error_message,
                                      latency_ms=round(latency_ms, 3))
         if ok:
