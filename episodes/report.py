@@ -1,19 +1,24 @@
-"""``shop-episodes report``: a self-contained HTML report of rollout files.
+"""``shop-episodes report``: an HTML report of rollout files, in one self-contained file.
 
     shop-episodes report runs/*.jsonl --out report/ [--curriculum state.json ...]
         [--title T] [--examples 10]
 
-The output directory holds ``index.html`` (no scripts, styles inline, nothing fetched: it
-works offline and can be zipped or attached) and the PNG plots it shows:
+The output folder holds ``index.html``, a single self-contained file (the plots embedded as
+``data:`` URIs, styles inline, no scripts, nothing fetched: it works offline and can be mailed
+or attached alone), and the same plots as PNG files, for slides and papers:
 
-* success rate and mean reward by difficulty, a line per family, a panel per policy;
-* the curriculum's window over episodes for each family (from saved curriculum states);
-* the reward distribution per policy;
+* success rate and mean reward by difficulty: a panel per family (and every family together),
+  a line per policy with 95% intervals as error bars and the episodes behind each point;
+* the reward distribution per policy: a bar per reward value (0 on its own), split into
+  succeeded and failed episodes, with counts;
 * the most common failure reasons of failed episodes, as short tags (``failure_tags``, read
-  from the verifiers' reason codes);
+  from the verifiers' reason codes), with counts;
+* the curriculum's window over episodes for each family (from saved curriculum states), with
+  a table of the final windows;
 
-with a summary table per policy and family, a table of failure tags with counts, and example
-failed episodes with their failing components, full conversation and tool trace.
+with a summary table per policy and family, a table by difficulty (success rate and n per
+cell), a table of failure tags with counts, and example failed episodes with their failing
+components, full conversation and tool trace.
 
 Series are named by the records' ``policy``; a policy found in several files gets the file's
 name added (``heuristic (run-a)``), so that two runs of one agent are compared, not merged.
@@ -41,15 +46,17 @@ from episodes.report_aggregate import (
     ReportError,
     _series_names,
     aggregate,
+    curriculum_window,
     failure_tags,
 )
 from episodes.report_html import page
 from episodes.report_plots import (
     INSTALL_HINT,
-    plot_by_difficulty,
-    plot_curricula,
-    plot_failures,
-    plot_rewards,
+    figure_by_difficulty,
+    figure_curricula,
+    figure_failures,
+    figure_rewards,
+    png,
     require_matplotlib,
 )
 
@@ -126,9 +133,10 @@ def read_rollouts(paths: Sequence[str | Path]) -> Iterator[tuple[Path, int, dict
 
 
 def load_curriculum(path: str | Path) -> dict[str, Any]:
-    """A saved curriculum state: ``{"windows": {family: [l, h]}, "history": [{"episode",
-    "family", "l", "h", "rate", "promoted"}, ...]}`` (other keys are kept). Raises
-    ``ReportError`` when the file cannot be read or has another shape."""
+    """A saved curriculum state: ``{"windows": {family: {"l", "h", "counted", "successes"}},
+    "history": [{"episode", "family", "l", "h", "rate", "promoted"}, ...]}`` as
+    ``episodes.curriculum`` saves it (a window may also be ``[l, h]``; other keys are kept).
+    Raises ``ReportError`` when the file cannot be read or has another shape."""
     path = Path(path)
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
@@ -143,6 +151,10 @@ def load_curriculum(path: str | Path) -> dict[str, Any]:
     if not isinstance(windows, dict) or not isinstance(history, list):
         raise ReportError(f"{path}: not a curriculum state: expected 'windows' (an object) "
                           "and 'history' (a list)")
+    for family, window in windows.items():
+        if curriculum_window(window) is None:
+            raise ReportError(f"{path}: windows[{family!r}] must be {{\"l\": int, \"h\": int, "
+                              f"...}} or [l, h], not {json.dumps(window)[:80]}")
     for i, entry in enumerate(history):
         ok = (isinstance(entry, dict) and isinstance(entry.get("family"), str)
               and all(isinstance(entry.get(k), int | float) and not isinstance(entry.get(k), bool)
@@ -176,7 +188,8 @@ def build_report(rollout_paths: Sequence[str | Path], out_dir: str | Path, *,
                  curriculum_paths: Sequence[str | Path] = (), title: str = DEFAULT_TITLE,
                  examples: int = 10) -> Path:
     """Write the report of ``rollout_paths`` (JSONL files, or directories of them) into
-    ``out_dir`` (created if needed): ``index.html`` and its PNG plots. Returns the path of
+    ``out_dir`` (created if needed): ``index.html`` (plots embedded) and the plots as PNG
+    files. Returns the path of
     ``index.html``. Raises ``ReportError`` on missing, unreadable or malformed input, on
     input without records, and when matplotlib is missing."""
     require_matplotlib()
@@ -193,12 +206,23 @@ def build_report(rollout_paths: Sequence[str | Path], out_dir: str | Path, *,
     except OSError as exc:
         raise ReportError(f"{out}: cannot create the output directory: "
                           f"{exc.strerror or exc}") from None
-    plots = {
-        "by_difficulty": plot_by_difficulty(agg, out),
-        "rewards": plot_rewards(agg, out),
-        "failures": plot_failures(agg, out),
-        "curriculum": plot_curricula(states, out) if states else None,
+    figures = {
+        "success_by_difficulty": figure_by_difficulty(agg, "success_rate"),
+        "reward_by_difficulty": figure_by_difficulty(agg, "mean_reward"),
+        "rewards": figure_rewards(agg),
+        "failures": figure_failures(agg),
+        "curriculum": figure_curricula(states) if states else None,
     }
+    plots: dict[str, bytes | None] = {}
+    for name, fig in figures.items():
+        target = out / f"{name}.png"
+        if fig is None:
+            plots[name] = None
+            target.unlink(missing_ok=True)  # left by an earlier report into this folder
+        else:
+            data = png(fig)
+            target.write_bytes(data)
+            plots[name] = data
     index = out / "index.html"
     index.write_text(page(title, agg, plots, states, inputs, agg.examples(examples)),
                      encoding="utf-8")
@@ -228,10 +252,13 @@ def add_report_command(subparsers: Any) -> argparse.ArgumentParser:
     exit code."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "report", help="an HTML report with plots of rollout files",
-        description="Write a self-contained HTML report (index.html and PNG plots) of rollout "
-                    f"JSONL files. Needs matplotlib: {INSTALL_HINT}")
+        description="Write an HTML report of rollout JSONL files into a folder: index.html, "
+                    "one self-contained file with the plots embedded (open it or send it "
+                    "alone), and the plots as PNG files for slides. Needs matplotlib: "
+                    f"{INSTALL_HINT}")
     p.add_argument("rollouts", nargs="+", help="rollout JSONL files (or directories of them)")
-    p.add_argument("--out", required=True, help="output directory (created if needed)")
+    p.add_argument("--out", required=True,
+                   help="output folder (created if needed) for index.html and the PNG files")
     p.add_argument("--curriculum", action="append", metavar="STATE_JSON",
                    help="a saved curriculum state to plot (repeatable)")
     p.add_argument("--title", default=DEFAULT_TITLE, help="page title")

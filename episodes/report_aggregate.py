@@ -20,7 +20,9 @@ from typing import Any, NamedTuple
 from verifiers.reasons import category
 from verifiers.types import FAMILIES
 
-__all__ = ["Aggregate", "Cell", "FailureTag", "ReportError", "aggregate", "failure_tags"]
+__all__ = ["Z95", "Aggregate", "Cell", "FailureTag", "ReportError", "RewardBin", "aggregate",
+           "Window", "bin_outcomes", "curriculum_window", "failure_tags", "reward_bins",
+           "wilson_interval"]
 
 
 class ReportError(ValueError):
@@ -114,6 +116,20 @@ def failure_tags(record: dict[str, Any]) -> list[FailureTag]:
 # -- aggregation ---------------------------------------------------------------------------
 
 
+Z95 = 1.959964  # the standard normal quantile of a two-sided 95% interval
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of ``successes`` out of ``n`` (it stays inside [0, 1]
+    and is not empty at 0 or n successes, unlike p +- 1.96 SE); (nan, nan) when n is 0."""
+    if n <= 0:
+        return math.nan, math.nan
+    p, z2 = successes / n, Z95 ** 2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 @dataclass
 class Cell:
     """Running totals of a group of episodes."""
@@ -121,6 +137,7 @@ class Cell:
     episodes: int = 0
     successes: int = 0
     reward_sum: float = 0.0
+    reward_sq_sum: float = 0.0
     turns_sum: float = 0.0
     turns_n: int = 0
     calls_sum: float = 0.0
@@ -131,6 +148,7 @@ class Cell:
         self.episodes += 1
         self.successes += bool(record["success"])
         self.reward_sum += float(record["reward"])
+        self.reward_sq_sum += float(record["reward"]) ** 2
         metrics = record.get("metrics")
         if isinstance(metrics, dict):
             turns, calls = metrics.get("turns"), metrics.get("tool_calls")
@@ -150,6 +168,22 @@ class Cell:
         return self.reward_sum / self.episodes if self.episodes else math.nan
 
     @property
+    def success_interval(self) -> tuple[float, float]:
+        """The 95% Wilson score interval of the success rate ((nan, nan) without episodes)."""
+        return wilson_interval(self.successes, self.episodes)
+
+    @property
+    def reward_interval(self) -> tuple[float, float]:
+        """The mean reward +- 1.96 standard errors (the sample standard deviation over the
+        square root of n): a normal-approximation 95% interval, (nan, nan) below 2 episodes."""
+        n = self.episodes
+        if n < 2:
+            return math.nan, math.nan
+        variance = max(0.0, (self.reward_sq_sum - n * self.mean_reward ** 2) / (n - 1))
+        half = Z95 * math.sqrt(variance / n)
+        return self.mean_reward - half, self.mean_reward + half
+
+    @property
     def mean_turns(self) -> float:
         return self.turns_sum / self.turns_n if self.turns_n else math.nan
 
@@ -164,7 +198,8 @@ class Aggregate:
 
     ``series`` are the compared policies (see the module docstring for their names); cells
     are keyed by (series, family, difficulty), with family ``"all"`` for every family and
-    difficulty ``None`` for every difficulty. Only the first few failed records of each
+    difficulty ``None`` for every difficulty; ``outcomes`` holds each series' (reward,
+    success) pairs in reading order. Only the first few failed records of each
     (series, family) are kept whole, as example candidates.
     """
 
@@ -173,7 +208,8 @@ class Aggregate:
     families: list[str] = field(default_factory=list)
     cells: dict[tuple[str, str, int | None], Cell] = field(
         default_factory=lambda: defaultdict(Cell))
-    rewards: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, list[tuple[float, bool]]] = field(
+        default_factory=lambda: defaultdict(list))
     tags: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     tag_source: dict[str, str] = field(default_factory=dict)
     tag_example: dict[str, str] = field(default_factory=dict)
@@ -197,7 +233,7 @@ class Aggregate:
         for key in ((series, family, difficulty), (series, family, None),
                     (series, "all", difficulty), (series, "all", None)):
             self.cells[key].add(record)
-        self.rewards[series].append(float(record["reward"]))
+        self.outcomes[series].append((float(record["reward"]), bool(record["success"])))
         if isinstance(record.get("curriculum"), dict):
             self.curriculum_records += 1
         if record["success"]:
@@ -216,7 +252,8 @@ class Aggregate:
         self.series = [names.get(s, s) for s in self.series]
         self.cells = defaultdict(Cell, {(names.get(s, s), f, d): c
                                         for (s, f, d), c in self.cells.items()})
-        self.rewards = defaultdict(list, {names.get(s, s): v for s, v in self.rewards.items()})
+        self.outcomes = defaultdict(list, {names.get(s, s): v
+                                           for s, v in self.outcomes.items()})
         self.tags = defaultdict(Counter, {names.get(s, s): v for s, v in self.tags.items()})
         self.failures = defaultdict(list, {(names.get(s, s), f): v
                                            for (s, f), v in self.failures.items()})
@@ -256,6 +293,90 @@ class Aggregate:
                 if i < len(q) and len(out) < limit:
                     out.append(q[i])
         return out
+
+
+class RewardBin(NamedTuple):
+    """One bar of the reward histogram: the rewards equal to ``lo`` when ``lo == hi``, else
+    those in [lo, hi) below zero or in (lo, hi] above it. No bin holds 0 with other values:
+    a reward of exactly 0 (a task not done without penalties) has a bar of its own."""
+
+    lo: float
+    hi: float
+    label: str
+
+    def holds(self, reward: float) -> bool:
+        """Whether ``reward`` falls in this bin."""
+        if self.lo == self.hi:
+            return reward == self.lo
+        return self.lo <= reward < self.hi if self.hi <= 0 else self.lo < reward <= self.hi
+
+
+def _num(value: float) -> str:
+    return "0" if value == 0 else f"{value:+.2f}".rstrip("0").rstrip(".")
+
+
+def reward_bins(rewards: Iterable[float], *, exact_up_to: int = 15,
+                most_bins: int = 20) -> list[RewardBin]:
+    """The bins of a reward histogram: a bin per distinct value when there are at most
+    ``exact_up_to`` of them (sparse rewards take few values), else equal bins of a round
+    width that split at 0, with 0 itself a bin of its own when it occurs."""
+    values = sorted({round(r, 6) + 0.0 for r in rewards})  # + 0.0: -0.0 is 0
+    if not values:
+        return []
+    if len(values) <= exact_up_to:
+        return [RewardBin(v, v, _num(v)) for v in values]
+    low, high = min(values[0], 0.0), max(values[-1], 0.0)
+    steps = (m * 10.0 ** e for e in range(-3, 10) for m in (1, 2, 2.5, 5))
+    step = next(s for s in steps if math.ceil(-low / s) + math.ceil(high / s) <= most_bins)
+    out = [RewardBin(round(-k * step, 9), round(-(k - 1) * step, 9),
+                     f"[{_num(-k * step)}, {_num(-(k - 1) * step)})")
+           for k in range(math.ceil(-low / step - 1e-9), 0, -1)]
+    if 0.0 in values:
+        out.append(RewardBin(0.0, 0.0, "0"))
+    out += [RewardBin(round((k - 1) * step, 9), round(k * step, 9),
+                      f"({_num((k - 1) * step)}, {_num(k * step)}]")
+            for k in range(1, math.ceil(high / step - 1e-9) + 1)]
+    return out
+
+
+def bin_outcomes(bins: list[RewardBin],
+                 outcomes: Iterable[tuple[float, bool]]) -> list[tuple[int, int]]:
+    """(successes, failures) per bin of ``bins`` (from ``reward_bins`` over these rewards)."""
+    counts = [[0, 0] for _ in bins]
+    for reward, success in outcomes:
+        value = round(reward, 6) + 0.0
+        index = next((i for i, b in enumerate(bins) if b.holds(value)), None)
+        if index is None:
+            raise ValueError(f"reward {reward} is in none of the bins {bins}")
+        counts[index][0 if success else 1] += 1
+    return [(s, f) for s, f in counts]
+
+
+class Window(NamedTuple):
+    """A family's curriculum window [l, h], with the outcomes counted at h since its last
+    check (None when the state does not say)."""
+
+    low: int
+    high: int
+    counted: int | None = None
+    successes: int | None = None
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def curriculum_window(value: Any) -> Window | None:
+    """A saved state's window as a ``Window``: ``{"l": int, "h": int, "counted": int,
+    "successes": int}`` (what ``episodes.curriculum`` saves; the counts optional) or
+    ``[l, h]``; None for anything else."""
+    if isinstance(value, dict) and _int(value.get("l")) and _int(value.get("h")):
+        counted, successes = value.get("counted"), value.get("successes")
+        return Window(value["l"], value["h"], counted if _int(counted) else None,
+                      successes if _int(successes) else None)
+    if isinstance(value, list | tuple) and len(value) == 2 and all(_int(v) for v in value):
+        return Window(value[0], value[1])
+    return None
 
 
 def _series_names(sources: Iterable[tuple[str, Path]]) -> dict[tuple[str, Path], str]:

@@ -1,9 +1,10 @@
-"""The report's page: one self-contained ``index.html`` (styles inline, no scripts, nothing
-fetched) with the summary tables, the plots, the failure tags and example failed episodes with
-their conversations and traces."""
+"""The report's page: one self-contained ``index.html`` (plots embedded as base64 ``data:``
+URIs, styles inline, no scripts, nothing fetched) with the summary tables, the plots, the
+failure tags and example failed episodes with their conversations and traces."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -12,7 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from episodes.report_aggregate import Aggregate, _list, _value, failure_tags
+from episodes.report_aggregate import (
+    Aggregate,
+    _list,
+    _value,
+    curriculum_window,
+    failure_tags,
+)
 
 __all__ = ["ARGS_TEXT_LIMIT", "TOOL_TEXT_LIMIT", "esc", "page"]
 
@@ -36,6 +43,7 @@ table{border-collapse:collapse;font-size:.88em;margin:8px 0}
 th,td{border:1px solid #dde1e8;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f6}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num .n{color:#7a8394;font-size:.85em;margin-left:4px}
 tr.all td{font-weight:600;background:#fafbfc}
 .note{color:#5b6475;font-style:italic}
 .bad{color:#b42318}.good{color:#067647}
@@ -80,10 +88,12 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
-def _img(name: str | None, alt: str) -> str:
-    if name is None:
+def _img(data: bytes | None, alt: str) -> str:
+    """A PNG embedded in the page (no file beside it needed)."""
+    if data is None:
         return ""
-    return f'<p><img src="{esc(name)}" alt="{esc(alt)}"></p>'
+    uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return f'<p><img src="{uri}" alt="{esc(alt)}"></p>'
 
 
 def _summary_table(agg: Aggregate) -> str:
@@ -117,14 +127,21 @@ def _difficulty_table(agg: Aggregate) -> str:
             cells = []
             for d in diffs:
                 cell = agg.cells.get((series, fam, d))
-                cells.append('<td class="num">–</td>' if cell is None else
-                             f'<td class="num" title="{cell.episodes} episodes, mean reward '
+                if cell is None or not cell.episodes:
+                    cells.append('<td class="num">–</td>')
+                    continue
+                low, high = cell.success_interval
+                cells.append(f'<td class="num" title="{cell.successes} of {cell.episodes} '
+                             f"succeeded (95% interval {_fmt(low, 'pct')}–"
+                             f"{_fmt(high, 'pct')}), mean reward "
                              f'{_fmt(cell.mean_reward, "signed")}">'
-                             f'{_fmt(cell.success_rate, "pct")}</td>')
+                             f'{_fmt(cell.success_rate, "pct")}'
+                             f'<span class="n">{cell.episodes}</span></td>')
             cls = ' class="all"' if fam == "all" else ""
             rows.append(f"<tr{cls}><td>{esc(series)}</td><td>{esc(fam)}</td>"
                         + "".join(cells) + "</tr>")
-    return ("<details><summary>success rate by family and difficulty (table)</summary>"
+    return ("<details><summary>success rate by family and difficulty, with the number of "
+            "episodes of each cell in grey (table)</summary>"
             '<table class="by-difficulty"><thead><tr><th>policy</th><th>family</th>'
             f"{head}</tr></thead><tbody>" + "".join(rows) + "</tbody></table></details>")
 
@@ -147,7 +164,43 @@ def _failure_table(agg: Aggregate) -> str:
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def _curriculum_section(states: list[tuple[Path, dict[str, Any]]], plot: str | None,
+def _num_cell(value: Any) -> str:
+    return f'<td class="num">{"–" if value is None else esc(value)}</td>'
+
+
+def _curriculum_table(state: dict[str, Any]) -> str:
+    """A row per family: the final window's bounds and the counts at h (a cell each), the
+    promotions and the last check."""
+    history = sorted(state["history"], key=lambda e: e["episode"])
+    promotions: Counter[str] = Counter(e["family"] for e in history if e.get("promoted"))
+    checks: Counter[str] = Counter(e["family"] for e in history)
+    last = {e["family"]: e for e in history}
+    windows = state.get("windows", {})
+    rows = []
+    for fam in dict.fromkeys([*windows, *last]):
+        window = curriculum_window(windows.get(fam))
+        at_h = "–" if window is None or window.counted is None else (
+            f"{window.successes if window.successes is not None else '?'} of "
+            f"{window.counted}")
+        rate = last.get(fam, {}).get("rate")
+        rows.append(f"<tr><td>{esc(fam)}</td>"
+                    + _num_cell(None if window is None else window.low)
+                    + _num_cell(None if window is None else window.high)
+                    + f'<td class="num">{esc(at_h)}</td>'
+                    + _num_cell(checks[fam]) + _num_cell(promotions[fam])
+                    + _num_cell(last.get(fam, {}).get("episode"))
+                    + '<td class="num">'
+                    + (_fmt(rate, "pct") if isinstance(rate, int | float) else "–")
+                    + "</td></tr>")
+    return ('<table class="curriculum"><thead><tr><th rowspan="2">family</th>'
+            '<th colspan="3">final window</th><th rowspan="2">checks</th>'
+            '<th rowspan="2">promotions</th><th colspan="2">last check</th></tr>'
+            "<tr><th>l</th><th>h</th><th>succeeded at h since the last check</th>"
+            "<th>episode</th><th>success rate at h</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def _curriculum_section(states: list[tuple[Path, dict[str, Any]]], plot: bytes | None,
                         agg: Aggregate) -> str:
     if not states:
         note = ('<p class="note">No curriculum state given (<code>--curriculum '
@@ -159,26 +212,12 @@ def _curriculum_section(states: list[tuple[Path, dict[str, Any]]], plot: str | N
     parts = [_img(plot, "curriculum window over episodes") if plot else
              '<p class="note">The curriculum states have no history yet.</p>']
     for path, state in states:
-        promotions: Counter[str] = Counter(e["family"] for e in state["history"]
-                                           if e.get("promoted"))
-        last: dict[str, dict[str, Any]] = {}
-        for e in sorted(state["history"], key=lambda e: e["episode"]):
-            last[e["family"]] = e
-        fams = list(dict.fromkeys([*state.get("windows", {}), *last]))
-        rows = []
-        for fam in fams:
-            window = state.get("windows", {}).get(fam)
-            rate = last.get(fam, {}).get("rate")
-            rows.append(f"<tr><td>{esc(fam)}</td><td>{esc(window if window else '–')}</td>"
-                        f'<td class="num">{promotions[fam]}</td>'
-                        f'<td class="num">{esc(last.get(fam, {}).get("episode", "–"))}</td>'
-                        f'<td class="num">'
-                        f'{_fmt(rate, "pct") if isinstance(rate, int | float) else "–"}'
-                        "</td></tr>")
-        parts.append(f"<h3>{esc(path.name)}</h3><table class=\"curriculum\"><thead><tr>"
-                     "<th>family</th><th>final window [l, h]</th><th>promotions</th>"
-                     "<th>last update (episode)</th><th>last success rate</th></tr></thead>"
-                     "<tbody>" + "".join(rows) + "</tbody></table>")
+        reported = state.get("reported")
+        after = (f" after {esc(reported)} reported episodes" if isinstance(reported, int)
+                 else "")
+        parts.append(f"<h3>{esc(path.name)}</h3><p class=\"note\">Windows [l, h]{after}; a "
+                     "check promotes (h + 1) when the success rate at h reaches the "
+                     "threshold.</p>" + _curriculum_table(state))
     return "".join(parts)
 
 
@@ -264,7 +303,7 @@ def _examples_table(examples: list[tuple[str, dict[str, Any]]]) -> str:
             "</thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
-def page(title: str, agg: Aggregate, plots: dict[str, str | None],
+def page(title: str, agg: Aggregate, plots: dict[str, bytes | None],
           states: list[tuple[Path, dict[str, Any]]], inputs: list[Path],
           examples: list[tuple[str, dict[str, Any]]]) -> str:
     failed = sum(agg.failed.values())
@@ -277,9 +316,18 @@ def page(title: str, agg: Aggregate, plots: dict[str, str | None],
     sections = [
         ("summary", "Summary by policy and family", _summary_table(agg)),
         ("difficulty", "Success and reward by difficulty",
-         _img(plots["by_difficulty"], "success rate and mean reward by difficulty")
+         '<p class="note">A panel per family, a line per policy; error bars are 95% '
+         "intervals (Wilson for the success rate, mean ± 1.96 standard errors for the "
+         "reward), the number under each point is its episodes (n). Points from a few "
+         "episodes say little.</p>"
+         + _img(plots["success_by_difficulty"], "success rate by difficulty per family")
+         + _img(plots["reward_by_difficulty"], "mean reward by difficulty per family")
          + _difficulty_table(agg)),
-        ("rewards", "Reward distribution", _img(plots["rewards"], "reward histogram")),
+        ("rewards", "Reward distribution",
+         '<p class="note">A bar per reward value (or bin; a reward of exactly 0 always has '
+         "its own), split into succeeded (green) and failed (vermillion, hatched) episodes, "
+         "with the count above.</p>"
+         + _img(plots["rewards"], "reward histogram, succeeded and failed episodes")),
         ("failures", "Most common failure reasons",
          '<p class="note">Tags of failed episodes: one per failing intent of the task '
          "component, per penalty (hallucination, policy, unintended effects, safety, 3+ tool "
@@ -302,5 +350,6 @@ def page(title: str, agg: Aggregate, plots: dict[str, str | None],
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{esc(title)}</h1><p>{agg.total} episodes ({failed} failed) from "
         f"{len(inputs)} file(s): {esc(files)}</p><p>{esc(overview)}</p>"
-        f"<p>Generated {esc(when)} by shop-episodes report</p></header>"
+        f"<p>Generated {esc(when)} by shop-episodes report: this one file holds everything, "
+        "plots included (the folder beside it has them as PNG files too)</p></header>"
         f"<nav>{nav}</nav><main>{body}</main></body></html>\n")

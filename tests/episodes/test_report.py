@@ -1,10 +1,12 @@
 """``shop-episodes report``: failure tags and aggregation on hand-built records, clear errors
 for bad input, and a report of real rollouts that opens in headless Chromium without console
-errors, with every plot loaded and the failed episodes' conversations in the page."""
+errors, on its own (the plots embedded), with every plot loaded and the failed episodes'
+conversations in the page. What the plots show: ``test_report_plots.py``."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -284,7 +286,7 @@ def test_text_is_escaped_and_nothing_is_fetched(tmp_path: Path) -> None:
     assert "(3,500 more characters)" in page  # the long tool result is truncated
     for attr in ("src", "href"):
         assert f'{attr}="http' not in page and f'{attr}="//' not in page
-    assert "curriculum.png" not in page and "No curriculum state given" in page
+    assert "No curriculum state given" in page
 
 
 def test_malformed_parts_of_records_are_refused_naming_the_line(tmp_path: Path) -> None:
@@ -375,7 +377,8 @@ def test_report_of_real_rollouts_files(rollouts: list[Path], curriculum_state: P
                          title=TITLE, examples=6)
     out = index.parent
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["by_difficulty.png", "curriculum.png", "failures.png", "rewards.png"]
+    assert pngs == ["curriculum.png", "failures.png", "reward_by_difficulty.png", "rewards.png",
+                    "success_by_difficulty.png"]
     for name in pngs:
         width, height = png_size(out / name)
         assert width >= 400 and height >= 250, (name, width, height)
@@ -439,10 +442,14 @@ def browser() -> Iterator[tuple[Any, Any]]:
 
 def test_report_opens_in_headless_chromium(rollouts: list[Path], curriculum_state: Path,
                                            tmp_path: Path, browser: tuple[Any, Any]) -> None:
+    """The page alone (copied away from its folder) shows every plot: they are embedded."""
     driver, by = browser
     index = build_report(rollouts, tmp_path / "report", curriculum_paths=[curriculum_state],
                          title=TITLE, examples=8)
-    driver.get(index.resolve().as_uri())
+    alone = tmp_path / "mailed"
+    alone.mkdir()
+    shutil.copy(index, alone / "report.html")
+    driver.get((alone / "report.html").resolve().as_uri())
 
     assert driver.title == TITLE
     severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
@@ -451,11 +458,18 @@ def test_report_opens_in_headless_chromium(rollouts: list[Path], curriculum_stat
     images = driver.execute_script(
         "return Array.from(document.images).map(i => ({src: i.getAttribute('src'), "
         "complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}));")
-    assert sorted(i["src"] for i in images) == [
-        "by_difficulty.png", "curriculum.png", "failures.png", "rewards.png"]
+    files = {(index.parent / name).read_bytes(): name for name in (
+        "success_by_difficulty.png", "reward_by_difficulty.png", "rewards.png", "failures.png",
+        "curriculum.png")}
+    shown = []
     for image in images:
-        assert image["complete"] is True and image["width"] > 0 and image["height"] > 0, image
-        assert (image["width"], image["height"]) == png_size(index.parent / image["src"])
+        assert image["src"].startswith("data:image/png;base64,"), image["src"][:60]
+        assert image["complete"] is True and image["width"] > 0 and image["height"] > 0, (
+            image["src"][:60])
+        name = files[base64.b64decode(image["src"].split(",", 1)[1])]  # the same PNG
+        assert (image["width"], image["height"]) == png_size(index.parent / name)
+        shown.append(name)
+    assert sorted(shown) == sorted(files.values())
 
     # the summary: a row per policy and family, with both policies
     summary = driver.find_element(by.CSS_SELECTOR, "table.summary").text
