@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from mcp_shop import __version__
 from mcp_shop.db import backend_name, ping
@@ -52,11 +52,11 @@ def build_http_app(server: ShopServer, *, allowed_hosts: Sequence[str] = (),
     so nothing is lost, and any server process can answer any request, which is what lets
     several processes on one PostgreSQL database serve the same sessions.
     """
-    return server.streamable_http_app(
-        stateless_http=True,
-        json_response=json_response,
-        transport_security=transport_security(allowed_hosts, allowed_origins),
-    )
+    security = transport_security(allowed_hosts, allowed_origins)
+    app = server.streamable_http_app(stateless_http=True, json_response=json_response,
+                                      transport_security=security)
+    app.state.transport_security = security  # what /health checks too
+    return app
 
 
 def add_health_route(server: ShopServer) -> None:
@@ -64,10 +64,16 @@ def add_health_route(server: ShopServer) -> None:
     server.custom_route("/health", methods=["GET"])(_health(server))
 
 
-def _health(server: ShopServer) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """``GET /health``: 200 with the catalog when the database answers, else 503."""
+def _health(server: ShopServer) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /health``: 200 with the catalog when the database answers, else 503; behind the
+    same Host and Origin checks as ``/mcp`` (421 and 403), with the same allowed values (the
+    app's, else localhost only)."""
 
-    async def health(_: Request) -> JSONResponse:
+    async def health(request: Request) -> Response:
+        security = getattr(request.app.state, "transport_security", None) or transport_security()
+        refused = await TransportSecurityMiddleware(security).validate_request(request)
+        if refused is not None:
+            return refused
         try:
             await anyio.to_thread.run_sync(ping, server.shop.engine)
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
