@@ -1,14 +1,16 @@
 """Typed results of the shop operations (what tools return; never table rows).
 
-Money is in integer cents everywhere (``*_cents``); times are on the session's simulated clock.
+Money is in integer cents everywhere (``*_cents``); times are on the session's simulated clock,
+which runs in UTC: the shop keeps them naive, and a view writes them to JSON as RFC 3339 with
+the offset (``2026-03-02T09:00:00Z``), as the ``format: date-time`` of its schema requires.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 __all__ = [
     "AddressView",
@@ -27,8 +29,20 @@ __all__ = [
     "ReturnView",
     "SessionView",
     "ShipmentView",
+    "Timestamp",
     "VariantView",
+    "as_utc",
 ]
+
+
+def as_utc(value: datetime) -> datetime:
+    """A moment of the simulated clock with its offset: naive times are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A datetime field of a view: unchanged in Python, RFC 3339 with "Z" in JSON (a naive ISO text
+# would fail the "date-time" format that clients such as the MCP Inspector check).
+Timestamp = Annotated[datetime, PlainSerializer(as_utc, return_type=datetime, when_used="json")]
 
 
 class VariantView(BaseModel):
@@ -128,7 +142,7 @@ class CustomerView(BaseModel):
     name: str
     email: str
     tier: str
-    member_since: datetime
+    member_since: Timestamp
     addresses: list[AddressView]
     payment_methods: list[PaymentMethodView]
 
@@ -157,7 +171,7 @@ class PaymentView(BaseModel):
     method_label: str
     amount_cents: int
     reason: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ShipmentView(BaseModel):
@@ -166,8 +180,8 @@ class ShipmentView(BaseModel):
     carrier: str
     tracking_number: str
     status: str
-    shipped_at: datetime
-    delivered_at: datetime
+    shipped_at: Timestamp
+    delivered_at: Timestamp
     for_exchange: str | None = None
 
 
@@ -181,7 +195,7 @@ class ReturnView(BaseModel):
     refund_to: str
     refund_cents: int
     fee_cents: int
-    created_at: datetime
+    created_at: Timestamp
     lines: list[dict[str, Any]]
 
 
@@ -196,7 +210,7 @@ class ExchangeView(BaseModel):
     to_variant_id: str
     quantity: int
     price_difference_cents: int = Field(description="> 0 charged, < 0 refunded")
-    created_at: datetime
+    created_at: Timestamp
 
 
 class OrderSummary(BaseModel):
@@ -204,7 +218,7 @@ class OrderSummary(BaseModel):
 
     order_id: str
     status: str
-    placed_at: datetime
+    placed_at: Timestamp
     total_cents: int
     item_count: int
 
@@ -214,7 +228,7 @@ class OrderView(BaseModel):
 
     order_id: str
     status: str
-    placed_at: datetime
+    placed_at: Timestamp
     ship_to: str
     shipping_option: str
     subtotal_cents: int
@@ -222,8 +236,8 @@ class OrderView(BaseModel):
     discount_code: str | None
     shipping_cents: int
     total_cents: int
-    expected_delivery: datetime
-    cancelled_at: datetime | None
+    expected_delivery: Timestamp
+    cancelled_at: Timestamp | None
     cancel_reason: str | None
     lines: list[OrderLineView]
     payments: list[PaymentView]
@@ -244,7 +258,7 @@ class LineEligibility(BaseModel):
                          "order_cancelled", "already_returned"] = Field(
         description="why, as a code: the value of a cannot_return / cannot_exchange fact")
     returnable_quantity: int
-    window_ends: datetime | None
+    window_ends: Timestamp | None
     restocking_fee_percent: int
     refund_per_unit_cents: int = Field(description="before any restocking fee")
 
@@ -254,5 +268,5 @@ class SessionView(BaseModel):
 
     session_id: str
     seed: int
-    clock: datetime
+    clock: Timestamp
     customer_id: str

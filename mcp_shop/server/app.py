@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -166,8 +167,11 @@ class ShopServer(MCPServer):
                  ) -> None:
         """Register a tool with the annotations its tool-catalogue entry declares (tools are
         declared once, in ``mcp_shop.tool_catalog``; a tool missing there is refused, and so
-        are annotations given here that disagree with it)."""
+        are annotations given here that disagree with it). The description (the docstring
+        when none is given) is published without the source's indentation."""
         tool_name = name or fn.__name__
+        text = description if description is not None else fn.__doc__
+        description = inspect.cleandoc(text) if text else None
         derived = annotations_for(tool_name)
         if annotations is not None and annotations != derived:
             raise ValueError(f"{tool_name}: annotations {annotations} differ from the tool "

@@ -7,12 +7,10 @@ Money is in integer cents (``*_cents``), as everywhere in the shop.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from mcp_shop.search import ProductHit
-from mcp_shop.views import LineEligibility, OrderSummary
+from mcp_shop.views import LineEligibility, OrderSummary, Timestamp
 
 __all__ = [
     "OrderHistory",
@@ -29,7 +27,7 @@ class SessionOpened(BaseModel):
 
     session_id: str = Field(description="the handle to pass as session_id to every other tool")
     customer_id: str = Field(description="the session's customer, e.g. 'C-1234'")
-    clock: datetime = Field(description="the session's simulated current time")
+    clock: Timestamp = Field(description="the session's simulated current time")
 
 
 class PresentedProduct(BaseModel):

@@ -1,18 +1,18 @@
 """Compact output schemas: the same constraints as pydantic's, cheaper to read and to check.
 
 pydantic writes a tool's output schema with every nested model under ``$defs`` behind a
-``$ref``, every optional field as ``anyOf: [X, {"type": "null"}]`` and a generated ``title`` on
-every field ("Product Id"). A client that validates each result against the schema (the SDK's
-``Client`` does, with ``jsonschema``) pays for each reference lookup and each ``anyOf`` branch on
-every call, and a model reading the tool list reads the titles. :func:`compact_schema` rewrites a
-schema into an equivalent one:
+``$ref`` and a generated ``title`` on every field ("Product Id"). A client that validates each
+result against the schema (the SDK's ``Client`` does, with ``jsonschema``) pays for each
+reference lookup on every call, and a model reading the tool list reads the titles.
+:func:`compact_schema` rewrites a schema into an equivalent one:
 
 - a ``$ref`` to a definition that does not refer back to itself is replaced by the definition
   (recursive definitions, such as a category tree, stay under ``$defs``);
-- ``anyOf: [X, {"type": "null"}]`` where X has a single type and no ``enum``/``const`` or
-  combinators becomes X with ``type: [T, "null"]`` (X's other keywords only constrain values of
-  type T, so null is accepted exactly as before);
 - generated ``title`` annotations are dropped below the root.
+
+Optional fields keep pydantic's ``anyOf: [X, {"type": "null"}]``: a ``type`` list such as
+``["string", "null"]`` says the same thing but is less portable (clients that map tool schemas
+onto a single-``type`` dialect reject it; the MCP Inspector's ``--strict`` flags each one).
 
 The set of accepted instances does not change; ``tests/protocol/test_schemas.py`` checks that
 on real results and on mutations of them.
@@ -68,24 +68,6 @@ def _recursive(defs: dict[str, Any]) -> set[str]:
     return out
 
 
-def _nullable(node: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf: [X, {"type": "null"}]`` folded into X when that is equivalent."""
-    options = node.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
-        return node
-    other = options[0] if options[1] == {"type": "null"} else options[1]
-    if not isinstance(other, dict) or not isinstance(other.get("type"), str):
-        return node
-    if any(k in other for k in ("enum", "const", "$ref", *_LISTS, "not", "if")):
-        return node
-    siblings = {k: v for k, v in node.items() if k != "anyOf"}
-    if any(k not in _ANNOTATIONS for k in siblings):
-        return node
-    merged = {**other, **siblings}
-    merged["type"] = [other["type"], "null"]
-    return merged
-
-
 def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """An equivalent, smaller and cheaper-to-validate copy of a pydantic JSON schema."""
     defs: dict[str, Any] = schema.get("$defs", {})
@@ -116,7 +98,7 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 out[key] = walk(value)
             else:
                 out[key] = value
-        return _nullable(out)
+        return out
 
     result = walk(schema, root=True)
     kept: dict[str, Any] = {}
