@@ -12,7 +12,15 @@ from episodes.argtypes import bounded_float, bounded_int
 from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES
 from episodes.tasks import load_task_set
 
-__all__ = ["DEFAULT_PORT", "DESCRIPTION", "add_serve_env_command", "cmd_serve_env", "main"]
+__all__ = [
+    "DEFAULT_PORT",
+    "DESCRIPTION",
+    "add_serve_env_command",
+    "app_from_args",
+    "cmd_serve_env",
+    "main",
+    "parse_args",
+]
 
 DEFAULT_PORT = 8100
 
@@ -21,12 +29,9 @@ def _say(message: str) -> None:
     print(f"shop-episodes: {message}", file=sys.stderr, flush=True)
 
 
-def cmd_serve_env(args: argparse.Namespace) -> int:
-    """Open the shop (and ``--tasks``), bind the port and serve until SIGINT / SIGTERM."""
-    import uvicorn
-
-    from episodes.http_env.protocol import MAX_BODY_BYTES
-    from mcp_shop.server.http_app import bind
+def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
+    """The server's app for parsed serve-env options (the shop and ``--tasks`` opened), and
+    how many tasks were loaded."""
     from mcp_shop.server.run import ServeOptions, open_shop
 
     try:
@@ -41,12 +46,23 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
                         max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
                         expose_session=args.expose_session, allowed_hosts=args.allowed_host,
                         allowed_origins=args.allowed_origin, log_level=args.log_level)
+    return app, len(tasks)
+
+
+def cmd_serve_env(args: argparse.Namespace) -> int:
+    """Open the shop (and ``--tasks``), bind the port and serve until SIGINT / SIGTERM."""
+    import uvicorn
+
+    from episodes.http_env.protocol import MAX_BODY_BYTES
+    from mcp_shop.server.http_app import bind
+
+    app, n_tasks = app_from_args(args)
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     _say(f"serving the episode env at http://{shown}:{port} (OpenEnv: WebSocket /ws, "
          f"/schema; plain HTTP: POST /reset, POST /step, GET /state, GET /record; MCP at /mcp; "
-         f"{len(tasks)} tasks loaded, reward mode {args.reward_mode}, at most "
+         f"{n_tasks} tasks loaded, reward mode {args.reward_mode}, at most "
          f"{args.max_episodes} episodes)")
     config = uvicorn.Config(app, log_level=args.log_level.lower(), access_log=False,
                             lifespan="on", timeout_graceful_shutdown=5,
@@ -114,12 +130,17 @@ def add_serve_env_command(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m episodes.http_env [options]``: the same as ``shop-episodes serve-env``."""
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """serve-env's options (``argv``, default the command line), parsed."""
     parser = argparse.ArgumentParser(prog="shop-episodes serve-env", description=DESCRIPTION)
     _add_options(parser)
     parser.set_defaults(fn=cmd_serve_env)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m episodes.http_env [options]``: the same as ``shop-episodes serve-env``."""
+    args = parse_args(argv)
     try:
         return int(args.fn(args))
     except (ValueError, OSError) as exc:

@@ -17,7 +17,7 @@ from episodes.openenv_env.models import ShopAction, ShopObservation, ShopState, 
 
 __all__ = ["ENV_NAME", "ShopEnvironment"]
 
-ENV_NAME = "mcp_shop_env"
+ENV_NAME = "shop_env"  # OpenEnv names: ShopEnv, ShopAction, ShopObservation
 _DESCRIPTION = ("A verifiable e-commerce environment: an agent serves a simulated shopper "
                 "(purchases, returns, exchanges, cancellations, ...) through the shop's MCP "
                 "tools; the reward is checked against the shop's final state.")
