@@ -33,8 +33,9 @@ from pydantic import ValidationError
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
 from mcp_shop.db import backend_name, read_tx, unit_tx
-from mcp_shop.errors import InvalidInput, ShopError
+from mcp_shop.errors import InvalidInput, ShopError, shown
 from mcp_shop.server.annotations import annotations_for
+from mcp_shop.server.number_errors import explain_number
 from mcp_shop.server.schemas import compact_schema
 from mcp_shop.shop import Shop
 from mcp_shop.trace import record_call
@@ -95,19 +96,21 @@ def _check_session(shop: Shop, session_id: str) -> None:
         sessions.read_session(conn, session_id)
 
 
-def _invalid_arguments(tool: str, error: ValidationError) -> str:
-    """A short message naming each rejected argument, what was wrong and what was given."""
+def _invalid_arguments(tool: str, error: ValidationError,
+                       schema: dict[str, Any] | None = None) -> str:
+    """A short message naming each rejected argument, what was wrong and what was given
+    (for a number too large or not finite, the range the tool's input ``schema`` allows)."""
     problems = []
     for e in error.errors(include_url=False)[:10]:
         where = ".".join(str(p) for p in e["loc"]) or "arguments"
         given = "" if e["type"] == "missing" else f" (got {_short(e.get('input'))})"
-        problems.append(f"{where}: {e['msg']}{given}")
+        msg = explain_number(schema or {}, tuple(e["loc"]), e["type"], e.get("input"))
+        problems.append(f"{where}: {msg or e['msg']}{given}")
     return f"Error executing tool {tool}: invalid arguments: " + "; ".join(problems)
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:50]}... ({len(text)} characters)"
+    return shown(value)  # bounded work, whatever the size of the value
 
 
 def _classify(tool: str, exc: BaseException) -> tuple[str, str]:
@@ -288,7 +291,9 @@ class ShopServer(MCPServer):
                 result = await super().call_tool(name, arguments, context)
             except ToolError as exc:
                 if isinstance(exc.__cause__, ValidationError):
-                    raise InvalidArguments(_invalid_arguments(name, exc.__cause__)) \
+                    tool = self._tool_manager.get_tool(name)
+                    raise InvalidArguments(_invalid_arguments(
+                        name, exc.__cause__, tool.parameters if tool else None)) \
                         from exc.__cause__
                 raise
         except BaseException as exc:

@@ -152,3 +152,43 @@ def test_any_number_anywhere_gets_a_typed_answer(proto_shop: Shop, sid: str,
             await _check(server, proto_shop, client, sid, tool, args)
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize(("tool", "args", "expected"), [
+    ("add_to_cart", {"variant_id": "V-000001-1", "quantity": 1e308},
+     "quantity: not a usable number (too large, or not finite); give a whole number from 1 to 10"
+     " (got 1e+308)"),
+    ("search_products", {"min_rating": 10**400},
+     "min_rating: not a usable number (too large, or not finite); give a number from 0 to 5 "
+     "(got an integer of 401 digits)"),
+    ("search_products", {"attributes_at_least": {"battery_hours": -10**400}},
+     "attributes_at_least.battery_hours: not a usable number (too large, or not finite); give a "
+     "finite number (got a negative integer of 401 digits)"),
+    ("request_return", {"order_id": "O-1001", "reason": "defective",
+                        "items": [{"variant_id": "V-000001-1", "quantity": -1e308}]},
+     "items.0.quantity: not a usable number (too large, or not finite); give a whole number "
+     "from 1 to 10"),
+    ("list_categories", {"depth": 1e300}, "give a whole number from 1 to 4"),
+])
+async def test_schema_rejections_say_what_is_valid(proto_shop: Shop, sid: str, tool: str,
+                                                   args: dict[str, Any], expected: str) -> None:
+    async with Client(_server(proto_shop)) as client:
+        result = await client.call_tool(tool, {**args, "session_id": sid})
+    assert result.is_error and expected in result.content[0].text, result.content[0].text
+
+
+@pytest.mark.parametrize(("tool", "args", "expected"), [
+    ("open_session", {"seed": WIRE[0]}, "seed: not a usable number (too large, or not finite); "
+     "give a whole number from 0 to 2147483647 (got inf)"),
+    ("search_products", {"attributes": {"battery_hours": WIRE[2]}},
+     "attributes.battery_hours.float: not a usable number (too large, or not finite); give a "
+     "finite number (got nan)"),
+    ("search_products", {"min_price_cents": WIRE[1]},
+     "give a whole number from 0 to 100000000 (got -inf)"),
+])
+async def test_wire_numbers_say_what_is_valid(proto_shop: Shop, sid: str, tool: str,
+                                              args: dict[str, Any], expected: str) -> None:
+    call_args = args if tool == "open_session" else {**args, "session_id": sid}
+    with pytest.raises(Exception, match="invalid arguments") as caught:
+        await _server(proto_shop).call_tool(tool, call_args)
+    assert expected in str(caught.value), str(caught.value)
