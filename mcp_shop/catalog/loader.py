@@ -39,7 +39,7 @@ __all__ = [
     "load_catalog_info",
 ]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 """Version of the generator's output; bump it whenever a (seed, size) would give other rows."""
 MAX_CATALOG_SIZE = 5_000_000
 Progress = Callable[[int, int], None]
