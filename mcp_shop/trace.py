@@ -69,7 +69,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # what makes JSON text written elsewhere unfit to store as it is: lone surrogates, NUL
 # escapes (stored escaped, see above), NaN and Infinity (not JSON); a string holding such
 # text only costs a second serialisation
-_UNSAFE_JSON = re.compile(r"[\ud800-\udfff]|\\u0000|[:,\[]\s*-?(?:NaN|Infinity)\b")
+_NON_JSON = re.compile(r"[:,\[]\s*-?(?:NaN|Infinity)\b")
 _MARK_ROOM = 64  # JSON characters a marker (or an object's marker entry) may take
 _INT_BITS = 3300  # integers longer than this (about 1000 digits) are stored as a marker
 
@@ -201,12 +201,28 @@ def bound_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
+def _unsafe_json(text: str) -> bool:
+    """Whether JSON ``text`` holds something not to store as it is (cheap substring tests
+    first: this runs on every result)."""
+    if "\\u0000" in text:
+        return True
+    if ("NaN" in text or "Infinity" in text) and _NON_JSON.search(text):
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")  # fails on lone surrogates only; far faster than a regex
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _result_json(result: Any, result_json: str | None) -> str | None:
     """The stored JSON of a result: the caller's text when it is storable as it is, else a
     storable copy; None when longer than ``MAX_RESULT_CHARS`` (the record keeps the digest)."""
     if result_json is not None and len(result_json) > MAX_RESULT_CHARS:
         return None
-    if result_json is not None and not _UNSAFE_JSON.search(result_json):
+    if result_json is not None and not _unsafe_json(result_json):
         return result_json
     bounder = _Bounder(items=None, strings=None)
     value, cost = bounder.value(result, 0, MAX_RESULT_CHARS + 1)
