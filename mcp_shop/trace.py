@@ -10,7 +10,8 @@ Every record is bounded and storable on every backend, whatever a client sent:
 - a list or object nested deeper than ``MAX_DEPTH`` levels becomes the string
   ``'...[truncated: nested deeper than MAX_DEPTH levels]'``;
 - the arguments take at most ``MAX_ARGUMENTS_CHARS`` characters of JSON: past that, the rest
-  of each open list or object is replaced by one marker ``'...[truncated: size limit]'``;
+  of each open list or object is replaced by one marker ``'...[truncated: size limit]'``
+  (in an object, the key ``'...[truncated]'`` with value ``'size limit'``);
 - a result whose JSON is longer than ``MAX_RESULT_CHARS`` is kept by digest only (``result``
   null, ``result_digest`` set), and an error message keeps its first ``MAX_MESSAGE_CHARS``
   characters and a marker;
