@@ -7,6 +7,7 @@ nothing, and is traced; never the generic "Error executing tool"."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pydantic_core
@@ -14,9 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
+from starlette.testclient import TestClient
 
 from mcp_shop import Shop
 from mcp_shop.server import ShopServer, build_server
+from mcp_shop.server.http_app import build_http_app
 
 HUGE = [10**400, -10**400, 10**4000, 2**64, -(2**63) - 1, 2**53 + 1]
 EDGE_FLOATS = [1e308, -1e308, 5e-324, 1.5]
@@ -192,3 +195,31 @@ async def test_wire_numbers_say_what_is_valid(proto_shop: Shop, sid: str, tool: 
     with pytest.raises(Exception, match="invalid arguments") as caught:
         await _server(proto_shop).call_tool(tool, call_args)
     assert expected in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "1" + "0" * 400])
+def test_raw_json_numbers_over_http(proto_shop: Shop, sid: str, literal: str) -> None:
+    """The literals themselves in a request body, parsed by the real HTTP transport."""
+    number = "__NUMBER__"
+    calls = [("add_to_cart", {"variant_id": "V-000001-1", "quantity": number}),
+             ("search_products", {"attributes": {"battery_hours": number}}),
+             ("search_products", {"min_rating": number}),
+             ("state_facts", {"facts": [{"fact": "warranty_months", "about": "electronics",
+                                         "value": number}]})]
+    with TestClient(build_http_app(build_server(proto_shop)),
+                    base_url="http://127.0.0.1:8000") as http:
+        for i, (tool, args) in enumerate(calls):
+            traced = len(proto_shop.trace(sid))
+            body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {
+                "name": tool, "arguments": {**args, "session_id": sid}}})
+            body = body.replace(f'"{number}"', literal)
+            response = http.post("/mcp", content=body, headers={
+                "content-type": "application/json", "mcp-protocol-version": "2025-06-18",
+                "accept": "application/json, text/event-stream"})
+            assert response.status_code == 200, response.text
+            result = json.loads(response.text.split("data: ", 1)[1])["result"]
+            text = result["content"][0]["text"]
+            assert result["isError"] and ("invalid arguments" in text or "invalid_input" in text)
+            assert "usable number" in text or "valid" in text, text
+            trace = proto_shop.trace(sid)
+            assert len(trace) == traced + 1 and not trace[-1].ok
