@@ -88,7 +88,8 @@ class Guard:
                 raw = message.get("text")
                 if raw is None:
                     raw = (message.get("bytes") or b"").decode("utf-8", errors="replace")
-                problem = json_problem(raw)
+                problem = json_problem(raw) if len(raw) <= MAX_BODY_BYTES else (
+                    f"the message is over {MAX_BODY_BYTES:,} bytes, the most accepted")
                 if problem is None:
                     return {"type": "websocket.receive", "text": raw}
                 await send({"type": "websocket.send", "text": json.dumps({

@@ -26,9 +26,10 @@ CASES = [("purchase", 2, 1), ("return", 2, 2), ("exchange", 2, 5), ("cancel", 2,
 
 
 @contextlib.contextmanager
-def serve(shop: Shop, **options: Any) -> Iterator[str]:
-    """``build_env_app(shop, **options)`` served by uvicorn (as ``serve-env`` configures it) in
-    a thread on a free port of 127.0.0.1; yields the base URL."""
+def serve(shop: Shop, *, ws_max_size: int | None = None, **options: Any) -> Iterator[str]:
+    """``build_env_app(shop, **options)`` served by uvicorn (as ``serve-env`` configures it,
+    unless ``ws_max_size`` is given) in a thread on a free port of 127.0.0.1; yields the base
+    URL."""
     import uvicorn
 
     from episodes.http_env import MAX_BODY_BYTES, build_env_app
@@ -37,7 +38,8 @@ def serve(shop: Shop, **options: Any) -> Iterator[str]:
     app = build_env_app(shop, **options)
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="on", ws_max_size=MAX_BODY_BYTES))
+                                           lifespan="on",
+                                           ws_max_size=ws_max_size or MAX_BODY_BYTES))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -86,6 +86,19 @@ async def test_a_websocket_message_over_the_limit_closes_the_session(
         assert http.get("/health").json()["status"] == "healthy"
 
 
+async def test_big_messages_are_refused_even_where_uvicorn_takes_them(
+        oe_db: tuple[str, Any]) -> None:
+    """Under plain uvicorn (16 MiB WebSocket messages, as with the manifest's app) the server
+    still refuses messages over 4 MiB, and the session goes on."""
+    with served.serve(oe_db[1], ws_max_size=16 * 1024 * 1024) as base:
+        async with ShopEnv(base_url=base) as env:
+            assert env._ws is not None
+            await env._ws.send(json.dumps({"type": "reset", "data": {"policy": "x" * 5_000_000}}))
+            answer = await env._receive()
+            assert answer["type"] == "error" and "4,194,304 bytes" in answer["data"]["message"]
+            assert (await env.state()).episode_id is None  # no episode, and still connected
+
+
 async def test_websocket_host_and_origin_checks(oe_server: str) -> None:
     ws = oe_server.replace("http://", "ws://") + "/ws"
     with pytest.raises(InvalidStatus) as refused:
