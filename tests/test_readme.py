@@ -111,9 +111,19 @@ def matches(expected: str, actual: str) -> str | None:
             continue
         found = have.find(part, at)
         if found < 0:
-            return f"missing {part!r}\nafter: {have[at:at + 300]!r}"
+            return _divergence(part, have, at)
         at = found + len(part)
     return None
+
+
+def _divergence(part: str, have: str, at: int) -> str:
+    """Where the longest start of ``part`` found after ``at`` stops matching."""
+    size = 0
+    while size < len(part) and have.find(part[:size + 1], at) >= 0:
+        size += 1
+    where = have.find(part[:size], at) + size
+    return (f"after {part[max(0, size - 60):size]!r} the README shows "
+            f"{part[size:size + 80]!r} but the block printed {have[where:where + 80]!r}")
 
 
 def clean_env() -> dict[str, str]:
