@@ -35,6 +35,8 @@ def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
     from mcp_shop.server.run import ServeOptions, open_shop
 
     try:
+        import openenv.core.env_server  # noqa: F401 (the server is openenv-core's)
+
         from episodes.http_env.app import build_env_app
     except ImportError as exc:
         raise ValueError(f"serve-env needs openenv-core ({exc}); install it with pip install "

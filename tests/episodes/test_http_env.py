@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -454,3 +455,18 @@ def test_the_serve_env_command_registers() -> None:
     assert args.allowed_host == ["gpu-box:*"] and args.reward_mode == "sparse"
     with pytest.raises(SystemExit):
         parser.parse_args(["serve-env", "--max-episodes", "0"])
+
+
+def test_serve_env_without_openenv_core_says_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """serve-env is openenv-core's server: without the ``openenv`` extra it stops before opening
+    anything, saying what to install (``shop-episodes`` itself still loads)."""
+    from episodes.http_env import main
+
+    for name in ("openenv", "openenv.core", "openenv.core.env_server"):
+        monkeypatch.setitem(sys.modules, name, None)
+    db = tmp_path / "never.db"
+    assert main(["--port", "0", "--db", f"sqlite:///{db}", "--catalog-size", "50"]) == 2
+    assert "pip install 'mcp-shop[openenv]'" in capsys.readouterr().err
+    assert not db.exists()
