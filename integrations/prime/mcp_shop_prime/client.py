@@ -5,9 +5,8 @@ answers read into :class:`Observed`, and :class:`ShopEnvError` for every refusal
     step(url, episode_id, {"tool_calls": [...], "message": ..., "done": ...}) -> Observed
     record(url, episode_id) -> the rollout record;  close(url, episode_id)
 
-The server's answers are read in both layouts it has had: the OpenEnv one (everything inside
-``observation``, the top level ``observation``, ``reward``, ``done``) and the earlier one
-(``episode_id`` at the top level, ``info.breakdown``).
+Answers are OpenEnv-shaped: ``{"observation": {...}, "reward", "done"}``, the episode id, the
+tools, the shopper's message and (once done) the verdict inside ``observation``.
 """
 
 from __future__ import annotations
@@ -53,21 +52,16 @@ class Observed:
 
 def _observed(answer: dict[str, Any], episode_id: str = "") -> Observed:
     obs = answer.get("observation") or {}
-    info = answer.get("info") or {}
-
-    def pick(key: str) -> Any:
-        return obs[key] if obs.get(key) is not None else answer.get(key, info.get(key))
-
     return Observed(
-        episode_id=str(pick("episode_id") or episode_id),
+        episode_id=str(obs.get("episode_id") or episode_id),
         shopper_message=obs.get("shopper_message"),
         tool_results=list(obs.get("tool_results") or []),
         tools=list(obs.get("tools") or []),
-        done=bool(answer.get("done", obs.get("done", False))),
+        done=bool(answer.get("done")),
         reward=answer.get("reward"),
-        success=pick("success"),
-        stop_reason=pick("stop_reason"),
-        breakdown=pick("breakdown"),
+        success=obs.get("success"),
+        stop_reason=obs.get("stop_reason"),
+        breakdown=obs.get("breakdown"),
         turn=int(obs.get("turn") or 0),
         tool_calls=int(obs.get("tool_calls") or 0),
     )

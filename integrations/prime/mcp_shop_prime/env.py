@@ -20,9 +20,11 @@ __all__ = ["ShopEnv", "ShopEnvConfig"]
 
 class ShopEnvConfig(vf.EnvConfig):
     agent: vf.AgentConfig = vf.AgentConfig(harness={"id": "null"},
-                                           runtime={"type": "subprocess"})
+                                           runtime={"type": "subprocess"}, max_turns=200)
     """The shop assistant under evaluation: the library's tool-calling chat loop (``null``
-    harness: MCP tools, no shell) on this machine; override with ``--env.agent.*``."""
+    harness: MCP tools, no shell) on this machine, at most 200 model calls an episode (the
+    server's own turn and tool-call budgets end an episode well before); override with
+    ``--env.agent.*``."""
 
 
 class ShopEnv(vf.Env[ShopEnvConfig]):
