@@ -180,7 +180,7 @@ class Workdir:
         assert self.runner.stdin is not None and self.runner.stdout is not None
         out, err = self.path.parent / "block.out", self.path.parent / "block.err"
         self.runner.stdin.write(json.dumps({"source": source, "stdout": str(out),
-                                            "stderr": str(err)}) + "\n")
+                                            "stderr": str(err), "timeout": TIMEOUT}) + "\n")
         self.runner.stdin.flush()
         answer = self.runner.stdout.readline()
         assert answer, "tests/readme_runner.py stopped"
