@@ -198,3 +198,19 @@ def test_vf_eval_of_the_gold_replay_scores_like_the_controller(
                                     "tool_calls": want["metrics"]["tool_calls"], **components}
         assert record["policy"] == "prime"
         assert adapter_comparable(record) == adapter_comparable(want)
+
+
+def test_without_the_virtualenv_it_skips_or_fails_under_ci(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No interpreter named, or one without the packages: skipped with the reason locally,
+    a failure under CI=true."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=f"{ENV_VAR} is not set"):
+        prime_python_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=f"CI=true requires it: {ENV_VAR} is not"):
+        prime_python_or_skip()
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing" / "python"))
+    with pytest.raises(pytest.fail.Exception, match="is not an executable"):
+        prime_python_or_skip()
