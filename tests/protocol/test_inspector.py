@@ -126,11 +126,16 @@ class Inspector:
 
 
 @pytest.fixture(scope="module")
-def inspector(shop_url: str, http_server: ServerProcess,
+def executable() -> Path:
+    """The Inspector's CLI (asked for first, so a skip starts no server)."""
+    return inspector_or_skip()
+
+
+@pytest.fixture(scope="module")
+def inspector(executable: Path, shop_url: str, http_server: ServerProcess,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inspector]:
     """The Inspector with a config naming the two servers (stdio: a fresh ``mcp-shop serve``
     on the test database; http: the module's HTTP server); its daemon stops afterwards."""
-    executable = inspector_or_skip()
     home = tmp_path_factory.mktemp("inspector-home")
     config = home / "servers.json"
     serve = ["-m", "mcp_shop.cli", "serve", "--db", shop_url, "--seed", str(TEST_SEED),
