@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcp_shop.models.catalog import CatalogInfo, Category, Product, Variant
+from mcp_shop.models.catalog import CatalogInfo, CatalogPolicies, Category, Product, Variant
 from mcp_shop.models.session import (
     Address,
     Cart,
@@ -28,6 +28,7 @@ __all__ = [
     "Cart",
     "CartLine",
     "CatalogInfo",
+    "CatalogPolicies",
     "Category",
     "Customer",
     "DiscountCode",
@@ -47,7 +48,7 @@ __all__ = [
     "Variant",
 ]
 
-CATALOG_TABLES = (CatalogInfo, Category, Product, Variant)
+CATALOG_TABLES = (CatalogInfo, CatalogPolicies, Category, Product, Variant)
 SESSION_TABLES = (
     ShopSession,
     StockOverride,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Integer
 from sqlmodel import Field, SQLModel
 
-__all__ = ["CatalogInfo", "Category", "Product", "Variant"]
+__all__ = ["CatalogInfo", "CatalogPolicies", "Category", "Product", "Variant"]
 
 
 class CatalogInfo(SQLModel, table=True):
@@ -85,3 +85,19 @@ class Variant(SQLModel, table=True):
     options: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     price_cents: int
     stock: int
+
+
+class CatalogPolicies(SQLModel, table=True):
+    """The shop policies of a catalog that brings its own (an imported one): one row.
+
+    A database without this table or row (every generated catalog, and databases made
+    before the table existed) uses ``mcp_shop.policies.DEFAULT_POLICIES``.
+    """
+
+    __tablename__ = "catalog_policies"
+
+    id: int = Field(default=1, primary_key=True)
+    policies: dict[str, Any] = Field(
+        sa_column=Column(JSON, nullable=False),
+        description="a mcp_shop.policies.Policies as JSON (model_dump(mode='json'))",
+    )

@@ -1,0 +1,287 @@
+"""The import: source records in, one catalog out, in one transaction.
+
+Pass 1 reads every file once and keeps only the category tree and per-category attribute
+statistics (bounded by the taxonomy, not by the number of products); it reports bad rows.
+Pass 2 reads the files again and streams the product and variant rows through the bulk
+writers of the generated catalog (``executemany`` on SQLite, ``COPY`` on PostgreSQL), then
+writes the categories, the policies and the ``catalog_info`` row, all in one transaction: a
+failed import leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+from mcp_shop.catalog.bulk import PostgresWriter, SqliteWriter, Writer
+from mcp_shop.catalog.loader import (
+    CATEGORY_COLUMNS,
+    INFO_COLUMNS,
+    PRODUCT_COLUMNS,
+    VARIANT_COLUMNS,
+    _create_schema,
+    _index_ddl,
+)
+from mcp_shop.db import backend_name
+from mcp_shop.errors import InvalidInput
+from mcp_shop.importers.catalog_tree import Layout, layout
+from mcp_shop.importers.formats import Reader, reader
+from mcp_shop.importers.policy_config import PolicyConfig, build_policies
+from mcp_shop.importers.records import BadRow, SourceProduct
+from mcp_shop.importers.rows import Prepared, encode, prepare
+from mcp_shop.importers.stats import Tree
+from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Variant
+from mcp_shop.policies import Policies
+
+__all__ = ["IMPORT_VERSION", "ImportFailed", "ImportProgress", "ImportReport", "import_catalog"]
+
+IMPORT_VERSION = "1"
+"""Version of the import's output; bump it whenever the same files and seed would give other
+rows (it enters the fingerprint)."""
+ImportProgress = Callable[[str, int, "int | None"], None]
+"""``progress(phase, done, total)``: phase 'reading' (pass 1, total None) or 'writing'."""
+MAX_REPORTED = 100
+_CHUNK = 2000
+
+
+class ImportFailed(InvalidInput):
+    """The import stopped (``--strict`` and a bad row, nothing usable, unreadable files); the
+    database is unchanged."""
+
+    code = "import_failed"
+
+
+@dataclass
+class ImportReport:
+    """What an import did: the catalog it wrote and the rows it skipped."""
+
+    info: CatalogInfo
+    policies: Policies
+    bad_rows: list[BadRow] = field(default_factory=list)  # the first MAX_REPORTED
+    bad_count: int = 0
+    seconds: float = 0.0
+
+
+class _Bad:
+    """Bad rows: counted, the first ``MAX_REPORTED`` kept, or an ``ImportFailed`` at the first
+    one under ``strict``."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.rows: list[BadRow] = []
+        self.count = 0
+
+    def __call__(self, row: BadRow) -> None:
+        if self.strict:
+            raise ImportFailed(f"bad row at {row.where}: {row.reason} (--strict stops at the "
+                               "first bad row; nothing was written)", where=str(row.where))
+        self.count += 1
+        if len(self.rows) < MAX_REPORTED:
+            self.rows.append(row)
+
+
+def _key_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "big")
+
+
+def _records(read: Reader, paths: list[str]) -> Iterator[SourceProduct | BadRow]:
+    for path in paths:
+        try:
+            yield from read(path)
+        except OSError as exc:
+            raise ImportFailed(f"cannot read {path!r}: {exc.strerror or exc}",
+                               file=path) from None
+
+
+def _accepted(read: Reader, paths: list[str], bad: _Bad | None
+              ) -> Iterator[tuple[SourceProduct, Prepared]]:
+    """The usable products of the files, in order, each once (a repeated key is skipped)."""
+    seen: set[int] = set()
+    for rec in _records(read, paths):
+        if isinstance(rec, BadRow):
+            if bad is not None:
+                bad(rec)
+            continue
+        prep, problems = prepare(rec)
+        if bad is not None:
+            for problem in problems:
+                bad(BadRow(rec.where, problem))
+        if prep is None:
+            continue
+        h = _key_hash(rec.key)
+        if h in seen:
+            if bad is not None:
+                bad(BadRow(rec.where, f"product key {rec.key!r} appears again (an earlier "
+                                      "record has it); skipped"))
+            continue
+        seen.add(h)
+        yield rec, prep
+
+
+def _survey(read: Reader, paths: list[str], bad: _Bad,
+            progress: ImportProgress | None) -> tuple[Tree, int]:
+    """Pass 1: the category tree with attribute statistics, and the number of products."""
+    tree = Tree()
+    n = 0
+    for rec, prep in _accepted(read, paths, bad):
+        tree.add(Tree.clean_path(rec.category_path), prep.attributes)
+        n += 1
+        if progress is not None and n % 5000 == 0:
+            progress("reading", n, None)
+    if progress is not None:
+        progress("reading", n, None)
+    return tree, n
+
+
+def _check_target(writer: Writer, replace: bool) -> None:
+    existing = writer.query_one(f"SELECT {', '.join(INFO_COLUMNS)} FROM catalog_info")
+    has_products = writer.query_one("SELECT id FROM product LIMIT 1") is not None
+    if replace:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            writer.execute(f'DELETE FROM "{table.name}"')
+        return
+    if existing is not None or has_products:
+        what = "a catalog"
+        if existing is not None:
+            info = CatalogInfo(**dict(zip(INFO_COLUMNS, existing, strict=True)))
+            what = f"a {info.source} catalog of {info.product_count:,} products"
+        raise ImportFailed(f"this database already holds {what}; import into a new database, "
+                           "or pass --replace to drop it (and every session of it) and import "
+                           "in its place")
+
+
+def _write(writer: Writer, engine: Engine, read: Reader, paths: list[str], lay: Layout,
+           seed: int, shares: dict[str, float], expected: int,
+           progress: ImportProgress | None) -> tuple[int, int, Counter[int], str]:
+    """Pass 2: product and variant rows; returns counts, per-leaf counts and the rows' digest."""
+    digest = hashlib.sha256()
+    per_leaf: Counter[int] = Counter()
+    prows: list[tuple] = []
+    vrows: list[tuple] = []
+    pk = variants = 0
+
+    def flush() -> None:
+        writer.copy(Product.__tablename__, PRODUCT_COLUMNS, prows)
+        writer.copy(Variant.__tablename__, VARIANT_COLUMNS, vrows)
+        prows.clear()
+        vrows.clear()
+
+    for rec, prep in _accepted(read, paths, None):
+        path = Tree.clean_path(rec.category_path)
+        leaf = lay.leaf_of.get(path)
+        if leaf is None or pk >= expected:
+            raise ImportFailed(f"{rec.where}: the files changed while they were imported; "
+                               "import them again")
+        pk += 1
+        prow, vs = encode(prep, pk, leaf, lay.specs[leaf], seed,
+                          shares.get(lay.department_of[leaf], 0.0))
+        digest.update(repr(prow).encode("utf-8", "surrogatepass"))
+        digest.update(repr(vs).encode("utf-8", "surrogatepass"))
+        per_leaf[leaf] += 1
+        variants += len(vs)
+        prows.append(prow)
+        vrows.extend(vs)
+        if len(prows) >= _CHUNK:
+            flush()
+            if progress is not None:
+                progress("writing", pk, expected)
+    flush()
+    if pk != expected:
+        raise ImportFailed(f"the files changed while they were imported ({expected:,} products "
+                           f"in the first reading, {pk:,} in the second); import them again")
+    if progress is not None:
+        progress("writing", pk, expected)
+    return pk, variants, per_leaf, digest.hexdigest()
+
+
+def _totals(lay: Layout, per_leaf: Counter[int]) -> dict[int, int]:
+    parent = {c.id: c.parent_id for c in lay.categories}
+    totals: Counter[int] = Counter()
+    for leaf, count in per_leaf.items():
+        node: int | None = leaf
+        while node is not None:
+            totals[node] += count
+            node = parent[node]
+    return totals
+
+
+def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, seed: int = 0,
+                   policies: PolicyConfig | None = None, strict: bool = False,
+                   replace: bool = False, progress: ImportProgress | None = None
+                   ) -> ImportReport:
+    """Import the product files ``paths`` of format ``fmt`` into the database of ``engine``.
+
+    Args:
+        fmt: a format name of :data:`mcp_shop.importers.formats.FORMATS` or a reader function.
+        seed: seeds what the source does not say (stock, ratings, final-sale marks).
+        policies: per-department return terms (default: 30 days, no fee, no final sale).
+        strict: stop at the first bad row (``ImportFailed``) instead of skipping it.
+        replace: empty every shop table (the catalog and its sessions) in the same
+            transaction instead of refusing a database that holds a catalog.
+        progress: called as ``progress(phase, done, total)``.
+
+    Raises:
+        ImportFailed: a bad row under ``strict``, no usable product, an unreadable file, a
+            database that already holds a catalog (without ``replace``), or a policies file
+            naming an unknown department. The database is then unchanged.
+    """
+    started = time.perf_counter()
+    read = reader(fmt) if isinstance(fmt, str) else fmt
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise ImportFailed("no files to import: name at least one")
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ImportFailed(f"{path!r} is not a file: name an existing product file",
+                               file=path)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ImportFailed(f"the seed must be a non-negative integer, got {seed!r}")
+    bad = _Bad(strict)
+    tree, expected = _survey(read, paths, bad, progress)
+    if expected == 0:
+        first = f"; first: {bad.rows[0].where}: {bad.rows[0].reason}" if bad.rows else ""
+        raise ImportFailed(f"no usable product in {', '.join(paths)} ({bad.count:,} bad "
+                           f"rows{first})")
+    lay = layout(tree)
+    del tree
+    catalog_policies, shares = build_policies(policies, lay.departments)
+    policies_json = json.dumps(catalog_policies.model_dump(mode="json"), separators=(",", ":"),
+                               sort_keys=True)
+    _create_schema(engine)
+    drops, creates = _index_ddl(engine)
+    writer: Writer = (SqliteWriter(engine) if backend_name(engine) == "sqlite"
+                      else PostgresWriter(engine))
+    with writer:
+        _check_target(writer, replace)
+        for ddl in drops:
+            writer.execute(ddl)
+        count, variants, per_leaf, rows_digest = _write(
+            writer, engine, read, paths, lay, seed, shares, expected, progress)
+        totals = _totals(lay, per_leaf)
+        cat_rows = [c.row(totals.get(c.id, 0)) for c in lay.categories]
+        writer.insert(Category.__tablename__, CATEGORY_COLUMNS, cat_rows)
+        fingerprint = hashlib.sha256(
+            f"mcp-shop-imported|{IMPORT_VERSION}|{seed}|{rows_digest}|{cat_rows!r}|"
+            f"{policies_json}".encode("utf-8", "surrogatepass")).hexdigest()
+        info = CatalogInfo(id=1, source="imported", seed=seed, size=count,
+                           generator_version=f"import-{IMPORT_VERSION}", fingerprint=fingerprint,
+                           product_count=count, variant_count=variants,
+                           category_count=len(cat_rows))
+        writer.insert(CatalogInfo.__tablename__, INFO_COLUMNS,
+                      [tuple(getattr(info, k) for k in INFO_COLUMNS)])
+        writer.insert(CatalogPolicies.__tablename__, ("id", "policies"), [(1, policies_json)])
+        for ddl in creates:
+            writer.execute(ddl)
+        writer.analyze((Category.__tablename__, Product.__tablename__, Variant.__tablename__))
+    return ImportReport(info=info, policies=catalog_policies, bad_rows=bad.rows,
+                        bad_count=bad.count, seconds=time.perf_counter() - started)
+

@@ -1,0 +1,191 @@
+"""Text helpers every reader shares: HTML to plain text, prices to cents, opening a file in
+whatever encoding it came in (UTF-8 with or without BOM, else cp1252 or latin-1; gzip too)."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import html
+import io
+import math
+import re
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from typing import IO, Any
+
+__all__ = ["MAX_PRICE_CENTS", "detect_encoding", "html_to_text", "open_text", "parse_price",
+           "split_path"]
+
+MAX_PRICE_CENTS = 100_000_000_000  # a billion dollars: anything above is not a shop price
+_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
+          "table", "section", "article", "blockquote", "dd", "dt"}
+_SKIP = {"script", "style", "head", "title"}
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_TAG_HINT = re.compile(r"<[A-Za-z/!]|&[#A-Za-z0-9]+;")
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+        elif tag == "li":
+            self.parts.append("\n- ")
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(text: str | None) -> str:
+    """Plain text of an HTML fragment: tags dropped, block elements and ``<br>`` as line
+    breaks, list items as ``- ``, entities decoded, runs of spaces and blank lines collapsed.
+
+    >>> html_to_text("<p>Soft &amp; warm</p><ul><li>Wool</li><li>Cotton</li></ul>")
+    'Soft & warm\\n- Wool\\n- Cotton'
+    """
+    if not text:
+        return ""
+    if _TAG_HINT.search(text):
+        parser = _Text()
+        try:
+            parser.feed(text)
+            parser.close()
+            text = "".join(parser.parts)
+        except Exception:  # noqa: BLE001 - broken markup: fall back to unescaping only
+            text = html.unescape(re.sub(r"<[^>]*>", " ", text))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    out = "\n".join(line for line in lines if line not in ("", "-"))
+    return _BLANK_LINES.sub("\n", out).strip()
+
+
+_CURRENCY = re.compile(r"[A-Za-z$€£¥₹\s\u00a0]+")
+_NUMBER = re.compile(r"^\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?$|^\d+(?:[.,]\d{1,2})?$")
+
+
+def parse_price(value: str | float | None) -> int | None:
+    """A price in cents, or None when ``value`` is not a usable price.
+
+    Accepts numbers and strings with a currency code or sign and thousands separators:
+    ``"15.00 USD"`` -> 1500, ``"$1,299.99"`` -> 129999, ``"1.299,99 EUR"`` -> 129999,
+    ``"12,50 €"`` -> 1250, ``12.99`` -> 1299. ``None``, ``""``, ``"None"``, words, negative,
+    non-finite and absurd (over a billion) amounts give None. A range ("$10 - $20") gives None.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            return None
+        cents = round(value * 100)
+        return cents if cents <= MAX_PRICE_CENTS else None
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    text = _CURRENCY.sub("", value.strip())
+    if not text or not _NUMBER.match(text):
+        return None
+    last_dot, last_comma = text.rfind("."), text.rfind(",")
+    decimal = max(last_dot, last_comma)
+    if decimal >= 0 and len(text) - decimal - 1 in (1, 2) and text.count(text[decimal]) == 1:
+        whole, frac = text[:decimal], text[decimal + 1:]
+    else:  # only thousands separators ("1,299", "1.299.000")
+        whole, frac = text, ""
+    digits = re.sub(r"[.,' ]", "", whole)
+    if not digits.isdigit():
+        return None
+    cents = int(digits) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+    return cents if cents <= MAX_PRICE_CENTS else None
+
+
+def split_path(text: str | None) -> tuple[str, ...]:
+    """A taxonomy path's names: ``"A > B > C"`` -> ``("A", "B", "C")``, blanks dropped."""
+    if not text:
+        return ()
+    return tuple(p for p in (" ".join(part.split()) for part in text.split(">")) if p)
+
+
+class _Gzip(io.RawIOBase):
+    """A gzip stream that ends where a truncated or corrupt file stops making sense (the
+    readers then see a short last record, reported as a bad row) instead of raising."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._gz = gzip.GzipFile(fileobj=fh, mode="rb")
+        self._fh = fh
+        self.broken = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.broken:
+            return 0
+        try:
+            data = self._gz.read(len(buffer))
+        except (EOFError, OSError, zlib.error):
+            self.broken = True
+            return 0
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._gz.close()
+            self._fh.close()
+        finally:
+            super().close()
+
+
+def _raw(path: str) -> IO[bytes]:
+    fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    if fh.peek(2)[:2] == b"\x1f\x8b":
+        return io.BufferedReader(_Gzip(fh), 1 << 16)
+    return fh
+
+
+def detect_encoding(path: str) -> str:
+    """'utf-8-sig' when the whole file decodes as UTF-8 (BOM or not), else 'cp1252' when that
+    decodes it, else 'latin-1' (which decodes anything). One streaming scan of the bytes
+    per candidate; a gzip file is scanned decompressed."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with _raw(path) as fh:
+                while chunk := fh.read(1 << 20):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+@contextmanager
+def open_text(path: str, encoding: str | None = None) -> Iterator[IO[str]]:
+    """``path`` as text, newlines untranslated (ready for ``csv.reader``): gzip read
+    transparently, the encoding detected by :func:`detect_encoding` unless given. Decoding
+    errors that remain (a truncated gzip's last bytes) become U+FFFD instead of raising."""
+    enc = encoding or detect_encoding(path)
+    raw = _raw(path)
+    stream = io.TextIOWrapper(raw, encoding=enc, errors="replace", newline="")  # type: ignore[arg-type]
+    try:
+        yield stream
+    finally:
+        stream.close()
