@@ -3,13 +3,15 @@
 Every ``python`` and ``bash`` block of README.md has a marker: an HTML comment on the line
 just above its fence.
 
-- ``<!-- test: run -->``: run. A Python block runs as ``python -c`` would, in a fresh process
-  (forked from one that has imported the project: ``tests/readme_runner.py``); a bash block runs
+- ``<!-- test: run -->``: run. A Python block runs as ``python -c`` would; a bash block runs
   as one ``bash -e`` script without its ``pip install`` lines (the test runs in the installed
-  project). Blocks run in README order in one work directory, as a reader's shell would, which
-  starts as the quick start leaves it: ``shop.db`` (the default catalog, seed 0, 10,000
-  products) and ``runs/demo.jsonl`` (the quick-start command with 2 episodes instead of 200);
-  ``examples/`` is the repository's. ``MCP_SHOP_*`` variables are cleared.
+  project). Python blocks and the ``shop-episodes`` and ``mcp-shop`` commands run in fresh
+  processes forked from one that has imported the project (``tests/readme_runner.py``), which
+  saves a second of importing for each. Blocks run in README order in one work directory, as
+  a reader's shell would, which starts as the quick start leaves it: ``shop.db`` (the default
+  catalog, seed 0, 10,000 products) and ``runs/demo.jsonl`` (the quick-start command with 2
+  episodes instead of 200); ``examples/`` is the repository's. ``MCP_SHOP_*`` variables are
+  cleared.
 - ``<!-- test: run with server -->``: the same, with ``mcp-shop serve --http`` serving that
   ``shop.db`` on a free port; the block's ``http://127.0.0.1:8000`` becomes that address.
 - ``<!-- test: output -->`` above a ``text`` block: what the run block just before prints.
@@ -27,8 +29,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,42 +152,67 @@ class Result:
     stderr: str
 
 
+SHIM = """#!{python} -S
+import json, os, socket, sys
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect({socket!r})
+socket.send_fds(conn, [b"."], [0, 1, 2])
+conn.sendall(json.dumps({{"command": {name!r}, "argv": sys.argv[1:], "cwd": os.getcwd(),
+                         "env": dict(os.environ), "timeout": {timeout}}}).encode() + b"\\n")
+answer = conn.makefile("r").readline()
+sys.exit(json.loads(answer)["returncode"] if answer else 1)
+"""
+
+
 class Workdir:
     """The shared directory and the results of the blocks run so far, in README order.
 
-    Python blocks go to ``tests/readme_runner.py``, started once here, which forks a fresh
-    process for each (so that each does not pay for importing the project again)."""
+    Python blocks, and the project's commands in bash blocks (through a shim of each on the
+    ``PATH``), run in ``tests/readme_runner.py``, started once here, which forks a fresh
+    process for each, so that each does not pay for importing the project again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.env = clean_env()
         self.results: dict[int, Result] = {}
-        self.runner: subprocess.Popen[str] | None = None
+        self.socket = str(path.parent / "runner.sock")
+        shims = path.parent / "bin"
+        shims.mkdir()
+        for name in ("shop-episodes", "mcp-shop"):
+            shim = shims / name
+            shim.write_text(SHIM.format(python=sys.executable, socket=self.socket, name=name,
+                                        timeout=TIMEOUT))
+            shim.chmod(0o755)
+        self.env = clean_env()
+        self.env["PATH"] = f"{shims}{os.pathsep}{self.env['PATH']}"
+        self.runner = subprocess.Popen(
+            [sys.executable, "-c", Path(__file__).with_name("readme_runner.py").read_text(),
+             self.socket], cwd=path, env=clean_env(), stdin=subprocess.DEVNULL,
+            stderr=(path.parent / "runner.log").open("w"))
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(self.socket):
+            assert self.runner.poll() is None, (path.parent / "runner.log").read_text()
+            assert time.monotonic() < deadline, "tests/readme_runner.py did not start"
+            time.sleep(0.05)
 
     def close(self) -> None:
-        if self.runner is not None:
-            assert self.runner.stdin is not None
-            self.runner.stdin.close()
-            self.runner.wait(TIMEOUT)
+        self.runner.kill()
+        self.runner.wait(TIMEOUT)
 
-    def run(self, args: list[str], stdin: str | None = None) -> Result:
-        done = subprocess.run(args, cwd=self.path, env=self.env, input=stdin, text=True,
-                              capture_output=True, timeout=TIMEOUT, check=False)
+    def run(self, args: list[str]) -> Result:
+        done = subprocess.run(args, cwd=self.path, env=self.env, stdin=subprocess.DEVNULL,
+                              text=True, capture_output=True, timeout=TIMEOUT, check=False)
         return Result(done.returncode, done.stdout, done.stderr)
 
     def run_python(self, source: str) -> Result:
-        if self.runner is None:
-            self.runner = subprocess.Popen(
-                [sys.executable, "-c", Path(__file__).with_name("readme_runner.py").read_text()],
-                cwd=self.path, env=self.env, text=True, stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE)
-        assert self.runner.stdin is not None and self.runner.stdout is not None
         out, err = self.path.parent / "block.out", self.path.parent / "block.err"
-        self.runner.stdin.write(json.dumps({"source": source, "stdout": str(out),
-                                            "stderr": str(err), "timeout": TIMEOUT}) + "\n")
-        self.runner.stdin.flush()
-        answer = self.runner.stdout.readline()
-        assert answer, "tests/readme_runner.py stopped"
+        with (open(os.devnull) as nothing, out.open("w") as stdout, err.open("w") as stderr,
+              socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn):
+            conn.connect(self.socket)
+            socket.send_fds(conn, [b"."], [nothing.fileno(), stdout.fileno(), stderr.fileno()])
+            conn.sendall(json.dumps({"source": source, "timeout": TIMEOUT}).encode() + b"\n")
+            answer = conn.makefile("r").readline()
+        assert answer, "tests/readme_runner.py stopped: " + (
+            self.path.parent / "runner.log").read_text()
         return Result(json.loads(answer)["returncode"], out.read_text(), err.read_text())
 
     def quick_start(self) -> None:
@@ -205,7 +234,9 @@ class Workdir:
 
     def _run(self, block: Block) -> Result:
         if block.info == "bash":
-            return self.run(["bash"], stdin=bash_script(block.text))
+            script = self.path.parent / "block.sh"
+            script.write_text(bash_script(block.text))
+            return self.run(["bash", str(script)])
         if block.marker == "run with server":
             with ServerProcess(["--db", f"sqlite:///{self.path / 'shop.db'}"],
                                log=self.path.parent / "server.log") as server:
@@ -215,11 +246,14 @@ class Workdir:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workdir]:
-    work = Workdir(tmp_path_factory.mktemp("readme") / "work")
-    work.path.mkdir()
-    work.quick_start()
-    yield work
-    work.close()
+    base = tmp_path_factory.mktemp("readme")
+    (base / "work").mkdir()
+    work = Workdir(base / "work")
+    try:
+        work.quick_start()
+        yield work
+    finally:
+        work.close()
 
 
 def test_every_code_block_says_whether_it_runs() -> None:
