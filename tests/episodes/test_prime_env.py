@@ -18,6 +18,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ CASES = [("purchase", 2, 1), ("return", 2, 2), ("cancel", 2, 6), ("order_status"
 QUIT_CASE = ("exchange", 2, 5)  # the stub ends this conversation at once
 _URL = re.compile(r"serving the episode env at (http://\S+)")
 ENV_VAR = "MCP_SHOP_PRIME_PYTHON"
+# Whether an interpreter has both packages, without importing the library (seconds).
+_PROBE = """import importlib.util as u, sys
+missing = [m for m in ("mcp_shop_prime", "verifiers.v1") if u.find_spec(m) is None]
+sys.exit("missing: " + ", ".join(missing) if missing else 0)"""
 
 
 def prime_python_or_skip() -> Path:
@@ -54,11 +59,10 @@ def prime_python_or_skip() -> Path:
     elif not os.access(path, os.X_OK):
         reason = f"{ENV_VAR}={path} is not an executable"
     else:
-        probe = subprocess.run([path, "-I", "-c", "import mcp_shop_prime, verifiers.v1"],
-                               capture_output=True, text=True, env=_clean_env(Path(path)),
-                               timeout=120)
+        probe = subprocess.run([path, "-I", "-c", _PROBE], capture_output=True, text=True,
+                               env=_clean_env(Path(path)), timeout=120)
         if probe.returncode != 0:
-            reason = (f"{path} cannot import mcp_shop_prime and verifiers.v1: "
+            reason = (f"{path} is not a virtualenv with verifiers and ./integrations/prime: "
                       f"{probe.stderr.strip()[-400:]}")
     if reason:
         if os.environ.get("CI") == "true":
@@ -213,4 +217,8 @@ def test_without_the_virtualenv_it_skips_or_fails_under_ci(
         prime_python_or_skip()
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing" / "python"))
     with pytest.raises(pytest.fail.Exception, match="is not an executable"):
+        prime_python_or_skip()
+    monkeypatch.setenv(ENV_VAR, sys.executable)  # this project's: neither package
+    with pytest.raises(pytest.fail.Exception,
+                       match="missing: mcp_shop_prime, verifiers.v1"):
         prime_python_or_skip()
