@@ -14,7 +14,8 @@ from mcp_shop.errors import InvalidInput, NotFound, OutOfStock, shown
 from mcp_shop.ids import product_id, variant_id
 from mcp_shop.inventory import VariantState, cart_states, require_variant
 from mcp_shop.models import CartLine, Customer
-from mcp_shop.policies import DEFAULT_POLICIES, MAX_LINE_QUANTITY
+from mcp_shop.policies import MAX_LINE_QUANTITY
+from mcp_shop.shop_policies import policies_for
 from mcp_shop.sql import Sql, fetch_one, run
 from mcp_shop.views import CartLineView, CartView, CodeView
 
@@ -128,7 +129,7 @@ def view_cart(conn: Connection, session: Any) -> CartView:
         code_view = CodeView(code=code.code, description=code.description, applies=result.applies,
                              reason=result.reason, discount_cents=discount,
                              free_shipping=free_ship)
-    shipping = 0 if not lines or free_ship else DEFAULT_POLICIES.shipping_cost(
+    shipping = 0 if not lines or free_ship else policies_for(conn).shipping_cost(
         "standard", tier, subtotal - discount)
     return CartView(
         lines=[CartLineView(product_id=product_id(v.product_pk), variant_id=v.variant_id,

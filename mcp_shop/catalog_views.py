@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -19,7 +18,7 @@ from mcp_shop.db import read_tx
 from mcp_shop.errors import InvalidInput, NotFound
 from mcp_shop.facts import Fact, policy_facts
 from mcp_shop.ids import parse_product_id
-from mcp_shop.policies import PolicySection
+from mcp_shop.policies import DEFAULT_POLICIES, Policies, PolicySection
 from mcp_shop.views import ProductView
 
 __all__ = [
@@ -193,17 +192,24 @@ def _terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
-@cache
-def _policy_facts() -> dict[str, list[Fact]]:
-    """The shop's policy facts by section, computed once (the policies are constant)."""
-    return policy_facts()
+_FACTS: dict[int, tuple[Policies, dict[str, list[Fact]]]] = {}
+
+
+def _policy_facts(policies: Policies) -> dict[str, list[Fact]]:
+    """A catalog's policy facts by section, computed once per policies object (a catalog's
+    policies are constant)."""
+    hit = _FACTS.get(id(policies))
+    if hit is None or hit[0] is not policies:
+        hit = _FACTS[id(policies)] = (policies, policy_facts(policies))
+    return hit[1]
 
 
 def search_policies(sections: Sequence[PolicySection], query: str,
-                    limit: int = 3) -> PolicySearchResult:
-    """Sections whose key, title or text share words with ``query``, by a simple tf score."""
+                    limit: int = 3, policies: Policies = DEFAULT_POLICIES) -> PolicySearchResult:
+    """Sections whose key, title or text share words with ``query``, by a simple tf score;
+    each with the facts of ``policies`` (the shop's) in that section."""
     wanted = set(_terms(query))
-    facts = _policy_facts()
+    facts = _policy_facts(policies)
     matches = []
     for s in sections:
         head = _terms(f"{s.key} {s.title}")

@@ -17,7 +17,7 @@ from mcp_shop.inventory import take_stock
 from mcp_shop.models import Address, Cart, CartLine, Customer, DiscountCode, PaymentMethod
 from mcp_shop.money import dollars
 from mcp_shop.orders import place_order
-from mcp_shop.policies import DEFAULT_POLICIES
+from mcp_shop.shop_policies import policies_for
 
 __all__ = ["checkout"]
 
@@ -89,9 +89,9 @@ def checkout(
     not cover the total. Any error leaves the session exactly as it was.
     """
     sid = session.id
-    option = DEFAULT_POLICIES.shipping_option(shipping_option)
+    option = policies_for(conn).shipping_option(shipping_option)
     if option is None:
-        valid = ", ".join(o.code for o in DEFAULT_POLICIES.shipping_options)
+        valid = ", ".join(o.code for o in policies_for(conn).shipping_options)
         raise InvalidInput(f"unknown shipping option {shipping_option!r}; valid: {valid}")
     lines = cart_lines(conn, sid)
     if not lines:
@@ -116,7 +116,7 @@ def checkout(
             result.free_shipping
     tier = conn.execute(select(Customer.__table__.c.tier)  # type: ignore[attr-defined]
                         .where(Customer.__table__.c.id == session.customer_id)).scalar_one()  # type: ignore[attr-defined]
-    shipping = 0 if free_ship else DEFAULT_POLICIES.shipping_cost(shipping_option, tier,
+    shipping = 0 if free_ship else policies_for(conn).shipping_cost(shipping_option, tier,
                                                                   subtotal - discount)
     total = subtotal - discount + shipping
     charges = _charges(primary, secondary, total)

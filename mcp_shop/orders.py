@@ -30,7 +30,8 @@ from mcp_shop.models import (
     Shipment,
     ShopSession,
 )
-from mcp_shop.policies import CANCEL_REASONS, DEFAULT_POLICIES, Policies
+from mcp_shop.policies import CANCEL_REASONS, Policies
+from mcp_shop.shop_policies import policies_for
 from mcp_shop.sql import Sql, as_datetime, fetch_one, insert, run
 from mcp_shop.views import (
     ExchangeView,
@@ -120,9 +121,14 @@ def place_order(
     line_discounts: Sequence[int] | None = None,
     discount_code: str | None = None,
     charges: Sequence[tuple[int, int]],
-    policies: Policies = DEFAULT_POLICIES,
+    policies: Policies | None = None,
 ) -> int:
-    """Write an order with its lines, charges and shipment; returns its number."""
+    """Write an order with its lines, charges and shipment; returns its number.
+
+    ``policies`` default to the catalog's (:func:`mcp_shop.shop_policies.policies_for`).
+    """
+    if policies is None:
+        policies = policies_for(conn)
     option = policies.shipping_option(shipping_option)
     assert option is not None
     number = session.next_order_number
@@ -194,7 +200,7 @@ def add_past_orders(
     """Seed several past orders of ``({variant: quantity}, placed_at)``; returns their ids."""
     if not past:
         return []
-    shipping = DEFAULT_POLICIES.shipping_option(shipping_option)
+    shipping = policies_for(conn).shipping_option(shipping_option)
     if shipping is None:
         raise InvalidInput(f"unknown shipping option {shipping_option!r}")
     row = fetch_one(conn, _SESSION, (session_id,))
@@ -226,7 +232,7 @@ def add_past_orders(
     for lines, placed_at in past:
         picked = [(states[pk], n) for pk, n in lines.items()]
         subtotal = sum(v.price_cents * n for v, n in picked)
-        shipping_cents = DEFAULT_POLICIES.shipping_cost(shipping_option, tier, subtotal)
+        shipping_cents = policies_for(conn).shipping_cost(shipping_option, tier, subtotal)
         at = SimpleNamespace(id=session.id, seed=session.seed, clock=session.clock,
                              next_order_number=number)
         place_order(conn, at, picked, placed_at=placed_at, address=address,

@@ -20,11 +20,12 @@ from mcp_shop.models import ExchangeRequest, OrderLine, ReturnLine, ReturnReques
 from mcp_shop.models import ShopSession as _S
 from mcp_shop.orders import charge, refund, require_order, tracking_number
 from mcp_shop.policies import (
-    DEFAULT_POLICIES,
     EXCHANGE_REASONS,
     RETURN_REASONS,
     SHOP_FAULT_REASONS,
+    Policies,
 )
+from mcp_shop.shop_policies import policies_for
 from mcp_shop.sql import insert
 from mcp_shop.views import LineEligibility
 
@@ -48,8 +49,8 @@ def _net_after(line: Any, units: int) -> int:
     return (line.unit_price_cents * line.quantity - line.discount_cents) * units // line.quantity
 
 
-def _eligibility(order: Any, line: Any, now: datetime) -> LineEligibility:
-    rule = DEFAULT_POLICIES.return_rule(line.category_slug)
+def _eligibility(order: Any, line: Any, now: datetime, policies: Policies) -> LineEligibility:
+    rule = policies.return_rule(line.category_slug)
     left = line.quantity - line.returned_quantity - line.exchanged_quantity
     window_ends = order.delivered_at + timedelta(days=rule.window_days)
     if order.status == "cancelled":
@@ -92,7 +93,8 @@ def _lines(conn: Connection, order: Any) -> list[Any]:
 def check_return_eligibility(conn: Connection, session: Any, number: int) -> list[LineEligibility]:
     """Per line of an order: can it be returned now, why (not), until when, with what fee."""
     order = require_order(conn, session.id, number)
-    return [_eligibility(order, ln, session.clock) for ln in _lines(conn, order)]
+    policies = policies_for(conn)
+    return [_eligibility(order, ln, session.clock, policies) for ln in _lines(conn, order)]
 
 
 def _find_line(conn: Connection, lines: Sequence[Any], variant_pk: int, order: Any) -> Any:
@@ -110,8 +112,9 @@ def _find_line(conn: Connection, lines: Sequence[Any], variant_pk: int, order: A
                    f"lines are: {valid}", variant_id=variant_id(variant_pk))
 
 
-def _require_eligible(order: Any, line: Any, now: datetime, quantity: int) -> LineEligibility:
-    elig = _eligibility(order, line, now)
+def _require_eligible(order: Any, line: Any, now: datetime, quantity: int,
+                      policies: Policies) -> LineEligibility:
+    elig = _eligibility(order, line, now, policies)
     if not elig.eligible:
         raise Ineligible(f"{elig.variant_id} ({line.title}) cannot be returned or exchanged: "
                          f"{elig.reason}", variant_id=elig.variant_id)
@@ -144,7 +147,7 @@ def request_return(
     plan = []
     for vpk, qty in items:
         line = _find_line(conn, lines, vpk, order)
-        elig = _require_eligible(order, line, session.clock, qty)
+        elig = _require_eligible(order, line, session.clock, qty, policies_for(conn))
         done = line.returned_quantity + line.exchanged_quantity
         gross = _net_after(line, done + qty) - _net_after(line, done)
         fee = 0 if reason in SHOP_FAULT_REASONS else gross * elig.restocking_fee_percent // 100
@@ -198,7 +201,7 @@ def request_exchange(
                            f"{', '.join(EXCHANGE_REASONS)}")
     order = require_order(conn, session.id, number, lock=True)
     line = _find_line(conn, _lines(conn, order), variant_pk, order)
-    _require_eligible(order, line, session.clock, quantity)
+    _require_eligible(order, line, session.clock, quantity, policies_for(conn))
     new = require_variant(conn, session.id, new_variant_pk)
     if new.product_pk != line.product_id:
         raise Ineligible(f"{new.variant_id} is not a variant of the ordered product; exchanges "

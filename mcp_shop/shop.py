@@ -31,8 +31,9 @@ from mcp_shop.db import DEFAULT_DB_URL, make_engine, read_tx, sqlite_path, write
 from mcp_shop.errors import InvalidState
 from mcp_shop.facts import StatedFacts
 from mcp_shop.ids import parse_order_id, parse_product_id, parse_variant_id
+from mcp_shop.importers.policy_config import load_policies
 from mcp_shop.models import CatalogInfo
-from mcp_shop.policies import DEFAULT_POLICIES, PolicySection, render_policies
+from mcp_shop.policies import PolicySection, render_policies
 from mcp_shop.search import ProductHit, SearchPage, SearchQuery
 from mcp_shop.state import session_snapshot
 from mcp_shop.trace import TraceRecord, read_trace, record_call
@@ -76,7 +77,7 @@ class Shop:
         self.engine = engine
         self.catalog: CatalogInfo = info
         self.index = SearchIndex.open_or_build(engine, index_dir, progress=index_progress)
-        self.policies = DEFAULT_POLICIES
+        self.policies = load_policies(engine)
 
     @classmethod
     def open(

@@ -28,8 +28,8 @@ from mcp_shop.facts import (
 from mcp_shop.ids import order_id, parse_order_id, parse_product_id, product_id
 from mcp_shop.models import Category
 from mcp_shop.orders import require_order
-from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.products import get_product
+from mcp_shop.shop_policies import policies_for
 
 __all__ = ["MAX_FACTS", "state_facts"]
 
@@ -85,11 +85,11 @@ def _subject(conn: Connection, session_id: str, kind: str, about: Any,
     low = re.sub(r"\s+", " ", about.casefold())
     if kind == "shipping_option":
         code = low.replace(" ", "_").replace("-", "_")
-        if DEFAULT_POLICIES.shipping_option(code) is None:
+        if policies_for(conn).shipping_option(code) is None:
             raise InvalidInput(f"'about' must name {SUBJECTS[kind]}, got {about!r}")
         return code
     if kind == "tier":
-        if low not in DEFAULT_POLICIES.free_standard_shipping_cents:
+        if low not in policies_for(conn).free_standard_shipping_cents:
             raise InvalidInput(f"'about' must name {SUBJECTS[kind]}, got {about!r}")
         return low
     if re.match(r"^p-\d{1,9}$", low):

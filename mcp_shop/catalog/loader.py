@@ -244,6 +244,9 @@ def ensure_catalog(engine: Engine, *, seed: int, size: int, progress: Progress |
                    workers: int | None = None) -> CatalogInfo:
     """The database's catalog if it is the one of ``(seed, size)``; build it if there is none.
 
+    An imported catalog (``mcp-shop import``) is returned as it is, whatever the seed and size:
+    it is never regenerated over.
+
     Raises:
         InvalidInput: bad seed or size.
         InvalidState: the database holds a different catalog (the message says which).
@@ -260,6 +263,8 @@ def ensure_catalog(engine: Engine, *, seed: int, size: int, progress: Progress |
                 raise
     if (info.source == "generated" and info.seed == seed and info.size == size
             and info.generator_version == GENERATOR_VERSION):
+        return info
+    if info.source == "imported":  # a store's own catalog (mcp-shop import): used as it is
         return info
     raise InvalidState(
         f"this database holds {_describe(info)}, but a generated catalog with seed={seed}, "

@@ -59,9 +59,11 @@ def _item(obj: dict[str, Any], where: Where) -> SourceProduct | BadRow:
         return BadRow(where, f"item {key!r} has no title (a non-empty string)")
     details = obj.get("details")
     details = details if isinstance(details, dict) else {}
-    brand = obj.get("store") if isinstance(obj.get("store"), str) else ""
+    store = obj.get("store")
+    brand: str = store if isinstance(store, str) else ""
     if not brand.strip():
-        brand = next((details[k] for k in _BRAND_KEYS if isinstance(details.get(k), str)), "")
+        brand = next((str(details[k]) for k in _BRAND_KEYS
+                      if isinstance(details.get(k), str)), "")
     attributes = {str(k): (v if isinstance(v, str) else str(v))
                   for k, v in details.items()
                   if isinstance(v, (str, int, float)) and not isinstance(v, bool)

@@ -40,6 +40,7 @@ from mcp_shop.importers.rows import Prepared, encode, prepare
 from mcp_shop.importers.stats import Tree
 from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Variant
 from mcp_shop.policies import Policies
+from mcp_shop.shop_policies import forget_policies
 
 __all__ = ["IMPORT_VERSION", "ImportFailed", "ImportProgress", "ImportReport", "import_catalog"]
 
@@ -282,6 +283,7 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
         for ddl in creates:
             writer.execute(ddl)
         writer.analyze((Category.__tablename__, Product.__tablename__, Variant.__tablename__))
+    forget_policies(engine)
     return ImportReport(info=info, policies=catalog_policies, bad_rows=bad.rows,
                         bad_count=bad.count, seconds=time.perf_counter() - started)
 

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine
 
 from mcp_shop.db import read_tx
 from mcp_shop.errors import InvalidInput
-from mcp_shop.models import CatalogPolicies
 from mcp_shop.policies import DEFAULT_POLICIES, Policies, ReturnRule, WarrantyRule
+from mcp_shop.shop_policies import read_policies
 
 __all__ = ["DepartmentPolicy", "PolicyConfig", "build_policies", "load_policies",
            "read_policy_config"]
@@ -148,11 +148,5 @@ def _rule(prefix: str, label: str, t: DepartmentPolicy) -> ReturnRule:
 def load_policies(engine: Engine) -> Policies:
     """The policies of the database's catalog: its stored ones (imported catalogs), else
     ``DEFAULT_POLICIES`` (generated catalogs, and databases older than the table)."""
-    table = CatalogPolicies.__table__  # type: ignore[attr-defined]
-    if not inspect(engine).has_table(table.name):
-        return DEFAULT_POLICIES
     with read_tx(engine) as conn:
-        data = conn.execute(select(table.c.policies)).scalar()
-    if data is None:
-        return DEFAULT_POLICIES
-    return Policies.model_validate(json.loads(data) if isinstance(data, str) else data)
+        return read_policies(conn)

@@ -118,4 +118,5 @@ def register(server: ShopServer) -> None:
         codes, payment, warranty) and return the matching sections, best first. Quote these
         when the shopper asks what is allowed."""
         await server.require_session(session_id)
-        return catalog_views.search_policies(shop.policies_text(), query)
+        return catalog_views.search_policies(shop.policies_text(), query,
+                                             policies=shop.policies)
