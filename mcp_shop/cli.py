@@ -4,9 +4,11 @@
     mcp-shop tour                      # builds the default catalog on first use, then tours it
     mcp-shop serve                     # MCP over stdio (logs on stderr)
     mcp-shop serve --http --host 127.0.0.1 --port 8000   # Streamable HTTP at /mcp, GET /health
+    mcp-shop import --format amazon meta.jsonl.gz --db sqlite:///mystore.db   # your own catalog
 
---db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 2 the
-command cannot run as given (bad option, unusable database or port), 130 interrupted.
+--db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 1 import
+--strict stopped at a bad row, 2 the command cannot run as given (bad option, unusable database
+or port), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from mcp_shop.cli_import import add_import_parser
 from mcp_shop.cli_support import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -266,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="number of products (default 10000; up to 5000000)")
         p.set_defaults(fn=fn)
     _add_serve_parser(sub)
+    add_import_parser(sub)
     return parser
 
 

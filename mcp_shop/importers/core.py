@@ -29,6 +29,7 @@ from mcp_shop.catalog.loader import (
     VARIANT_COLUMNS,
     _create_schema,
     _index_ddl,
+    load_catalog_info,
 )
 from mcp_shop.db import backend_name
 from mcp_shop.errors import InvalidInput
@@ -42,7 +43,8 @@ from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Var
 from mcp_shop.policies import Policies
 from mcp_shop.shop_policies import forget_policies
 
-__all__ = ["IMPORT_VERSION", "ImportFailed", "ImportProgress", "ImportReport", "import_catalog"]
+__all__ = ["IMPORT_VERSION", "BadRowStop", "ImportFailed", "ImportProgress", "ImportReport",
+           "check_inputs", "import_catalog"]
 
 IMPORT_VERSION = "1"
 """Version of the import's output; bump it whenever the same files and seed would give other
@@ -60,6 +62,10 @@ class ImportFailed(InvalidInput):
     code = "import_failed"
 
 
+class BadRowStop(ImportFailed):
+    """``strict`` and a bad row: the import stopped at it."""
+
+
 @dataclass
 class ImportReport:
     """What an import did: the catalog it wrote and the rows it skipped."""
@@ -75,16 +81,19 @@ class _Bad:
     """Bad rows: counted, the first ``MAX_REPORTED`` kept, or an ``ImportFailed`` at the first
     one under ``strict``."""
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, listener: Callable[[BadRow], None] | None) -> None:
         self.strict = strict
+        self.listener = listener
         self.rows: list[BadRow] = []
         self.count = 0
 
     def __call__(self, row: BadRow) -> None:
         if self.strict:
-            raise ImportFailed(f"bad row at {row.where}: {row.reason} (--strict stops at the "
+            raise BadRowStop(f"bad row at {row.where}: {row.reason} (--strict stops at the "
                                "first bad row; nothing was written)", where=str(row.where))
         self.count += 1
+        if self.listener is not None:
+            self.listener(row)
         if len(self.rows) < MAX_REPORTED:
             self.rows.append(row)
 
@@ -154,10 +163,36 @@ def _check_target(writer: Writer, replace: bool) -> None:
         what = "a catalog"
         if existing is not None:
             info = CatalogInfo(**dict(zip(INFO_COLUMNS, existing, strict=True)))
-            what = f"a {info.source} catalog of {info.product_count:,} products"
+            what = (f"{_article(info.source)} {info.source} catalog of "
+                    f"{info.product_count:,} products")
         raise ImportFailed(f"this database already holds {what}; import into a new database, "
                            "or pass --replace to drop it (and every session of it) and import "
                            "in its place")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def check_inputs(engine: Engine, fmt: str | Reader, paths: list[str], *,
+                 replace: bool = False) -> Reader:
+    """The reader of ``fmt`` once the files exist and the database may take a catalog (checked
+    again in the import's transaction); ``ImportFailed`` / ``InvalidInput`` otherwise, before
+    any file is read."""
+    read = reader(fmt) if isinstance(fmt, str) else fmt
+    if not paths:
+        raise ImportFailed("no files to import: name at least one")
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ImportFailed(f"{path!r} is not a file: name an existing product file",
+                               file=path)
+    info = None if replace else load_catalog_info(engine)
+    if info is not None:
+        raise ImportFailed(f"this database already holds {_article(info.source)} {info.source} "
+                           f"catalog of {info.product_count:,} products; import into a new "
+                           "database, or pass --replace to drop it (and every session of it) "
+                           "and import in its place")
+    return read
 
 
 def _write(writer: Writer, engine: Engine, read: Reader, paths: list[str], lay: Layout,
@@ -217,8 +252,8 @@ def _totals(lay: Layout, per_leaf: Counter[int]) -> dict[int, int]:
 
 def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, seed: int = 0,
                    policies: PolicyConfig | None = None, strict: bool = False,
-                   replace: bool = False, progress: ImportProgress | None = None
-                   ) -> ImportReport:
+                   replace: bool = False, progress: ImportProgress | None = None,
+                   on_bad_row: Callable[[BadRow], None] | None = None) -> ImportReport:
     """Import the product files ``paths`` of format ``fmt`` into the database of ``engine``.
 
     Args:
@@ -229,24 +264,20 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
         replace: empty every shop table (the catalog and its sessions) in the same
             transaction instead of refusing a database that holds a catalog.
         progress: called as ``progress(phase, done, total)``.
+        on_bad_row: called with every bad row (the report keeps the first 100).
 
     Raises:
-        ImportFailed: a bad row under ``strict``, no usable product, an unreadable file, a
+        BadRowStop: a bad row under ``strict`` (an ``ImportFailed``).
+        ImportFailed: no usable product, an unreadable file, a
             database that already holds a catalog (without ``replace``), or a policies file
             naming an unknown department. The database is then unchanged.
     """
     started = time.perf_counter()
-    read = reader(fmt) if isinstance(fmt, str) else fmt
     paths = [str(p) for p in paths]
-    if not paths:
-        raise ImportFailed("no files to import: name at least one")
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ImportFailed(f"{path!r} is not a file: name an existing product file",
-                               file=path)
+    read = check_inputs(engine, fmt, paths, replace=replace)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ImportFailed(f"the seed must be a non-negative integer, got {seed!r}")
-    bad = _Bad(strict)
+    bad = _Bad(strict, on_bad_row)
     tree, expected = _survey(read, paths, bad, progress)
     if expected == 0:
         first = f"; first: {bad.rows[0].where}: {bad.rows[0].reason}" if bad.rows else ""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from mcp_shop.errors import InvalidInput
 from mcp_shop.importers.records import BadRow, SourceProduct
 
-__all__ = ["FORMATS", "Reader", "reader"]
+__all__ = ["FORMATS", "Reader", "available", "reader"]
 
 Reader = Callable[[str], Iterator[SourceProduct | BadRow]]
 
@@ -33,5 +33,20 @@ def reader(name: str) -> Reader:
         raise InvalidInput(f"unknown import format {name!r}; use one of: "
                            + ", ".join(sorted(FORMATS)), format=name)
     module, _, function = FORMATS[name][0].partition(":")
-    fn: Reader = getattr(importlib.import_module(module), function)
+    try:
+        fn: Reader = getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise InvalidInput(f"the {name!r} reader is not part of this installation ({module} "
+                           "is missing); use one of: " + ", ".join(available()),
+                           format=name) from None
     return fn
+
+
+def available() -> list[str]:
+    """The formats whose reader module is installed."""
+    import importlib.util
+
+    return sorted(n for n, (target, _) in FORMATS.items()
+                  if importlib.util.find_spec(target.partition(":")[0]) is not None)
