@@ -17,6 +17,7 @@ not do: building the world, reading state and the trace.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import sys
 import time
@@ -58,6 +59,7 @@ __all__ = [
     "StepResult",
     "ToolRequest",
     "ToolResult",
+    "start_policy",
 ]
 
 ENV_VERSION = "mcp-shop-episodes/1"
@@ -123,12 +125,26 @@ class Policy(Protocol):
 
 
 class Agent(Protocol):
-    """Makes a policy per episode. ``privileged`` agents (the oracle) are given the task."""
+    """Makes a policy per episode. ``privileged`` agents (the oracle) are given the task.
+
+    ``seed`` is the episode's: a function of the task and the trial number. An agent whose
+    ``start`` also takes ``trial`` (0 for the first play of a task) is told it as well (the
+    heuristic plays its fixed behaviour on trial 0 and varies on later trials)."""
 
     name: str
     privileged: bool
 
     def start(self, task: TaskSpec | None, obs: Observation, *, seed: int) -> Policy: ...
+
+
+def start_policy(agent: Agent, task: TaskSpec, obs: Observation, *, seed: int,
+                 trial: int = 0) -> Policy:
+    """``agent``'s policy for one episode: the task given only to privileged agents, and
+    ``trial`` only to agents whose ``start`` takes it."""
+    shown = task if agent.privileged else None
+    if "trial" in inspect.signature(agent.start).parameters:
+        return agent.start(shown, obs, seed=seed, trial=trial)  # type: ignore[call-arg]
+    return agent.start(shown, obs, seed=seed)
 
 
 # -- connections ------------------------------------------------------------------------------
@@ -272,7 +288,7 @@ class EpisodeController:
         obs = await episode.reset()
         seed = int.from_bytes(hashlib.sha256(
             f"{task.task_id}:{task.seed}:{trial}".encode()).digest()[:4], "big")
-        policy = agent.start(task if agent.privileged else None, obs, seed=seed)
+        policy = start_policy(agent, task, obs, seed=seed, trial=trial)
         while True:
             action = await policy.act(obs)
             step = await episode.step(action)

@@ -2,7 +2,8 @@
 (reads the shopper's messages, searches, asks about missing slots, acts; no privileged
 information), ``random`` and ``llm`` (a model behind any OpenAI-compatible endpoint, see
 ``episodes.agents.llm``). Anything with ``name``, ``privileged`` and ``start(task, obs,
-seed=)`` returning a policy with ``async act(obs) -> Action`` is an agent (``Agent``)."""
+seed=)`` returning a policy with ``async act(obs) -> Action`` is an agent (``Agent``); a
+``start`` that also takes ``trial=`` is told which play of the task it is (0: the first)."""
 
 from __future__ import annotations
 

@@ -15,13 +15,18 @@ the task. Each turn it:
 
 It is meant to be a reasonable baseline, not an oracle: typos it cannot undo, hidden
 constraints it does not ask about, flash sales and near-miss distractors all make it fail now
-and then. It uses no randomness at all, so it is deterministic whatever the seed.
+and then. Its first trial of a task plays one fixed behaviour whatever the seed; later trials
+(``--trials``) draw a few behaviour choices from the trial's seed (``style``: how many results
+to open and show, tie-breaks between equally good products, whether to ask first or re-read
+the cart, the order of independent reads), so that pass^k measures something, while every
+trial stays a pure function of the task and the trial.
 
 The policy is one class put together from one mixin per journey: ``discovery`` (search,
 present, "cheaper", gifts and kits), ``cart`` (named items, substitutes, checkout), ``orders``
 (order look-up and status), ``returns`` (returns, exchanges, cancellations) and
 ``policy_answers``, over ``naming`` (products named by title) and ``conversation`` (the
-plumbing); ``vocab``, ``reading`` and ``products`` read the shopper's text and judge products.
+plumbing, and the episode's ``style``); ``vocab``, ``reading`` and ``products`` read the
+shopper's text and judge products.
 """
 
 from __future__ import annotations

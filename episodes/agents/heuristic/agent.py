@@ -12,6 +12,7 @@ from episodes.agents.heuristic.conversation import Step, _NewRequest
 from episodes.agents.heuristic.policy_answers import _policy_topic, _PolicyAnswers
 from episodes.agents.heuristic.reading import _ORDER_ID, _PRODUCT_ID
 from episodes.agents.heuristic.returns import _Returns
+from episodes.agents.heuristic.style import style_for
 from episodes.controller import Observation, Policy
 from verifiers.types import TaskSpec
 
@@ -19,8 +20,8 @@ from verifiers.types import TaskSpec
 class _HeuristicPolicy(Driven, _Cart, _Returns, _PolicyAnswers):
     """One episode: a generator of actions driven by the observations sent back in."""
 
-    def __init__(self, obs: Observation, seed: int) -> None:
-        super().__init__(obs)
+    def __init__(self, obs: Observation, seed: int, trial: int = 0) -> None:
+        super().__init__(obs, *style_for(seed, trial))
         self.drive(self._main())
 
     def _main(self) -> Step:
@@ -69,10 +70,15 @@ class _HeuristicPolicy(Driven, _Cart, _Returns, _PolicyAnswers):
 
 
 class HeuristicAgent:
-    """Rule-based baseline agent (no privileged information)."""
+    """Rule-based baseline agent (no privileged information).
+
+    Its first trial of a task (``trial`` 0, the default) plays the heuristic's fixed
+    behaviour; later trials draw their behaviour choices (``style.Style``) from ``seed``, so
+    that repeated trials of a task can differ while each stays reproducible."""
 
     name = "heuristic"
     privileged = False
 
-    def start(self, task: TaskSpec | None, obs: Observation, *, seed: int) -> Policy:
-        return _HeuristicPolicy(obs, seed)
+    def start(self, task: TaskSpec | None, obs: Observation, *, seed: int,
+              trial: int = 0) -> Policy:
+        return _HeuristicPolicy(obs, seed, trial)

@@ -28,7 +28,7 @@ class _Cart(_Discovery):
     def _named_items(self) -> Step:
         request = self.segment[0]
         low = request.lower()
-        cart = yield from self._call("view_cart")
+        cart = (yield from self._call("view_cart")) if self.style.read_cart_first else None
         removes: list[_Item] = []
         for m in re.finditer(r"take the (.+?) out of my cart", request, re.I):
             got = yield from self._items(m.group(1))
@@ -166,11 +166,16 @@ class _Cart(_Discovery):
         """Code, payment, confirmation and checkout; returns True once the order is placed."""
         wants = self._checkout_slots()
         code = wants["code"]
+        first = self.style.customer_first  # the payment methods read before the code
+        customer = (yield from self._call("get_customer")) if first else None
         if code and str(((cart or {}).get("code") or {}).get("code", "")).upper() != code:
             res = yield from self._call("apply_discount_code", code=code)
             if res is not None:
                 cart = res
-        customer = yield from self._call("get_customer")
+        if not first:
+            customer = yield from self._call("get_customer")
+        if self.style.recheck_cart:
+            cart = (yield from self._call("view_cart")) or cart
         methods = (customer or {}).get("payment_methods", [])
         kind = wants["payment"]
         pick = next((m for m in methods if m["kind"] == kind), None) if kind else None
@@ -229,7 +234,8 @@ class _Cart(_Discovery):
             crit = self._criteria(base)
             crit.options.update(item.options)
             crit.options.update(learned_options)
-            ranked = sorted(((_misses(self.views[p], crit, each=True), k, p)
+            ranks = self._ranks(len(ids))
+            ranked = sorted(((_misses(self.views[p], crit, each=True), ranks[k], p)
                              for k, p in enumerate(ids) if p in self.views
                              and p not in base.exclude))
             found = yield from self._search(crit, each=True)
@@ -237,9 +243,10 @@ class _Cart(_Discovery):
             ranked += [(m, 100 + k, x["product_id"]) for k, (m, x) in enumerate(found)
                        if x["product_id"] not in seen]
             ranked.sort()
-            good = [self.views[p] for m, _, p in ranked if m == 0][:3]
+            show = self.style.show
+            good = [self.views[p] for m, _, p in ranked if m == 0][:show]
             if not good:
-                good = [self.views[p] for _, _, p in ranked[:2]]
+                good = [self.views[p] for _, _, p in ranked[:min(2, show)]]
             if not good:
                 break
             accepted, reply = yield from self._present(good, "Similar options in stock:")

@@ -4,10 +4,12 @@ interrupts the current one), questions asked once, facts stated.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Generator
 from typing import Any
 
 from episodes.agents.heuristic.reading import _MORE
+from episodes.agents.heuristic.style import DEFAULT, Style
 from episodes.agents.heuristic.vocab import _clean
 from episodes.controller import Action, Observation, ToolRequest
 
@@ -25,7 +27,10 @@ class _NewRequest(Exception):
 class _Conversation:
     """What every journey of the policy builds on: the episode's state and its plumbing."""
 
-    def __init__(self, obs: Observation) -> None:
+    def __init__(self, obs: Observation, style: Style = DEFAULT,
+                 rng: random.Random | None = None) -> None:
+        self.style = style
+        self.rng = rng  # tie-breaks between equally good candidates (None: by search rank)
         self.segment: list[str] = [_clean(obs.shopper_message or "")]
         self.asked: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}
@@ -79,3 +84,20 @@ class _Conversation:
         """State facts to the shopper (``state_facts``)."""
         if facts:
             yield from self._call("state_facts", facts=list(facts))
+
+    def _tell_and_say(self, facts: list[dict[str, Any]], text: str) -> Step:
+        """State facts, then say ``text`` (in one step when the style says so); returns the
+        shopper's reply."""
+        if facts and self.style.facts_with_message:
+            reply = yield from self._say(text, ("state_facts", {"facts": facts}))
+            return reply
+        yield from self._tell(*facts)
+        reply = yield from self._say(text)
+        return reply
+
+    def _ranks(self, n: int) -> list[int]:
+        """Tie-break ranks for ``n`` candidates in search order: the search order itself, or
+        a random order when the style breaks ties at random."""
+        if self.rng is None or not self.style.shuffle_ties:
+            return list(range(n))
+        return self.rng.sample(range(n), n)

@@ -40,9 +40,12 @@ class _Discovery(_Naming):
             _read_product_text(crit, text)
         return crit
 
-    def _search(self, crit: _Crit, *, text: str = "", limit: int = 5,
+    def _search(self, crit: _Crit, *, text: str = "", limit: int | None = None,
                 each: bool = False) -> Step:
-        """Candidates for ``crit``, best first: (misses, view) pairs."""
+        """Candidates for ``crit``, best first: (misses, view) pairs, from the first ``limit``
+        hits (default: as many as the style opens)."""
+        if limit is None:
+            limit = self.style.inspect
         v = _vocab()
         args: dict[str, Any] = {"in_stock_only": True, "page_size": 20}
         if crit.category:
@@ -78,7 +81,8 @@ class _Discovery(_Naming):
         fresh = [p for p in ids[:limit] if p not in self.views]
         if fresh:
             yield from self._calls(*[("get_product", {"product_id": p}) for p in fresh])
-        ranked = [(_misses(self.views[p], crit, each=each), k, p)
+        ranks = self._ranks(len(ids[:limit]))
+        ranked = [(_misses(self.views[p], crit, each=each), ranks[k], p)
                   for k, p in enumerate(ids[:limit]) if p in self.views]
         ranked.sort()
         return [(m, self.views[p]) for m, _, p in ranked]
@@ -129,12 +133,16 @@ class _Discovery(_Naming):
             found = yield from self._search(now, text=self.segment[0], each=each)
             seen = {x["product_id"] for _, x in ranked}
             ranked += [(m, x) for m, x in found if x["product_id"] not in seen]
-            ranked.sort(key=lambda r: r[0])
+            ranks = self._ranks(len(ranked))
+            ranked = [r for _, r in sorted(enumerate(ranked),
+                                           key=lambda kr: (kr[1][0], ranks[kr[0]]))]
             if not ranked:
                 yield from self._say("I couldn't find anything matching yet. Is there "
                                      "anything you could relax, like the budget or brand?")
                 continue
-            good = [x for m, x in ranked if m == 0][:3] or [x for _, x in ranked[:2]]
+            show = self.style.show
+            good = [x for m, x in ranked if m == 0][:show] or [x for _, x in
+                                                                ranked[:min(2, show)]]
             accepted, reply = yield from self._present(good, "Here are the best matches I "
                                                        "found:")
             if accepted is not None:
@@ -169,10 +177,11 @@ class _Discovery(_Naming):
                 base.category = ref["category_slug"]
                 base.exclude.add(ref["product_id"])
                 base.budget = ref["price_cents"] - 1
-        yield from self._ask_once("details", (
-            "Happy to help! To narrow it down: what's your budget, do you have a preferred "
-            "brand, colour or size, and are there any must-have features or a minimum "
-            "rating?"))
+        if self.style.ask_details:
+            yield from self._ask_once("details", (
+                "Happy to help! To narrow it down: what's your budget, do you have a "
+                "preferred brand, colour or size, and are there any must-have features or a "
+                "minimum rating?"))
         accepted = yield from self._choose(base, compare_ref=ref)
         if accepted is not None:
             yield from self._say(f"Great, the {accepted['title']} it is.")
@@ -214,9 +223,9 @@ class _Discovery(_Naming):
             else:
                 crit.budget = None
             reserve = len(parts) - k - 1
-            found = yield from self._search(crit, limit=5)
+            found = yield from self._search(crit)
             good = [x for mm, x in found if mm == 0]
-            if crit.budget is not None and reserve:
+            if (crit.budget is not None and reserve) or self.style.frugal:
                 good.sort(key=lambda x: x["price_cents"])
             if not good:
                 good = [x for _, x in found[:1]]

@@ -57,7 +57,7 @@ class _Naming(_Conversation):
                              r"\s+out of my cart|\s+in my cart|\s+from order|\s+\(order", chunk)[0]
             qty = _quantity_before(text[max(0, start - 20):start]) or 1
             item = _Item(mention=chunk.strip(" ,"), quantity=qty)
-            words = " ".join(re.findall(r"[A-Za-z0-9]+", chunk)[:6])
+            words = " ".join(re.findall(r"[A-Za-z0-9]+", chunk)[:self.style.query_words])
             page = yield from self._call("search_products", query=words, brand=brand,
                                          page_size=5)
             hits = (page or {}).get("hits", [])

@@ -60,10 +60,10 @@ class _Orders(_Conversation):
         """Say why a line cannot be returned or exchanged, and state the reason as a fact."""
         why = elig.get("reason", "it isn't eligible")
         code = elig.get("reason_code")
-        if code and code != "eligible":
-            yield from self._tell({"fact": f"cannot_{kind}", "about": oid, "value": code})
+        facts = ([{"fact": f"cannot_{kind}", "about": oid, "value": code}]
+                 if code and code != "eligible" else [])
         verb = "returned" if kind == "return" else "exchanged"
-        yield from self._say(self._refusal(verb, title, oid, why))
+        yield from self._tell_and_say(facts, self._refusal(verb, title, oid, why))
 
     def _refusal(self, verb: str, title: str, oid: str, why: str) -> str:
         extra = ""
@@ -82,8 +82,12 @@ class _Orders(_Conversation):
         if oid is None:
             yield from self._say("I couldn't find any orders on your account.")
             return None
-        order, elig = yield from self._calls(("get_order", {"order_id": oid}),
-                                             ("check_return_eligibility", {"order_id": oid}))
+        if self.style.order_reads_together:
+            order, elig = yield from self._calls(
+                ("get_order", {"order_id": oid}), ("check_return_eligibility", {"order_id": oid}))
+        else:
+            order = yield from self._call("get_order", order_id=oid)
+            elig = yield from self._call("check_return_eligibility", order_id=oid)
         if order is None:
             yield from self._say(f"I couldn't find order {oid}: {self.last_error}")
             return None
@@ -121,7 +125,6 @@ class _Orders(_Conversation):
         elif status != "cancelled" and order.get("expected_delivery"):
             facts.append({"fact": "expected_delivery", "about": oid,
                           "value": str(order["expected_delivery"])[:10]})
-        yield from self._tell(*facts)
         if ships:
             s = ships[0]
             if status == "delivered":
@@ -132,4 +135,4 @@ class _Orders(_Conversation):
                              f"{s.get('tracking_number')}.")
         if status not in ("delivered", "cancelled"):
             parts.append(f"It's expected to arrive on {_date(order.get('expected_delivery'))}.")
-        yield from self._say(" ".join(parts))
+        yield from self._tell_and_say(facts, " ".join(parts))

@@ -53,8 +53,7 @@ class _PolicyAnswers(_Conversation):
             answers.append(_policy_answer(topic, low, dept, final_sale, tier, sections))
             facts += _policy_facts(topic, low, slug, about, final_sale, tier, known)
         text = " ".join(a for a in answers if a) or "Sorry, I couldn't find that in our policies."
-        yield from self._tell(*facts[:10])
-        yield from self._say(text)
+        yield from self._tell_and_say(facts[:10], text)
 
 
 _POLICY_QUERY = {"window": "return window returns", "fee": "restocking fee returns",

@@ -219,12 +219,11 @@ class _Returns(_Orders):
             tracking = [s["tracking_number"] for s in order.get("shipments", [])]
             if status == "shipped" and tracking:
                 state += f" (tracking number {tracking[0]})"
-            if status in ("processing", "shipped", "delivered", "cancelled"):
-                yield from self._tell({"fact": "cannot_cancel", "about": oid,
-                                       "value": f"already_{status}"})
-            yield from self._say(
+            facts = ([{"fact": "cannot_cancel", "about": oid, "value": f"already_{status}"}]
+                     if status in ("processing", "shipped", "delivered", "cancelled") else [])
+            yield from self._tell_and_say(facts, (
                 f"I'm sorry, but order {oid} {state}, so it can no longer be cancelled: only "
-                "pending orders can be. Once it is delivered you can return it for a refund.")
+                "pending orders can be. Once it is delivered you can return it for a refund."))
             return
         titles = ", ".join(ln["title"] for ln in order.get("lines", []))
         agreed = yield from self._agree(

@@ -75,7 +75,10 @@ def _words_of(text: str) -> list[str]:
 def _vocab() -> _Vocab:
     """Built once from the catalog's taxonomy and the shop's wording templates."""
     from episodes.families.phrases import attr_phrase, option_phrase
+    from episodes.families.vocabulary import generated_leaves
     from mcp_shop.catalog.taxonomy import THEMES, leaves
+
+    worded = {leaf.slug: leaf for leaf in generated_leaves()}
 
     v = _Vocab(themes=tuple(THEMES))
     v.words.update(_KEYWORDS)
@@ -94,11 +97,12 @@ def _vocab() -> _Vocab:
                 continue
             values: list[Any] = [True] if spec.type == "bool" else list(spec.choices)
             for value in values:
-                text = attr_phrase(slug, spec.name, value)
+                text = attr_phrase(worded[slug].attr(spec.name), spec.name, value)
                 phrases.append(_Phrase(_rx(text), spec.name, value))
                 v.words.update(_words_of(text))
                 if spec.type in ("int", "float"):
-                    low = attr_phrase(slug, spec.name, value, at_least=True)
+                    low = attr_phrase(worded[slug].attr(spec.name), spec.name, value,
+                                      at_least=True)
                     phrases.append(_Phrase(_rx(low), spec.name, float(value), True))
                     v.words.update(_words_of(low))
         v.attrs[slug] = phrases
