@@ -27,7 +27,8 @@ ENUM_REPEAT = 2.0  # ... and at least this many products per value on average
 _NAME_CUT = 120
 _TRUE = {"yes", "true", "y"}
 _FALSE = {"no", "false", "n"}
-_NUM = re.compile(r"^\s*(-?\d{1,12}(?:[.,]\d{1,6})?)\s*([^\W\d_][\w .°%/\"'-]{0,23}|%|\"|')?\s*$")
+_NUM = re.compile(r"^\s*(-?\d{1,12}(?:[.,]\d{1,6})?)\s*([^\W\d_](?:[^\W\d]|[ .°%/\"'-]){0,23}"
+                  r"|%|\"|')?\s*$")
 
 
 def slugify(name: str) -> str:

@@ -4,7 +4,6 @@ whatever encoding it came in (UTF-8 with or without BOM, else cp1252 or latin-1;
 from __future__ import annotations
 
 import codecs
-import gzip
 import html
 import io
 import math
@@ -93,7 +92,7 @@ def parse_price(value: str | float | None) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(value) or not 0 <= value <= MAX_PRICE_CENTS / 100:
             return None
         cents = round(value * 100)
         return cents if cents <= MAX_PRICE_CENTS else None
@@ -124,30 +123,42 @@ def split_path(text: str | None) -> tuple[str, ...]:
 
 class _Gzip(io.RawIOBase):
     """A gzip stream that ends where a truncated or corrupt file stops making sense (the
-    readers then see a short last record, reported as a bad row) instead of raising."""
+    readers then see a short last record, reported as a bad row) instead of raising; every
+    byte that could be decompressed before that point is delivered. Multi-member files are
+    read through."""
 
     def __init__(self, fh: IO[bytes]) -> None:
-        self._gz = gzip.GzipFile(fileobj=fh, mode="rb")
         self._fh = fh
-        self.broken = False
+        self._z = zlib.decompressobj(wbits=31)
+        self._pending = b""
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
+    def _more(self) -> None:
+        while not self._pending and not self._done:
+            data = self._z.unused_data if self._z.eof else b""
+            if self._z.eof:
+                self._z = zlib.decompressobj(wbits=31)
+            data += self._fh.read(1 << 16)
+            if not data:
+                self._done = True
+                return
+            try:
+                self._pending = self._z.decompress(data)
+            except zlib.error:
+                self._done = True
+
     def readinto(self, buffer: Any) -> int:
-        if self.broken:
-            return 0
-        try:
-            data = self._gz.read(len(buffer))
-        except (EOFError, OSError, zlib.error):
-            self.broken = True
-            return 0
-        buffer[:len(data)] = data
-        return len(data)
+        self._more()
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
     def close(self) -> None:
         try:
-            self._gz.close()
             self._fh.close()
         finally:
             super().close()
