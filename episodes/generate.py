@@ -13,7 +13,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from episodes.difficulty import difficulty_params
 from mcp_shop import Shop
@@ -26,7 +26,11 @@ from mcp_shop.search import search as run_search
 from mcp_shop.views import ProductView
 from verifiers.types import FAMILIES, Difficulty, GoldStep, Limits, TaskSpec
 
-__all__ = ["GenContext", "Generator", "generate_task", "register", "task_id"]
+if TYPE_CHECKING:
+    from episodes.families.vocabulary import CatalogVocabulary
+
+__all__ = ["GenContext", "GenerationError", "Generator", "UnsupportedFamily", "generate_task",
+           "register", "task_id"]
 
 Generator = Callable[["GenContext"], TaskSpec]
 _GENERATORS: dict[str, Generator] = {}
@@ -65,6 +69,13 @@ class GenContext:
     @property
     def catalog_size(self) -> int:
         return int(self.shop.catalog.product_count)
+
+    @property
+    def vocab(self) -> CatalogVocabulary:
+        """The catalog's vocabulary: leaves, nouns, attributes, options (read once)."""
+        from episodes.families.vocabulary import catalog_vocabulary
+
+        return catalog_vocabulary(self.shop.engine, self.shop.catalog.fingerprint)
 
     @property
     def catalog(self) -> dict[str, Any]:
@@ -120,6 +131,15 @@ class GenerationError(RuntimeError):
     """A generator could not build a solvable task from this catalog."""
 
 
+class UnsupportedFamily(GenerationError):
+    """This catalog lacks what the family's tasks need (``reason`` says what)."""
+
+    def __init__(self, family: str, reason: str) -> None:
+        super().__init__(f"the catalog does not support {family} tasks: {reason}")
+        self.family = family
+        self.reason = reason
+
+
 def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
                   world_seed: int | None = None) -> TaskSpec:
     """The task of ``family`` at ``difficulty`` for ``seed`` on this shop's catalog
@@ -132,6 +152,11 @@ def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
                      params=difficulty_params(difficulty),
                      rng=random.Random(f"task:{family}:{difficulty}:{seed}"),
                      world_seed=world_seed)
+    from episodes.families.support import family_support
+
+    support = family_support(ctx.vocab)[family]
+    if not support.supported:
+        raise UnsupportedFamily(family, support.reason)
     return _fit_limits(_show_before_use(ctx, _GENERATORS[family](ctx)))
 
 

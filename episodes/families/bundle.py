@@ -7,8 +7,6 @@ the world's overrides, and the gold total is checked against the budget.
 
 from __future__ import annotations
 
-from typing import Any
-
 from episodes.families.matching import eff_price, matches, stocked
 from episodes.families.phrases import (
     PERSONAS,
@@ -34,8 +32,8 @@ from episodes.families.planning import (
     search_args,
     volatility_events,
 )
+from episodes.families.vocabulary import CatalogVocabulary, KitGroup
 from episodes.generate import GenContext, register
-from mcp_shop.catalog.data_play import THEMES
 from mcp_shop.catalog.text import with_article
 from mcp_shop.views import ProductView, VariantView
 from verifiers.types import (
@@ -53,24 +51,39 @@ __all__ = ["bundle"]
 
 # -- bundle -----------------------------------------------------------------------------------
 
-_TOYS = "toys"
-_KIT_GROUPS = ("sports/camping-hiking", "sports/fitness", "electronics/audio", "home/kitchen",
-               "home/bedding", "garden/gardening", "clothing/tops", "pets/dogs")
+def gift_leaves(vocab: CatalogVocabulary) -> dict[str, tuple[str, ...]]:
+    """{slug: themes} of the leaves a gift comes from: products with a ``theme`` enum (two
+    themes at least, so the shopper can change their mind) and a ``max_age``."""
+    out = {}
+    for leaf in vocab.leaves:
+        theme = leaf.attr("theme")
+        if (leaf.products and theme is not None and theme.type == "enum"
+                and len(theme.values) >= 2 and leaf.attr("max_age") is not None):
+            out[leaf.slug] = theme.values
+    return out
+
+
+def kit_groups(vocab: CatalogVocabulary) -> tuple[KitGroup, ...]:
+    """The kits a shopper can ask for: groups with two leaves or more."""
+    return tuple(k for k in vocab.kits if len(k.leaves) >= 2)
 
 
 @register("bundle")
 def bundle(ctx: GenContext) -> TaskSpec:
     """A gift (one themed toy) or a kit (2-3 items of one department) under one budget."""
-    if ctx.params.level >= 5 and ctx.rng.random() < 0.7:
+    gifts, kits = bool(gift_leaves(ctx.vocab)), bool(kit_groups(ctx.vocab))
+    if kits and (not gifts or ctx.params.level >= 5 and ctx.rng.random() < 0.7):
         return retrying(ctx, _kit)
     return retrying(ctx, _gift)
 
 
 def _gift(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
-    toy = pick_in_leaf(ctx, lambda v: v.category_slug.startswith(_TOYS + "/")
+    gifts = gift_leaves(ctx.vocab)
+    toy = pick_in_leaf(ctx, lambda v: v.category_slug in gifts
                         and isinstance(v.attributes.get("theme"), str)
                         and isinstance(v.attributes.get("max_age"), int), "a themed toy")
+    dept = ctx.vocab.leaf(toy.category_slug).department
     world = World(session_seed=ctx.session_seed())
     plan = WorldPlan(world)
     plan.protect(toy)
@@ -78,10 +91,10 @@ def _gift(ctx: GenContext) -> TaskSpec:
     theme = str(toy.attributes["theme"])
     lo, hi = int(toy.attributes.get("min_age", 0)), int(toy.attributes["max_age"])
     age = rng.randint(max(lo, 2), max(max(lo, 2), min(hi, 12)))
-    match = ProductMatch(category=_TOYS, attributes={"theme": theme},
+    match = ProductMatch(category=dept, attributes={"theme": theme},
                          attributes_at_least={"max_age": float(age)},
                          attributes_at_most={"min_age": float(age)})
-    slots = [Slot(name="category", value=_TOYS, phrase="a toy"),
+    slots = [Slot(name="category", value=dept, phrase=ctx.vocab.department_phrase(dept)),
              Slot(name="recipient", value=age, phrase=f"for my {age}-year-old"),
              Slot(name="theme", value=theme,
                   phrase=f"who loves {_theme_words(theme)}")]
@@ -89,7 +102,7 @@ def _gift(ctx: GenContext) -> TaskSpec:
     if leaf_kind:
         match.category = toy.category_slug
         slots[0] = Slot(name="category", value=toy.category_slug,
-                        phrase=leaf_singular(toy.category_slug))
+                        phrase=leaf_singular(ctx.vocab.leaf(toy.category_slug)))
     if p.constraints >= 4 and toy.rating >= 3.5:
         match.min_rating = rating_floor(toy.rating)
         slots.append(Slot(name="rating", value=match.min_rating,
@@ -102,7 +115,7 @@ def _gift(ctx: GenContext) -> TaskSpec:
     change: MindChange | None = None
     initial = match.model_copy(deep=True)
     if p.changes_of_mind > 0:
-        other = rng.choice([t for t in THEMES if t != theme])
+        other = rng.choice([t for t in gifts[toy.category_slug] if t != theme])
         initial.attributes["theme"] = other
         slots[2] = Slot(name="theme", value=other,
                         phrase=f"who loves {_theme_words(other)}")
@@ -112,7 +125,7 @@ def _gift(ctx: GenContext) -> TaskSpec:
                             items=[ItemGoal(match=match.model_copy(deep=True), quantity=1,
                                             label=with_article(f"{_theme_words(theme)} gift"))])
     label = with_article(f"{_theme_words(str(initial.attributes['theme']))} gift")
-    near = [v for v in candidates(ctx, match.category or _TOYS, exclude=[toy.product_id],
+    near = [v for v in candidates(ctx, match.category or dept, exclude=[toy.product_id],
                                   attributes={"theme": theme}) if plan.free(v)]
     for view in near[:p.distractors]:
         if rng.random() < 0.5:
@@ -159,9 +172,9 @@ def _theme_words(theme: str) -> str:
 
 def _kit(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
-    group = rng.choice(_KIT_GROUPS)
-    leaf_slugs = sorted({f"{i.department.slug}/{i.group.slug}/{i.leaf.slug}"
-                         for i in _group_leaves(group)})
+    kit = rng.choice(kit_groups(ctx.vocab))
+    group = kit.slug
+    leaf_slugs = sorted(kit.leaves)
     require(len(leaf_slugs) >= 2, "group too small")
     n = min(len(leaf_slugs), 2 if p.constraints < 5 else 3)
     chosen = rng.sample(leaf_slugs, n)
@@ -176,19 +189,20 @@ def _kit(ctx: GenContext) -> TaskSpec:
         plan.protect(view)
         variant = rng.choice(stocked(view, world))
         m = ProductMatch(category=slug)
-        feats = features_of(view)
+        feats = features_of(ctx, view)
         if p.constraints >= 4 and feats:
             rng.choice(feats).apply(m)
         picks.append((view, variant, m))
     total = sum(eff_price(v, world) for _, v, _ in picks)
     budget = nice_budget(total, p.budget_tightness, rng, loose=0.3)
     items = []
-    slots = [Slot(name="category", value=group, phrase=_kit_name(group))]
+    slots = [Slot(name="category", value=group, phrase=kit.name)]
     for view, _variant, m in picks:
-        label = leaf_singular(m.category or view.category_slug)
-        feat_text = join_words([attr_phrase(view.category_slug, k, v)
+        leaf = ctx.vocab.leaf(view.category_slug)
+        label = leaf_singular(ctx.vocab.leaf(m.category or view.category_slug))
+        feat_text = join_words([attr_phrase(leaf.attr(k), k, v)
                                 for k, v in m.attributes.items()] +
-                               [attr_phrase(view.category_slug, k, v, at_least=True)
+                               [attr_phrase(leaf.attr(k), k, v, at_least=True)
                                 for k, v in m.attributes_at_least.items()])
         if feat_text:
             label += " " + feat_text
@@ -201,16 +215,17 @@ def _kit(ctx: GenContext) -> TaskSpec:
     if p.changes_of_mind > 0:
         # the shopper adds a wish to one item, which the gold already meets
         for idx, (view, _variant, m) in enumerate(picks):
-            spare = [f for f in features_of(view) if f.name not in m.attributes
+            spare = [f for f in features_of(ctx, view) if f.name not in m.attributes
                      and f.name not in m.attributes_at_least]
             if spare:
                 feat = rng.choice(spare)
                 new_items = [it.model_copy(deep=True) for it in items]
                 feat.apply(new_items[idx].match)
-                phrase = feat.phrase(view.category_slug)
+                leaf = ctx.vocab.leaf(view.category_slug)
+                phrase = feat.phrase(leaf)
                 new_items[idx].label += f" {phrase}"
                 change = MindChange(at_turn=1, slot="feature",
-                                    say=f"Actually, the {leaf_noun(view.category_slug)} one "
+                                    say=f"Actually, the {leaf_noun(leaf)} one "
                                         f"should be one {phrase}.",
                                     new_value=phrase, items=new_items)
                 break
@@ -232,7 +247,7 @@ def _kit(ctx: GenContext) -> TaskSpec:
     require(total <= budget, "kit over budget")
 
     said = [s.phrase for s in slots if s.name == "item"]
-    request = f"I'm putting together {_kit_name(group)}: I need {join_words(said)}"
+    request = f"I'm putting together {kit.name}: I need {join_words(said)}"
     if slots[-1].in_opening:
         request += f", {slots[-1].phrase}"
     intent = Intent(kind="bundle", request=request + ".", slots=slots, items=items,
@@ -250,21 +265,6 @@ def _kit(ctx: GenContext) -> TaskSpec:
     names = join_words([f"the {view.title}" for view, _, _ in picks])
     gold.append(gold_say(f"Added {names} — total {money(total)}, within your {money(budget)} "
                      "budget."))
-    desc = f"{_kit_name(group).capitalize()}: {n} items of {group} under {money(budget)} total."
+    desc = f"{kit.name.capitalize()}: {n} items of {group} under {money(budget)} total."
     return assemble(ctx, intent=intent, world=world, gold=gold, persona=rng.choice(PERSONAS),
                     description=desc, scenario=events)
-
-
-def _group_leaves(group: str) -> list[Any]:
-    from mcp_shop.catalog.taxonomy import leaves
-
-    return [i for i in leaves() if f"{i.department.slug}/{i.group.slug}" == group]
-
-
-def _kit_name(group: str) -> str:
-    names = {"sports/camping-hiking": "a camping kit", "sports/fitness": "a home gym kit",
-             "electronics/audio": "an audio setup", "home/kitchen": "a kitchen starter kit",
-             "home/bedding": "a bedding set", "garden/gardening": "a gardening kit",
-             "clothing/tops": "a wardrobe refresh", "pets/dogs": "a new-puppy kit"}
-    return names.get(group, "a kit")
-

@@ -107,15 +107,17 @@ def _plant(ctx: GenContext, plan: WorldPlan, picks: list[_Pick]) -> None:
 def _hide_option(ctx: GenContext, picks: list[_Pick]) -> Slot | None:
     """Leave one option (colour or size) of one item out of the opening, if the share says so
     and the dimension is unambiguous (no other item has it)."""
-    dims = [(p, d) for p in picks for d in p.options if d in ("color", "size")
+    roles = {id(p): ctx.vocab.role_names(p.view.category_slug) for p in picks}
+    dims = [(p, d) for p in picks for d in p.options if roles[id(p)].get(d) in ("color", "size")
             and sum(d in q.options for q in picks) == 1]
     total = sum(len(p.options) for p in picks) + len(picks)
     if not dims or round(ctx.params.omitted_share * total) < 1:
         return None
     pick, dim = ctx.rng.choice(dims)
     pick.hidden = dim
-    value = pick.options[dim]
-    return Slot(name=dim, value=value, phrase=option_phrase(dim, value), in_opening=False)
+    value, role = pick.options[dim], roles[id(pick)][dim]
+    return Slot(name=role, value=value, phrase=option_phrase(dim, value, role),
+                in_opening=False)
 
 
 def _quantity_change(ctx: GenContext, picks: list[_Pick], avoid: _Pick | None

@@ -76,9 +76,14 @@ def generate_multi(ctx: GenContext) -> TaskSpec:
     """Chain an order/policy intent with a shopping intent in one conversation."""
     shared_seed = ctx.session_seed()
     more = 2 if ctx.difficulty >= 7 else 1  # a third request at high difficulty
+    from episodes.families.support import family_support
+
+    support = family_support(ctx.vocab)
+    firsts = [f for f in FIRST if support[f].supported]
+    pool = [f for f in SECOND if support[f].supported]
     for _attempt in range(20):
-        first_family = ctx.rng.choice(FIRST)
-        seconds = ctx.rng.sample(SECOND, more)
+        first_family = ctx.rng.choice(firsts)
+        seconds = ctx.rng.sample(pool, more)
         sub_seed = ctx.rng.randrange(2**31)
         first = generate_task(ctx.shop, first_family, ctx.difficulty, sub_seed,
                               world_seed=shared_seed)

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from episodes.families.phrases import greeting, leaf_info
+from episodes.families.phrases import greeting
+from episodes.families.vocabulary import LeafVocab
 from episodes.generate import GenContext, GenerationError, task_id
 from episodes.preview import preview_world
 from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule
@@ -94,13 +95,13 @@ def ago_phrase(days: float) -> str:
             "about two months ago", "about three months ago")[bucket - 3]
 
 
-def item_noun(title: str, category_slug: str) -> str:
-    """The product noun of a title ('running shoes', 'kitchen knife'), lower case."""
-    try:
-        nouns = leaf_info(category_slug).leaf.nouns
-    except KeyError:
+def item_noun(title: str, leaf: LeafVocab | None) -> str:
+    """The product noun of a title ('running shoes', 'kitchen knife'), lower case: the
+    longest of the leaf's title nouns in it, else its first (the title's last word without
+    a leaf)."""
+    if leaf is None:
         return title.split()[-1].lower()
-    names = [n if isinstance(n, str) else n[0] for n in nouns]
+    names = list(leaf.nouns)
     hits = [n for n in names if n.lower() in title.lower()]
     return (max(hits, key=len) if hits else names[0]).lower()
 
@@ -121,9 +122,14 @@ def _grammar(noun: str) -> dict[str, str]:
             "its": "its"}
 
 
-def _describe(view: ProductView, *, brand: bool) -> str:
+def _leaf(ctx: GenContext, view: ProductView) -> LeafVocab | None:
+    vocab = ctx.vocab
+    return vocab.leaf(view.category_slug) if vocab.has_leaf(view.category_slug) else None
+
+
+def _describe(ctx: GenContext, view: ProductView, *, brand: bool) -> str:
     """'the Nookery kitchen knife' or 'the kitchen knife'."""
-    noun = item_noun(view.title, view.category_slug)
+    noun = item_noun(view.title, _leaf(ctx, view))
     return f"the {view.brand} {noun}" if brand else f"the {noun}"
 
 
@@ -149,8 +155,9 @@ _CANCEL_REASON_TEXT: dict[str, tuple[str, ...]] = {
 }
 
 
-def _return_reason_text(rng: random.Random, reason: str, view: ProductView) -> str:
-    noun = item_noun(view.title, view.category_slug)
+def _return_reason_text(ctx: GenContext, rng: random.Random, reason: str, view: ProductView
+                        ) -> str:
+    noun = item_noun(view.title, _leaf(ctx, view))
     if reason == "defective":
         dept = view.category_slug.split("/")[0]
         options = _DEFECT_TEXT.get(dept, ("{It} {is} defective", "{It} {is} faulty"))
@@ -159,9 +166,10 @@ def _return_reason_text(rng: random.Random, reason: str, view: ProductView) -> s
     return rng.choice(options).format(**_grammar(noun))
 
 
-def _return_reasons(view: ProductView) -> list[str]:
+def _return_reasons(ctx: GenContext, view: ProductView) -> list[str]:
     out = ["defective", "not_as_described", "arrived_damaged", "changed_mind"]
-    if "size" in view.option_names:
+    roles = ctx.vocab.role_names(view.category_slug)
+    if any(roles.get(name) == "size" for name in view.option_names):
         out += ["wrong_size", "wrong_size"]
     return out
 
@@ -222,12 +230,14 @@ def _branch(ctx: GenContext, refusals: Sequence[str], weights: Sequence[int]) ->
     return "ok"
 
 
-def _returnable(view: ProductView) -> bool:
-    return _POLICIES.return_rule(view.category_slug).returnable
+def _returnable(ctx: GenContext, view: ProductView) -> bool:
+    return _rule(ctx, view).returnable
 
 
-def _rule(view: ProductView) -> ReturnRule:
-    return _POLICIES.return_rule(view.category_slug)
+def _rule(ctx: GenContext, view: ProductView) -> ReturnRule:
+    """The return rule of ``view`` under the catalog's own policies (an imported catalog's
+    may differ from the generated catalog's)."""
+    return ctx.shop.policies.return_rule(view.category_slug)
 
 
 def _omitted(ctx: GenContext, share: float | None = None) -> bool:

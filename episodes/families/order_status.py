@@ -91,7 +91,7 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     parcel = order.shipments[0]
 
     persona = rng.choice(PERSONAS)
-    desc = _describe(main, brand=rng.random() < 0.5)
+    desc = _describe(ctx, main, brand=rng.random() < 0.5)
     when = ago_phrase(hours / 24)
     order_in = not _omitted(ctx)
     facts = [fact("order_status", oid, status)]
@@ -187,7 +187,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         raise _Retry(built.failure)
 
     persona = rng.choice(PERSONAS)
-    desc = _describe(main, brand=rng.random() < 0.5)
+    desc = _describe(ctx, main, brand=rng.random() < 0.5)
     when = ago_phrase(hours / 24)
     order_in = not _omitted(ctx)
     reason_in = not _omitted(ctx)

@@ -38,6 +38,7 @@ from episodes.families.order_parts import (  # noqa: F401 (re-exported)
     _fillers,
     _grammar,
     _history_leaves,
+    _leaf,
     _line,
     _near_miss,
     _omitted,
@@ -124,7 +125,7 @@ def _refusal(kind: str, branch: str, rule: ReturnRule, title: str, oid: str,
 def _since_delivery(ctx: GenContext, branch: str, rule: ReturnRule) -> float:
     """Days between delivery and now for the branch (inside or outside the window)."""
     rng, w = ctx.rng, rule.window_days
-    default = _POLICIES.return_rule("").window_days
+    default = ctx.shop.policies.return_rule("").window_days
     tricky = ctx.params.policy_branching >= 2 and rng.random() < 0.6
     if branch == "ok":
         lo = default + 1.5 if tricky and w > default + 4 else 1.0
@@ -138,17 +139,31 @@ def _since_delivery(ctx: GenContext, branch: str, rule: ReturnRule) -> float:
 # -- return -----------------------------------------------------------------------------------
 
 
+def _return_refusals(ctx: GenContext) -> dict[str, int]:
+    """{refusal branch: weight} of the return and exchange tasks this catalog can make: a
+    closed window always; a final-sale item where some returnable leaf holds one; a
+    non-returnable category ('grocery') where some stocked leaf's rule forbids returns."""
+    policies = ctx.shop.policies
+    leaves = [x for x in ctx.vocab.leaves if x.products]
+    out = {"window": 2}
+    if any(x.final_sale and policies.return_rule(x.slug).returnable for x in leaves):
+        out["final_sale"] = 1
+    if any(not policies.return_rule(x.slug).returnable for x in leaves):
+        out["grocery"] = 1
+    return out
+
+
 def _return_target(ctx: GenContext, branch: str, avoid: set[str]) -> ProductView:
     pred: Callable[[ProductView], bool]
     if branch == "grocery":
         def pred(v: ProductView) -> bool:
-            return not _returnable(v)
+            return not _returnable(ctx, v)
     elif branch == "final_sale":
         def pred(v: ProductView) -> bool:
-            return v.final_sale and _returnable(v)
+            return v.final_sale and _returnable(ctx, v)
     else:
         def pred(v: ProductView) -> bool:
-            return not v.final_sale and _returnable(v)
+            return not v.final_sale and _returnable(ctx, v)
     return ctx.pick(lambda v: pred(v) and v.category_slug not in avoid,
                     what=f"a product for a {branch} return")
 
@@ -157,11 +172,12 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
     seed, depth = ctx.session_seed(), p.history_depth
     avoid = _history_leaves(ctx, seed, depth)
-    branch = _branch(ctx, ("window", "final_sale", "grocery"), (2, 1, 1))
+    refusals = _return_refusals(ctx)
+    branch = _branch(ctx, tuple(refusals), tuple(refusals.values()))
     proceed = branch == "ok"
     option = _shipping(ctx)
     target = _return_target(ctx, branch, avoid)
-    rule = _rule(target)
+    rule = _rule(ctx, target)
     since = _since_delivery(ctx, branch, rule)
     days_ago = since + _ship_hours(option)[1] / 24
     taken = avoid | {target.category_slug}
@@ -173,10 +189,10 @@ def _build_return(ctx: GenContext) -> TaskSpec:
         ret_qty = rng.randint(1, qty - 1)
     n_lines = 1 if p.constraints <= 1 else rng.randint(2, min(3, p.constraints))
     picked = [(target, variant, qty, ret_qty)]
-    reason = rng.choice(_return_reasons(target))
+    reason = rng.choice(_return_reasons(ctx, target))
     if proceed and n_lines >= 2 and p.constraints >= 4 and rng.random() < 0.4:
-        second = ctx.pick(lambda v: (not v.final_sale and _returnable(v)
-                                     and _rule(v).window_days > since + 1
+        second = ctx.pick(lambda v: (not v.final_sale and _returnable(ctx, v)
+                                     and _rule(ctx, v).window_days > since + 1
                                      and v.category_slug not in taken),
                           what="a second returnable product")
         taken.add(second.category_slug)
@@ -218,13 +234,13 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     # wording
     persona = rng.choice(PERSONAS)
     brand = rng.random() < 0.5
-    noun = item_noun(target.title, target.category_slug)
-    descs = [_describe(v, brand=brand) for v, _, _, _ in picked]
+    noun = item_noun(target.title, _leaf(ctx, target))
+    descs = [_describe(ctx, v, brand=brand) for v, _, _, _ in picked]
     when = ago_phrase(days_ago)
     order_in = not _omitted(ctx)
     reason_in = not _omitted(ctx)
     qty_in = not _omitted(ctx)
-    reason_text = _return_reason_text(rng, reason, target)
+    reason_text = _return_reason_text(ctx, rng, reason, target)
     slots = [
         Slot(name="item", value=[v.variant_id for _, v, _, _ in picked],
              phrase=_cap(f"{join_words(descs)} I bought {when}."))
@@ -302,9 +318,15 @@ def _dimension_pairs(view: ProductView, dim: str) -> list[list[VariantView]]:
     return [g for g in groups.values() if len(g) >= 2]
 
 
-def _exchangeable(view: ProductView, need_stock: int = 1) -> bool:
+def _role_dims(ctx: GenContext, view: ProductView) -> list[tuple[str, str]]:
+    """(option name, role) of the product's size and colour dimensions, sizes first."""
+    roles = ctx.vocab.role_names(view.category_slug)
+    return [(n, r) for want in ("size", "color") for n, r in roles.items() if r == want]
+
+
+def _exchangeable(ctx: GenContext, view: ProductView, need_stock: int = 1) -> bool:
     return any(sum(v.stock >= need_stock for v in g) >= 1
-               for dim in ("size", "color") for g in _dimension_pairs(view, dim))
+               for dim, _ in _role_dims(ctx, view) for g in _dimension_pairs(view, dim))
 
 
 def _swap_plan(rng: random.Random, group: list[VariantView], *, twist: bool,
@@ -334,18 +356,19 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
     seed, depth = ctx.session_seed(), p.history_depth
     avoid = _history_leaves(ctx, seed, depth)
-    branch = _branch(ctx, ("window", "final_sale"), (2, 1))
+    refusals = {k: w for k, w in _return_refusals(ctx).items() if k != "grocery"}
+    branch = _branch(ctx, tuple(refusals), tuple(refusals.values()))
     proceed = branch == "ok"
     option = _shipping(ctx)
     want_final = branch == "final_sale"
-    target = ctx.pick(lambda v: (v.final_sale == want_final and _returnable(v)
-                                 and _exchangeable(v) and v.category_slug not in avoid),
+    target = ctx.pick(lambda v: (v.final_sale == want_final and _returnable(ctx, v)
+                                 and _exchangeable(ctx, v) and v.category_slug not in avoid),
                       what=f"a product with sizes or colours for a {branch} exchange")
-    dims = [d for d in ("size", "color") if _dimension_pairs(target, d)]
-    dim = rng.choices(dims, [2 if d == "size" else 1 for d in dims])[0]
+    dims = [(d, r) for d, r in _role_dims(ctx, target) if _dimension_pairs(target, d)]
+    dim, role = rng.choices(dims, [2 if r == "size" else 1 for _, r in dims])[0]
     group = rng.choice([g for g in _dimension_pairs(target, dim) if any(v.stock for v in g)])
-    twist = proceed and dim == "size" and rng.random() < 1.5 * p.out_of_stock_rate
-    old, new, first_choice = _swap_plan(rng, group, twist=twist, nearby=dim == "size")
+    twist = proceed and role == "size" and rng.random() < 1.5 * p.out_of_stock_rate
+    old, new, first_choice = _swap_plan(rng, group, twist=twist, nearby=role == "size")
     stock: dict[str, int] = {}
     if first_choice is not None:
         stock[first_choice.variant_id] = 0
@@ -353,7 +376,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     if p.constraints >= 4 and rng.random() < 0.4:
         line_qty = 2
         qty = 2 if new.stock >= 2 and rng.random() < 0.5 else 1
-    rule = _rule(target)
+    rule = _rule(ctx, target)
     since = _since_delivery(ctx, branch, rule)
     days_ago = since + _ship_hours(option)[1] / 24
     n_lines = 1 if p.constraints <= 1 else rng.randint(2, min(3, p.constraints))
@@ -368,7 +391,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     past, index = _place(ctx, _past(lines, days_ago, option), extras)
     oid = order_id(FIRST_ORDER_NUMBER + depth + index)
     world = World(session_seed=seed, history_orders=depth, past_orders=past, stock=stock)
-    reason = "wrong_size" if dim == "size" else "wrong_colour"
+    reason = "wrong_size" if role == "size" else "wrong_colour"
 
     def act(conn: Connection, sid: str) -> ExchangeView:
         row = sessions.read_session(conn, sid)
@@ -394,19 +417,19 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
 
     # wording
     persona = rng.choice(PERSONAS)
-    noun = item_noun(target.title, target.category_slug)
+    noun = item_noun(target.title, _leaf(ctx, target))
     g = _grammar(noun)
-    desc = _describe(target, brand=rng.random() < 0.5)
+    desc = _describe(ctx, target, brand=rng.random() < 0.5)
     when = ago_phrase(days_ago)
     value = new.options[dim]
-    if dim == "size":
-        sizes = [v.options["size"] for v in group]
-        small = sizes.index(new.options["size"]) > sizes.index(old.options["size"])
+    if role == "size":
+        sizes = [v.options[dim] for v in group]
+        small = sizes.index(new.options[dim]) > sizes.index(old.options[dim])
         reason_text = "{It} {is} too small".format(**g) if small else \
             "{It} {is} too big".format(**g)
         if first_choice is not None:
-            want = (f"I'd like size {first_choice.options['size']} instead, or size {value} "
-                    f"if {first_choice.options['size']} is sold out.")
+            want = (f"I'd like size {first_choice.options[dim]} instead, or size {value} "
+                    f"if {first_choice.options[dim]} is sold out.")
         else:
             want = f"I need size {value} instead."
     else:
@@ -421,7 +444,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
              phrase=_cap(f"{desc} ({options_phrase(old.options)}) I bought {when}.")),
         Slot(name="order", value=oid, phrase=f"It's order {oid}.", in_opening=order_in),
         Slot(name="reason", value=reason, phrase=f"{reason_text}.", in_opening=reason_in),
-        Slot(name=dim, value=value, phrase=want, in_opening=want_in),
+        Slot(name=role, value=value, phrase=want, in_opening=want_in),
     ]
     if line_qty > 1:
         slots.append(Slot(name="quantity", value=qty, in_opening=qty_in,
@@ -432,7 +455,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
         request += f" {reason_text}."
     if want_in:
         request += f" {want}"
-    elif dim == "size":
+    elif role == "size":
         request += " I need a different size."
     else:
         request += " I'd like a different colour."

@@ -8,23 +8,19 @@ Everything is template-based so a rule-based agent can parse it: money reads "$1
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from functools import cache
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mcp_shop.catalog.specs import AttrSpec
-from mcp_shop.catalog.taxonomy import LeafInfo, leaves
+from episodes.families.vocabulary import AttrVocab, LeafVocab, option_role
 from mcp_shop.catalog.text import display, with_article
 from verifiers.types import Slot
 
 __all__ = [
     "PERSONAS",
     "attr_phrase",
-    "attr_spec",
     "greeting",
     "item_label",
     "join_words",
-    "leaf_info",
     "leaf_noun",
     "leaf_singular",
     "money",
@@ -67,46 +63,25 @@ def join_words(parts: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-@cache
-def _leaf_map() -> dict[str, LeafInfo]:
-    return {f"{i.department.slug}/{i.group.slug}/{i.leaf.slug}": i for i in leaves()}
-
-
-def leaf_info(slug: str) -> LeafInfo:
-    """The taxonomy entry of a leaf category slug such as 'electronics/audio/headphones'."""
-    return _leaf_map()[slug]
-
-
-def leaf_noun(slug: str) -> str:
+def leaf_noun(leaf: LeafVocab) -> str:
     """How the shopper names a leaf's products in the plural: 'headphones', 'yoga mats'."""
-    return leaf_info(slug).leaf.name.lower()
+    return leaf.plural
 
 
-def leaf_singular(slug: str) -> str:
-    """'a tent', 'a sleeping bag': the leaf's most common title noun with an article."""
-    first = leaf_info(slug).leaf.nouns[0]
-    noun = (first if isinstance(first, str) else first[0]).lower()
-    if noun.endswith("s") and not noun.endswith("ss"):
-        return noun  # 'headphones', 'pruners', 'running shoes'
-    return with_article(noun)
+def leaf_singular(leaf: LeafVocab) -> str:
+    """'a tent', 'a sleeping bag', 'headphones': one of the leaf's products."""
+    return leaf.singular
 
 
-def attr_spec(slug: str, name: str) -> AttrSpec | None:
-    """The attribute spec named ``name`` of a leaf (None if the leaf has no such attribute)."""
-    for spec in leaf_info(slug).leaf.attrs:
-        if spec.name == name:
-            return spec
-    return None
-
-
-def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> str:
-    """A constraint on one attribute as the shopper says it.
+def attr_phrase(spec: AttrVocab | None, name: str, value: Any, *, at_least: bool = False
+                ) -> str:
+    """A constraint on one attribute (``spec``: the leaf's attribute named ``name``, None if
+    it has none) as the shopper says it.
 
     Booleans: 'with active noise cancelling'; enums: 'with a cushioned over-ear fit'; numeric
     minimums: 'with at least 30 hours of battery life' style ('with a battery life of at least
     30 hours').
     """
-    spec = attr_spec(slug, name)
     label = spec.label.lower() if spec else name.replace("_", " ")
     if at_least:
         unit = _UNITS.get(spec.unit or "", spec.unit or "") if spec else ""
@@ -115,7 +90,7 @@ def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> 
     if isinstance(value, bool):
         text = spec.phrase if spec and isinstance(spec.phrase, str) and spec.phrase else label
         return f"with {text}" if value else f"without {label}"
-    if spec is not None and isinstance(spec.phrase, dict) and value in spec.phrase:
+    if spec is not None and isinstance(spec.phrase, Mapping) and value in spec.phrase:
         return f"with {spec.phrase[value]}"
     if spec is not None and isinstance(spec.phrase, str) and "{v}" in spec.phrase:
         text = spec.phrase.format(v=display(value))
@@ -125,12 +100,14 @@ def attr_phrase(slug: str, name: str, value: Any, *, at_least: bool = False) -> 
     return f"with {label} {display(value)}"
 
 
-def option_phrase(name: str, value: str) -> str:
+def option_phrase(name: str, value: str, role: str | None = None) -> str:
     """One variant option as the shopper says it: 'in blue', 'size 10', 'in the 256 GB
-    storage'."""
-    if name == "color":
+    storage'. ``role`` ('color', 'size'): what the dimension is, when its name does not say
+    (by default read from the name: 'Farbe' is a colour, 'Größe' a size)."""
+    role = role or option_role(name)
+    if role == "color":
         return f"in {value}"
-    if name == "size":
+    if role == "size":
         return f"size {value}"
     if name == "width":
         return f"in {value} width"
@@ -139,15 +116,18 @@ def option_phrase(name: str, value: str) -> str:
     return f"in the {value} {name.replace('_', ' ')}"
 
 
-def options_phrase(options: dict[str, str]) -> str:
-    """Every option of a variant: 'size 10, in blue' (size first, colour last)."""
-    order = sorted(options, key=lambda n: (n == "color", n != "size", n))
-    return ", ".join(option_phrase(n, options[n]) for n in order)
+def options_phrase(options: dict[str, str], roles: Mapping[str, str] | None = None) -> str:
+    """Every option of a variant: 'size 10, in blue' (size first, colour last); ``roles``:
+    {option name: role} where the names do not say it."""
+    role = {n: (roles or {}).get(n) or option_role(n) for n in options}
+    order = sorted(options, key=lambda n: (role[n] == "color", role[n] != "size", n))
+    return ", ".join(option_phrase(n, options[n], role[n]) for n in order)
 
 
-def item_label(title: str, options: dict[str, str], quantity: int = 1) -> str:
+def item_label(title: str, options: dict[str, str], quantity: int = 1,
+               roles: Mapping[str, str] | None = None) -> str:
     """'2 of the Sonix Airwave Headphones in black', 'the Trailo Tent'."""
-    opts = options_phrase(options)
+    opts = options_phrase(options, roles)
     head = "the" if quantity == 1 else f"{quantity} of the"
     return f"{head} {title}{' ' + opts if opts else ''}"
 

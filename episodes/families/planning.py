@@ -15,14 +15,13 @@ from typing import Any
 
 from episodes.families.phrases import (
     attr_phrase,
-    attr_spec,
     greeting,
     join_words,
-    leaf_info,
     leaf_noun,
     money,
     option_phrase,
 )
+from episodes.families.vocabulary import OPTION_ROLES, LeafVocab
 from episodes.generate import GenContext, GenerationError, task_id
 from mcp_shop.db import read_tx
 from mcp_shop.ids import parse_product_id
@@ -31,7 +30,6 @@ from mcp_shop.views import ProductView, VariantView
 from verifiers.types import GoldStep, Intent, ProductMatch, ScenarioEvent, Slot, TaskSpec, World
 
 __all__ = [
-    "OPTION_DIMS",
     "Feature",
     "Retry",
     "WorldPlan",
@@ -43,6 +41,7 @@ __all__ = [
     "gold_say",
     "nice_budget",
     "omit_slots",
+    "option_dims",
     "other_option_value",
     "pick_in_leaf",
     "rating_floor",
@@ -56,7 +55,6 @@ __all__ = [
 ]
 
 _TRIES = 40
-OPTION_DIMS = ("color", "size")
 
 
 class Retry(Exception):
@@ -104,8 +102,9 @@ class Feature:
     value: Any
     at_least: bool
 
-    def phrase(self, slug: str) -> str:
-        return attr_phrase(slug, self.name, self.value, at_least=self.at_least)
+    def phrase(self, leaf: LeafVocab) -> str:
+        """How the shopper asks for it in ``leaf`` ('with active noise cancelling')."""
+        return attr_phrase(leaf.attr(self.name), self.name, self.value, at_least=self.at_least)
 
     def apply(self, m: ProductMatch) -> None:
         if self.at_least:
@@ -114,11 +113,12 @@ class Feature:
             m.attributes[self.name] = self.value
 
 
-def features_of(view: ProductView) -> list[Feature]:
-    """The attribute constraints ``view`` satisfies that a shopper would ask for."""
+def features_of(ctx: GenContext, view: ProductView) -> list[Feature]:
+    """The attribute constraints ``view`` satisfies that a shopper would ask for (only the
+    attributes its leaf declares)."""
     out: list[Feature] = []
     for name, value in sorted(view.attributes.items()):
-        spec = attr_spec(view.category_slug, name)
+        spec = ctx.vocab.attr(view.category_slug, name)
         if spec is None or name in ("min_age", "max_age", "theme") or spec.type == "text":
             continue
         if spec.type == "bool":
@@ -281,34 +281,45 @@ def require(ok: bool, why: str) -> None:
         raise Retry(why)
 
 
+def option_dims(ctx: GenContext, slug: str) -> dict[str, str]:
+    """{option name: role} of the leaf's size and colour dimensions, colours first (the
+    dimensions a shopper names by role: 'in blue', 'size 10')."""
+    roles = ctx.vocab.role_names(slug)
+    return {n: r for role in OPTION_ROLES for n, r in roles.items() if r == role}
+
+
 def other_option_value(ctx: GenContext, slug: str, dim: str, not_value: str) -> str | None:
-    for spec in leaf_info(slug).leaf.options:
-        if spec.name == dim:
-            others = [v for v in spec.values if v.lower() != not_value.lower()]
-            return ctx.rng.choice(others) if others else None
-    return None
+    """Another value of the leaf's option ``dim`` (None if it has no other)."""
+    spec = ctx.vocab.leaf(slug).option(dim) if ctx.vocab.has_leaf(slug) else None
+    if spec is None:
+        return None
+    others = [v for v in spec.values if v.lower() != not_value.lower()]
+    return ctx.rng.choice(others) if others else None
 
 
 def rating_floor(rating: float) -> float:
     return math.floor(rating * 2) / 2
 
 
-def fit_text(view: ProductView, m: ProductMatch, slug: str, *, budget: bool = True) -> str:
+def fit_text(view: ProductView, m: ProductMatch, leaf: LeafVocab, *, budget: bool = True
+             ) -> str:
     """'from Sonix, in black, with active noise cancelling and under $120' for the gold."""
     parts: list[str] = []
     if m.brand:
         parts.append(f"from {view.brand}")
     for dim, opt in m.options.items():
-        parts.append(f"available {option_phrase(dim, opt)}")
+        spec = leaf.option(dim)
+        parts.append(f"available {option_phrase(dim, opt, spec.role if spec else None)}")
     for name, value in m.attributes.items():
-        parts.append(attr_phrase(slug, name, value))
+        parts.append(attr_phrase(leaf.attr(name), name, value))
     for name, low in m.attributes_at_least.items():
-        parts.append(attr_phrase(slug, name, view.attributes.get(name, low), at_least=True))
+        parts.append(attr_phrase(leaf.attr(name), name, view.attributes.get(name, low),
+                                 at_least=True))
     if m.min_rating is not None:
         parts.append(f"rated {view.rating:g} stars")
     if budget and m.max_price_cents is not None:
         parts.append(f"within your {money(m.max_price_cents)} budget")
-    return join_words(parts) if parts else f"one of our {leaf_noun(slug)}"
+    return join_words(parts) if parts else f"one of our {leaf_noun(leaf)}"
 
 
 def shares(cand: ProductView, feat: Feature) -> bool:

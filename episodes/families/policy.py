@@ -18,16 +18,14 @@ from episodes.families.orders import money_phrases
 from episodes.families.phrases import PERSONAS, greeting
 from episodes.families.telling import fact, tell
 from episodes.generate import GenContext, register, task_id
-from mcp_shop.catalog.taxonomy import leaves
 from mcp_shop.catalog.text import with_article
 from mcp_shop.facts import FINAL_SALE, category_subjects
-from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule, WarrantyRule
+from mcp_shop.policies import Policies, ReturnRule, WarrantyRule
 from mcp_shop.views import ProductView
 from verifiers.types import FactGoal, GoldStep, Intent, Slot, TaskSpec, World
 
 __all__ = ["generate_policy"]
 
-_P = DEFAULT_POLICIES
 
 _SHIP_NAMES = {"standard": "standard shipping", "express": "express shipping",
                "next_day": "next-day shipping"}
@@ -46,30 +44,33 @@ class _Part:
     slots: list[Slot] = field(default_factory=list)
 
 
-def _leaf_slugs() -> list[tuple[str, str]]:
-    """(slug, lower-case plural name) of every leaf category."""
-    return [(f"{i.department.slug}/{i.group.slug}/{i.leaf.slug}", i.leaf.name.lower())
-            for i in leaves()]
+def _leaf_slugs(ctx: GenContext) -> list[tuple[str, str]]:
+    """(slug, plural noun) of every leaf category of the catalog, in tree order."""
+    return [(leaf.slug, leaf.plural) for leaf in ctx.vocab.leaves]
 
 
 def _pick_leaf(ctx: GenContext, pred: Callable[[str], bool]) -> tuple[str, str]:
-    return ctx.rng.choice([(s, n) for s, n in _leaf_slugs() if pred(s)])
+    return ctx.rng.choice([(s, n) for s, n in _leaf_slugs(ctx) if pred(s)])
 
 
-def _return_subjects(slug: str) -> list[str]:
+def _has_leaf(ctx: GenContext, pred: Callable[[str], bool]) -> bool:
+    return any(pred(s) for s, _ in _leaf_slugs(ctx))
+
+
+def _return_subjects(pol: Policies, slug: str) -> list[str]:
     """What a return-rule fact about category ``slug`` may be about: the slug and its ancestors
     under the same rule, and ``*`` when the rule is the one for every other category."""
-    out = category_subjects(slug, _P.return_rule)
-    return out + (["*"] if not _P.return_rule(slug).slug_prefix else [])
+    out = category_subjects(slug, pol.return_rule)
+    return out + (["*"] if not pol.return_rule(slug).slug_prefix else [])
 
 
-def _warranty_rule(slug: str) -> WarrantyRule | None:
-    return next((w for w in _P.warranty_rules if slug.startswith(w.slug_prefix)), None)
+def _warranty_rule(pol: Policies, slug: str) -> WarrantyRule | None:
+    return next((w for w in pol.warranty_rules if slug.startswith(w.slug_prefix)), None)
 
 
-def _warranty_subjects(slug: str) -> list[str]:
-    out = category_subjects(slug, _warranty_rule)
-    return out + (["*"] if _warranty_rule(slug) is None else [])
+def _warranty_subjects(pol: Policies, slug: str) -> list[str]:
+    out = category_subjects(slug, lambda s: _warranty_rule(pol, s))
+    return out + (["*"] if _warranty_rule(pol, slug) is None else [])
 
 
 def _window_part(rule: ReturnRule, name: str, question: str, query: str, about: list[str],
@@ -94,31 +95,50 @@ def _window_part(rule: ReturnRule, name: str, question: str, query: str, about: 
 
 
 def _q_window(ctx: GenContext, tier: str) -> _Part:
+    pol = ctx.shop.policies
     slug, name = _pick_leaf(ctx, lambda s: True)
-    rule = _P.return_rule(slug)
+    rule = pol.return_rule(slug)
     question = ctx.rng.choice([f"How long do I have to return {name}?",
                                f"What's your return window for {name}?"])
     if not rule.returnable:
         question = f"Can I return {name} if I change my mind?"
-    return _window_part(rule, name, question, f"return window {name}", _return_subjects(slug))
+    return _window_part(rule, name, question, f"return window {name}",
+                        _return_subjects(pol, slug))
+
+
+def _fee_rules(ctx: GenContext) -> list[ReturnRule]:
+    """The return rules with a restocking fee that some leaf of the catalog falls under."""
+    pol = ctx.shop.policies
+    return [r for r in pol.return_rules if r.restocking_fee_percent
+            and _has_leaf(ctx, lambda s, r=r: pol.return_rule(s) is r)]  # type: ignore[misc]
+
+
+def _warranties(ctx: GenContext) -> list[WarrantyRule]:
+    """The warranty rules some leaf of the catalog falls under."""
+    pol = ctx.shop.policies
+    return [w for w in pol.warranty_rules
+            if _has_leaf(ctx, lambda s, w=w: s.startswith(w.slug_prefix))]  # type: ignore[misc]
 
 
 def _q_fee(ctx: GenContext, tier: str) -> _Part:
-    rule = ctx.rng.choice([r for r in _P.return_rules if r.restocking_fee_percent])
-    slug, name = _pick_leaf(ctx, lambda s: _P.return_rule(s) is rule)
+    pol = ctx.shop.policies
+    rule = ctx.rng.choice(_fee_rules(ctx))
+    slug, name = _pick_leaf(ctx, lambda s: pol.return_rule(s) is rule)
     pct = rule.restocking_fee_percent
     return _Part("fee", f"Is there a restocking fee if I return {name}?",
-                 [fact("restocking_fee_percent", _return_subjects(slug), pct)],
+                 [fact("restocking_fee_percent", _return_subjects(pol, slug), pct)],
                  f"restocking fee {name}",
                  f"Yes: returns of {name} carry {with_article(f'{pct}%')} restocking fee, "
                  "unless the item is defective, not as described or arrived damaged.")
 
 
 def _q_fee_defective(ctx: GenContext, tier: str) -> _Part:
-    rule = ctx.rng.choice([r for r in _P.return_rules if r.restocking_fee_percent])
-    slug, name = _pick_leaf(ctx, lambda s: _P.return_rule(s) is rule)
+    pol = ctx.shop.policies
+    rule = ctx.rng.choice(_fee_rules(ctx))
+    slug, name = _pick_leaf(ctx, lambda s: pol.return_rule(s) is rule)
     return _Part("fee", f"Would I pay a restocking fee to return {name} that turned out to be "
-                 "defective?", [fact("fee_waived_if_defective", _return_subjects(slug), True)],
+                 "defective?",
+                 [fact("fee_waived_if_defective", _return_subjects(pol, slug), True)],
                  f"restocking fee defective {name}",
                  f"No: the {rule.restocking_fee_percent}% restocking fee on {name} does not "
                  "apply when the item is defective, not as described or arrived damaged, so "
@@ -126,7 +146,8 @@ def _q_fee_defective(ctx: GenContext, tier: str) -> _Part:
 
 
 def _q_ship_cost(ctx: GenContext, tier: str) -> _Part:
-    option = ctx.rng.choice(_P.shipping_options)
+    pol = ctx.shop.policies
+    option = ctx.rng.choice(pol.shipping_options)
     name = _SHIP_NAMES.get(option.code, option.name.lower())
     return _Part("ship_cost", f"How much does {name} cost?",
                  [fact("shipping_cost_cents", option.code, option.cost_cents)],
@@ -137,7 +158,8 @@ def _q_ship_cost(ctx: GenContext, tier: str) -> _Part:
 
 
 def _q_ship_time(ctx: GenContext, tier: str) -> _Part:
-    option = ctx.rng.choice([o for o in _P.shipping_options if o.deliver_after.days > 1])
+    pol = ctx.shop.policies
+    option = ctx.rng.choice([o for o in pol.shipping_options if o.deliver_after.days > 1])
     name = _SHIP_NAMES.get(option.code, option.name.lower())
     days = option.deliver_after.days
     return _Part("ship_time", f"How long does {name} take to arrive?",
@@ -146,8 +168,9 @@ def _q_ship_time(ctx: GenContext, tier: str) -> _Part:
                  f"{name.capitalize()} is delivered in {days} days.")
 
 
-def _free_part(tier: str, question: str, before: list[GoldStep], slots: list[Slot]) -> _Part:
-    cents = _P.free_standard_shipping_cents[tier]
+def _free_part(pol: Policies, tier: str, question: str, before: list[GoldStep],
+               slots: list[Slot]) -> _Part:
+    cents = pol.free_standard_shipping_cents[tier]
     facts = [fact("free_shipping_threshold_cents", tier, cents)]
     if cents:
         text = (f"As a {tier} member you get free standard "
@@ -160,37 +183,42 @@ def _free_part(tier: str, question: str, before: list[GoldStep], slots: list[Slo
 
 
 def _q_free(ctx: GenContext, tier: str) -> _Part:
-    return _free_part(tier, f"I'm a {tier} member: how much do I need to spend to get free "
-                      "shipping?", [], [])
+    return _free_part(ctx.shop.policies, tier, f"I'm a {tier} member: how much do I need "
+                      "to spend to get free shipping?", [], [])
 
 
 def _q_free_mine(ctx: GenContext, tier: str) -> _Part:
     slot = Slot(name="tier", value=tier, phrase=f"I'm a {tier} member.", in_opening=False)
-    return _free_part(tier, "How much do I need to spend to get free shipping?",
+    return _free_part(ctx.shop.policies, tier, "How much do I need to spend to get free shipping?",
                       [GoldStep(tool="get_customer")], [slot])
 
 
 def _q_non_returnable(ctx: GenContext, tier: str) -> _Part:
-    rules = [r for r in _P.return_rules if not r.returnable]
+    rules = [r for r in ctx.shop.policies.return_rules if not r.returnable]
     labels = [r.label.lower() for r in rules]
     facts = [fact("returnable", r.slug_prefix, False) for r in rules]
+    answer = (f"{' and '.join(lab.capitalize() for lab in labels)} items are final sale "
+              "and can't be returned, and neither can clearance items marked final sale."
+              if labels else "Clearance items marked final sale can't be returned; "
+              "everything else can be, within its return window.")
     return _Part("non_returnable", "Is there anything I can't return?",
                  [*facts, fact("returnable", FINAL_SALE, False)], "non-returnable final sale",
-                 f"{' and '.join(lab.capitalize() for lab in labels)} items are final sale "
-                 "and can't be returned, and neither can clearance items marked final sale.")
+                 answer)
 
 
 def _q_warranty(ctx: GenContext, tier: str) -> _Part:
-    rule = ctx.rng.choice(_P.warranty_rules)
+    pol = ctx.shop.policies
+    rule = ctx.rng.choice(_warranties(ctx))
     slug, name = _pick_leaf(ctx, lambda s: s.startswith(rule.slug_prefix))
     return _Part("warranty", f"What warranty do {name} come with?",
-                 [fact("warranty_months", _warranty_subjects(slug), rule.months)],
+                 [fact("warranty_months", _warranty_subjects(pol, slug), rule.months)],
                  f"warranty {name}", f"{name.capitalize()} ({rule.label.lower()}) come with a "
                  f"{rule.months}-month manufacturer warranty from delivery.")
 
 
 def _q_cancel_window(ctx: GenContext, tier: str) -> _Part:
-    hours = int(_P.processing_after.total_seconds() // 3600)
+    pol = ctx.shop.policies
+    hours = int(pol.processing_after.total_seconds() // 3600)
     return _Part("cancel", "How long after ordering can I still cancel an order?",
                  [fact("cancel_window_hours", None, hours)], "cancel order",
                  f"An order can be cancelled while it is pending, that is within {hours} hours "
@@ -202,12 +230,14 @@ def _product(ctx: GenContext) -> ProductView:
 
 
 def _q_window_product(ctx: GenContext, tier: str) -> _Part:
+    pol = ctx.shop.policies
     view = _product(ctx)
-    rule = _P.return_rule(view.category_slug)
+    rule = pol.return_rule(view.category_slug)
     question = (f"If I buy the {view.title} ({view.product_id}), how long would I have to "
                 "return it?")
     final_sale = view.final_sale and rule.returnable
-    about = [view.product_id] + ([] if final_sale else _return_subjects(view.category_slug))
+    about = [view.product_id] + ([] if final_sale
+                                 else _return_subjects(pol, view.category_slug))
     part = _window_part(rule, view.title, question, f"return window {view.category}", about,
                         final_sale=final_sale)
     if rule.returnable and not view.final_sale:
@@ -218,22 +248,24 @@ def _q_window_product(ctx: GenContext, tier: str) -> _Part:
 
 
 def _q_warranty_product(ctx: GenContext, tier: str) -> _Part:
+    pol = ctx.shop.policies
     view = _product(ctx)
-    rule = next((w for w in _P.warranty_rules if view.category_slug.startswith(w.slug_prefix)),
+    rule = next((w for w in pol.warranty_rules if view.category_slug.startswith(w.slug_prefix)),
                 None)
     question = f"What warranty does the {view.title} ({view.product_id}) come with?"
     before = [GoldStep(tool="get_product", args={"product_id": view.product_id})]
     if rule is None:
-        window = _P.return_rule(view.category_slug)
+        window = pol.return_rule(view.category_slug)
         return _Part("warranty", question, [fact(
-            "warranty_months", [view.product_id, *_warranty_subjects(view.category_slug)], 0)],
+            "warranty_months", [view.product_id, *_warranty_subjects(pol, view.category_slug)],
+            0)],
                      "warranty",
                      f"The {view.title} ({view.category}) has no manufacturer warranty beyond "
                      f"the return window" + (f" of {window.window_days} days."
                                              if window.returnable and not view.final_sale
                                              else "."), before)
     return _Part("warranty", question, [fact(
-        "warranty_months", [view.product_id, *_warranty_subjects(view.category_slug)],
+        "warranty_months", [view.product_id, *_warranty_subjects(pol, view.category_slug)],
         rule.months)], f"warranty {rule.label}",
                  f"The {view.title} is {rule.label.lower()}, so it comes with "
                  f"{with_article(str(rule.months))}-month manufacturer warranty from "
@@ -257,20 +289,32 @@ _BRANCHING: dict[str, Builder] = {
 }
 
 
+def _topics(ctx: GenContext) -> tuple[dict[str, Builder], dict[str, Builder]]:
+    """The question builders this catalog can answer: the fee questions need a leaf under a
+    rule with a restocking fee, the general warranty question a leaf under a warranty rule
+    (a named product's warranty is answerable anywhere: it may be none)."""
+    fee, warranty = bool(_fee_rules(ctx)), bool(_warranties(ctx))
+    base = {k: b for k, b in _BASE.items()
+            if (fee or k != "fee") and (warranty or k != "warranty")}
+    return base, {k: b for k, b in _BRANCHING.items() if fee or k != "fee"}
+
+
 @register("policy")
 def generate_policy(ctx: GenContext) -> TaskSpec:
     """A question (or two or three) about the shop's policies with factual answers."""
+    pol = ctx.shop.policies
     p, rng = ctx.params, ctx.rng
     n_parts = 1 if p.constraints <= 1 else (2 if p.constraints <= 3 else 3)
-    tier = rng.choice(list(_P.free_standard_shipping_cents))
+    tier = rng.choice(list(pol.free_standard_shipping_cents))
     parts: list[_Part] = []
     topics: set[str] = set()
     branch_share = (0.0, 0.6, 0.75)[min(p.policy_branching, 2)]
+    base, branches = _topics(ctx)
     while len(parts) < n_parts:
         branching = rng.random() < branch_share
-        pool = _BRANCHING if branching else _BASE
-        topic = rng.choice(sorted(set(pool) - topics) or sorted(set(_BASE) - topics))
-        builder = pool.get(topic) or _BASE[topic]
+        pool = branches if branching else base
+        topic = rng.choice(sorted(set(pool) - topics) or sorted(set(base) - topics))
+        builder = pool.get(topic) or base[topic]
         parts.append(builder(ctx, tier))
         topics.add(topic)
         branch_share = min(branch_share, 0.5)

@@ -35,7 +35,6 @@ from episodes.families.phrases import (
     request_sentence,
 )
 from episodes.families.planning import (
-    OPTION_DIMS,
     Feature,
     Retry,
     WorldPlan,
@@ -47,6 +46,7 @@ from episodes.families.planning import (
     gold_say,
     nice_budget,
     omit_slots,
+    option_dims,
     other_option_value,
     pick_in_leaf,
     rating_floor,
@@ -105,8 +105,10 @@ def _discovery(ctx: GenContext) -> TaskSpec:
     require(bool(in_stock), "target out of stock")
 
     # the gold variant: one with a colour or size when the option constraint is drawn
-    option_variants = [v for v in in_stock if any(d in v.options for d in OPTION_DIMS)]
-    features = features_of(target)
+    leaf = ctx.vocab.leaf(slug)
+    roles = option_dims(ctx, slug)
+    option_variants = [v for v in in_stock if any(d in v.options for d in roles)]
+    features = features_of(ctx, target)
     rng.shuffle(features)
     kinds: dict[str, float] = {"budget": 3.0, "brand": 1.5}
     if features:
@@ -129,7 +131,7 @@ def _discovery(ctx: GenContext) -> TaskSpec:
 
     gold_variant = rng.choice(option_variants if "option" in chosen else in_stock)
     price = max(shown_price(target, world) or 0, eff_price(gold_variant, world))
-    noun = leaf_noun(slug)
+    noun = leaf_noun(leaf)
     final = ProductMatch(category=slug)
     slots: list[Slot] = [Slot(name="category", value=slug, phrase=noun)]
     used_features: list[Feature] = []
@@ -148,14 +150,14 @@ def _discovery(ctx: GenContext) -> TaskSpec:
             used_features.append(feat)
             feat.apply(final)
             slots.append(Slot(name="feature", value={feat.name: feat.value},
-                              phrase=feat.phrase(slug)))
+                              phrase=feat.phrase(leaf)))
         elif kind == "option":
-            dims = [d for d in OPTION_DIMS if d in gold_variant.options]
+            dims = [d for d in roles if d in gold_variant.options]
             option_dim = rng.choice(dims)
             value = gold_variant.options[option_dim]
             final.options[option_dim] = value
-            slots.append(Slot(name=option_dim, value=value,
-                              phrase=option_phrase(option_dim, value)))
+            slots.append(Slot(name=roles[option_dim], value=value,
+                              phrase=option_phrase(option_dim, value, roles[option_dim])))
         elif kind == "rating":
             final.min_rating = rating_floor(target.rating)
             slots.append(Slot(name="rating", value=final.min_rating,
@@ -201,7 +203,7 @@ def _discovery(ctx: GenContext) -> TaskSpec:
         gold_call("present_products", product_ids=[target.product_id],
               message=f"The {target.title} matches what you asked for."),
         gold_say(f"I found the {target.title} at {money(eff_price(gold_variant, world))} — "
-             f"it is {fit_text(target, final, slug)}."),
+             f"it is {fit_text(target, final, leaf)}."),
     ]
     persona = rng.choice(PERSONAS)
     desc = f"Find {noun} matching {len(chosen) + 1} constraint(s) and present one"
@@ -216,9 +218,10 @@ def _discovery_change(ctx: GenContext, target: ProductView, final: ProductMatch,
                       used: list[Feature], option_dim: str | None) -> MindChange | None:
     """Make ``initial`` differ from ``final`` in one slot and return the change to ``final``."""
     rng, slug = ctx.rng, target.category_slug
+    leaf = ctx.vocab.leaf(slug)
     kinds: list[str] = []
     if option_dim is not None:
-        kinds.append(option_dim)
+        kinds.append("option")
     if final.max_price_cents is not None:
         kinds.append("budget")
     spare = [f for f in features if f not in used]
@@ -228,17 +231,19 @@ def _discovery_change(ctx: GenContext, target: ProductView, final: ProductMatch,
         kinds.append("brand")
     require(bool(kinds), "no slot to change")
     kind = rng.choice(kinds)
-    if kind in OPTION_DIMS:
+    if kind == "option":
         assert option_dim is not None
+        role = option_dims(ctx, slug)[option_dim]
         value = final.options[option_dim]
         other = other_option_value(ctx, slug, option_dim, value)
         if other is None:
             return None
         initial.options[option_dim] = other
-        _restate(slots, option_dim, other, option_phrase(option_dim, other))
-        say = (f"Actually, I'd rather have it {option_phrase(option_dim, value)}."
-               if option_dim == "color" else f"Actually, make that {option_phrase(kind, value)}.")
-        return MindChange(at_turn=1, slot=option_dim, say=say, new_value=value,
+        _restate(slots, role, other, option_phrase(option_dim, other, role))
+        said = option_phrase(option_dim, value, role)
+        say = (f"Actually, I'd rather have it {said}." if role == "color"
+               else f"Actually, make that {said}.")
+        return MindChange(at_turn=1, slot=role, say=say, new_value=value,
                           accept=final.model_copy(deep=True))
     if kind == "budget":
         assert final.max_price_cents is not None
@@ -256,7 +261,7 @@ def _discovery_change(ctx: GenContext, target: ProductView, final: ProductMatch,
     if kind == "feature":
         feat = rng.choice(spare)
         feat.apply(final)
-        phrase = feat.phrase(slug)
+        phrase = feat.phrase(leaf)
         return MindChange(at_turn=1, slot="feature", say=f"Actually, show me only ones {phrase}.",
                           new_value=phrase, accept=final.model_copy(deep=True))
     final.brand = target.brand
@@ -284,6 +289,7 @@ def _price_compare(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
     ref = pick_in_leaf(ctx, lambda v: v.price_cents >= 1500, "a reference product")
     slug = ref.category_slug
+    leaf = ctx.vocab.leaf(slug)
     world = World(session_seed=ctx.session_seed())
     plan = WorldPlan(world)
     plan.protect(ref)
@@ -292,7 +298,7 @@ def _price_compare(ctx: GenContext) -> TaskSpec:
                if v.price_cents < ref_price and v.in_stock]
     require(bool(cheaper), "nothing cheaper and similar")
     want_shared = p.constraints >= 2
-    ref_feats = features_of(ref)
+    ref_feats = features_of(ctx, ref)
     options: list[tuple[ProductView, list[Feature]]] = []
     for cand in cheaper[:8]:
         shared = [f for f in ref_feats if shares(cand, f)]
@@ -313,7 +319,7 @@ def _price_compare(ctx: GenContext) -> TaskSpec:
         feat = shared_feature(pick, feat)
         feat.apply(final)
         used.append(feat)
-        slots.append(Slot(name="feature", value={feat.name: feat.value}, phrase=feat.phrase(slug)))
+        slots.append(Slot(name="feature", value={feat.name: feat.value}, phrase=feat.phrase(leaf)))
     if p.constraints >= 3:
         cap = nice_budget(pick.price_cents, p.budget_tightness, rng, loose=0.2)
         if cap < ref_price:
@@ -329,9 +335,9 @@ def _price_compare(ctx: GenContext) -> TaskSpec:
             feat = spare[0]
             feat.apply(final)
             change = MindChange(at_turn=1, slot="feature",
-                                say=f"Actually, it should also be one {feat.phrase(slug)}, "
+                                say=f"Actually, it should also be one {feat.phrase(leaf)}, "
                                     "like the original.",
-                                new_value=feat.phrase(slug), accept=final.model_copy(deep=True))
+                                new_value=feat.phrase(leaf), accept=final.model_copy(deep=True))
         else:
             cap = nice_budget(pick.price_cents, 0.9, rng)
             if cap < (final.max_price_cents or ref_price):
@@ -369,7 +375,7 @@ def _price_compare(ctx: GenContext) -> TaskSpec:
         gold_call("present_products", product_ids=[pick.product_id],
               message=f"Similar to the {ref.title}, for less."),
         gold_say(f"The {pick.title} is {money(price)}, cheaper than the {ref.title} at "
-             f"{money(ref_price)}, and it is {fit_text(pick, final, slug, budget=False)}."),
+             f"{money(ref_price)}, and it is {fit_text(pick, final, leaf, budget=False)}."),
     ]
     desc = f"Find something like {ref.product_id} but cheaper"
     if used:

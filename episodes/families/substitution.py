@@ -21,6 +21,7 @@ from episodes.families.planning import (
     gold_say,
     nice_budget,
     omit_slots,
+    option_dims,
     pick_in_leaf,
     require,
     retrying,
@@ -66,9 +67,11 @@ def _substitution(ctx: GenContext) -> TaskSpec:
     margin = 0.1 + 0.2 * (1 - p.budget_tightness) * rng.random()
     budget = int(math.ceil(wanted.price_cents * (1 + margin) / 100)) * 100
     sims = [v for v in similar_views(ctx, wanted.product_id) if v.price_cents <= budget - 1]
-    sizes = sorted({v.options["size"] for v in wanted.variants if "size" in v.options})
+    leaf = ctx.vocab.leaf(slug)
+    size_dim = next((n for n, r in option_dims(ctx, slug).items() if r == "size"), "size")
+    sizes = sorted({v.options[size_dim] for v in wanted.variants if size_dim in v.options})
     size = rng.choice(sizes) if sizes and p.constraints >= 3 else None
-    feats = features_of(wanted) if p.constraints >= 4 else []
+    feats = features_of(ctx, wanted) if p.constraints >= 4 else []
     pick: ProductView | None = None
     variant: VariantView | None = None
     feat: Feature | None = None
@@ -77,7 +80,7 @@ def _substitution(ctx: GenContext) -> TaskSpec:
         if feats and not shared:
             continue
         good = [v for v in stocked(cand, world, at_least=qty)
-                if v.price_cents < budget and (size is None or has_options(v, {"size": size}))]
+                if v.price_cents < budget and (size is None or has_options(v, {size_dim: size}))]
         if good:
             pick, variant = cand, rng.choice(good)
             feat = shared_feature(cand, rng.choice(shared)) if shared else None
@@ -91,12 +94,12 @@ def _substitution(ctx: GenContext) -> TaskSpec:
     slots = [Slot(name="item", value=wanted.product_id, phrase=f"the {wanted.title}"),
              Slot(name="budget", value=budget, phrase=f"up to {money(budget)}")]
     if size is not None:
-        final.options["size"] = size
-        slots.append(Slot(name="size", value=size, phrase=option_phrase("size", size)))
+        final.options[size_dim] = size
+        slots.append(Slot(name="size", value=size, phrase=option_phrase(size_dim, size, "size")))
     if feat is not None:
         feat.apply(final)
         slots.append(Slot(name="feature", value={feat.name: feat.value},
-                          phrase=feat.phrase(slug)))
+                          phrase=feat.phrase(leaf)))
     if qty > 1:
         slots.append(Slot(name="quantity", value=qty, phrase=f"{qty} of the {wanted.title}"))
     omit_slots(slots, p.omitted_share, rng, keep=("item", "quantity"))
@@ -150,7 +153,7 @@ def _substitution(ctx: GenContext) -> TaskSpec:
         gold_call("add_to_cart", variant_id=variant.variant_id, quantity=qty),
         gold_say("Added it to your cart." if qty == 1 else f"Added {qty} of them to your cart."),
     ]
-    desc = f"{wanted.product_id} is out of stock; put a similar {leaf_noun(slug)} item in budget " \
+    desc = f"{wanted.product_id} is out of stock; put a similar {leaf_noun(leaf)} item in budget " \
            f"in the cart (x{qty})."
     return assemble(ctx, intent=intent, world=world, gold=gold, persona=rng.choice(PERSONAS),
                     description=desc, scenario=events)

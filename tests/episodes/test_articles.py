@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from episodes.families.phrases import attr_phrase, leaf_singular, option_phrase
+from episodes.families.vocabulary import generated_leaves
 from mcp_shop.catalog import text
 from mcp_shop.catalog.data_play import THEMES
 from mcp_shop.catalog.taxonomy import leaves
@@ -98,19 +99,22 @@ def _pairs(text: str) -> Iterator[tuple[str, str]]:
 
 def _generated_phrases() -> Iterator[tuple[str, str]]:
     """(where, phrase) for every phrase the builders make over the whole vocabulary."""
+    vocab = {leaf.slug: leaf for leaf in generated_leaves()}
     for info in leaves():
         slug = f"{info.department.slug}/{info.group.slug}/{info.leaf.slug}"
-        yield slug, leaf_singular(slug)
+        leaf = vocab[slug]
+        yield slug, leaf_singular(leaf)
         for spec in info.leaf.attrs:
             values: list[Any] = [True, False] if spec.type == "bool" else [
                 v for v in (*spec.values, *spec.choices) if v != "none"]
             for value in values:
                 if spec.pair:
                     continue
-                yield f"{slug}.{spec.name}", attr_phrase(slug, spec.name, value)
+                yield f"{slug}.{spec.name}", attr_phrase(leaf.attr(spec.name), spec.name,
+                                                         value)
                 if spec.type in ("int", "float"):
-                    yield f"{slug}.{spec.name}>=", attr_phrase(slug, spec.name, value,
-                                                               at_least=True)
+                    yield f"{slug}.{spec.name}>=", attr_phrase(leaf.attr(spec.name), spec.name,
+                                                               value, at_least=True)
                 described = text._phrase(spec, value)  # a product description's phrase
                 if described:
                     yield f"{slug}.{spec.name} (description)", described

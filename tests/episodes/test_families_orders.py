@@ -14,6 +14,7 @@ from mcp import Client
 from episodes.difficulty import difficulty_params
 from episodes.families import orders as fam_orders
 from episodes.families import policy as fam_policy
+from episodes.families.vocabulary import generated_leaves
 from episodes.generate import GenContext
 from mcp_shop import Shop
 from mcp_shop.catalog_views import search_policies
@@ -414,5 +415,5 @@ def test_wording_helpers() -> None:
     from datetime import datetime
 
     assert "March 3rd" in fam_orders.date_phrases(datetime(2026, 3, 3))
-    assert fam_orders.item_noun("Nookery Levni Dew 200 Kitchen Knife",
-                                "home/kitchen/knives") == "kitchen knife"
+    knives = next(x for x in generated_leaves() if x.slug == "home/kitchen/knives")
+    assert fam_orders.item_noun("Nookery Levni Dew 200 Kitchen Knife", knives) == "kitchen knife"
