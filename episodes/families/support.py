@@ -89,3 +89,38 @@ def _support(vocab: CatalogVocabulary) -> dict[str, Support]:
          "multi chains an order or policy request with two shopping requests, and the "
          "catalog supports too few of them")
     return {f: out[f] for f in FAMILIES if f in out}
+
+
+def support_table(url: str) -> list[Support]:
+    """The families the catalog at database ``url`` supports, and why not."""
+    from episodes.families.vocabulary import catalog_vocabulary
+    from mcp_shop.catalog import load_catalog_info
+    from mcp_shop.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        info = load_catalog_info(engine)
+        if info is None:
+            raise SystemExit(f"{url} holds no catalog: build or import one first")
+        return list(family_support(catalog_vocabulary(engine, info.fingerprint)).values())
+    finally:
+        engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m episodes.families.support --db URL``: a line per family."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m episodes.families.support",
+                                     description="which task families a catalog supports")
+    parser.add_argument("--db", required=True, help="database URL, e.g. sqlite:///shop.db")
+    args = parser.parse_args(argv)
+    for s in support_table(args.db):
+        state = "yes" if s.supported else "no "
+        why = s.reason or "; ".join(s.notes)
+        print(f"{s.family:<14} {state}  {why}".rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
