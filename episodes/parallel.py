@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -28,6 +29,9 @@ _REPHRASER: Any = None
 def _init(db: str, catalog_seed: int, catalog_size: int,
           rephrase: dict[str, Any] | None, private_dir: str | None) -> None:
     global _SHOP, _REPHRASER
+    # Ctrl-C reaches the whole process group: the parent handles it (it stops the workers),
+    # so a worker does not die mid-batch with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from mcp_shop import Shop
     from mcp_shop.db import sqlite_path
     from mcp_shop.shop import default_index_dir
@@ -107,9 +111,12 @@ class WorkerPool:
         self.close(cancel=exc_type is not None)
 
     def close(self, *, cancel: bool = False) -> None:
-        """Stop the workers (``cancel``: drop the batches not started yet) and delete the
-        private database copies."""
+        """Stop the workers (``cancel``: drop the batches not started yet and end those
+        running, after a failure or Ctrl-C) and delete the private database copies."""
         try:
+            if cancel:
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
         finally:
             if self._private is not None:

@@ -9,34 +9,51 @@ import time
 import anyio
 
 from episodes.cli import output
-from episodes.cli.options import open_shop
-from episodes.cli.run import run_in_process
+from episodes.cli.options import check_out, open_shop
+from episodes.cli.output import Interrupted
+from episodes.cli.run import build_agent, run_in_process, run_in_workers
 from episodes.cli.summary import print_summary, summarize
+from episodes.cli.writer import RolloutWriter
 
 __all__ = ["cmd_check"]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Run the oracle on ``--seeds`` tasks per family and difficulty; fail on any miss."""
+    """Run the oracle on ``--seeds`` tasks per family and difficulty (in this process or in
+    ``--workers`` processes, as ``run`` does); fail on any miss."""
     from episodes.difficulty import parse_difficulty_range
     from episodes.generate import generate_task
     from episodes.tasks import parse_families
 
-    shop = open_shop(args)
+    check_out(args.out)
     fams = parse_families(args.families)
     diffs = parse_difficulty_range(args.difficulty)
-    tasks = []
+    run_args = argparse.Namespace(
+        agent="oracle", connect=None, stdio=None, out=args.out, trials=1,
+        concurrency=args.concurrency, workers=args.workers, reward_mode="sparse",
+        db=args.db, catalog_seed=args.catalog_seed, catalog_size=args.catalog_size)
+    agent = build_agent(run_args)
+    shop = open_shop(args)
     jobs = [(f, d, args.seed * 100_003 + s) for f in fams for d in diffs
             for s in range(args.seeds)]
-    with output.Bar("Generating tasks", len(jobs)) as advance:
-        for f, d, s in jobs:
-            tasks.append(generate_task(shop, f, d, s))
-            advance()
-    run_args = argparse.Namespace(agent="oracle", connect=None, stdio=None, out=args.out,
-                                  trials=1, concurrency=args.concurrency, reward_mode="sparse")
-    started = time.perf_counter()
-    records = anyio.run(run_in_process, run_args, shop, tasks)
-    elapsed = time.perf_counter() - started
+    writer = RolloutWriter(args.out, trials=1)
+    try:
+        tasks = []
+        with output.Bar("Generating tasks", len(jobs)) as advance:
+            for f, d, s in jobs:
+                tasks.append(generate_task(shop, f, d, s))
+                advance()
+        started = time.perf_counter()
+        if args.workers > 1:
+            records = run_in_workers(run_args, tasks, writer)
+        else:
+            records = anyio.run(run_in_process, run_args, shop, tasks, writer, agent)
+        elapsed = time.perf_counter() - started
+    except KeyboardInterrupt:
+        writer.close(interrupted=True)
+        raise Interrupted(writer.saved()) from None
+    finally:
+        writer.close()
     failed = [r for r in records if not r["success"]]
     print_summary([r for r in summarize(records) if r["family"] == "all" or args.verbose],
                   f"oracle check: {len(records)} tasks in {elapsed:.1f} s")

@@ -1,17 +1,21 @@
-"""Options shared by the ``shop-episodes`` commands (the shop, the task mix) and their
-argument types; opening the shop and generating the task list they name."""
+"""Options shared by the ``shop-episodes`` commands (the shop, the task mix, the output
+file) and their argument types; opening the shop, checking an output path before any work,
+and generating the tasks the options name."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from episodes.argtypes import bounded_float, bounded_int
 from episodes.cli import output
-from mcp_shop.db import DEFAULT_DB_URL
+from mcp_shop.cli_support import add_db_option
 
 __all__ = ["DEFAULT_CATALOG_SIZE", "DEFAULT_DIFFICULTY", "add_shop_options", "add_task_options",
-           "open_shop", "positive", "task_list"]
+           "check_out", "iter_tasks", "open_shop", "positive", "task_list"]
 
 DEFAULT_CATALOG_SIZE = 10_000
 DEFAULT_DIFFICULTY = "0-5"
@@ -23,8 +27,7 @@ rate = bounded_float(0.0, 1.0, what="a rate from 0 to 1")
 
 def add_shop_options(p: argparse.ArgumentParser) -> None:
     """``--db``, ``--catalog-seed`` and ``--catalog-size``."""
-    p.add_argument("--db", default=DEFAULT_DB_URL, help="shop database URL (default: "
-                   f"{DEFAULT_DB_URL}; the catalog is generated on first use)")
+    add_db_option(p, note="; the catalog is generated on first use")
     p.add_argument("--catalog-seed", type=int, default=0, help="catalog seed (default 0)")
     p.add_argument("--catalog-size", type=positive, default=DEFAULT_CATALOG_SIZE,
                    help=f"products in the catalog (default {DEFAULT_CATALOG_SIZE:,})")
@@ -50,22 +53,46 @@ def open_shop(args: argparse.Namespace) -> Any:
                                          size=args.catalog_size))
 
 
-def task_list(args: argparse.Namespace, shop: Any) -> list[Any]:
-    """The tasks of ``--tasks``, or those the task-mix options generate (with a progress
-    bar)."""
+def check_out(path: str | None, option: str = "--out") -> None:
+    """Refuse (``ValueError``) an output file that cannot be written: a directory, a path
+    through a file, a directory without write permission. Nothing is created: the file is
+    made once there is something to write."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option} {path!r} is a directory; name a file, e.g. "
+                         f"{str(p / 'rollouts.jsonl')!r}")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the directories missing are created when writing
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path!r}: {str(parent)!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ValueError(f"{option} {path!r}: no permission to write there; choose a file "
+                         "in a directory you can write to")
+
+
+def iter_tasks(args: argparse.Namespace, shop: Any) -> Iterator[Any]:
+    """The tasks of ``--tasks``, or those the task-mix options generate, one by one (with a
+    progress bar). A bad option raises before the first task."""
     from episodes.difficulty import parse_difficulty_range
     from episodes.tasks import load_task_set, parse_families, plan
 
     if args.tasks:
-        return load_task_set(args.tasks, shop)
+        yield from load_task_set(args.tasks, shop)
+        return
     from episodes.generate import generate_task
 
     fams = parse_families(args.families or "all")
     diffs = parse_difficulty_range(args.difficulty or DEFAULT_DIFFICULTY)
     jobs = plan(fams, diffs, args.episodes, args.seed or 0)
-    out = []
     with output.Bar("Generating tasks", len(jobs)) as advance:
         for family, difficulty, seed in jobs:
-            out.append(generate_task(shop, family, difficulty, seed))
+            yield generate_task(shop, family, difficulty, seed)
             advance()
-    return out
+
+
+def task_list(args: argparse.Namespace, shop: Any) -> list[Any]:
+    """``iter_tasks`` as a list."""
+    return list(iter_tasks(args, shop))

@@ -1,17 +1,24 @@
 """Where ``shop-episodes`` prints: the tables' console (stdout), the messages' console
-(stderr) and progress bars on stderr."""
+(stderr, where errors are one line), progress bars on stderr; and ``Interrupted``, what a
+command raises on Ctrl-C once it has saved what it finished."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["Bar", "console", "err"]
+from mcp_shop.cli_support import make_console
 
-console = Console()
-err = Console(stderr=True)
+__all__ = ["Bar", "Interrupted", "console", "err"]
+
+console = make_console()  # full width when piped, so tables are not cut
+err = make_console(stderr=True)
+
+
+class Interrupted(Exception):  # noqa: N818 - the user's act, not an error
+    """Ctrl-C, after the command saved what it finished; the message says what that is
+    (``"12 episodes written to runs/r.jsonl"``)."""
 
 
 class Bar:

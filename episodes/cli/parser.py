@@ -10,6 +10,10 @@ check that every generated task is solvable.
     shop-episodes tasks --schema                 # the task JSON schema
     shop-episodes records --schema               # the rollout record's JSON schema
     shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
+
+--db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 1 check or
+audit found failures, 2 the command cannot run as given (bad option, unusable database, server
+or output path), 130 interrupted (Ctrl-C; run, check and tasks keep what they finished).
 """
 
 from __future__ import annotations
@@ -30,24 +34,29 @@ from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
 from episodes.records import add_records_command
 from episodes.report import add_report_command
+from mcp_shop.cli_support import add_version_option
 
 __all__ = ["build_parser"]
+
+CONCURRENCY_HELP = ("episodes played at once in each process (default 8); they overlap their "
+                    "waits (a model endpoint, a server), so raise it for --agent llm")
+WORKERS_HELP = ("worker processes (default 1; one per core helps: an episode is mostly "
+                "Python); each runs --concurrency episodes at a time")
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run = sub.add_parser("run", help="run an agent on tasks and write rollouts")
     run.add_argument("--agent", default="heuristic", help="oracle, heuristic, random or llm")
     add_task_options(run, episodes=60)
-    run.add_argument("--concurrency", type=positive, default=8)
+    run.add_argument("--concurrency", type=positive, default=8, metavar="N",
+                     help=CONCURRENCY_HELP)
     run.add_argument("--trials", type=positive, default=1, help="runs per task")
     run.add_argument("--reward-mode", choices=["sparse", "shaped", "dense"], default="sparse")
     run.add_argument("--out", help="rollout JSONL file")
     run.add_argument("--connect", help="URL of a running mcp-shop HTTP server on the same "
                      "--db (default: an in-memory server)")
     run.add_argument("--stdio", help="command line of a stdio mcp-shop server on the same --db")
-    run.add_argument("--workers", type=positive, default=1, help="worker processes (one per "
-                     "core helps: an episode is mostly Python); each runs --concurrency "
-                     "episodes at a time")
+    run.add_argument("--workers", type=positive, default=1, help=WORKERS_HELP)
     run.add_argument("--shopper-llm", metavar="URL", help="rephrase the shopper's messages "
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")
@@ -93,12 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     code)."""
     parser = argparse.ArgumentParser(prog="shop-episodes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_version_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
 
     tasks = sub.add_parser("tasks", help="export generated tasks as JSONL")
     add_task_options(tasks, episodes=60)
-    tasks.add_argument("--out", help="JSONL file (default: stdout)")
+    tasks.add_argument("--out", help="JSONL file (default: stdout); tasks are written as they "
+                       "are generated")
     tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
     tasks.add_argument("--format", choices=("tasks", "trl"), default="tasks",
                        help="tasks: TaskSpec JSONL (default); trl: dataset rows for "
@@ -112,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seeds", type=positive, default=50, help="tasks per family and "
                        "difficulty")
     check.add_argument("--seed", type=non_negative, default=0)
-    check.add_argument("--concurrency", type=positive, default=8)
+    check.add_argument("--concurrency", type=positive, default=8, metavar="N",
+                       help=CONCURRENCY_HELP)
+    check.add_argument("--workers", type=positive, default=1, help=WORKERS_HELP)
     check.add_argument("--out", help="rollout JSONL of the check")
     check.add_argument("--verbose", action="store_true", help="a row per family and "
                        "difficulty")

@@ -14,21 +14,30 @@ import anyio
 
 from episodes.cli import output
 from episodes.cli.curriculum_steps import CurriculumSteps, open_curriculum, print_windows
-from episodes.cli.options import open_shop, task_list
+from episodes.cli.options import check_out, open_shop, task_list
+from episodes.cli.output import Interrupted
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
-__all__ = ["cmd_run", "run_in_process"]
+__all__ = ["build_agent", "cmd_run", "run_in_process", "run_in_workers"]
+
+
+def build_agent(args: argparse.Namespace) -> Any:
+    """The agent ``--agent`` names, built before any work (an unknown name is a
+    ``ValueError`` listing the known ones). Runs in this process use this one; worker
+    processes build their own from the name."""
+    from episodes.agents import make_agent
+
+    return make_agent(args.agent)
 
 
 async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
-                         curriculum: Any = None) -> list[dict[str, Any]]:
-    """Run ``tasks`` in this process (or, with a ``curriculum``, ``--episodes`` tasks it
-    draws)."""
-    from episodes.agents import make_agent
+                         writer: RolloutWriter, agent: Any, curriculum: Any = None,
+                         ) -> list[dict[str, Any]]:
+    """Run ``agent`` on ``tasks`` in this process (or, with a ``curriculum``, on
+    ``--episodes`` tasks it draws), each record to ``writer``."""
     from episodes.controller import EpisodeController
 
-    agent = make_agent(args.agent)
     connect: Any = args.connect or (shlex.split(args.stdio) if args.stdio else None)
     async with contextlib.AsyncExitStack() as stack:
         try:  # connect before creating the output file
@@ -45,7 +54,21 @@ async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
                 raise
             raise ConnectionError(f"cannot reach the shop server {args.connect or args.stdio!r}"
                                   f": {_root_cause(exc)}") from None
-        return await _run_on(args, controller, agent, tasks, curriculum)
+        total = (len(tasks) if curriculum is None else args.episodes) * args.trials
+        with output.Bar(f"Episodes ({agent.name})", total) as advance:
+            writer.start(tasks, advance)
+
+            async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
+                return await controller.run(agent, batch, concurrency=args.concurrency,
+                                            trials=args.trials, on_done=writer)
+
+            if curriculum is None:
+                return await run_batch(tasks)
+            steps = CurriculumSteps(args, controller.shop, curriculum, writer)
+            with steps:
+                for batch in steps:
+                    steps.report(await run_batch(batch))
+            return steps.records
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -55,55 +78,30 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-async def _run_on(args: argparse.Namespace, controller: Any, agent: Any, tasks: list[Any],
-                  curriculum: Any = None) -> list[dict[str, Any]]:
-    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
-    with output.Bar(f"Episodes ({agent.name})", total) as advance:
-        writer = RolloutWriter(args, tasks, advance)
-
-        async def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
-            return await controller.run(agent, batch, concurrency=args.concurrency,
-                                        trials=args.trials, on_done=writer)
-
-        try:
-            if curriculum is None:
-                return await run_batch(tasks)
-            steps = CurriculumSteps(args, controller.shop, curriculum, writer)
-            with steps:
-                for batch in steps:
-                    steps.report(await run_batch(batch))
-            return steps.records
-        finally:
-            writer.close()
-
-
-def _run_workers(args: argparse.Namespace, tasks: list[Any], shop: Any = None,
-                 curriculum: Any = None) -> list[dict[str, Any]]:
-    from episodes.agents import make_agent
+def run_in_workers(args: argparse.Namespace, tasks: list[Any], writer: RolloutWriter,
+                   shop: Any = None, curriculum: Any = None) -> list[dict[str, Any]]:
+    """Run ``--agent`` on ``tasks`` (or a curriculum's draws) in ``--workers`` processes
+    (``episodes.parallel.WorkerPool``), each record to ``writer`` in task order."""
     from episodes.parallel import WorkerPool
 
-    make_agent(args.agent)  # an unknown agent fails here, before any process starts
     total = (len(tasks) if curriculum is None else args.episodes) * args.trials
     with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
                     catalog_size=args.catalog_size, rephrase=rephrase_options(args)) as pool, \
             output.Bar(f"Episodes ({args.agent}, {pool.workers} processes)", total) as advance:
-        writer = RolloutWriter(args, tasks, advance)
+        writer.start(tasks, advance)
 
         def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
             return pool.run(args.agent, batch, trials=args.trials,
                             concurrency=args.concurrency, reward_mode=args.reward_mode,
                             on_done=writer)
 
-        try:
-            if curriculum is None:
-                return run_batch(tasks)
-            steps = CurriculumSteps(args, shop, curriculum, writer)
-            with steps:
-                for batch in steps:
-                    steps.report(run_batch(batch))
-            return steps.records
-        finally:
-            writer.close()
+        if curriculum is None:
+            return run_batch(tasks)
+        steps = CurriculumSteps(args, shop, curriculum, writer)
+        with steps:
+            for batch in steps:
+                steps.report(run_batch(batch))
+        return steps.records
 
 
 def rephrase_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -131,20 +129,32 @@ def _llm_options(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``shop-episodes run``."""
+    """``shop-episodes run``: every option is checked before any work (the agent, the output
+    file, the server options, the curriculum); Ctrl-C leaves every finished episode in the
+    file and raises ``Interrupted`` saying how many."""
     _llm_options(args)
     if args.workers > 1 and (args.connect or args.stdio):
         raise ValueError("--workers runs in-memory servers in each process; it cannot be "
                          "combined with --connect or --stdio")
+    agent = build_agent(args)
+    check_out(args.out)
+    rephrase_options(args)
     curriculum = open_curriculum(args)
     shop = open_shop(args)
-    tasks = task_list(args, shop) if curriculum is None else []
-    started = time.perf_counter()
-    if args.workers > 1:
-        records = _run_workers(args, tasks, shop, curriculum)
-    else:
-        records = anyio.run(run_in_process, args, shop, tasks, curriculum)
-    elapsed = time.perf_counter() - started
+    writer = RolloutWriter(args.out, args.trials)
+    try:
+        tasks = task_list(args, shop) if curriculum is None else []
+        started = time.perf_counter()
+        if args.workers > 1:
+            records = run_in_workers(args, tasks, writer, shop, curriculum)
+        else:
+            records = anyio.run(run_in_process, args, shop, tasks, writer, agent, curriculum)
+        elapsed = time.perf_counter() - started
+    except KeyboardInterrupt:
+        writer.close(interrupted=True)
+        raise Interrupted(writer.saved()) from None
+    finally:
+        writer.close()
     print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
                   f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
     if args.trials > 1 and records:

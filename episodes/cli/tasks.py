@@ -1,15 +1,35 @@
-"""``shop-episodes tasks``: generated (or loaded) tasks as JSONL, or the task JSON schema."""
+"""``shop-episodes tasks``: generated (or loaded) tasks as JSONL, written as they are made
+(so Ctrl-C keeps those made so far), or the task JSON schema."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from pathlib import Path
+from typing import IO, Any
 
 from episodes.cli import output
-from episodes.cli.options import open_shop, task_list
+from episodes.cli.options import check_out, iter_tasks, open_shop
+from episodes.cli.output import Interrupted
 
 __all__ = ["cmd_tasks"]
+
+
+def _line(task: Any, form: str) -> str:
+    if form == "trl":
+        from episodes.trl_env import trl_rows
+
+        return json.dumps(trl_rows([task])[0], ensure_ascii=False)
+    return str(task.model_dump_json())
+
+
+def _open(out: str | None, stack: contextlib.ExitStack) -> IO[str]:
+    if not out:
+        return sys.stdout
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(Path(out).open("w", encoding="utf-8"))
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -19,20 +39,25 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(TaskSpec.model_json_schema(), indent=2))
         return 0
+    check_out(args.out)
     shop = open_shop(args)
-    tasks = task_list(args, shop)
-    if args.format == "trl":
-        from episodes.trl_env import trl_rows
-
-        lines = [json.dumps(row, ensure_ascii=False) for row in trl_rows(tasks)]
-    else:
-        lines = [t.model_dump_json() for t in tasks]
+    noun = "rows" if args.format == "trl" else "tasks"
+    where = args.out or "stdout"
+    count = 0
+    with contextlib.ExitStack() as stack:
+        fh: IO[str] | None = None
+        try:
+            for task in iter_tasks(args, shop):
+                if fh is None:  # made with the first task: a bad option leaves no file
+                    fh = _open(args.out, stack)
+                fh.write(_line(task, args.format) + "\n")
+                count += 1
+        except KeyboardInterrupt:
+            said = f"{count} {noun} written to {where}" if fh is not None else f"no {noun} written"
+            raise Interrupted(said) from None
+        finally:
+            if fh is not None:
+                fh.flush()
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        output.err.print(f"{len(lines)} {'rows' if args.format == 'trl' else 'tasks'} written "
-                         f"to {args.out}")
-    else:
-        for line in lines:
-            print(line)
+        output.err.print(f"{count} {noun} written to {args.out}")
     return 0
