@@ -198,7 +198,9 @@ def combine(mode: Mode, *, success: bool, task: float, efficiency: float,
         reward = 0.65 + 0.15 * efficiency + 0.1 * hallucination + 0.1 * errors
     else:
         reward = max(-1.0, 0.6 * task - 0.2 * penalties)
-    return round(min(1.0, reward), 6)
+    # + 0.0 turns -0.0 (a failure without penalties: max(-1.0, -0.25 * 0)) into 0.0, which
+    # JSON would otherwise carry as "-0.0".
+    return round(min(1.0, reward), 6) + 0.0
 
 
 def _listing(items: Sequence[object], none: str, limit: int = 5) -> str:

@@ -36,6 +36,22 @@ def _summary(skipped: Counter[str]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in skipped.items())
 
 
+def _nothing_to_write(kind: Kind, skipped: Counter[str], args: argparse.Namespace) -> str:
+    """Why there are no rows, and for DPO what would give some."""
+    said = f"no {kind} rows to write" + (f" ({_summary(skipped)})" if skipped
+                                         else " (no episodes)")
+    if kind != "dpo" or not skipped:
+        return said
+    why = (f"a DPO pair is two episodes of the same task whose rewards differ by at least "
+           f"--margin {args.margin:g}, and no task here has two such rollouts")
+    todo = ("run several trials per task (shop-episodes run --trials 4 ...), or pass the "
+            "rollout files of two agents on the same tasks (e.g. runs/heuristic.jsonl "
+            "runs/random.jsonl)")
+    if any(reason.startswith("tasks without a reward gap") for reason in skipped):
+        todo += f", or lower --margin (now {args.margin:g})"
+    return f"{said}: {why}; {todo}"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``shop-episodes export sft|dpo|kto``: write the rows and print what was read, written
     and left out (on stderr); 2 with a message on bad input or when there is nothing to
@@ -60,8 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if skipped:
             print(f"left out: {_summary(skipped)}", file=sys.stderr)
         if not rows:
-            raise ExportError(f"no {kind} rows to write" + (
-                f" ({_summary(skipped)})" if skipped else " (no episodes)"))
+            raise ExportError(_nothing_to_write(kind, skipped, args))
         validate(rows, kind, arguments=args.arguments)
         written = write_rows(rows, args.out)
     except ExportError as exc:
