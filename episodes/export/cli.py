@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from episodes.argtypes import bounded_float, bounded_int
@@ -62,6 +63,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                                   with_metadata=args.with_metadata, arguments=args.arguments,
                                   skipped=skipped)
     try:
+        if Path(args.out).is_dir():  # before reading anything
+            raise ExportError(f"--out {args.out!r} is a directory; name a file, e.g. "
+                              f"{str(Path(args.out) / f'{kind}.jsonl')!r}")
         records = load_rollouts(args.rollouts)
         if kind == "sft":
             rows = export_sft(records, min_reward=args.min_reward,

@@ -55,3 +55,12 @@ def test_dpo_without_a_reward_gap_also_suggests_a_lower_margin(
                      str(tmp_path / "dpo.jsonl")]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "tasks without a reward gap of 2.5" in err and "lower --margin (now 2.5)" in err
+
+
+def test_an_out_that_is_a_directory_is_refused_before_reading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "not-read.jsonl"  # would be an error of its own if it were read
+    assert cli.main(["export", "sft", str(missing), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out '{tmp_path}' is a directory" in err and "sft.jsonl" in err
+    assert "not-read" not in err

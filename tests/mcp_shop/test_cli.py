@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
 from importlib.metadata import version
 
 import pytest
@@ -171,3 +174,29 @@ def test_a_bad_mcp_shop_db_names_the_variable(tmp_path, capsys, monkeypatch):
         main(["build", "--size", "300"])
     assert exit_.value.code == 2
     assert "(from $MCP_SHOP_DB)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_ctrl_c_ends_serve_without_a_traceback(tmp_path):
+    """SIGINT to the process group (a terminal's Ctrl-C) while serving stdio: exit 130."""
+    db = f"sqlite:///{tmp_path / 'shop.db'}"
+    assert main(["build", "--db", db, "--size", "300"]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcp_shop.cli", "serve", "--db", db], text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        seen = []
+        for line in proc.stderr:  # wait until it serves
+            seen.append(line)
+            if "default session" in line:
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    err = "".join(seen) + rest
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "interrupted"
