@@ -8,6 +8,7 @@ import contextlib
 import os
 import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -152,7 +153,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - started
     except KeyboardInterrupt:
         writer.close(interrupted=True)
-        raise Interrupted(writer.saved()) from None
+        kept = (f"; curriculum state saved to {curriculum.path}"
+                if curriculum is not None and Path(curriculum.path).exists() else "")
+        raise Interrupted(writer.saved() + kept) from None
     finally:
         writer.close()
     print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
