@@ -130,7 +130,8 @@ def _variant(cols: _Columns, row: list[str], product: _Product) -> SourceVariant
     if raw and price is None:
         return (f"Variant Price {raw!r} is not a price (e.g. 19.99 or 1,299.00); this variant "
                 "row is skipped")
-    compare = parse_price(cols.get(row, "variant compare at price"))
+    raw_compare = cols.get(row, "variant compare at price")
+    compare = parse_price(raw_compare) if raw_compare else None
     options: dict[str, str] = {}
     for number, name in product.slots:
         value = " ".join(cols.get(row, f"option{number} value").split())
@@ -204,49 +205,51 @@ def _is_variant_row(cols: _Columns, row: list[str]) -> bool:
 
 
 def read(path: str) -> Iterator[SourceProduct | BadRow]:
-    """The products of a Shopify product CSV, in file order, one per handle."""
+    """The products of a Shopify product CSV, in file order, one per handle. The header
+    decides the delimiter: a comma, or a semicolon when the header has more of those (a
+    spreadsheet's re-save in a European locale)."""
     with open_text(path) as fh:
-        rows = csv.reader(fh)
-        header: list[str] | None = None
-        try:
-            for header in rows:
-                if any(c.strip() for c in header):
-                    break
-        except csv.Error as exc:
-            yield BadRow(Where(path, 1), f"the header is not CSV ({exc}); a Shopify product "
-                                         "CSV starts with Handle,Title,Body (HTML),...")
-            return
-        if not header or not any(c.strip() for c in header):
+        top, text = 0, ""
+        for text in fh:
+            top += 1
+            if text.strip():
+                break
+        if not text.strip():
             yield BadRow(Where(path, 1), "the file is empty; a Shopify product CSV has a "
                                          "header row Handle,Title,Body (HTML),... and rows")
             return
+        delimiter = ";" if text.count(";") > text.count(",") else ","
+        header = next(csv.reader([text], delimiter=delimiter), [])
         cols = _Columns(header)
         if "handle" not in cols or "title" not in cols:
             shown = ",".join(h.strip() for h in header[:4])[:80]
-            yield BadRow(Where(path, rows.line_num),
+            yield BadRow(Where(path, top),
                          f"not a Shopify product CSV: the header ({shown!r}...) has no Handle "
                          "and Title columns (the admin export starts Handle,Title,Body "
                          "(HTML),Vendor,...)")
             return
-        yield from _rows(path, rows, cols)
+        yield from _rows(path, csv.reader(fh, delimiter=delimiter), cols, top)
 
 
-def _rows(path: str, rows: CsvReader, cols: _Columns) -> Iterator[SourceProduct | BadRow]:
+def _rows(path: str, rows: CsvReader, cols: _Columns, top: int
+          ) -> Iterator[SourceProduct | BadRow]:
+    """The records of the rows below the header (on line ``top``)."""
     seen: dict[str, int] = {}  # handle -> its first line
     current: _Product | None = None
-    last = rows.line_num
+    last = 0  # physical lines the csv reader has consumed
     while True:
         try:
             row = next(rows)
         except StopIteration:
             break
         except csv.Error as exc:
-            yield BadRow(Where(path, last + 1), f"not readable as CSV ({exc}); row skipped")
+            yield BadRow(Where(path, top + last + 1), f"not readable as CSV ({exc}); row "
+                                                      "skipped")
             if rows.line_num <= last:
                 break
             last = rows.line_num
             continue
-        line, last = last + 1, rows.line_num
+        line, last = top + last + 1, rows.line_num
         if not any(c.strip() for c in row):
             continue
         if len(row) > cols.width and any(c.strip() for c in row[cols.width:]):

@@ -63,7 +63,7 @@ EXPECTED_MAIN: list[SourceProduct | BadRow] = [
                    "row is skipped"),
     SourceProduct(
         key="ceramic-mug", where=_w(13), title="Ceramic Mug", brand="Clay & Co",
-        description="Stoneware mug, 350\u202fml.",
+        description="Stoneware mug, 350 ml.",  # &#8239; (narrow no-break space): a space
         category_path=("Home & Garden", "Kitchen & Dining", "Tableware", "Drinkware", "Mugs"),
         attributes={"Capacity": "350 ml", "Dishwasher Safe": "yes"}, option_names=("Color",),
         variants=(V("MUG-SLATE", {"Color": "Slate"}, 1800, None, stock=12),)),  # 15.00 < 18.00
@@ -180,6 +180,17 @@ def test_metafield_columns_name_attributes_and_variant_metafields_are_ignored(
     assert isinstance(p, SourceProduct)
     assert p.attributes == {"Fabric": "Wool, Cashmere", "Care guide": "Dry clean"}
     assert p.category_path == () and p.option_names == ()
+
+
+def test_semicolon_separated_resave(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "\nbecher;Becher;Steingut;12,50;Farbe;Blau\n"
+                          "becher;;;13,50;;Grün\n",
+                header="\nHandle;Title;Body (HTML);Variant Price;Option1 Name;Option1 Value\n",
+                encoding="cp1252")
+    assert list(read(path)) == [SourceProduct(
+        key="becher", where=Where(path, 4), title="Becher", description="Steingut",
+        option_names=("Farbe",), variants=(V("", {"Farbe": "Blau"}, 1250),
+                                           V("", {"Farbe": "Grün"}, 1350)))]
 
 
 @pytest.mark.parametrize(("raw", "path"), [
