@@ -1,18 +1,22 @@
 """The import: source records in, one catalog out, in one transaction.
 
-Pass 1 reads every file once and keeps only the category tree and per-category attribute
-statistics (bounded by the taxonomy, not by the number of products); it reports bad rows.
-Pass 2 reads the files again and streams the product and variant rows through the bulk
-writers of the generated catalog (``executemany`` on SQLite, ``COPY`` on PostgreSQL), then
-writes the categories, the policies and the ``catalog_info`` row, all in one transaction: a
-failed import leaves the database as it was.
+Pass 1 reads every file once and keeps in memory only the category tree and per-category
+attribute statistics (bounded by the taxonomy, not by the number of products); it reports bad
+rows and spills the usable products to a temporary file. Pass 2 reads that file back and
+streams the product and variant rows through the bulk writers of the generated catalog
+(``executemany`` on SQLite, ``COPY`` on PostgreSQL), then writes the categories, the policies
+and the ``catalog_info`` row, all in one transaction: a failed import leaves the database as
+it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import pickle
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -137,13 +141,47 @@ def _accepted(read: Reader, paths: list[str], bad: _Bad | None
         yield rec, prep
 
 
-def _survey(read: Reader, paths: list[str], bad: _Bad,
+class _Spill:
+    """The prepared products of pass 1, kept for pass 2 in a temporary file (pickled in
+    batches): the files are read and parsed once, and memory stays flat."""
+
+    def __init__(self) -> None:
+        self._fh = tempfile.TemporaryFile(prefix="mcp-shop-import-")  # noqa: SIM115
+        self._batch: list[tuple[tuple[str, ...], tuple]] = []
+
+    def add(self, path: tuple[str, ...], prep: Prepared) -> None:
+        self._batch.append((path, prep.plain()))
+        if len(self._batch) >= 1000:
+            pickle.dump(self._batch, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+
+    def __iter__(self) -> Iterator[tuple[tuple[str, ...], Prepared]]:
+        if self._batch:
+            pickle.dump(self._batch, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+        self._fh.seek(0)
+        while True:
+            try:
+                batch = pickle.load(self._fh)
+            except EOFError:
+                return
+            for path, fields in batch:
+                yield path, Prepared._make(fields)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _survey(read: Reader, paths: list[str], bad: _Bad, spill: _Spill,
             progress: ImportProgress | None) -> tuple[Tree, int]:
-    """Pass 1: the category tree with attribute statistics, and the number of products."""
+    """Pass 1: the category tree with attribute statistics and the number of products; the
+    products themselves go to ``spill``."""
     tree = Tree()
     n = 0
     for rec, prep in _accepted(read, paths, bad):
-        tree.add(Tree.clean_path(rec.category_path), prep.attributes)
+        path = Tree.clean_path(rec.category_path)
+        tree.add(path, prep.attributes)
+        spill.add(path, prep)
         n += 1
         if progress is not None and n % 5000 == 0:
             progress("reading", n, None)
@@ -195,7 +233,7 @@ def check_inputs(engine: Engine, fmt: str | Reader, paths: list[str], *,
     return read
 
 
-def _write(writer: Writer, engine: Engine, read: Reader, paths: list[str], lay: Layout,
+def _write(writer: Writer, spill: _Spill, lay: Layout,
            seed: int, shares: dict[str, float], expected: int,
            progress: ImportProgress | None) -> tuple[int, int, Counter[int], str]:
     """Pass 2: product and variant rows; returns counts, per-leaf counts and the rows' digest."""
@@ -211,12 +249,8 @@ def _write(writer: Writer, engine: Engine, read: Reader, paths: list[str], lay: 
         prows.clear()
         vrows.clear()
 
-    for rec, prep in _accepted(read, paths, None):
-        path = Tree.clean_path(rec.category_path)
-        leaf = lay.leaf_of.get(path)
-        if leaf is None or pk >= expected:
-            raise ImportFailed(f"{rec.where}: the files changed while they were imported; "
-                               "import them again")
+    for path, prep in spill:
+        leaf = lay.leaf_of[path]
         pk += 1
         prow, vs = encode(prep, pk, leaf, lay.specs[leaf], seed,
                           shares.get(lay.department_of[leaf], 0.0))
@@ -231,9 +265,7 @@ def _write(writer: Writer, engine: Engine, read: Reader, paths: list[str], lay: 
             if progress is not None:
                 progress("writing", pk, expected)
     flush()
-    if pk != expected:
-        raise ImportFailed(f"the files changed while they were imported ({expected:,} products "
-                           f"in the first reading, {pk:,} in the second); import them again")
+    assert pk == expected, (pk, expected)
     if progress is not None:
         progress("writing", pk, expected)
     return pk, variants, per_leaf, digest.hexdigest()
@@ -278,7 +310,15 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ImportFailed(f"the seed must be a non-negative integer, got {seed!r}")
     bad = _Bad(strict, on_bad_row)
-    tree, expected = _survey(read, paths, bad, progress)
+    with contextlib.closing(_Spill()) as spill:
+        return _import(engine, read, paths, spill, bad, seed=seed, policies=policies,
+                       replace=replace, progress=progress, started=started)
+
+
+def _import(engine: Engine, read: Reader, paths: list[str], spill: _Spill, bad: _Bad, *,
+            seed: int, policies: PolicyConfig | None, replace: bool,
+            progress: ImportProgress | None, started: float) -> ImportReport:
+    tree, expected = _survey(read, paths, bad, spill, progress)
     if expected == 0:
         first = f"; first: {bad.rows[0].where}: {bad.rows[0].reason}" if bad.rows else ""
         raise ImportFailed(f"no usable product in {', '.join(paths)} ({bad.count:,} bad "
@@ -297,7 +337,7 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
         for ddl in drops:
             writer.execute(ddl)
         count, variants, per_leaf, rows_digest = _write(
-            writer, engine, read, paths, lay, seed, shares, expected, progress)
+            writer, spill, lay, seed, shares, expected, progress)
         totals = _totals(lay, per_leaf)
         cat_rows = [c.row(totals.get(c.id, 0)) for c in lay.categories]
         writer.insert(Category.__tablename__, CATEGORY_COLUMNS, cat_rows)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mcp_shop.ids import VARIANTS_PER_PRODUCT
 from mcp_shop.importers import synth
@@ -38,14 +37,25 @@ def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A source product the import can use: its option names and its usable variants."""
+class Prepared(NamedTuple):
+    """A source product the import can use, as plain values (cheap to spill between the
+    passes): its option names, usable variants ``(option values, sku, price, stock,
+    available)`` and cleaned attributes."""
 
-    product: SourceProduct
+    key: str
+    title: str
+    brand: str
+    description: str
     option_names: tuple[str, ...]
-    variants: tuple[tuple[tuple[str, ...], SourceVariant, int], ...]  # values, source, price
+    variants: tuple[tuple[tuple[str, ...], str, int, int | None, bool | None], ...]
     attributes: dict[str, str]
+    rating: float | None
+    rating_count: int | None
+    final_sale: bool | None
+
+    def plain(self) -> tuple:
+        """The fields as a plain tuple (what the spill pickles)."""
+        return tuple(self)
 
 
 def _price(v: SourceVariant) -> int | None:
@@ -97,8 +107,11 @@ def prepare(p: SourceProduct) -> tuple[Prepared | None, list[str]]:
         return None, [f"product {p.key!r} has no usable price (a positive amount such as "
                       "19.99 on at least one variant)"]
     low = min(prices)
-    variants = tuple((values, v, _price(v) or low) for values, v in kept)
-    return Prepared(p, tuple(names), variants, clean_attributes(p.attributes)), problems
+    variants = tuple((values, str(v.sku or ""), _price(v) or low, v.stock, v.available)
+                     for values, v in kept)
+    return Prepared(p.key, p.title, str(p.brand or ""), str(p.description or ""), tuple(names),
+                    variants, clean_attributes(p.attributes), p.rating, p.rating_count,
+                    p.final_sale), problems
 
 
 def typed(spec: dict[str, Any], value: str) -> Any:
@@ -117,21 +130,20 @@ def typed(spec: dict[str, Any], value: str) -> Any:
 def encode(prep: Prepared, pk: int, category_id: int, specs: dict[str, dict[str, Any]],
            seed: int, final_sale_share: float) -> tuple[tuple, list[tuple]]:
     """The product row and variant rows (database-ready, JSON as text) of product ``pk``."""
-    p = prep.product
-    draws = synth.Draws(seed, p.key)
+    (key, title, brand, description, option_names, variants, attributes, rating, rating_count,
+     final_sale) = prep
+    draws = synth.Draws(seed, key)
     sold_out = draws.random() < 0.03
     syn_rating, syn_count = synth.rating(draws)
     syn_final = draws.random() < final_sale_share
-    rating = p.rating
+    count = rating_count if _count_ok(rating_count) else syn_count
     if (isinstance(rating, (int, float)) and not isinstance(rating, bool)
             and math.isfinite(rating) and 1.0 <= rating <= 5.0):
-        count = p.rating_count if _count_ok(p.rating_count) else syn_count
         rating = float(rating)
     else:
         rating = syn_rating
-        count = p.rating_count if _count_ok(p.rating_count) else syn_count
     attrs: dict[str, Any] = {}
-    for label, value in prep.attributes.items():
+    for label, value in attributes.items():
         name = snake_name(label)
         spec = specs.get(name)
         if spec is not None and name not in attrs:
@@ -141,28 +153,27 @@ def encode(prep: Prepared, pk: int, category_id: int, specs: dict[str, dict[str,
     vrows: list[tuple] = []
     lo = hi = -1
     in_stock = False
-    for position, (values, v, price) in enumerate(prep.variants, 1):
+    base = pk * VARIANTS_PER_PRODUCT
+    for position, (values, sku, price, given, available) in enumerate(variants, 1):
         drawn = synth.stock(draws, sold_out)
-        if isinstance(v.stock, int) and not isinstance(v.stock, bool):
-            stock = max(0, min(MAX_STOCK, v.stock))
-        elif v.available is False:
+        if isinstance(given, int) and not isinstance(given, bool):
+            stock = max(0, min(MAX_STOCK, given))
+        elif available is False:
             stock = 0
-        elif v.available is True:
+        elif available is True:
             stock = drawn or 1 + int(draws.random() * 20)
         else:
             stock = drawn
         in_stock = in_stock or stock > 0
         lo = price if lo < 0 else min(lo, price)
         hi = max(hi, price)
-        sku = (v.sku or "").strip()[:100] or f"{p.key[:80]}-{position}"
-        options = dict(zip(prep.option_names, values, strict=True))
-        vrows.append((pk * VARIANTS_PER_PRODUCT + position, pk, position, sku, _json(options),
-                      price, stock))
-    final_sale = p.final_sale if isinstance(p.final_sale, bool) else syn_final
-    brand = " ".join(str(p.brand or "").split())[:200]
-    prow = (pk, p.title.strip(), brand, category_id, str(p.description or "")[:_MAX_TEXT],
-            _json(attrs), _json(list(prep.option_names)), rating, count, lo, hi, in_stock,
-            final_sale)
+        sku = sku.strip()[:100] or f"{key[:80]}-{position}"
+        options = dict(zip(option_names, values, strict=True))
+        vrows.append((base + position, pk, position, sku, _json(options), price, stock))
+    final = final_sale if isinstance(final_sale, bool) else syn_final
+    prow = (pk, title.strip(), " ".join(brand.split())[:200], category_id,
+            description[:_MAX_TEXT], _json(attrs), _json(list(option_names)), rating, count,
+            lo, hi, in_stock, final)
     return prow, vrows
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["AttrStats", "GENERAL", "MAX_DEPTH", "NO_PATH", "Node", "Tree", "parse_bool",
@@ -39,6 +40,7 @@ def slugify(name: str) -> str:
     return slug or "c"
 
 
+@lru_cache(maxsize=8192)
 def snake_name(label: str) -> str:
     """An attribute's snake_case name from the source's wording ('Battery Life (hrs)' ->
     'battery_life_hrs'); starts with a letter; at most 60 characters."""
@@ -55,6 +57,7 @@ def parse_bool(value: str) -> bool | None:
     return True if low in _TRUE else False if low in _FALSE else None
 
 
+@lru_cache(maxsize=65536)
 def parse_number(value: str) -> tuple[float, str] | None:
     """``(number, unit)`` of '20 hours', '1.5 kg', '500ml', '12' (unit ''), '1,5 kg'; None for
     anything else. The unit is lowercased; a number must be finite."""

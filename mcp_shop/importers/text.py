@@ -11,53 +11,30 @@ import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from typing import IO, Any
 
 __all__ = ["MAX_PRICE_CENTS", "detect_encoding", "html_to_text", "open_text", "parse_price",
            "split_path"]
 
 MAX_PRICE_CENTS = 100_000_000_000  # a billion dollars: anything above is not a shop price
-_BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
-          "table", "section", "article", "blockquote", "dd", "dt"}
-_SKIP = {"script", "style", "head", "title"}
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
+_BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
+                    "table", "section", "article", "blockquote", "dd", "dt", "hr"})
+_DROP = re.compile(r"<(script|style|head|title)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.S | re.I)
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>|<![^>]*>")
 _TAG_HINT = re.compile(r"<[A-Za-z/!]|&[#A-Za-z0-9]+;")
 
 
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
+def _tag(m: re.Match[str]) -> str:
+    name = (m.group(2) or "").lower()
+    if name == "li" and not m.group(1):
+        return "\n- "
+    return "\n" if name in _BLOCK else ""
 
 
 def html_to_text(text: str | None) -> str:
-    """Plain text of an HTML fragment: tags dropped, block elements and ``<br>`` as line
-    breaks, list items as ``- ``, entities decoded, runs of spaces and blank lines collapsed.
+    """Plain text of an HTML fragment: tags dropped (script and style with their content),
+    block elements and ``<br>`` as line breaks, list items as ``- ``, entities decoded, runs
+    of spaces and blank lines collapsed.
 
     >>> html_to_text("<p>Soft &amp; warm</p><ul><li>Wool</li><li>Cotton</li></ul>")
     'Soft & warm\\n- Wool\\n- Cotton'
@@ -65,16 +42,15 @@ def html_to_text(text: str | None) -> str:
     if not text:
         return ""
     if _TAG_HINT.search(text):
-        parser = _Text()
-        try:
-            parser.feed(text)
-            parser.close()
-            text = "".join(parser.parts)
-        except Exception:  # noqa: BLE001 - broken markup: fall back to unescaping only
-            text = html.unescape(re.sub(r"<[^>]*>", " ", text))
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-    out = "\n".join(line for line in lines if line not in ("", "-"))
-    return _BLANK_LINES.sub("\n", out).strip()
+        text = html.unescape(_TAG.sub(_tag, _DROP.sub("", text)))
+    if "\n" not in text and "\r" not in text:
+        return " ".join(text.split())
+    out = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line and line != "-":
+            out.append(line)
+    return "\n".join(out)
 
 
 _CURRENCY = re.compile(r"[A-Za-z$€£¥₹\s\u00a0]+")

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, inspect, text
 
 from mcp_shop.catalog import build_catalog, load_catalog_info
 from mcp_shop.errors import InvalidInput
+from mcp_shop.importers import core
 from mcp_shop.importers.core import BadRowStop, ImportFailed, import_catalog
 from mcp_shop.importers.policy_config import (
     PolicyConfig,
@@ -21,6 +22,7 @@ from mcp_shop.importers.policy_config import (
     read_policy_config,
 )
 from mcp_shop.importers.records import BadRow, SourceProduct, SourceVariant, Where
+from mcp_shop.importers.rows import encode
 from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.search import SearchQuery
 from mcp_shop.shop import Shop
@@ -61,17 +63,24 @@ RECORDS: list[SourceProduct | BadRow] = [
 ]
 
 
-def reader_of(records: list[SourceProduct | BadRow], fail_at: int | None = None):  # noqa: ANN201
-    """A reader yielding ``records``; with ``fail_at`` its second reading raises there."""
+def reader_of(records: list[SourceProduct | BadRow]):  # noqa: ANN201
+    """A reader yielding ``records`` whatever the path."""
+    def read(path: str) -> Iterator[SourceProduct | BadRow]:
+        yield from records
+    return read
+
+
+def fail_writing_at(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Make pass 2 raise when it encodes its ``n``-th product (rows before it are written)."""
     calls = {"n": 0}
 
-    def read(path: str) -> Iterator[SourceProduct | BadRow]:
+    def failing(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
-        for i, rec in enumerate(records):
-            if fail_at is not None and calls["n"] == 2 and i == fail_at:
-                raise RuntimeError("disk on fire")
-            yield rec
-    return read
+        if calls["n"] == n:
+            raise RuntimeError("disk on fire")
+        return encode(*args, **kwargs)
+    monkeypatch.setattr(core, "encode", failing)
+    monkeypatch.setattr(core, "_CHUNK", 2)  # flush every two products: a failure is mid-write
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -201,18 +210,23 @@ def _catalog_rows(engine: Engine) -> list[int]:
             for t in ("catalog_info", "category", "product", "variant", "catalog_policies")]
 
 
-def test_failure_mid_import_leaves_no_catalog(engine: Engine, src: str) -> None:
+def test_failure_mid_import_leaves_no_catalog(engine: Engine, src: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_writing_at(monkeypatch, 6)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        import_catalog(engine, reader_of(RECORDS, fail_at=4), [src])
+        import_catalog(engine, reader_of(RECORDS), [src])
     assert _catalog_rows(engine) == [0, 0, 0, 0, 0]
     assert load_catalog_info(engine) is None
 
 
-def test_failed_replace_keeps_the_old_catalog(engine: Engine, src: str) -> None:
+def test_failed_replace_keeps_the_old_catalog(engine: Engine, src: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     first = import_catalog(engine, reader_of(RECORDS), [src], seed=1).info
     before = _catalog_rows(engine)
-    with pytest.raises(RuntimeError):
-        import_catalog(engine, reader_of(RECORDS[:5], fail_at=3), [src], replace=True)
+    with monkeypatch.context() as m:
+        fail_writing_at(m, 4)  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError):
+            import_catalog(engine, reader_of(RECORDS[:5]), [src], replace=True)
     assert _catalog_rows(engine) == before
     assert load_catalog_info(engine) == first
     with pytest.raises(ImportFailed, match="already holds an imported catalog of 7 products"):
