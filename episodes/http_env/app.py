@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from episodes.http_env.protocol import (
     StepBody,
     _parse,
     _read_json,
+    dumps,
 )
 from episodes.http_env.sessions import (
     DEFAULT_IDLE_TIMEOUT,
@@ -49,8 +49,7 @@ _REPLACED = frozenset({"/reset", "/step", "/state", "/health", "/mcp"})
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=str, separators=(",", ":")), status_code=status,
-                    media_type="application/json")
+    return Response(dumps(data), status_code=status, media_type="application/json")
 
 
 def _error(status: int, message: str) -> Response:
@@ -118,13 +117,13 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
         return handle
 
     async def reset(request: Request) -> Any:
-        env = ShopEnvironment(table)
+        env = ShopEnvironment(table, reset_as="POST /reset")
         return serialize_observation(await env.start(request.state.body))
 
     async def step(request: Request) -> Any:
         req = _parse(StepBody, request.state.body, "POST /step")
         action = _parse(ShopAction, req.action, "POST /step", where="action.")
-        env = ShopEnvironment(table, req.episode_id)
+        env = ShopEnvironment(table, req.episode_id, reset_as="POST /reset")
         return serialize_observation(await env.step_async(action))
 
     async def state(request: Request) -> Any:

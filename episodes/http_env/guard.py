@@ -17,13 +17,13 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from episodes.http_env.protocol import MAX_BODY_BYTES, json_problem
+from episodes.http_env.protocol import MAX_BODY_BYTES, dumps, json_problem
 
 __all__ = ["Guard"]
 
 
 async def _send_json(send: Send, status: int, data: Any) -> None:
-    body = json.dumps(data, separators=(",", ":")).encode()
+    body = dumps(data).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
@@ -92,7 +92,7 @@ class Guard:
                     f"the message is over {MAX_BODY_BYTES:,} bytes, the most accepted")
                 if problem is None:
                     return {"type": "websocket.receive", "text": raw}
-                await send({"type": "websocket.send", "text": json.dumps({
+                await send({"type": "websocket.send", "text": dumps({
                     "type": "error", "data": {
                         "message": f"{problem.replace('the body', 'the message')}; send a "
                                    'JSON object {"type": "reset" | "step" | "state" | "close", '

@@ -1,9 +1,11 @@
-"""The env's HTTP protocol: its endpoints, the error a refused request raises, and request
-bodies read (size, JSON, depth) and validated into models, with what would be valid."""
+"""The env's HTTP protocol: its endpoints, the error a refused request raises, request bodies
+read (size, JSON, depth) and validated into models, with what would be valid, and answers
+written as strict JSON (``dumps``, ``finite``)."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,6 +21,8 @@ __all__ = [
     "EnvError",
     "ResetBody",
     "StepBody",
+    "dumps",
+    "finite",
     "json_problem",
 ]
 
@@ -51,6 +55,32 @@ class EnvError(Exception):
         self.message = message
 
 
+# -- answers ----------------------------------------------------------------------------------
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every float JSON cannot hold written as the trace writes it (``'NaN'``,
+    ``'Infinity'``, ``'-Infinity'``): a body may carry ``1e999``, which Python reads as inf,
+    and the answers echo the tool arguments. The same ``data`` when it has none."""
+    if isinstance(data, float):
+        if math.isfinite(data):
+            return data
+        return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def dumps(data: Any) -> str:
+    """``data`` as strict JSON (RFC 8259: no ``NaN`` or ``Infinity``; see ``finite``)."""
+    try:
+        return json.dumps(data, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a float JSON cannot hold, somewhere
+        return json.dumps(finite(data), default=str, separators=(",", ":"), allow_nan=False)
+
+
 # -- request bodies ---------------------------------------------------------------------------
 
 
@@ -77,7 +107,7 @@ class StepBody(_Strict):
     """``POST /step``: the episode and the action (a ``ShopAction``); ``timeout_s`` and
     ``request_id`` are OpenEnv's optional step fields, accepted and not used."""
 
-    episode_id: str
+    episode_id: str = Field(min_length=1)
     action: dict[str, Any]
     timeout_s: float | None = None
     request_id: str | None = Field(default=None, max_length=255)
@@ -86,15 +116,17 @@ class StepBody(_Strict):
 class CloseBody(_Strict):
     """``POST /close``."""
 
-    episode_id: str
+    episode_id: str = Field(min_length=1)
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def _parse(model: type[M], body: object, what: str, *, where: str = "") -> M:
-    """``body`` as ``model``, or a 422 naming every problem (at most five); ``where`` prefixes
-    the field paths (``action.`` for the action inside a step body)."""
+def _parse(model: type[M], body: object, what: str, *, where: str = "",
+           endpoint: str | None = None) -> M:
+    """``body`` as ``model``, or a 422 naming every problem (at most five) after ``what``, and
+    what ``endpoint`` (default ``what``) expects; ``where`` prefixes the field paths
+    (``action.`` for the action inside a step body)."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -105,8 +137,8 @@ def _parse(model: type[M], body: object, what: str, *, where: str = "") -> M:
             got = json.dumps(e.get("input"), default=str)
             got = got if len(got) <= 120 else got[:117] + "..."
             problems.append(f"{where_}: {msg} (got {got})")
-        raise EnvError(422, f"{what}: {'; '.join(problems)}. Expected {ENDPOINTS[what]}"
-                       ) from None
+        raise EnvError(422, f"{what}: {'; '.join(problems)}. Expected "
+                       f"{ENDPOINTS[endpoint or what]}") from None
 
 
 async def _read_body(request: Request) -> bytes:

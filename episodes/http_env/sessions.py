@@ -1,5 +1,6 @@
 """``EpisodeTable``: the live episodes of one controller (reset, step, state, record,
-close), with the limits on how many are kept and for how long."""
+close), with the limits on how many are kept and for how long. Error texts name a reset as the
+client's door does (``reset_as``: ``POST /reset`` on plain HTTP, ``reset`` on the WebSocket)."""
 
 from __future__ import annotations
 
@@ -97,14 +98,18 @@ class EpisodeTable:
 
     # -- reset --------------------------------------------------------------------------------
 
-    async def reset(self, body: object) -> Started:
-        """Start the episode a ``POST /reset`` body names (see ``ResetBody``)."""
-        req = _parse(ResetBody, body, "POST /reset")
-        task = self._task(req)
-        if req.episode_id is not None and req.episode_id in self._live:
-            raise EnvError(409, f"POST /reset: episode_id {req.episode_id!r} is in use; leave "
-                           "episode_id out and the server picks a fresh one")
-        self._make_room()
+    async def reset(self, body: object, reset_as: str = "POST /reset") -> Started:
+        """Start the episode a reset body names (see ``ResetBody``); error texts start with
+        ``reset_as``."""
+        req = _parse(ResetBody, body, reset_as, endpoint="POST /reset")
+        try:
+            task = self._task(req)
+            if req.episode_id is not None and req.episode_id in self._live:
+                raise EnvError(409, f"episode_id {req.episode_id!r} is in use; leave "
+                               "episode_id out and the server picks a fresh one")
+            self._make_room()
+        except EnvError as exc:
+            raise EnvError(exc.status, f"{reset_as}: {exc.message}") from None
         episode = self.controller.episode(task, policy=req.policy, trial=req.trial)
         try:
             obs = await episode.reset()
@@ -112,7 +117,7 @@ class EpisodeTable:
             detail = str(exc) or type(exc).__name__
             if isinstance(exc, KeyError):  # str(KeyError('x')) is just "'x'"
                 detail = f"missing or unknown key {detail}"
-            raise EnvError(422, f"POST /reset: task {task.task_id}'s world cannot be built on "
+            raise EnvError(422, f"{reset_as}: task {task.task_id}'s world cannot be built on "
                            f"this shop: {detail}") from None
         episode_id = req.episode_id or secrets.token_urlsafe(16)
         self._gone.pop(episode_id, None)
@@ -125,9 +130,9 @@ class EpisodeTable:
         named = [k for k in ("family", "task", "task_id") if getattr(req, k) is not None]
         if len(named) != 1:
             found = f"got {' and '.join(named)}" if named else "got none of them"
-            raise EnvError(422, f"POST /reset: {forms}; {found}")
+            raise EnvError(422, f"{forms}; {found}")
         if req.family is None and (req.difficulty is not None or req.seed is not None):
-            raise EnvError(422, "POST /reset: difficulty and seed go with family (a task or "
+            raise EnvError(422, "difficulty and seed go with family (a task or "
                            "task_id brings its own)")
         if req.task is not None:
             return self._given_task(req.task)
@@ -135,7 +140,7 @@ class EpisodeTable:
             return self._listed_task(req.task_id)
         assert req.family is not None
         if req.difficulty is None:
-            raise EnvError(422, f"POST /reset: family needs a difficulty (0 to {MAX_DIFFICULTY})")
+            raise EnvError(422, f"family needs a difficulty (0 to {MAX_DIFFICULTY})")
         return self._generated_task(req.family, req.difficulty, req.seed or 0)
 
     def _given_task(self, doc: dict[str, Any]) -> TaskSpec:
@@ -146,25 +151,25 @@ class EpisodeTable:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
-            raise EnvError(422, f"POST /reset: task is not a valid task: {where}: "
+            raise EnvError(422, f"task is not a valid task: {where}: "
                            f"{first['msg']} ({exc.error_count()} problem(s); the schema is "
                            "`shop-episodes tasks --schema`)") from None
         except (TypeError, ValueError, OverflowError) as exc:
-            raise EnvError(422, f"POST /reset: task is not a valid task: {exc} (the schema is "
+            raise EnvError(422, f"task is not a valid task: {exc} (the schema is "
                            "`shop-episodes tasks --schema`)") from None
         problem = catalog_mismatch(task, self.shop)
         if problem:
-            raise EnvError(422, f"POST /reset: {problem}")
+            raise EnvError(422, f"{problem}")
         return task
 
     def _listed_task(self, task_id: str) -> TaskSpec:
         if not self._by_id:
-            raise EnvError(422, "POST /reset: this server was started without --tasks, so there "
+            raise EnvError(422, "this server was started without --tasks, so there "
                            "is no task_id to pick; give family and difficulty, or a task")
         task = self._by_id.get(task_id)
         if task is None:
             some = ", ".join(list(self._by_id)[:5])
-            raise EnvError(404, f"POST /reset: no task {task_id!r} in the server's --tasks "
+            raise EnvError(404, f"no task {task_id!r} in the server's --tasks "
                            f"({len(self._by_id)} tasks, e.g. {some})")
         return task
 
@@ -173,7 +178,7 @@ class EpisodeTable:
 
         known = families()
         if family not in known:
-            raise EnvError(422, f"POST /reset: unknown family {family!r}; families are "
+            raise EnvError(422, f"unknown family {family!r}; families are "
                            f"{', '.join(known)}")
         key = (family, difficulty, seed)
         task = self._generated.get(key)
@@ -181,7 +186,7 @@ class EpisodeTable:
             try:
                 task = generate_task(self.shop, family, difficulty, seed)
             except (GenerationError, ValueError) as exc:
-                raise EnvError(422, f"POST /reset: cannot generate {family} d{difficulty} "
+                raise EnvError(422, f"cannot generate {family} d{difficulty} "
                                f"seed {seed}: {exc}; try another seed") from None
             self._generated[key] = task
             while len(self._generated) > TASK_CACHE_SIZE:
@@ -200,9 +205,10 @@ class EpisodeTable:
                 self._drop(episode_id, "it was finished and made room for a newer episode "
                            f"(the server keeps {self.max_episodes})")
                 return
-        raise EnvError(429, f"POST /reset: {len(self._live)} episodes are running, the most "
+        raise EnvError(429, f"{len(self._live)} episodes are running, the most "
                        f"this server keeps (--max-episodes {self.max_episodes}); finish or "
-                       "POST /close some, or wait for idle ones to expire after "
+                       "close some (POST /close, or end their WebSocket sessions), or wait "
+                       "for idle ones to expire after "
                        f"{self.idle_timeout:g} s")
 
     def _sweep(self) -> None:
@@ -236,17 +242,19 @@ class EpisodeTable:
         return Action(tool_calls=[ToolRequest(name=n, arguments=a) for n, a in tool_calls],
                       message=message, done=done)
 
-    async def step(self, episode_id: str | None, action: Action) -> StepResult:
+    async def step(self, episode_id: str | None, action: Action,
+                   reset_as: str = "POST /reset") -> StepResult:
         """Run ``action`` in the episode: 404 unknown, 409 over or busy."""
         episode_id = self._required(episode_id, "POST /step")
-        live = self._get(episode_id)
+        live = self._get(episode_id, reset_as)
         episode = live.episode
         if live.busy:
             raise EnvError(409, f"episode {episode_id}: its previous step is still running; "
                            "send one step at a time and wait for its answer")
         if episode.done:
-            raise EnvError(409, f"episode {episode_id} is over ({episode.stop_reason}); GET "
-                           "/record for its record, or reset a new one (POST /reset)")
+            raise EnvError(409, f"episode {episode_id} is over ({episode.stop_reason}); its "
+                           "record is in the last observation and at GET /record; start a "
+                           f"new episode with {reset_as}")
         live.busy = True
         live.steps += 1
         try:
@@ -259,9 +267,10 @@ class EpisodeTable:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def episode(self, episode_id: str | None, what: str = "GET /state") -> Episode:
+    def episode(self, episode_id: str | None, what: str = "GET /state",
+                reset_as: str = "POST /reset") -> Episode:
         """The live episode ``episode_id`` (422 without one, 404 unknown or gone)."""
-        return self._get(self._required(episode_id, what)).episode
+        return self._get(self._required(episode_id, what), reset_as).episode
 
     def steps(self, episode_id: str) -> int:
         """Steps taken in a live episode so far (0 for an unknown one)."""
@@ -297,13 +306,14 @@ class EpisodeTable:
                            f"{what.split()[1]}?episode_id=...")
         return episode_id
 
-    def _get(self, episode_id: str) -> _Live:
+    def _get(self, episode_id: str, reset_as: str = "POST /reset") -> _Live:
         self._sweep()
         live = self._live.get(episode_id)
         if live is None:
             reason = self._gone.get(episode_id)
             why = f"it is gone: {reason}" if reason else "no episode has this id"
-            raise EnvError(404, f"unknown episode {episode_id!r}: {why}; POST /reset starts one")
+            raise EnvError(404, f"unknown episode {episode_id!r}: {why}; start one with "
+                           f"{reset_as}")
         self._touch(episode_id)
         return live
 

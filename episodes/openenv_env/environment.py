@@ -34,10 +34,12 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
 
     SUPPORTS_CONCURRENT_SESSIONS = True
 
-    def __init__(self, table: EpisodeTable, episode_id: str | None = None) -> None:
+    def __init__(self, table: EpisodeTable, episode_id: str | None = None, *,
+                 reset_as: str = "reset") -> None:
         super().__init__()
         self.table = table
         self.episode_id = episode_id
+        self.reset_as = reset_as  # how error texts name a reset: "POST /reset" on plain HTTP
         self._owned = False  # started here: released when this view closes
 
     # -- reset and step (async: the controller runs on the server's event loop) -------------
@@ -54,7 +56,7 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
     async def start(self, body: dict[str, Any]) -> ShopObservation:
         """Start the episode a reset body names (``ResetBody``: 422 naming what is wrong)."""
         self._release()
-        started = await self.table.reset(body)
+        started = await self.table.reset(body, self.reset_as)
         self.episode_id, self._owned = started.episode_id, True
         episode, obs = started.episode, started.observation
         return ShopObservation(
@@ -72,8 +74,8 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
                            "carries the episode_id that plain-HTTP steps name)")
         act = self.table.action([(c.name, c.arguments) for c in action.tool_calls],
                                 action.message, action.done)
-        result = await self.table.step(target, act)
-        return observation(target, self.table.episode(target, "POST /step"), result)
+        result = await self.table.step(target, act, self.reset_as)
+        return observation(target, self.table.episode(target, reset_as=self.reset_as), result)
 
     def reset(self, seed: int | None = None, episode_id: str | None = None,
               **kwargs: Any) -> ShopObservation:
@@ -91,7 +93,7 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
     def state(self) -> ShopState:
         if self.episode_id is None:
             return ShopState()
-        return state_of(self.episode_id, self.table)
+        return state_of(self.episode_id, self.table, self.reset_as)
 
     def get_metadata(self) -> EnvironmentMetadata:
         from episodes.controller import ENV_VERSION
@@ -135,9 +137,10 @@ def observation(episode_id: str, episode: Episode, result: StepResult) -> ShopOb
     return out
 
 
-def state_of(episode_id: str | None, table: EpisodeTable) -> ShopState:
+def state_of(episode_id: str | None, table: EpisodeTable,
+             reset_as: str = "POST /reset") -> ShopState:
     """The ``ShopState`` of the table's episode ``episode_id`` (422 without one, 404 unknown)."""
-    episode = table.episode(episode_id)
+    episode = table.episode(episode_id, reset_as=reset_as)
     assert episode_id is not None
     state = ShopState(
         episode_id=episode_id, step_count=table.steps(episode_id), task=task_summary(episode.task),

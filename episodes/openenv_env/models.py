@@ -1,13 +1,17 @@
 """The OpenEnv wire types of the shop env: ``ShopAction`` (what a step does), ``ShopObservation``
 (what reset and step answer) and ``ShopState`` (``GET /state`` and the WebSocket ``state``),
-subclasses of openenv-core's ``Action``, ``Observation`` and ``State``."""
+subclasses of openenv-core's ``Action``, ``Observation`` and ``State``. Observations and states
+serialise to strict JSON: a float JSON cannot hold (an argument ``1e999`` echoed back) is
+written as the trace writes it, ``'Infinity'`` (``episodes.http_env.protocol.finite``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from openenv.core.env_server.types import Action, Observation, State
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from episodes.http_env.protocol import finite
 
 __all__ = ["ShopAction", "ShopObservation", "ShopState", "ToolCall", "ToolOutcome"]
 
@@ -75,6 +79,12 @@ class ShopObservation(Observation):
     record: dict[str, Any] | None = Field(default=None, description="the rollout record (the "
                                           "line `shop-episodes run` writes); set once done")
 
+    model_config = ConfigDict(ser_json_inf_nan="strings")  # mode="json" writes them so too
+
+    @model_serializer(mode="wrap")
+    def _strict_json(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return finite(handler(self))
+
 
 class ShopState(State):
     """An episode's state: its task, progress, conversation, and verdict once done."""
@@ -89,3 +99,9 @@ class ShopState(State):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     reward: float | None = None
     success: bool | None = None
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")  # mode="json" writes them so too
+
+    @model_serializer(mode="wrap")
+    def _strict_json(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return finite(handler(self))

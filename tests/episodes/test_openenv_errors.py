@@ -1,8 +1,9 @@
 """Bad input to the OpenEnv server, on both doors: over the WebSocket (openenv-core's client and
-raw messages) every mistake gets an error message saying what would be valid and the session
-goes on; over plain HTTP a 4xx JSON error, never a 500, for every POST endpoint given a body
-with an integer of more than 4,300 digits, deep nesting or too many bytes; Host and Origin
-checks on the WebSocket as on HTTP."""
+raw messages) every mistake gets an error message saying what would be valid, in the
+WebSocket's terms, and the session goes on; over plain HTTP a 4xx JSON error, never a 500, for
+every POST endpoint given a body with an integer of more than 4,300 digits, deep nesting or too
+many bytes; every answer is strict JSON, also when an argument is ``1e999`` (read as inf); Host
+and Origin checks on the WebSocket as on HTTP."""
 
 from __future__ import annotations
 
@@ -21,17 +22,30 @@ from verifiers.types import TaskSpec
 oe_db, oe_tasks, oe_server = served.oe_db, served.oe_tasks, served.oe_server
 
 HUGE = "7" * 5000  # past Python's 4,300-digit int/str conversion limit
+# tool arguments Python reads as inf and -inf; answers echo them as the trace writes them
+OVERFLOWING = '{"query": "x", "limit": 1e999, "floor": [-1e999]}'
+ECHOED = {"query": "x", "limit": "Infinity", "floor": ["-Infinity"]}
 POSTS = ["/reset", "/step", "/close", "/mcp"]
 
 
 async def _fails(coro: Any, *words: str) -> str:
-    """``coro`` raises openenv-core's client error, whose message holds every word."""
+    """``coro`` raises openenv-core's client error, whose message holds every word and names no
+    plain-HTTP reset or step (the client came over the WebSocket)."""
     with pytest.raises(RuntimeError) as err:
         await coro
     message = str(err.value)
     for word in words:
         assert word in message, (word, message)
+    assert "POST /reset" not in message and "POST /step" not in message, message
     return message
+
+
+def _strict(text: str) -> Any:
+    """``text`` parsed as RFC 8259 JSON: ``NaN``, ``Infinity`` and ``-Infinity`` refused."""
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"not strict JSON: {constant} in {text[:300]}")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 async def test_websocket_mistakes_say_what_is_valid(oe_server: str,
@@ -39,14 +53,16 @@ async def test_websocket_mistakes_say_what_is_valid(oe_server: str,
     task = oe_tasks[0]
     async with ShopEnv(base_url=oe_server) as env:
         await _fails(env.step(ShopAction(done=True)), "step before reset")
-        await _fails(env.reset(), "give either family and difficulty", "task_id")
+        message = await _fails(env.reset(), "give either family and difficulty", "task_id")
+        assert message.startswith("Server error: reset: give either"), message
         await _fails(env.reset(seed=3), "give either family and difficulty", "got none")
         await _fails(env.reset(task_id="x", seed=3), "difficulty and seed go with family")
         await _fails(env.reset(family="gardening", difficulty=1),
                      "unknown family 'gardening'", "purchase")
         await _fails(env.reset(family="purchase", difficulty=99), "difficulty",
                      "less than or equal to 20")
-        await _fails(env.reset(familly="purchase"), "familly", "unknown field")
+        message = await _fails(env.reset(familly="purchase"), "familly", "unknown field")
+        assert message.startswith("Server error: reset: familly: unknown field"), message
         await _fails(env.reset(task_id="nope"), "no task 'nope'", task.task_id)
 
         first = await env.reset(task_id=task.task_id)
@@ -71,7 +87,8 @@ async def test_websocket_mistakes_say_what_is_valid(oe_server: str,
         assert state.episode_id == first.observation.episode_id
         assert (state.step_count, state.tool_calls, state.turn) == (0, 0, 0)
         assert (await env.step(ShopAction(done=True))).done
-        await _fails(env.step(ShopAction(done=True)), "is over", "POST /reset")
+        await _fails(env.step(ShopAction(done=True)), "is over",
+                     "start a new episode with reset")
 
 
 async def test_a_websocket_message_over_the_limit_closes_the_session(
@@ -167,3 +184,50 @@ def test_http_mistakes_name_what_is_valid(oe_server: str, oe_tasks: list[TaskSpe
         _error(http.get("/ws"), 404, "no endpoint /ws")  # a WebSocket route, not HTTP
         _error(http.get("/health", headers={"host": "evil.example:80"}), 421, "Host")
         _error(http.get("/schema", headers={"origin": "http://evil.example"}), 403, "Origin")
+
+
+# -- strict JSON ----------------------------------------------------------------------------------
+
+
+def _called(state: dict[str, Any]) -> list[str]:
+    """The tools the state's messages called (their arguments are JSON text there)."""
+    return [c["function"]["name"] for m in state["messages"] for c in m.get("tool_calls") or []]
+
+
+def test_http_answers_are_strict_json_for_overflowing_numbers(oe_server: str) -> None:
+    with httpx2.Client(base_url=oe_server, timeout=60) as http:
+        started = http.post("/reset", json={"family": "purchase", "difficulty": 2, "seed": 1})
+        episode_id = started.json()["observation"]["episode_id"]
+        step = (f'{{"episode_id": "{episode_id}", "action": {{"tool_calls": [{{"name": '
+                f'"search_products", "arguments": {OVERFLOWING}}}]}}}}')
+        answer = http.post("/step", content=step, headers={"content-type": "application/json"})
+        assert answer.status_code == 200, answer.text
+        outcome = _strict(answer.text)["observation"]["tool_results"][0]
+        assert outcome["arguments"] == ECHOED and not outcome["ok"]
+        assert "limit" in outcome["content"]  # refused: search_products has no such argument
+        state = _strict(http.get("/state", params={"episode_id": episode_id}).text)
+        assert state["tool_calls"] == 1 and _called(state) == ["search_products"]
+        done = _strict(http.post("/step", json={"episode_id": episode_id,
+                                                "action": {"done": True}}).text)
+        assert done["done"] and done["observation"]["record"] is not None
+        record = _strict(http.get("/record", params={"episode_id": episode_id}).text)
+        assert record == done["observation"]["record"]
+
+
+async def test_websocket_answers_are_strict_json_for_overflowing_numbers(
+        oe_server: str) -> None:
+    async with connect(oe_server.replace("http://", "ws://") + "/ws") as ws:
+        await ws.send(json.dumps({"type": "reset", "data": {
+            "family": "purchase", "difficulty": 2, "seed": 1}}))
+        _strict(str(await ws.recv()))
+        await ws.send('{"type": "step", "data": {"tool_calls": [{"name": "search_products", '
+                      f'"arguments": {OVERFLOWING}}}]}}}}')
+        answer = _strict(str(await ws.recv()))
+        assert answer["type"] == "observation", answer
+        assert answer["data"]["observation"]["tool_results"][0]["arguments"] == ECHOED
+        await ws.send(json.dumps({"type": "state"}))
+        state = _strict(str(await ws.recv()))["data"]
+        assert state["tool_calls"] == 1 and _called(state) == ["search_products"]
+        await ws.send(json.dumps({"type": "step", "data": {"done": True}}))
+        done = _strict(str(await ws.recv()))["data"]
+        assert done["done"] and done["observation"]["record"]["trace"]
