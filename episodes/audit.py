@@ -260,7 +260,7 @@ def cmd_audit(args: Any) -> int:
         for f, d, s in jobs:
             tasks.append(generate_task(shop, f, d, s))
             advance()
-    agents = args.agents.split(",") if args.agents else None
+    agents = args.agents
     pool: Any = None
     if args.workers > 1:
         from episodes.parallel import WorkerPool
@@ -302,6 +302,21 @@ def cmd_audit(args: Any) -> int:
     return 1 if missed else 0
 
 
+def _audit_agents(text: str) -> list[str]:
+    """``--agents``: names of audited agents (the references oracle and heuristic always run,
+    so they are not audited agents)."""
+    import argparse
+
+    known = (*REDTEAM_AGENTS, *VARIANT_AGENTS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown audited agent {', '.join(map(repr, unknown)) or '(none given)'}; the "
+            f"references oracle and heuristic always run; choose from: {', '.join(known)}")
+    return names
+
+
 def add_audit_command(sub: Any) -> None:
     """``shop-episodes audit``."""
     from episodes.cli import _add_shop_options, _positive
@@ -311,9 +326,10 @@ def add_audit_command(sub: Any) -> None:
     p.add_argument("--families", default="all")
     p.add_argument("--difficulty", default="0-8")
     p.add_argument("--seeds", type=_positive, default=5, help="tasks per family and difficulty")
-    p.add_argument("--agents", help="a comma-separated subset (default: every red-team and "
-                   "variant agent)")
-    p.add_argument("--concurrency", type=_positive, default=8)
+    p.add_argument("--agents", type=_audit_agents, help="a comma-separated subset of the "
+                   "red-team and variant agents (default: all of them)")
+    p.add_argument("--concurrency", type=_positive, default=8,
+                   help="episodes in flight at once per process (default 8)")
     p.add_argument("--workers", type=_positive, default=1, help="worker processes")
     _add_shop_options(p)
     p.set_defaults(fn=cmd_audit)

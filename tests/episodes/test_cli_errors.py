@@ -211,3 +211,20 @@ def test_piped_tables_keep_their_width(db: str) -> None:
     for column in ("difficulty", "episodes", "success", "mean reward", "turns", "tool calls"):
         assert column in header, done.stdout
     assert any("│ substitution │" in line for line in done.stdout.splitlines()), done.stdout
+
+
+def test_audit_refuses_an_unknown_agent_before_any_work(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """``audit --agents oracle`` (a reference, not an audited agent) was a KeyError traceback
+    after every task was generated; now a usage error that lists the valid names."""
+    url, path = _unbuilt(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["audit", "--agents", "oracle", "--db", url, *SHOP])
+    assert exit_.value.code == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert "unknown audited agent 'oracle'" in text and "policy_dump" in text
+    assert not path.exists()
+    with pytest.raises(SystemExit):
+        cli.main(["audit", "--help"])
+    assert "episodes in flight" in " ".join(capsys.readouterr().out.split())
