@@ -71,9 +71,11 @@ def _item(obj: dict[str, Any], where: Where) -> SourceProduct | BadRow:
     path = tuple(c for c in _strings(obj.get("categories")) if c.strip())
     if not path:
         path = tuple(c for c in _strings(obj.get("main_category")) if c.strip())
-    paragraphs = [html_to_text(p) for p in _strings(obj.get("description"))]
-    bullets = [f"- {t}" for f in _strings(obj.get("features")) if (t := html_to_text(f))]
-    description = "\n".join([p for p in paragraphs if p] + bullets)
+    # one conversion per field, not per paragraph: the line breaks between them are kept
+    text = html_to_text("\n".join(_strings(obj.get("description"))))
+    features = html_to_text("\n".join(_strings(obj.get("features"))))
+    bullets = "\n".join(f"- {f}" for f in features.split("\n") if f) if features else ""
+    description = f"{text}\n{bullets}" if text and bullets else text or bullets
     raw_price = obj.get("price")
     price = parse_price(raw_price) if isinstance(raw_price, (str, int, float)) else None
     rating = _number(obj.get("average_rating"))

@@ -36,12 +36,12 @@ from mcp_shop.catalog.loader import (
     load_catalog_info,
 )
 from mcp_shop.db import backend_name
-from mcp_shop.errors import InvalidInput
 from mcp_shop.importers.catalog_tree import Layout, layout
 from mcp_shop.importers.formats import Reader, reader
+from mcp_shop.importers.parse import ImportFailed, Parsed, parse
 from mcp_shop.importers.policy_config import PolicyConfig, build_policies
-from mcp_shop.importers.records import BadRow, SourceProduct
-from mcp_shop.importers.rows import Prepared, encode, prepare
+from mcp_shop.importers.records import BadRow
+from mcp_shop.importers.rows import Prepared, encode
 from mcp_shop.importers.stats import Tree
 from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Variant
 from mcp_shop.policies import Policies
@@ -57,13 +57,6 @@ ImportProgress = Callable[[str, int, "int | None"], None]
 """``progress(phase, done, total)``: phase 'reading' (pass 1, total None) or 'writing'."""
 MAX_REPORTED = 100
 _CHUNK = 2000
-
-
-class ImportFailed(InvalidInput):
-    """The import stopped (``--strict`` and a bad row, nothing usable, unreadable files); the
-    database is unchanged."""
-
-    code = "import_failed"
 
 
 class BadRowStop(ImportFailed):
@@ -107,38 +100,27 @@ def _key_hash(key: str) -> int:
                                           digest_size=8).digest(), "big")
 
 
-def _records(read: Reader, paths: list[str]) -> Iterator[SourceProduct | BadRow]:
-    for path in paths:
-        try:
-            yield from read(path)
-        except OSError as exc:
-            raise ImportFailed(f"cannot read {path!r}: {exc.strerror or exc}",
-                               file=path) from None
-
-
-def _accepted(read: Reader, paths: list[str], bad: _Bad | None
-              ) -> Iterator[tuple[SourceProduct, Prepared]]:
-    """The usable products of the files, in order, each once (a repeated key is skipped)."""
+def _accepted(items: Iterator[Parsed], bad: _Bad
+              ) -> Iterator[tuple[tuple[str, ...], Prepared]]:
+    """The usable products (cleaned category path, prepared product), in order, each key once
+    (a repeated key is a bad row); bad rows go to ``bad``."""
     seen: set[int] = set()
-    for rec in _records(read, paths):
-        if isinstance(rec, BadRow):
-            if bad is not None:
-                bad(rec)
+    for item in items:
+        if isinstance(item, BadRow):
+            bad(item)
             continue
-        prep, problems = prepare(rec)
-        if bad is not None:
-            for problem in problems:
-                bad(BadRow(rec.where, problem))
+        where, key, path, prep, problems = item
+        for problem in problems:
+            bad(BadRow(where, problem))
         if prep is None:
             continue
-        h = _key_hash(rec.key)
+        h = _key_hash(key)
         if h in seen:
-            if bad is not None:
-                bad(BadRow(rec.where, f"product key {rec.key!r} appears again (an earlier "
-                                      "record has it); skipped"))
+            bad(BadRow(where, f"product key {key!r} appears again (an earlier record has it); "
+                              "skipped"))
             continue
         seen.add(h)
-        yield rec, prep
+        yield path, prep
 
 
 class _Spill:
@@ -172,14 +154,13 @@ class _Spill:
         self._fh.close()
 
 
-def _survey(read: Reader, paths: list[str], bad: _Bad, spill: _Spill,
+def _survey(items: Iterator[Parsed], bad: _Bad, spill: _Spill,
             progress: ImportProgress | None) -> tuple[Tree, int]:
     """Pass 1: the category tree with attribute statistics and the number of products; the
     products themselves go to ``spill``."""
     tree = Tree()
     n = 0
-    for rec, prep in _accepted(read, paths, bad):
-        path = Tree.clean_path(rec.category_path)
+    for path, prep in _accepted(items, bad):
         tree.add(path, prep.attributes)
         spill.add(path, prep)
         n += 1
@@ -285,7 +266,8 @@ def _totals(lay: Layout, per_leaf: Counter[int]) -> dict[int, int]:
 def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, seed: int = 0,
                    policies: PolicyConfig | None = None, strict: bool = False,
                    replace: bool = False, progress: ImportProgress | None = None,
-                   on_bad_row: Callable[[BadRow], None] | None = None) -> ImportReport:
+                   on_bad_row: Callable[[BadRow], None] | None = None,
+                   child: bool | None = None) -> ImportReport:
     """Import the product files ``paths`` of format ``fmt`` into the database of ``engine``.
 
     Args:
@@ -297,6 +279,8 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
             transaction instead of refusing a database that holds a catalog.
         progress: called as ``progress(phase, done, total)``.
         on_bad_row: called with every bad row (the report keeps the first 100).
+        child: parse in a child process (default: for inputs over 32 MB read by format
+            name); the catalog is the same either way.
 
     Raises:
         BadRowStop: a bad row under ``strict`` (an ``ImportFailed``).
@@ -306,19 +290,21 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
     """
     started = time.perf_counter()
     paths = [str(p) for p in paths]
-    read = check_inputs(engine, fmt, paths, replace=replace)
+    check_inputs(engine, fmt, paths, replace=replace)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ImportFailed(f"the seed must be a non-negative integer, got {seed!r}")
     bad = _Bad(strict, on_bad_row)
     with contextlib.closing(_Spill()) as spill:
-        return _import(engine, read, paths, spill, bad, seed=seed, policies=policies,
+        with contextlib.closing(parse(fmt, paths, child)) as items:
+            tree, expected = _survey(items, bad, spill, progress)
+        return _import(engine, paths, tree, expected, spill, bad, seed=seed, policies=policies,
                        replace=replace, progress=progress, started=started)
 
 
-def _import(engine: Engine, read: Reader, paths: list[str], spill: _Spill, bad: _Bad, *,
-            seed: int, policies: PolicyConfig | None, replace: bool,
+def _import(engine: Engine, paths: list[str], tree: Tree, expected: int, spill: _Spill,
+            bad: _Bad, *, seed: int, policies: PolicyConfig | None, replace: bool,
             progress: ImportProgress | None, started: float) -> ImportReport:
-    tree, expected = _survey(read, paths, bad, spill, progress)
+    """Pass 2 and the rest, once pass 1 has read the files."""
     if expected == 0:
         first = f"; first: {bad.rows[0].where}: {bad.rows[0].reason}" if bad.rows else ""
         raise ImportFailed(f"no usable product in {', '.join(paths)} ({bad.count:,} bad "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from mcp_shop.ids import VARIANTS_PER_PRODUCT
@@ -168,13 +169,18 @@ def encode(prep: Prepared, pk: int, category_id: int, specs: dict[str, dict[str,
         lo = price if lo < 0 else min(lo, price)
         hi = max(hi, price)
         sku = sku.strip()[:100] or f"{key[:80]}-{position}"
-        options = dict(zip(option_names, values, strict=True))
-        vrows.append((base + position, pk, position, sku, _json(options), price, stock))
+        options = _json(dict(zip(option_names, values, strict=True))) if values else "{}"
+        vrows.append((base + position, pk, position, sku, options, price, stock))
     final = final_sale if isinstance(final_sale, bool) else syn_final
     prow = (pk, title.strip(), " ".join(brand.split())[:200], category_id,
-            description[:_MAX_TEXT], _json(attrs), _json(list(option_names)), rating, count,
+            description[:_MAX_TEXT], _json(attrs), _names(option_names), rating, count,
             lo, hi, in_stock, final)
     return prow, vrows
+
+
+@lru_cache(maxsize=4096)
+def _names(option_names: tuple[str, ...]) -> str:
+    return _json(list(option_names))
 
 
 def _count_ok(count: Any) -> bool:

@@ -218,3 +218,20 @@ def test_fuzz_never_crashes_or_leaves_a_partial_catalog(backend: str, tmp_path: 
         finally:
             gen.close()
     assert outcomes["imported"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+def test_parsing_in_a_child_process_gives_the_same_catalog(tmp_path: Path) -> None:
+    path = str(write_fixture(tmp_path / "meta.jsonl"))
+    got = []
+    for name, child in (("here", False), ("child", True)):
+        (tmp_path / name).mkdir()
+        gen = engine_for("sqlite", tmp_path / name, None)
+        engine = next(gen)
+        report = import_catalog(engine, "amazon", [path, path], seed=9, child=child)
+        got.append((report.info.fingerprint, report.bad_count,
+                    [(str(b.where), b.reason) for b in report.bad_rows]))
+        with pytest.raises(ImportFailed, match=r"meta\.jsonl:3: product 'B0HEAD3' has no"):
+            import_catalog(engine, "amazon", [path], strict=True, replace=True, child=child)
+        gen.close()
+    assert got[0] == got[1]
+    assert got[0][1] == 5 + 9  # the second copy repeats every key: 4 more bad rows
