@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from mcp_shop.importers.gmc_items import Item, looks_like_xml, tsv_items, xml_items
 from mcp_shop.importers.records import BadRow, SourceProduct, SourceVariant, Where
 from mcp_shop.importers.taxonomy import first_type, taxonomy_path
-from mcp_shop.importers.text import html_to_text, parse_price
+from mcp_shop.importers.text import detect_encoding, html_to_text, parse_price
 
 __all__ = ["MAX_BUFFERED", "read"]
 
@@ -50,14 +50,15 @@ def _group(item: Item) -> str:
 
 def read(path: str) -> Iterator[SourceProduct | BadRow]:
     """The products of a Merchant Center feed: one per item group, one per ungrouped item."""
-    items: Callable[[str], Iterator[Item | BadRow]] = (
-        xml_items if looks_like_xml(path) else tsv_items)
-    sizes: Counter[str] = Counter(g for it in items(path)
+    encoding = detect_encoding(path)  # one scan of the bytes, not one per reading
+    items: Callable[[str, str], Iterator[Item | BadRow]] = (
+        xml_items if looks_like_xml(path, encoding) else tsv_items)
+    sizes: Counter[str] = Counter(g for it in items(path, encoding)
                                   if isinstance(it, Item) and (g := _group(it)))
     open_groups: dict[str, list[Item]] = {}
     buffered = 0
     written: set[str] = set()  # groups written before all their items came
-    for it in items(path):
+    for it in items(path, encoding):
         if isinstance(it, BadRow):
             yield it
             continue

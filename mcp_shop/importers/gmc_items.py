@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import IO
 from xml.parsers import expat
 
@@ -22,6 +23,7 @@ G_NS = "http://base.google.com/ns/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MAX_CHARS = 1 << 16  # characters kept of one value (a description longer than this is cut)
 MAX_VALUES = 32  # values kept of one repeated attribute
+MAX_FIELDS = 256  # attributes kept of one item
 _CHUNK = 1 << 16
 _PLAIN = {"summary": "description", "content": "description"}  # Atom's names
 
@@ -41,12 +43,13 @@ class Item:
 
     def add(self, name: str, value: str) -> None:
         value = value.strip()
-        if value:
+        if value and (name in self.fields or len(self.fields) < MAX_FIELDS):
             values = self.fields.setdefault(name, [])
             if len(values) < MAX_VALUES:
                 values.append(value[:MAX_CHARS])
 
 
+@lru_cache(maxsize=4096)
 def attribute_name(raw: str) -> str:
     """A feed attribute's name as this reader keys it: 'g:Item Group ID' -> 'item_group_id'."""
     name = " ".join(raw.replace("\ufeff", "").split()).lower()
@@ -75,9 +78,9 @@ def parse_details(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def looks_like_xml(path: str) -> bool:
+def looks_like_xml(path: str, encoding: str | None = None) -> bool:
     """Whether the file's first non-blank character is '<' (looked for in its first 64 KiB)."""
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         head = fh.read(_CHUNK)
     return head.lstrip("\ufeff \t\r\n").startswith("<")
 
@@ -93,10 +96,10 @@ def _header(fh: IO[str]) -> tuple[int, list[str], str]:
     return max(line, 1), [], "\t"
 
 
-def tsv_items(path: str) -> Iterator[Item | BadRow]:
+def tsv_items(path: str, encoding: str | None = None) -> Iterator[Item | BadRow]:
     """The items of a delimited feed; a shifted row (more non-empty cells than the header)
     is a bad row, a short row's missing cells are empty."""
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         first, header, delimiter = _header(fh)
         names = [attribute_name(h) for h in header]
         if "id" not in names:
@@ -240,11 +243,11 @@ class _Feed:
         yield from done
 
 
-def xml_items(path: str) -> Iterator[Item | BadRow]:
+def xml_items(path: str, encoding: str | None = None) -> Iterator[Item | BadRow]:
     """The items of an RSS 2.0 or Atom feed; XML that stops being well-formed ends the read
     with one bad row (the items before it are kept)."""
     feed = _Feed(path)
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         while True:
             chunk = fh.read(_CHUNK)
             try:
