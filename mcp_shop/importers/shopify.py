@@ -16,13 +16,14 @@ Grams`` of the first variant (a ``Weight`` attribute), ``Gift Card`` (final sale
 ``Product Category``, ``Variant Inventory Qty`` or ``Status`` are read as well.
 
 Decisions: ``draft`` and ``archived`` products are not for sale and are skipped without a
-bad-row report (there is nothing wrong with them). A row with more non-empty cells than the
-header (a shifted row) is a bad row; a shorter row's missing cells are empty. A price that
-is present but not a price makes its variant row bad (the product keeps its other
-variants); an empty price lets the import use the product's lowest price. A handle whose
-rows come again after another handle cannot be merged while streaming: that later block is
-one bad row ("duplicate handle, first at line N") and skipped. Variant metafields, images,
-SEO fields and barcodes are ignored.
+bad-row report (there is nothing wrong with them); ``Published`` (online-store visibility)
+is not read, so an older export without ``Status`` imports every product. A row with more
+non-empty cells than the header (a shifted row) is a bad row; a shorter row's missing cells
+are empty. A price that is present but not a price makes its variant row bad (the product
+keeps its other variants); an empty price lets the import use the product's lowest price.
+A handle whose rows come again after another handle cannot be merged while streaming: that
+later block is one bad row ("duplicate handle, first at line N") and skipped. Variant
+metafields, images, SEO fields and barcodes are ignored.
 """
 
 from __future__ import annotations
