@@ -1,6 +1,7 @@
 """OpenEnv's conventional entry points for the shop env, both the server of ``shop-episodes
-serve-env``: ``app`` (the manifest's ``app``; ``uvicorn episodes.openenv_env.server:app``) and
-``main`` (``python -m episodes.openenv_env.server [serve-env options]``).
+serve-env``: ``app`` (``uvicorn episodes.openenv_env.server:app``) and ``main`` (``python -m
+episodes.openenv_env.server [serve-env options]``). ``deploy/shop_env`` (the env in OpenEnv's
+layout: manifest, ``server/app.py``, ``uv.lock``, image) serves these two.
 
 ``app`` opens nothing at import: it builds the server on its first event (the lifespan
 startup) from serve-env's options in ``$SHOP_ENV_ARGS``, e.g.

@@ -3,13 +3,13 @@ tooling: whole episodes of the gold solution through ``EnvClient`` (``ShopEnv``,
 session, given an ``http://`` or a ``ws://`` URL, async and sync) and through the plain-HTTP
 routes (answers parsed with OpenEnv's response models) score exactly like ``shop-episodes run
 --agent oracle`` on the same tasks; concurrent sessions; a WebSocket that goes away releases its
-episode; OpenEnv's runtime validator passes; the manifest names our classes."""
+episode; OpenEnv's runtime validator passes (the env directory and its manifest:
+test_openenv_deploy.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -24,8 +24,6 @@ from verifiers.types import TaskSpec
 # the module's fixtures, shared with test_openenv_errors.py
 oe_db, oe_tasks, oe_tasks_file = served.oe_db, served.oe_tasks, served.oe_tasks_file
 by_run, oe_server = served.by_run, served.oe_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _same_as_run(result: Any, want: dict[str, Any]) -> None:
@@ -186,44 +184,3 @@ def test_openenv_runtime_validator_passes(oe_server: str) -> None:
     schema = httpx2.get(f"{oe_server}/schema", timeout=30).json()
     assert schema["action"] == ShopAction.model_json_schema()
     assert schema["observation"] == ShopObservation.model_json_schema()
-
-
-def test_the_manifest_names_our_classes_and_the_dockerfile_serves_its_port() -> None:
-    """openenv.yaml read as OpenEnv reads it: its name gives, by OpenEnv's own naming rules,
-    exactly our client, action and observation classes (loaded by OpenEnv's EnvironmentInfo
-    from our client module); its app is an importable ASGI app; the Dockerfile serves the
-    manifest's port and checks /health."""
-    import importlib
-
-    import yaml
-    from openenv.auto._discovery import (
-        EnvironmentInfo,
-        _infer_class_name,
-        _normalize_env_name,
-    )
-
-    from episodes.openenv_env import ENV_NAME
-
-    manifest = yaml.safe_load((ROOT / "openenv.yaml").read_text())
-    assert manifest["spec_version"] == 1 and manifest["name"] == ENV_NAME
-    assert (manifest["type"], manifest["runtime"]) == ("space", "fastapi")
-    name = _normalize_env_name(manifest["name"])
-    info = EnvironmentInfo(
-        env_key=name.removesuffix("_env"), name=name, package_name="mcp-shop", version="0",
-        description=manifest["description"], client_module_path="episodes.openenv_env.client",
-        client_class_name=_infer_class_name(name, "client"),
-        action_class_name=_infer_class_name(name, "action"),
-        observation_class_name=_infer_class_name(name, "observation"),
-        default_image=f"{name.replace('_', '-')}:latest", spec_version=1, manifest=manifest)
-    assert info.get_client_class() is ShopEnv
-    assert info.get_action_class() is ShopAction
-    assert info.get_observation_class() is ShopObservation
-
-    module, attr = manifest["app"].split(":")
-    app = getattr(importlib.import_module(module), attr)
-    assert callable(app)
-
-    docker = (ROOT / "Dockerfile").read_text()
-    port = manifest["port"]
-    assert f"EXPOSE {port}" in docker and f"--port {port}" in docker
-    assert f"localhost:{port}/health" in docker and "shop-episodes serve-env" in docker
