@@ -92,7 +92,7 @@ def _item(obj: dict[str, Any], where: Where) -> SourceProduct | BadRow:
 def read(path: str) -> Iterator[SourceProduct | BadRow]:
     """The items of an Amazon metadata file (``.jsonl`` or ``.jsonl.gz``), one per line;
     a line that is not a JSON object (a truncated last line, garbage) is a bad row."""
-    with open_text(path) as fh:
+    with open_text(path, encoding="utf-8") as fh:  # JSON text is UTF-8 (RFC 8259)
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
