@@ -235,3 +235,42 @@ def test_parsing_in_a_child_process_gives_the_same_catalog(tmp_path: Path) -> No
         gen.close()
     assert got[0] == got[1]
     assert got[0][1] == 5 + 9  # the second copy repeats every key: 4 more bad rows
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mcp_shop.cli import main
+
+    path = str(write_fixture(tmp_path / "meta.jsonl"))
+    db = f"sqlite:///{tmp_path / 'shop.db'}"
+    report = tmp_path / "bad.tsv"
+    assert main(["import", "--format", "amazon", path, "--db", db, "--seed", "4",
+                 "--bad-rows", str(report)]) == 0
+    out = capsys.readouterr()
+    assert "Imported 4 products, 4 variants, 7 categories from 1 file(s)" in out.out
+    assert "5 bad row(s) skipped (all in" in out.out
+    assert f"{path}:3: product 'B0HEAD3' has no usable price" in out.out
+    assert (tmp_path / "shop.db.search").is_dir()  # the search index was built
+    lines = report.read_text().splitlines()
+    assert lines[0] == "file\tline\treason" and len(lines) == 6
+    assert lines[1].startswith(f"{path}\t3\tproduct 'B0HEAD3' has no usable price")
+
+    def error(argv: list[str], code: int) -> str:
+        assert main(argv) == code
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+        assert len(err) == 1
+        return err[0]
+
+    assert "already holds an imported catalog of 4 products" in error(
+        ["import", "--format", "amazon", path, "--db", db], 2)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert "bad row at " + path + ":3" in error(
+        ["import", "--format", "amazon", path, "--db", other, "--strict"], 1)
+    assert "is not a file" in error(
+        ["import", "--format", "amazon", path + ".nope", "--db", other], 2)
+    policies = tmp_path / "p.toml"
+    policies.write_text("[default]\nwindow_days = -1\n")
+    assert "default.window_days: Input should be greater than or equal to 0" in error(
+        ["import", "--format", "amazon", path, "--db", other, "--policies", str(policies)], 2)
+    assert main(["import", "--format", "amazon", path, "--db", db, "--replace",
+                 "--no-index"]) == 0
+    assert "Imported 4 products" in capsys.readouterr().out
