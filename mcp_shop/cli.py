@@ -186,12 +186,7 @@ def _check_port(host: str, port: int) -> None:
         return
     from mcp_shop.server.http_app import bind
 
-    try:
-        bind(host, port).close()
-    except OSError as exc:
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose a free "
-                      "--port (0 picks one) and a --host of this machine (127.0.0.1, "
-                      "0.0.0.0)") from None
+    bind(host, port).close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

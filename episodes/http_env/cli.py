@@ -58,8 +58,8 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     from episodes.http_env.protocol import MAX_BODY_BYTES
     from mcp_shop.server.http_app import bind
 
+    sock = bind(args.host, args.port)  # a port in use is said before the shop is opened
     app, n_tasks = app_from_args(args)
-    sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     _say(f"serving the episode env at http://{shown}:{port} (OpenEnv: WebSocket /ws, "
@@ -83,13 +83,12 @@ _port = bounded_int(0, 65535, what="a port (0 to 65535)")
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
-    from mcp_shop.db import DEFAULT_DB_URL
+    from mcp_shop.cli_support import add_db_option
 
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default "
                    f"{DEFAULT_PORT}; 0 picks a free one, printed on stderr)")
-    p.add_argument("--db", default=DEFAULT_DB_URL, help="shop database URL (default: "
-                   f"{DEFAULT_DB_URL}; the catalog is generated on first use)")
+    add_db_option(p, note="; the catalog is generated on first use")
     p.add_argument("--catalog-seed", type=int, default=0, help="catalog seed (default 0)")
     p.add_argument("--catalog-size", type=_positive, default=10_000,
                    help="products in the catalog (default 10,000)")

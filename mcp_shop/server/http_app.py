@@ -87,15 +87,22 @@ def _health(server: ShopServer) -> Callable[[Request], Awaitable[Response]]:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: an ephemeral port)."""
+    """A listening TCP socket on ``host:port`` (port 0: an ephemeral port); a port in use or
+    a host not of this machine is an ``OSError`` that says what to choose instead."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
     # says TCP, and without it small keep-alive responses wait ~40 ms for delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host.strip("[]"), port))
-    sock.listen(2048)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose a free "
+                      "--port (0 picks one) and a --host of this machine (127.0.0.1, "
+                      "0.0.0.0)") from None
     sock.set_inheritable(True)
     return sock
 

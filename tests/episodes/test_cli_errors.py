@@ -116,8 +116,7 @@ def test_mcp_shop_db_is_the_default(db: str, tmp_path: Path, monkeypatch: pytest
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
-        if command != "serve-env":  # serve-env's options are episodes.http_env's
-            assert "$MCP_SHOP_DB" in text and db in text, command
+        assert "$MCP_SHOP_DB" in text and db in text, command
 
 
 # -- options checked before any work ----------------------------------------------------------
@@ -228,3 +227,18 @@ def test_audit_refuses_an_unknown_agent_before_any_work(tmp_path: Path,
     with pytest.raises(SystemExit):
         cli.main(["audit", "--help"])
     assert "episodes in flight" in " ".join(capsys.readouterr().out.split())
+
+
+def test_serve_env_refuses_a_port_in_use_before_opening_the_shop(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    url, path = _unbuilt(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve-env", "--port", str(port), "--db", url, *SHOP]) == 2
+    text = " ".join(capsys.readouterr().err.split())
+    assert f"cannot listen on 127.0.0.1:{port}" in text and "--port" in text
+    assert "Traceback" not in text and not path.exists()
