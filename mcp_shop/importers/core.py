@@ -40,9 +40,10 @@ from mcp_shop.importers.catalog_tree import Layout, layout
 from mcp_shop.importers.formats import Reader, reader
 from mcp_shop.importers.parse import ImportFailed, Parsed, parse
 from mcp_shop.importers.policy_config import PolicyConfig, build_policies
-from mcp_shop.importers.records import BadRow
+from mcp_shop.importers.records import BadRow, Where
 from mcp_shop.importers.rows import Prepared, encode
 from mcp_shop.importers.stats import Tree
+from mcp_shop.importers.text import clean_text
 from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Variant
 from mcp_shop.policies import Policies
 from mcp_shop.shop_policies import forget_policies
@@ -85,6 +86,8 @@ class _Bad:
         self.count = 0
 
     def __call__(self, row: BadRow) -> None:
+        row = BadRow(Where(clean_text(str(row.where.file)), row.where.line),
+                     clean_text(str(row.reason)))
         if self.strict:
             raise BadRowStop(f"bad row at {row.where}: {row.reason} (--strict stops at the "
                                "first bad row; nothing was written)", where=str(row.where))

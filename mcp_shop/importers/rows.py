@@ -13,7 +13,7 @@ from mcp_shop.ids import VARIANTS_PER_PRODUCT
 from mcp_shop.importers import synth
 from mcp_shop.importers.records import SourceProduct, SourceVariant
 from mcp_shop.importers.stats import parse_bool, parse_number, snake_name
-from mcp_shop.importers.text import MAX_PRICE_CENTS
+from mcp_shop.importers.text import MAX_PRICE_CENTS, clean_text
 
 __all__ = ["MAX_STOCK", "Prepared", "clean_attributes", "encode", "prepare"]
 
@@ -28,11 +28,12 @@ def _json(value: Any) -> str:
 
 
 def clean_attributes(attributes: dict[str, str]) -> dict[str, str]:
-    """Labels and values trimmed; empty ones and non-strings dropped."""
+    """Labels and values trimmed and storable (:func:`clean_text`); empty ones and
+    non-strings dropped."""
     out: dict[str, str] = {}
     for label, value in attributes.items():
         if isinstance(label, str) and isinstance(value, str):
-            label, value = label.strip(), value.strip()[:_MAX_ATTR]
+            label, value = clean_text(label.strip()), clean_text(value.strip()[:_MAX_ATTR])
             if label and value:
                 out[label] = value
     return out
@@ -76,20 +77,22 @@ def prepare(p: SourceProduct) -> tuple[Prepared | None, list[str]]:
     """
     if not isinstance(p.key, str) or not p.key.strip():
         return None, ["no product key (handle, id or parent_asin)"]
+    key = clean_text(p.key)
     if not isinstance(p.title, str) or not p.title.strip():
-        return None, [f"product {p.key!r} has no title"]
+        return None, [f"product {key!r} has no title"]
     if not p.variants:
         return None, [f"product {p.key!r} has no variants"]
     names: list[str] = []
     for n in p.option_names or tuple(k for v in p.variants[:1] for k in v.options):
-        n = " ".join(str(n).split())
+        n = clean_text(" ".join(str(n).split()))
         if n and n not in names:
             names.append(n)
     problems: list[str] = []
     seen: set[tuple[str, ...]] = set()
     kept: list[tuple[tuple[str, ...], SourceVariant]] = []
     for i, v in enumerate(p.variants, 1):
-        values = tuple(" ".join(str(v.options.get(n) or "").split()) for n in names)
+        values = tuple(clean_text(" ".join(str(v.options.get(n) or "").split()))
+                       for n in names)
         if not all(values):
             missing = ", ".join(n for n, x in zip(names, values, strict=True) if not x)
             problems.append(f"product {p.key!r}: variant {i} has no value for {missing}; "
@@ -108,9 +111,10 @@ def prepare(p: SourceProduct) -> tuple[Prepared | None, list[str]]:
         return None, [f"product {p.key!r} has no usable price (a positive amount such as "
                       "19.99 on at least one variant)"]
     low = min(prices)
-    variants = tuple((values, str(v.sku or ""), _price(v) or low, v.stock, v.available)
-                     for values, v in kept)
-    return Prepared(p.key, p.title, str(p.brand or ""), str(p.description or ""), tuple(names),
+    variants = tuple((values, clean_text(str(v.sku or "")), _price(v) or low, v.stock,
+                      v.available) for values, v in kept)
+    return Prepared(key, clean_text(p.title), clean_text(str(p.brand or "")),
+                    clean_text(str(p.description or "")), tuple(names),
                     variants, clean_attributes(p.attributes), p.rating, p.rating_count,
                     p.final_sale), problems
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mcp_shop.importers.text import clean_text
+
 __all__ = ["AttrStats", "GENERAL", "MAX_DEPTH", "NO_PATH", "Node", "Tree", "parse_bool",
            "parse_number", "slugify", "snake_name", "spec_for"]
 
@@ -134,8 +136,8 @@ class Tree:
     def clean_path(path: tuple[str, ...]) -> tuple[str, ...]:
         """The path as the catalog keeps it: names trimmed (no '>'), blanks dropped, at most
         ``MAX_DEPTH`` levels; ``NO_PATH`` when nothing is left."""
-        names = tuple(n for n in (" ".join(str(p).replace(">", "-").split())[:_NAME_CUT]
-                                  for p in path) if n)
+        names = tuple(n for n in (clean_text(" ".join(str(p).replace(">", "-").split()))
+                                  [:_NAME_CUT] for p in path) if n)
         return names[:MAX_DEPTH] or NO_PATH
 
     def add(self, path: tuple[str, ...], attributes: dict[str, str]) -> None:

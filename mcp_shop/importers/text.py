@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-__all__ = ["MAX_PRICE_CENTS", "detect_encoding", "html_to_text", "open_text", "parse_price",
-           "split_path"]
+__all__ = ["MAX_PRICE_CENTS", "clean_text", "detect_encoding", "html_to_text", "open_text",
+           "parse_price", "split_path"]
 
 MAX_PRICE_CENTS = 100_000_000_000  # a billion dollars: anything above is not a shop price
 _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
@@ -31,6 +31,18 @@ def _tag(m: re.Match[str]) -> str:
     if name == "li" and not m.group(1):
         return "\n- "
     return "\n" if name in _BLOCK else ""
+
+
+def clean_text(text: str) -> str:
+    """``text`` as a database can store it: NUL characters dropped (PostgreSQL text cannot
+    hold them) and lone surrogates (valid in JSON escapes, not in UTF-8) replaced by U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def html_to_text(text: str | None) -> str:

@@ -4,11 +4,14 @@ variants, typed attributes, synthesis, bad rows, one transaction, policies."""
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, text
 
 from mcp_shop.catalog import build_catalog, load_catalog_info
@@ -304,3 +307,50 @@ def test_generated_catalogs_keep_the_default_policies(tmp_path: Path) -> None:
     assert load_policies(engine) is DEFAULT_POLICIES
     assert Shop(engine).policies is DEFAULT_POLICIES
     gen.close()
+
+
+_TEXT = st.text(max_size=12)  # any code point: NUL, lone surrogates, emoji, '>' ...
+_VARIANT = st.builds(
+    SourceVariant, sku=_TEXT,
+    options=st.dictionaries(st.sampled_from(["Size", "Farbe", ""]), _TEXT, max_size=2),
+    price_cents=st.one_of(st.none(), st.integers(-10, 10**13)),
+    stock=st.one_of(st.none(), st.integers(-5, 10**9), st.booleans()),
+    available=st.one_of(st.none(), st.booleans()))
+_PRODUCT = st.builds(
+    SourceProduct, key=st.sampled_from(["a", "b", "c", "", " "]) | _TEXT,
+    where=st.just(Where("f.src", 1)), title=_TEXT, brand=_TEXT, description=_TEXT,
+    category_path=st.lists(st.sampled_from(["A", "B", "A > B", "", "Ünï"]) | _TEXT,
+                           max_size=8).map(tuple),
+    attributes=st.dictionaries(_TEXT, st.sampled_from(["yes", "2 kg", "3", "x"]) | _TEXT,
+                               max_size=4),
+    option_names=st.lists(st.sampled_from(["Size", "Farbe"]), max_size=2).map(tuple),
+    variants=st.lists(_VARIANT, max_size=4).map(tuple),
+    rating=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+    rating_count=st.one_of(st.none(), st.integers(-3, 10**12)),
+    final_sale=st.one_of(st.none(), st.booleans()))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(_PRODUCT | st.builds(BadRow, st.just(Where("f.src", 2)), _TEXT),
+                        max_size=6))
+def test_any_records_give_a_whole_catalog_or_none(records: list, tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    src = folder / "f.src"
+    src.write_text("x")
+    gen = engine_for("sqlite", folder, None)
+    engine = next(gen)
+    try:
+        report = import_catalog(engine, reader_of(records), [str(src)], seed=1)
+    except ImportFailed:
+        event("refused")
+        assert _catalog_rows(engine) == [0, 0, 0, 0, 0]
+    else:
+        event("imported")
+        info = report.info
+        assert _catalog_rows(engine) == [1, info.category_count, info.product_count,
+                                         info.variant_count, 1]
+        Shop(engine).search(Shop(engine).open_session(seed=0).session_id,
+                            SearchQuery(text="a", page_size=5))
+    finally:
+        gen.close()
