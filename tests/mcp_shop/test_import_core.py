@@ -354,3 +354,15 @@ def test_any_records_give_a_whole_catalog_or_none(records: list, tmp_path: Path)
                             SearchQuery(text="a", page_size=5))
     finally:
         gen.close()
+
+
+def test_same_fingerprint_on_both_backends(tmp_path: Path, src: str,
+                                           pg_reason: str | None) -> None:
+    prints = []
+    for backend in ("sqlite", "postgresql"):
+        (tmp_path / backend).mkdir()
+        gen = engine_for(backend, tmp_path / backend, pg_reason)
+        engine = next(gen)
+        prints.append(import_catalog(engine, reader_of(RECORDS), [src], seed=8).info.fingerprint)
+        gen.close()
+    assert prints[0] == prints[1]
