@@ -155,8 +155,10 @@ def generate_task(shop: Shop, family: str, difficulty: int, seed: int, *,
     from episodes.families.support import family_support
 
     support = family_support(ctx.vocab)[family]
-    if not support.supported:
-        raise UnsupportedFamily(family, support.reason)
+    if not support.at(difficulty):
+        raise UnsupportedFamily(family, support.reason if not support.supported else
+                                f"{support.reason} (difficulty {difficulty}; supported: "
+                                f"{', '.join(map(str, support.difficulties))})")
     return _fit_limits(_show_before_use(ctx, _GENERATORS[family](ctx)))
 
 

@@ -79,8 +79,8 @@ def generate_multi(ctx: GenContext) -> TaskSpec:
     from episodes.families.support import family_support
 
     support = family_support(ctx.vocab)
-    firsts = [f for f in FIRST if support[f].supported]
-    pool = [f for f in SECOND if support[f].supported]
+    firsts = [f for f in FIRST if support[f].at(ctx.difficulty)]
+    pool = [f for f in SECOND if support[f].at(ctx.difficulty)]
     for _attempt in range(20):
         first_family = ctx.rng.choice(firsts)
         seconds = ctx.rng.sample(pool, more)

@@ -245,11 +245,25 @@ def _omitted(ctx: GenContext, share: float | None = None) -> bool:
     return ctx.rng.random() < (ctx.params.omitted_share if share is None else share)
 
 
+def _outside(ctx: GenContext, avoid: set[str], fits: Callable[[LeafVocab], bool] | None = None
+             ) -> set[str]:
+    """The leaves a pick must avoid: ``avoid`` (the history's and the order's leaves, so that
+    a description names one line only), unless no stocked leaf that ``fits`` lies outside it.
+    Then nothing is avoided: a small catalog whose seeded history covers every such leaf still
+    makes tasks, and the order id tells the lines apart."""
+    if any(leaf.products and leaf.slug not in avoid and (fits is None or fits(leaf))
+           for leaf in ctx.vocab.leaves):
+        return avoid
+    return set()
+
+
 def _fillers(ctx: GenContext, count: int, avoid: set[str]) -> list[tuple[ProductView, int]]:
     """Other lines of the target order: products of other leaf categories."""
     out: list[tuple[ProductView, int]] = []
     for _ in range(count):
-        view = ctx.pick(lambda v: v.category_slug not in avoid, what="a filler product")
+        blocked = _outside(ctx, avoid)
+        view = ctx.pick(lambda v, b=blocked: v.category_slug not in b,  # type: ignore[misc]
+                        what="a filler product")
         avoid.add(view.category_slug)
         out.append((view, ctx.rng.choice([1, 1, 2])))
     return out

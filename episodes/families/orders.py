@@ -44,6 +44,7 @@ from episodes.families.order_parts import (  # noqa: F401 (re-exported)
     _omitted,
     _opening,
     _order_lines,
+    _outside,
     _past,
     _place,
     _plural,
@@ -65,6 +66,7 @@ from episodes.families.order_parts import (  # noqa: F401 (re-exported)
 )
 from episodes.families.phrases import PERSONAS, join_words, options_phrase
 from episodes.families.telling import fact, tell
+from episodes.families.vocabulary import LeafVocab
 from episodes.generate import GenContext, register
 from episodes.preview import FIRST_ORDER_NUMBER, Built, preview_world
 from episodes.world import sandbox
@@ -139,14 +141,16 @@ def _since_delivery(ctx: GenContext, branch: str, rule: ReturnRule) -> float:
 # -- return -----------------------------------------------------------------------------------
 
 
-def _return_refusals(ctx: GenContext) -> dict[str, int]:
-    """{refusal branch: weight} of the return and exchange tasks this catalog can make: a
-    closed window always; a final-sale item where some returnable leaf holds one; a
-    non-returnable category ('grocery') where some stocked leaf's rule forbids returns."""
+def _return_refusals(ctx: GenContext, *, exchange: bool = False) -> dict[str, int]:
+    """{refusal branch: weight} of the return (``exchange``: exchange) tasks this catalog can
+    make: a closed window always; a final-sale item where some returnable leaf holds one (one
+    with swappable variants for an exchange); a non-returnable category ('grocery') where some
+    stocked leaf's rule forbids returns."""
     policies = ctx.shop.policies
     leaves = [x for x in ctx.vocab.leaves if x.products]
     out = {"window": 2}
-    if any(x.final_sale and policies.return_rule(x.slug).returnable for x in leaves):
+    if any((x.final_swaps if exchange else x.final_sale)
+           and policies.return_rule(x.slug).returnable for x in leaves):
         out["final_sale"] = 1
     if any(not policies.return_rule(x.slug).returnable for x in leaves):
         out["grocery"] = 1
@@ -154,6 +158,17 @@ def _return_refusals(ctx: GenContext) -> dict[str, int]:
 
 
 def _return_target(ctx: GenContext, branch: str, avoid: set[str]) -> ProductView:
+    rules = ctx.shop.policies
+
+    def fits(leaf: LeafVocab) -> bool:
+        ok = rules.return_rule(leaf.slug).returnable
+        if branch == "grocery":
+            return not ok
+        if branch == "final_sale":
+            return ok and leaf.final_sale > 0
+        return ok and leaf.products > leaf.final_sale
+
+    avoid = _outside(ctx, avoid, fits)
     pred: Callable[[ProductView], bool]
     if branch == "grocery":
         def pred(v: ProductView) -> bool:
@@ -191,9 +206,11 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     picked = [(target, variant, qty, ret_qty)]
     reason = rng.choice(_return_reasons(ctx, target))
     if proceed and n_lines >= 2 and p.constraints >= 4 and rng.random() < 0.4:
+        blocked = _outside(ctx, taken, lambda leaf: ctx.shop.policies.return_rule(
+            leaf.slug).window_days > since + 1 and leaf.products > leaf.final_sale)
         second = ctx.pick(lambda v: (not v.final_sale and _returnable(ctx, v)
                                      and _rule(ctx, v).window_days > since + 1
-                                     and v.category_slug not in taken),
+                                     and v.category_slug not in blocked),
                           what="a second returnable product")
         taken.add(second.category_slug)
         picked.append((second, rng.choice(second.variants), 1, 1))
@@ -356,11 +373,16 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     p, rng = ctx.params, ctx.rng
     seed, depth = ctx.session_seed(), p.history_depth
     avoid = _history_leaves(ctx, seed, depth)
-    refusals = {k: w for k, w in _return_refusals(ctx).items() if k != "grocery"}
+    refusals = {k: w for k, w in _return_refusals(ctx, exchange=True).items()
+                if k != "grocery"}
     branch = _branch(ctx, tuple(refusals), tuple(refusals.values()))
     proceed = branch == "ok"
     option = _shipping(ctx)
     want_final = branch == "final_sale"
+    rules = ctx.shop.policies
+    avoid = _outside(ctx, avoid, lambda leaf: (
+        rules.return_rule(leaf.slug).returnable
+        and (leaf.final_swaps if want_final else leaf.swaps) > 0))
     target = ctx.pick(lambda v: (v.final_sale == want_final and _returnable(ctx, v)
                                  and _exchangeable(ctx, v) and v.category_slug not in avoid),
                       what=f"a product with sizes or colours for a {branch} exchange")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
@@ -129,6 +129,8 @@ class LeafVocab:
         nouns: title nouns, the most common first ('Headphones', 'Headset').
         attrs: typed attributes; options: variant dimensions; products: product count;
         final_sale: how many of its products are final sale.
+        swaps, final_swaps: how many of its products (not final sale, final sale) have
+            variants an exchange can swap (differing in size or colour only, one in stock).
     """
 
     category_id: int
@@ -144,6 +146,8 @@ class LeafVocab:
     options: tuple[OptionDim, ...] = ()
     products: int = 0
     final_sale: int = 0
+    swaps: int = 0
+    final_swaps: int = 0
 
     def attr(self, name: str) -> AttrVocab | None:
         """The attribute named ``name`` (None if the leaf has none)."""
@@ -176,6 +180,8 @@ class CatalogVocabulary:
     leaves: tuple[LeafVocab, ...]
     departments: tuple[tuple[str, str], ...]
     kits: tuple[KitGroup, ...]
+    pickable: int = 0
+    """Products with a variant of two units or more in stock (cart lines can use them)."""
     _by_slug: dict[str, LeafVocab] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -272,23 +278,59 @@ def _attrs(specs: Sequence[Mapping[str, Any]]) -> tuple[AttrVocab, ...]:
     return tuple(out)
 
 
-def _scan_options(conn: Connection, limit: int) -> dict[int, dict[str, list[str]]]:
-    """{category id: {option name: values in first-seen order}} over the first ``limit``
-    variants."""
+@dataclass
+class _Scanned:
+    """One product as the variant scan saw it."""
+
+    category_id: int
+    final_sale: bool
+    variants: list[tuple[dict[str, str], int]] = field(default_factory=list)
+
+
+def _scan(conn: Connection, limit: int) -> dict[int, _Scanned]:
+    """{product id: its category, final-sale mark and (options, stock) of its variants} over
+    the first ``limit`` variants."""
     prod, var = Product.__table__.c, Variant.__table__.c  # type: ignore[attr-defined]
     rows = conn.execute(
-        select(prod.category_id, var.options)
+        select(var.product_id, prod.category_id, prod.final_sale, var.options, var.stock)
         .join_from(Variant.__table__, Product.__table__,  # type: ignore[attr-defined]
                    prod.id == var.product_id)
         .order_by(var.id).limit(limit)).all()
-    out: dict[int, dict[str, list[str]]] = {}
-    for cat, options in rows:
-        dims = out.setdefault(int(cat), {})
-        for name, value in (options or {}).items():
-            seen = dims.setdefault(str(name), [])
-            if str(value) not in seen:
-                seen.append(str(value))
+    out: dict[int, _Scanned] = {}
+    for pid, cat, final_sale, options, stock in rows:
+        item = out.get(pid)
+        if item is None:
+            item = out[pid] = _Scanned(int(cat), bool(final_sale))
+        item.variants.append(({str(k): str(v) for k, v in (options or {}).items()},
+                              int(stock or 0)))
     return out
+
+
+def _option_values(scanned: Mapping[int, _Scanned]) -> dict[int, dict[str, list[str]]]:
+    """{category id: {option name: values in first-seen order}}."""
+    out: dict[int, dict[str, list[str]]] = {}
+    for item in scanned.values():
+        dims = out.setdefault(item.category_id, {})
+        for options, _ in item.variants:
+            for name, value in options.items():
+                seen = dims.setdefault(name, [])
+                if value not in seen:
+                    seen.append(value)
+    return out
+
+
+def swappable(variants: Sequence[tuple[Mapping[str, str], int]], dims: Iterable[str]) -> bool:
+    """Whether some variants differ in one of ``dims`` only, one of them in stock (an
+    exchange can swap them)."""
+    for dim in dims:
+        groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for options, stock in variants:
+            if dim in options:
+                key = tuple(sorted((k, x) for k, x in options.items() if k != dim))
+                groups.setdefault(key, []).append(stock)
+        if any(len(g) >= 2 and any(x >= 1 for x in g) for g in groups.values()):
+            return True
+    return False
 
 
 def _options(dims: Mapping[str, list[str]]) -> tuple[OptionDim, ...]:
@@ -334,7 +376,8 @@ def read_vocabulary(conn: Connection, *, option_scan: int = 200_000) -> CatalogV
 
     generated = info["source"] == "generated"
     builtin = _builtin() if generated else {}
-    scanned = {} if generated else _scan_options(conn, option_scan)
+    scanned = _scan(conn, option_scan)
+    values = {} if generated else _option_values(scanned)
     prod = Product.__table__.c  # type: ignore[attr-defined]
     counts = {int(cat): (int(n), int(fs or 0)) for cat, n, fs in conn.execute(
         select(prod.category_id, func.count(), func.sum(case((prod.final_sale, 1), else_=0)))
@@ -346,17 +389,33 @@ def read_vocabulary(conn: Connection, *, option_scan: int = 200_000) -> CatalogV
         parent = by_id.get(c.parent_id) if c.parent_id is not None else None
         plural, singular, nouns = leaf_nouns(c.name)
         attrs = _attrs(c.attribute_specs or [])
-        options = _options(scanned.get(c.id, {}))
+        options = _options(values.get(c.id, {}))
         leaf = LeafVocab(category_id=c.id, slug=c.slug, name=c.name, path=c.path,
                          department=root(c).slug, group=parent.slug if parent else "",
                          plural=plural, singular=singular, nouns=nouns, attrs=attrs,
                          options=options, products=counts.get(c.id, (0, 0))[0],
                          final_sale=counts.get(c.id, (0, 0))[1])
         leaves.append(builtin[c.slug](leaf) if c.slug in builtin else leaf)
+    leaves = _with_swaps(leaves, scanned)
     departments = tuple((c.slug, c.name) for c in cats if c.parent_id is None)
     kits = _builtin_kits(leaves) if generated else _kits(leaves, by_id)
+    pickable = sum(1 for item in scanned.values() if max(x for _, x in item.variants) >= 2)
     return CatalogVocabulary(source=info["source"], fingerprint=info["fingerprint"],
+                             pickable=pickable,
                              leaves=tuple(leaves), departments=departments, kits=kits)
+
+
+def _with_swaps(leaves: Sequence[LeafVocab], scanned: Mapping[int, _Scanned]
+                ) -> list[LeafVocab]:
+    """``leaves`` with their counts of products an exchange can swap (final sale or not)."""
+    counts: dict[int, list[int]] = {}
+    dims = {leaf.category_id: [o.name for o in leaf.options if o.role] for leaf in leaves}
+    for item in scanned.values():
+        if swappable(item.variants, dims.get(item.category_id, ())):
+            pair = counts.setdefault(item.category_id, [0, 0])
+            pair[int(item.final_sale)] += 1
+    return [replace(leaf, swaps=counts.get(leaf.category_id, [0, 0])[0],
+                    final_swaps=counts.get(leaf.category_id, [0, 0])[1]) for leaf in leaves]
 
 
 def _kits(leaves: Sequence[LeafVocab], by_id: Mapping[int, _Row]) -> tuple[KitGroup, ...]:
