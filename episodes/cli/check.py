@@ -34,8 +34,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         db=args.db, catalog_seed=args.catalog_seed, catalog_size=args.catalog_size)
     agent = build_agent(run_args)
     shop = open_shop(args)
-    jobs = [(f, d, args.seed * 100_003 + s) for f in fams for d in diffs
-            for s in range(args.seeds)]
+    from episodes.families.support import split_supported
+
+    jobs, skipped = split_supported(shop, [(f, d, args.seed * 100_003 + s) for f in fams
+                                           for d in diffs for s in range(args.seeds)])
+    for note in skipped:
+        output.err.print(note)
     writer = RolloutWriter(args.out, trials=1)
     try:
         tasks = []

@@ -86,7 +86,11 @@ def iter_tasks(args: argparse.Namespace, shop: Any) -> Iterator[Any]:
 
     fams = parse_families(args.families or "all")
     diffs = parse_difficulty_range(args.difficulty or DEFAULT_DIFFICULTY)
-    jobs = plan(fams, diffs, args.episodes, args.seed or 0)
+    from episodes.families.support import split_supported
+
+    jobs, skipped = split_supported(shop, plan(fams, diffs, args.episodes, args.seed or 0))
+    for note in skipped:
+        output.err.print(note)
     with output.Bar("Generating tasks", len(jobs)) as advance:
         for family, difficulty, seed in jobs:
             yield generate_task(shop, family, difficulty, seed)

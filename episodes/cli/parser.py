@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--out", help="JSONL file (default: stdout); tasks are written as they "
                        "are generated")
     tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
+    tasks.add_argument("--supported", action="store_true", help="list which families the "
+                       "--db catalog supports (at which difficulties), and why not")
     tasks.add_argument("--format", choices=("tasks", "trl"), default="tasks",
                        help="tasks: TaskSpec JSONL (default); trl: dataset rows for "
                        "GRPOTrainer(environment_factory=ShopToolEnv), see episodes.trl_env")

@@ -39,6 +39,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(TaskSpec.model_json_schema(), indent=2))
         return 0
+    if args.supported:
+        from episodes.families.support import describe, shop_support
+
+        for support in shop_support(open_shop(args)).values():
+            print(describe(support))
+        return 0
     check_out(args.out)
     shop = open_shop(args)
     noun = "rows" if args.format == "trl" else "tasks"
