@@ -20,6 +20,7 @@ from episodes.agents.heuristic.products import (
     _variant_for,
 )
 from episodes.agents.heuristic.reading import _REJECTED, _agrees, _money
+from episodes.agents.heuristic.vocab import _builtin_only, _query_words
 
 
 class _Cart(_Discovery):
@@ -44,6 +45,10 @@ class _Cart(_Discovery):
                 b.quantity = int(bump_text.group(2))
             items += bumped
         items = [i for i in items if i.view is not None]
+        if not items and not removes and _builtin_only():  # brands unknown: another catalog?
+            yield from self._call("search_products", query=_query_words(body), page_size=10)
+            if not _builtin_only():
+                items = [i for i in (yield from self._items(body)) if i.view is not None]
         if not items and not removes:
             yield from self._discover(compare=False)
             return

@@ -5,6 +5,7 @@ and themes, built once from the catalog; and undoing the shopper's typos against
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -71,8 +72,81 @@ def _words_of(text: str) -> list[str]:
     return re.findall(r"[a-z']+", text.lower())
 
 
-@cache
+_CURRENT: ContextVar[_Vocab | None] = ContextVar("heuristic_catalog_vocab", default=None)
+"""The vocabulary of the catalog this episode plays on, once read over MCP (None: the
+generated catalog's, built in)."""
+
+
 def _vocab() -> _Vocab:
+    """The words of the catalog being played: read from its category tree over MCP when it
+    is not the generated catalog (``_use_tree``), else the built-in one."""
+    return _CURRENT.get() or _builtin()
+
+
+@cache
+def _builtin_paths() -> frozenset[str]:
+    """Category paths of the generated catalog ('Clothing > Accessories > Socks')."""
+    from episodes.families.vocabulary import generated_leaves
+
+    return frozenset(leaf.path for leaf in generated_leaves())
+
+
+def _builtin_only() -> bool:
+    """Whether the episode still plays with the generated catalog's words."""
+    return _CURRENT.get() is None
+
+
+def _foreign(hits: list[dict[str, Any]]) -> bool:
+    """Whether search hits show another catalog than the generated one (whose words are
+    not read yet)."""
+    return _builtin_only() and any(str(h.get("category", "")) not in _builtin_paths()
+                                   for h in hits)
+
+
+def _query_words(text: str) -> str:
+    """A search query from a message: its words that are not stop words."""
+    return " ".join(w for w in _words_of(text) if w not in _STOP)[:200]
+
+
+def _learn_brands(hits: list[dict[str, Any]]) -> None:
+    """Brands of search hits become shop words (another catalog's only: the generated
+    catalog's are built in); a brand is known by its first word ('Tallow & Wick': tallow)."""
+    v = _CURRENT.get()
+    if v is None:
+        return
+    for h in hits:
+        brand = str(h.get("brand") or "")
+        first = re.findall(r"[A-Za-z]+", brand)
+        if first and first[0].lower() not in v.brands:
+            v.brands[first[0].lower()] = brand
+            v.words.add(first[0].lower())
+
+
+def _use_tree(tree: dict[str, Any] | None) -> None:
+    """Play on with the catalog whose category tree (``list_categories``) is ``tree``: its
+    leaves' names and nouns ('Shirts & Tops': 'shirts', 'tops') name categories."""
+    from episodes.families.vocabulary import leaf_nouns
+
+    v = _Vocab()
+    v.words.update(_KEYWORDS)
+    v.words.update(_STOP)
+    stack = list((tree or {}).get("categories") or [])
+    while stack:
+        node = stack.pop()
+        stack.extend(node.get("children") or [])
+        if not node.get("is_leaf") or not isinstance(node.get("slug"), str):
+            continue
+        name = str(node.get("name") or "")
+        plural, _, nouns = leaf_nouns(name)
+        for noun in dict.fromkeys([plural.replace("&", " "), *(n.lower() for n in nouns)]):
+            v.categories.append((_rx(noun, plural=True), node["slug"], len(noun)))
+            v.words.update(_words_of(noun))
+    _add_fixes(v)
+    _CURRENT.set(v)
+
+
+@cache
+def _builtin() -> _Vocab:
     """Built once from the catalog's taxonomy and the shop's wording templates."""
     from episodes.families.phrases import attr_phrase, option_phrase
     from episodes.families.vocabulary import generated_leaves
@@ -124,6 +198,12 @@ def _vocab() -> _Vocab:
     v.words.update(t for t in v.themes)
     v.words.update(words("january february march april may june july august september "
                          "october november december"))
+    _add_fixes(v)
+    return v
+
+
+def _add_fixes(v: _Vocab) -> None:
+    """Map each one-typo form (a letter dropped, swapped or doubled) of a shop word to it."""
     first = ("size", "colour", "color", "under", "budget", "order", "return", "exchange",
              "cancel", "actually", "rather", "instead", "each", "total", "least", "rated")
     for word in [*first, *sorted(v.words)]:
@@ -135,7 +215,6 @@ def _vocab() -> _Vocab:
             if swapped != word:
                 v.fixes.setdefault(swapped, word)
             v.fixes.setdefault(word[:i] + word[i] + word[i:], word)  # a doubled letter
-    return v
 
 
 def _clean(text: str) -> str:
