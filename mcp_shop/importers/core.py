@@ -238,8 +238,8 @@ def _write(writer: Writer, spill: _Spill, lay: Layout,
         pk += 1
         prow, vs = encode(prep, pk, leaf, lay.specs[leaf], seed,
                           shares.get(lay.department_of[leaf], 0.0))
-        digest.update(repr(prow).encode("utf-8", "surrogatepass"))
-        digest.update(repr(vs).encode("utf-8", "surrogatepass"))
+        digest.update("\x1e".join(["\x1f".join(map(str, r)) for r in (prow, *vs)])
+                      .encode("utf-8", "surrogatepass") + b"\x1d")
         per_leaf[leaf] += 1
         variants += len(vs)
         prows.append(prow)

@@ -73,6 +73,14 @@ def parse_number(value: str) -> tuple[float, str] | None:
     return number, unit
 
 
+@lru_cache(maxsize=65536)
+def _kind(value: str) -> tuple[bool, str | None, bool]:
+    """(a boolean?, the unit when a number else None, a whole number?) of a value."""
+    num = parse_number(value)
+    return (parse_bool(value) is not None, None if num is None else num[1],
+            num is not None and num[0].is_integer())
+
+
 @dataclass
 class AttrStats:
     """What one attribute's values look like over one leaf's products."""
@@ -86,12 +94,12 @@ class AttrStats:
 
     def add(self, value: str) -> None:
         self.count += 1
-        if parse_bool(value) is not None:
+        is_bool, unit, integral = _kind(value)
+        if is_bool:
             self.bools += 1
-        num = parse_number(value)
-        if num is not None:
-            self.units[num[1]] += 1
-            if not num[0].is_integer():
+        if unit is not None:
+            self.units[unit] += 1
+            if not integral:
                 self.integral = False
         if self.values is not None:
             self.values[value] += 1
