@@ -10,7 +10,13 @@ from typing import Any
 
 from episodes.agents.heuristic.reading import _MORE
 from episodes.agents.heuristic.style import DEFAULT, Style
-from episodes.agents.heuristic.vocab import _clean, _foreign, _learn_brands, _use_tree
+from episodes.agents.heuristic.vocab import (
+    _builtin_only,
+    _clean,
+    _foreign,
+    _learn_brands,
+    _use_tree,
+)
 from episodes.controller import Action, Observation, ToolRequest
 
 Step = Generator[Action, Observation, Any]
@@ -54,7 +60,8 @@ class _Conversation:
                     self.views[res.content["product_id"]] = res.content
         if any(r[0] == "search_products" for r in reqs):
             hits = [h for x in out if isinstance(x, dict) for h in x.get("hits", [])]
-            if _foreign(hits):  # another catalog than the generated one: read its words
+            unknown = any(x is None for x in out) and "unknown category" in self.last_error
+            if _foreign(hits) or unknown and _builtin_only():  # another catalog: read its words
                 _use_tree((yield from self._call("list_categories", depth=4)))
             _learn_brands(hits)
         return out

@@ -25,7 +25,7 @@ from episodes.agents.heuristic.reading import (
     _category,
     _money,
 )
-from episodes.agents.heuristic.vocab import _STOP, _vocab, _words_of
+from episodes.agents.heuristic.vocab import _STOP, _known_slug, _vocab, _words_of
 
 
 class _Discovery(_Naming):
@@ -73,6 +73,11 @@ class _Discovery(_Naming):
                       "max_price_cents"):
             args.pop(relax, None)
             page = yield from self._call("search_products", **args)
+            if page is None and args.get("category") and not _known_slug(args["category"]):
+                crit.category = _category(" ".join(self.segment))  # the catalog's own words
+                args.pop("category")
+                args.update({"category": crit.category} if crit.category else {"query": text})
+                page = yield from self._call("search_products", **args)
             hits = [h for h in (page or {}).get("hits", [])
                     if h["product_id"] not in crit.exclude]
             if hits:

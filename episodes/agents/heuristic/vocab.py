@@ -103,6 +103,13 @@ def _foreign(hits: list[dict[str, Any]]) -> bool:
                                    for h in hits)
 
 
+def _known_slug(slug: str) -> bool:
+    """Whether a category slug is one of the catalog in play (always, with the built-in
+    words: their slugs are the generated catalog's)."""
+    v = _CURRENT.get()
+    return v is None or any(s == slug or s.startswith(slug + "/") for _, s, _ in v.categories)
+
+
 def _query_words(text: str) -> str:
     """A search query from a message: its words that are not stop words."""
     return " ".join(w for w in _words_of(text) if w not in _STOP)[:200]
