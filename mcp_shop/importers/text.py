@@ -22,8 +22,6 @@ _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", 
 _DROP = re.compile(r"<(script|style|head|title)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.S | re.I)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>|<![^>]*>")
 _TAG_HINT = re.compile(r"<[A-Za-z/!]|&[#A-Za-z0-9]+;")
-_SPACE_RUN = re.compile(r"[^\S\n]+")
-_BREAKS = re.compile(r" ?\n(?:[ \n]|- ?\n)*")  # line ends, blank lines, empty list items
 
 
 def _tag(m: re.Match[str]) -> str:
@@ -59,11 +57,10 @@ def html_to_text(text: str | None) -> str:
         text = html.unescape(_TAG.sub(_tag, _DROP.sub("", text)))
     if "\n" not in text and "\r" not in text:
         return " ".join(text.split())
-    text = _BREAKS.sub("\n", _SPACE_RUN.sub(" ", text.replace("\r", "\n")))
-    text = text.strip()
-    if text.endswith("\n-") or text == "-":  # an empty last list item
-        text = text[:-1].rstrip()
-    return text
+    # line by line: white space runs as one space, blank lines and empty list items dropped
+    return "\n".join([line for line in (" ".join(x.split())
+                                         for x in text.replace("\r", "\n").split("\n"))
+                      if line and line != "-"])
 
 
 _CURRENCY = re.compile(r"[A-Za-z$€£¥₹\s\u00a0]+")
