@@ -366,3 +366,27 @@ def test_same_fingerprint_on_both_backends(tmp_path: Path, src: str,
         prints.append(import_catalog(engine, reader_of(RECORDS), [src], seed=8).info.fingerprint)
         gen.close()
     assert prints[0] == prints[1]
+
+
+def test_slug_and_leaf_name_collisions(engine: Engine, src: str) -> None:
+    paths = [("A", "T-Shirts"), ("A", "T Shirts"), ("A",), ("A", "General A"), ("Ä",),
+             ("A", "x" * 300)]
+    records: list = [_p(f"k{i}", i, path, {}, (V("", {}, 100 + i),))
+                     for i, path in enumerate(paths)]
+    import_catalog(engine, reader_of(records), [src])
+    cats = rows(engine, "SELECT slug, path, is_leaf, product_count FROM category ORDER BY id")
+    assert [(c["slug"], c["path"], bool(c["is_leaf"]), c["product_count"]) for c in cats] == [
+        ("a", "A", False, 5),
+        ("a/general-a", "A > General A", True, 1),
+        ("a/general-a-2", "A > General A (2)", True, 1),
+        ("a/t-shirts", "A > T Shirts", True, 1),
+        ("a/t-shirts-2", "A > T-Shirts", True, 1),
+        ("a/" + "x" * 60, "A > " + "x" * 120, True, 1),
+        ("a-2", "Ä", False, 1),
+        ("a-2/general-a", "Ä > General Ä", True, 1),
+    ]
+    prods = rows(engine, "SELECT p.id, c.path FROM product p JOIN category c "
+                         "ON c.id = p.category_id ORDER BY p.id")
+    assert [p["path"] for p in prods] == [
+        "A > T-Shirts", "A > T Shirts", "A > General A (2)", "A > General A", "Ä > General Ä",
+        "A > " + "x" * 120]
