@@ -15,8 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -29,8 +27,6 @@ from mcp_shop.catalog.bulk import PostgresWriter, SqliteWriter, Writer
 from mcp_shop.catalog.loader import (
     CATEGORY_COLUMNS,
     INFO_COLUMNS,
-    PRODUCT_COLUMNS,
-    VARIANT_COLUMNS,
     _create_schema,
     _index_ddl,
     load_catalog_info,
@@ -41,9 +37,10 @@ from mcp_shop.importers.formats import Reader, reader
 from mcp_shop.importers.parse import ImportFailed, Parsed, parse
 from mcp_shop.importers.policy_config import PolicyConfig, build_policies
 from mcp_shop.importers.records import BadRow, Where
-from mcp_shop.importers.rows import Prepared, encode
+from mcp_shop.importers.rows import Prepared
 from mcp_shop.importers.stats import Tree
 from mcp_shop.importers.text import clean_text
+from mcp_shop.importers.write import Plan, Spill, write_rows
 from mcp_shop.models import CatalogInfo, CatalogPolicies, Category, Product, Variant
 from mcp_shop.policies import Policies
 from mcp_shop.shop_policies import forget_policies
@@ -57,7 +54,6 @@ rows (it enters the fingerprint)."""
 ImportProgress = Callable[[str, int, "int | None"], None]
 """``progress(phase, done, total)``: phase 'reading' (pass 1, total None) or 'writing'."""
 MAX_REPORTED = 100
-_CHUNK = 2000
 
 
 class BadRowStop(ImportFailed):
@@ -126,38 +122,7 @@ def _accepted(items: Iterator[Parsed], bad: _Bad
         yield path, prep
 
 
-class _Spill:
-    """The prepared products of pass 1, kept for pass 2 in a temporary file (pickled in
-    batches): the files are read and parsed once, and memory stays flat."""
-
-    def __init__(self) -> None:
-        self._fh = tempfile.TemporaryFile(prefix="mcp-shop-import-")  # noqa: SIM115
-        self._batch: list[tuple[tuple[str, ...], tuple]] = []
-
-    def add(self, path: tuple[str, ...], prep: Prepared) -> None:
-        self._batch.append((path, prep.plain()))
-        if len(self._batch) >= 1000:
-            pickle.dump(self._batch, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-            self._batch = []
-
-    def __iter__(self) -> Iterator[tuple[tuple[str, ...], Prepared]]:
-        if self._batch:
-            pickle.dump(self._batch, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-            self._batch = []
-        self._fh.seek(0)
-        while True:
-            try:
-                batch = pickle.load(self._fh)
-            except EOFError:
-                return
-            for path, fields in batch:
-                yield path, Prepared._make(fields)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-def _survey(items: Iterator[Parsed], bad: _Bad, spill: _Spill,
+def _survey(items: Iterator[Parsed], bad: _Bad, spill: Spill,
             progress: ImportProgress | None) -> tuple[Tree, int]:
     """Pass 1: the category tree with attribute statistics and the number of products; the
     products themselves go to ``spill``."""
@@ -217,44 +182,6 @@ def check_inputs(engine: Engine, fmt: str | Reader, paths: list[str], *,
     return read
 
 
-def _write(writer: Writer, spill: _Spill, lay: Layout,
-           seed: int, shares: dict[str, float], expected: int,
-           progress: ImportProgress | None) -> tuple[int, int, Counter[int], str]:
-    """Pass 2: product and variant rows; returns counts, per-leaf counts and the rows' digest."""
-    digest = hashlib.sha256()
-    per_leaf: Counter[int] = Counter()
-    prows: list[tuple] = []
-    vrows: list[tuple] = []
-    pk = variants = 0
-
-    def flush() -> None:
-        writer.copy(Product.__tablename__, PRODUCT_COLUMNS, prows)
-        writer.copy(Variant.__tablename__, VARIANT_COLUMNS, vrows)
-        prows.clear()
-        vrows.clear()
-
-    for path, prep in spill:
-        leaf = lay.leaf_of[path]
-        pk += 1
-        prow, vs = encode(prep, pk, leaf, lay.specs[leaf], seed,
-                          shares.get(lay.department_of[leaf], 0.0))
-        digest.update("\x1e".join(["\x1f".join(map(str, r)) for r in (prow, *vs)])
-                      .encode("utf-8", "surrogatepass") + b"\x1d")
-        per_leaf[leaf] += 1
-        variants += len(vs)
-        prows.append(prow)
-        vrows.extend(vs)
-        if len(prows) >= _CHUNK:
-            flush()
-            if progress is not None:
-                progress("writing", pk, expected)
-    flush()
-    assert pk == expected, (pk, expected)
-    if progress is not None:
-        progress("writing", pk, expected)
-    return pk, variants, per_leaf, digest.hexdigest()
-
-
 def _totals(lay: Layout, per_leaf: Counter[int]) -> dict[int, int]:
     parent = {c.id: c.parent_id for c in lay.categories}
     totals: Counter[int] = Counter()
@@ -270,7 +197,7 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
                    policies: PolicyConfig | None = None, strict: bool = False,
                    replace: bool = False, progress: ImportProgress | None = None,
                    on_bad_row: Callable[[BadRow], None] | None = None,
-                   child: bool | None = None) -> ImportReport:
+                   child: bool | None = None, workers: int | None = None) -> ImportReport:
     """Import the product files ``paths`` of format ``fmt`` into the database of ``engine``.
 
     Args:
@@ -284,6 +211,8 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
         on_bad_row: called with every bad row (the report keeps the first 100).
         child: parse in a child process (default: for inputs over 32 MB read by format
             name); the catalog is the same either way.
+        workers: processes encoding rows in pass 2 (default: none under 50,000 products,
+            else up to two); the catalog is the same whatever the number.
 
     Raises:
         BadRowStop: a bad row under ``strict`` (an ``ImportFailed``).
@@ -297,16 +226,17 @@ def import_catalog(engine: Engine, fmt: str | Reader, paths: Iterable[str], *, s
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ImportFailed(f"the seed must be a non-negative integer, got {seed!r}")
     bad = _Bad(strict, on_bad_row)
-    with contextlib.closing(_Spill()) as spill:
+    with contextlib.closing(Spill()) as spill:
         with contextlib.closing(parse(fmt, paths, child)) as items:
             tree, expected = _survey(items, bad, spill, progress)
         return _import(engine, paths, tree, expected, spill, bad, seed=seed, policies=policies,
-                       replace=replace, progress=progress, started=started)
+                       replace=replace, progress=progress, started=started, workers=workers)
 
 
-def _import(engine: Engine, paths: list[str], tree: Tree, expected: int, spill: _Spill,
+def _import(engine: Engine, paths: list[str], tree: Tree, expected: int, spill: Spill,
             bad: _Bad, *, seed: int, policies: PolicyConfig | None, replace: bool,
-            progress: ImportProgress | None, started: float) -> ImportReport:
+            progress: ImportProgress | None, started: float,
+            workers: int | None) -> ImportReport:
     """Pass 2 and the rest, once pass 1 has read the files."""
     if expected == 0:
         first = f"; first: {bad.rows[0].where}: {bad.rows[0].reason}" if bad.rows else ""
@@ -325,8 +255,9 @@ def _import(engine: Engine, paths: list[str], tree: Tree, expected: int, spill: 
         _check_target(writer, replace)
         for ddl in drops:
             writer.execute(ddl)
-        count, variants, per_leaf, rows_digest = _write(
-            writer, spill, lay, seed, shares, expected, progress)
+        plan = Plan(lay.leaf_of, lay.specs, lay.department_of, shares, seed)
+        count, variants, per_leaf, rows_digest = write_rows(writer, spill, plan, expected,
+                                                            progress, workers)
         totals = _totals(lay, per_leaf)
         cat_rows = [c.row(totals.get(c.id, 0)) for c in lay.categories]
         writer.insert(Category.__tablename__, CATEGORY_COLUMNS, cat_rows)

@@ -220,14 +220,19 @@ def test_fuzz_never_crashes_or_leaves_a_partial_catalog(backend: str, tmp_path: 
     assert outcomes["imported"] > 0 and outcomes["refused"] > 0, outcomes
 
 
-def test_parsing_in_a_child_process_gives_the_same_catalog(tmp_path: Path) -> None:
+def test_child_process_and_workers_give_the_same_catalog(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_shop.importers import write
+
+    monkeypatch.setattr(write, "BATCH", 1)  # a batch per product: several go to each worker
     path = str(write_fixture(tmp_path / "meta.jsonl"))
     got = []
-    for name, child in (("here", False), ("child", True)):
+    for name, child, workers in (("here", False, 0), ("child", True, 2)):
         (tmp_path / name).mkdir()
         gen = engine_for("sqlite", tmp_path / name, None)
         engine = next(gen)
-        report = import_catalog(engine, "amazon", [path, path], seed=9, child=child)
+        report = import_catalog(engine, "amazon", [path, path], seed=9, child=child,
+                                workers=workers)
         got.append((report.info.fingerprint, report.bad_count,
                     [(str(b.where), b.reason) for b in report.bad_rows]))
         with pytest.raises(ImportFailed, match=r"meta\.jsonl:3: product 'B0HEAD3' has no"):

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, inspect, text
 
 from mcp_shop.catalog import build_catalog, load_catalog_info
 from mcp_shop.errors import InvalidInput
-from mcp_shop.importers import core
+from mcp_shop.importers import write
 from mcp_shop.importers.core import BadRowStop, ImportFailed, import_catalog
 from mcp_shop.importers.policy_config import (
     PolicyConfig,
@@ -82,8 +82,8 @@ def fail_writing_at(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
         if calls["n"] == n:
             raise RuntimeError("disk on fire")
         return encode(*args, **kwargs)
-    monkeypatch.setattr(core, "encode", failing)
-    monkeypatch.setattr(core, "_CHUNK", 2)  # flush every two products: a failure is mid-write
+    monkeypatch.setattr(write, "encode", failing)
+    monkeypatch.setattr(write, "BATCH", 2)  # write every two products: a failure is mid-write
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
