@@ -57,6 +57,28 @@ def _chain_events(parts: list[TaskSpec]) -> list[ScenarioEvent]:
     return out
 
 
+_PRICED = ("present_products", "add_to_cart", "update_cart_item", "remove_from_cart",
+           "checkout", "request_exchange")
+"""Gold steps whose outcome depends on the catalog's stock and prices (a return, a cancel or a
+read does not)."""
+
+
+def _clash(parts: list[TaskSpec]) -> bool:
+    """Whether one part's stock or price overrides touch what another part's gold solution
+    buys, swaps into or presents (on a small catalog the parts may draw the same products)."""
+    for i, part in enumerate(parts):
+        touched = {*part.world.stock, *part.world.prices}
+        for j, other in enumerate(parts):
+            if i == j:
+                continue
+            named = {x for g in other.gold if g.tool in _PRICED for x in _ids(
+                {"new": g.args.get("new_variant_id")} if g.tool == "request_exchange"
+                else g.args)}
+            if any(v in named or _product(v) in named for v in touched):
+                return True
+    return False
+
+
 def _product(pid_or_vid: str) -> str:
     return product_of(pid_or_vid) if pid_or_vid.startswith("V-") else pid_or_vid
 
@@ -100,7 +122,7 @@ def generate_multi(ctx: GenContext) -> TaskSpec:
                     p.family in ("cart", "bundle", "substitution", "purchase") for p in parts):
                 world = None  # two cart-shaping requests would judge each other's lines
             parts.append(part)
-        if world is None:
+        if world is None or _clash(parts):
             continue
         intents = [i for p in parts for i in p.intents]
         gold = [g for p in parts for g in p.gold]

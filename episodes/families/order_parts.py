@@ -257,13 +257,18 @@ def _outside(ctx: GenContext, avoid: set[str], fits: Callable[[LeafVocab], bool]
     return set()
 
 
-def _fillers(ctx: GenContext, count: int, avoid: set[str]) -> list[tuple[ProductView, int]]:
-    """Other lines of the target order: products of other leaf categories."""
+def _fillers(ctx: GenContext, count: int, avoid: set[str], exclude: set[str] | None = None
+             ) -> list[tuple[ProductView, int]]:
+    """Other lines of the target order: products of other leaf categories (on a small
+    catalog, see ``_outside``, other products at least: never one of ``exclude``)."""
     out: list[tuple[ProductView, int]] = []
+    taken = set(exclude or ())
     for _ in range(count):
         blocked = _outside(ctx, avoid)
-        view = ctx.pick(lambda v, b=blocked: v.category_slug not in b,  # type: ignore[misc]
+        view = ctx.pick(lambda v, b=blocked: (v.category_slug not in b  # type: ignore[misc]
+                                              and v.product_id not in taken),
                         what="a filler product")
+        taken.add(view.product_id)
         avoid.add(view.category_slug)
         out.append((view, ctx.rng.choice([1, 1, 2])))
     return out

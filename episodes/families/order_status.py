@@ -78,7 +78,8 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
                                    if s != status])
         other_hours = _status_hours(rng, other_status, option)
         if _ago_bucket(other_hours / 24) != _ago_bucket(hours / 24):
-            other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought})
+            other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
+                             {v.product_id for v, _ in bought})
             extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24,
                                 option))
     past, index = _place(ctx, _past(lines, hours / 24, option), extras)
@@ -168,7 +169,8 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
     extras = []
     if p.distractors >= 3 and rng.random() < 0.6:
         # another recent, still pending order: the shopper means the one with the named item
-        other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought})
+        other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
+                             {v.product_id for v, _ in bought})
         other_hours = _status_hours(rng, "pending", option)
         extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24, option))
     past, index = _place(ctx, _past(lines, hours / 24, option), extras)

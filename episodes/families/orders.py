@@ -215,7 +215,7 @@ def _build_return(ctx: GenContext) -> TaskSpec:
         taken.add(second.category_slug)
         picked.append((second, rng.choice(second.variants), 1, 1))
         reason = rng.choice(["changed_mind", "arrived_damaged", "not_as_described"])
-    fillers = _fillers(ctx, n_lines - len(picked), taken)
+    fillers = _fillers(ctx, n_lines - len(picked), taken, {v.product_id for v, *_ in picked})
     lines = _order_lines(ctx, [(v.variant_id, q) for _, v, q, _ in picked]
                          + [(f.variants[0].variant_id, q) for f, q in fillers])
     extras = []
@@ -402,7 +402,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
     since = _since_delivery(ctx, branch, rule)
     days_ago = since + _ship_hours(option)[1] / 24
     n_lines = 1 if p.constraints <= 1 else rng.randint(2, min(3, p.constraints))
-    fillers = _fillers(ctx, n_lines - 1, avoid | {target.category_slug})
+    fillers = _fillers(ctx, n_lines - 1, avoid | {target.category_slug}, {target.product_id})
     lines = _order_lines(ctx, [(old.variant_id, line_qty)]
                          + [(f.variants[0].variant_id, q) for f, q in fillers])
     extras = []
