@@ -1,9 +1,11 @@
 """Scale benchmark of ``mcp-shop import``: write an Amazon-layout metadata file of N items,
 import it into SQLite, time it and measure the import's peak memory, then build the search
-index and measure search latency with the shop-core benchmark's query mix.
+index and measure search latency with the shop-core benchmark's query mix (with
+--compare-generated, also over the generated catalog of the same size, measured by the same
+run on the same machine).
 
     python bench/import_scale.py --items 100000 --dir /tmp/import-bench
-    python bench/import_scale.py --items 1000000 --dir /tmp/import-bench
+    python bench/import_scale.py --items 1000000 --dir /tmp/import-bench --compare-generated
 
 The file is a pure function of --items and --seed (reused when it exists): ~30 category paths
 over 8 departments, titles of 40-160 characters, 3-6 feature bullets, 1-3 description
@@ -33,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import ms, pct, query_mix, timed  # noqa: E402
 
 from mcp_shop import Shop  # noqa: E402
-from mcp_shop.db import make_engine  # noqa: E402
+from mcp_shop.catalog import build_catalog, load_catalog_info  # noqa: E402
+from mcp_shop.db import create_schema, make_engine  # noqa: E402
 
 PATHS = [
     ["Electronics", "Headphones, Earbuds & Accessories", "Headphones", "Over-Ear Headphones"],
@@ -181,6 +184,23 @@ def write_file(path: Path, items: int, seed: int) -> float:
     return time.perf_counter() - started
 
 
+def _search(shop: Shop, args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """Search latency over bench_core's query mix, drawn from the catalog itself."""
+    out: dict[str, Any] = {}
+    rng = random.Random(args.seed)
+    sid = shop.open_session(seed=1).session_id
+    mix = query_mix(shop, rng)
+    all_times: list[float] = []
+    for kind, queries in mix.items():
+        times = [timed(shop.search, sid, q)[0] for _ in range(args.rounds) for q in queries]
+        all_times += times
+        out[f"{name}_search_{kind}_ms_p50_p95"] = (ms(statistics.median(times)),
+                                                   ms(pct(times, 95)))
+    out[f"{name}_search_all_ms_p50_p95"] = (ms(statistics.median(all_times)),
+                                            ms(pct(all_times, 95)))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -188,6 +208,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", default="/tmp/import-bench")
     ap.add_argument("--rounds", type=int, default=3, help="passes over the query mix")
+    ap.add_argument("--compare-generated", action="store_true",
+                    help="also measure search over the generated catalog of --items products "
+                    "(built once in --dir, then reused)")
     args = ap.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -222,16 +245,19 @@ def main() -> None:
     engine = make_engine(f"sqlite:///{db}")
     t, shop = timed(Shop, engine, index_dir=folder / f"index-{args.items}")
     out["index_build_s"] = round(t, 1)
-    rng = random.Random(args.seed)
-    sid = shop.open_session(seed=1).session_id
-    mix = query_mix(shop, rng)
-    all_times: list[float] = []
-    for name, queries in mix.items():
-        times = [timed(shop.search, sid, q)[0] for _ in range(args.rounds) for q in queries]
-        all_times += times
-        out[f"search_{name}_ms_p50_p95"] = (ms(statistics.median(times)), ms(pct(times, 95)))
-    out["search_all_ms_p50_p95"] = (ms(statistics.median(all_times)), ms(pct(all_times, 95)))
+    out.update(_search(shop, args, "imported"))
     engine.dispose()
+    if args.compare_generated:
+        gen_db = folder / f"generated-{args.items}.db"
+        existed = gen_db.exists()
+        engine = make_engine(f"sqlite:///{gen_db}")
+        if not existed or load_catalog_info(engine) is None:
+            create_schema(engine)
+            out["generated_build_s"] = round(timed(build_catalog, engine, seed=args.seed,
+                                                   size=args.items)[0], 1)
+        shop = Shop(engine, index_dir=folder / f"index-generated-{args.items}")
+        out.update(_search(shop, args, "generated"))
+        engine.dispose()
     for key, value in out.items():
         print(f"{key}: {value}")
 
