@@ -56,11 +56,18 @@ def html_to_text(text: str | None) -> str:
     if _TAG_HINT.search(text):
         text = html.unescape(_TAG.sub(_tag, _DROP.sub("", text)))
     if "\n" not in text and "\r" not in text:
-        return " ".join(text.split())
+        return _fold(text)
     # line by line: white space runs as one space, blank lines and empty list items dropped
-    return "\n".join([line for line in (" ".join(x.split())
-                                         for x in text.replace("\r", "\n").split("\n"))
+    return "\n".join([line for line in map(_fold, text.replace("\r", "\n").split("\n"))
                       if line and line != "-"])
+
+
+def _fold(line: str) -> str:
+    """``line`` with runs of white space as one space, trimmed (the common case of a line with
+    single spaces only is checked by two scans instead of a split)."""
+    if "  " in line or not line.isprintable():  # tabs, no-break and other spaces
+        return " ".join(line.split())
+    return line.strip(" ")
 
 
 _CURRENCY = re.compile(r"[A-Za-z$€£¥₹\s\u00a0]+")
