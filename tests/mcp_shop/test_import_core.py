@@ -390,3 +390,15 @@ def test_slug_and_leaf_name_collisions(engine: Engine, src: str) -> None:
     assert [p["path"] for p in prods] == [
         "A > T-Shirts", "A > T Shirts", "A > General A (2)", "A > General A", "Ä > General Ä",
         "A > " + "x" * 120]
+
+
+def test_an_imported_catalog_is_opened_as_it_is(tmp_path: Path, src: str) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    engine = next(engine_for("sqlite", tmp_path, None))
+    info = import_catalog(engine, reader_of(RECORDS), [src], seed=2).info
+    engine.dispose()
+    shop = Shop.open(url, seed=5, size=123, index_dir=None)  # never regenerated over
+    assert shop.catalog == info
+    sid = shop.open_session(seed=4).session_id  # with its past orders, on these products
+    orders = shop.list_orders(sid)
+    assert orders and all(o.order_id.startswith("O-") for o in orders)
