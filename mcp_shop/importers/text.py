@@ -70,7 +70,10 @@ def _fold(line: str) -> str:
     return line.strip(" ")
 
 
-_CURRENCY = re.compile(r"[A-Za-z$€£¥₹\s\u00a0]+")
+_SIGN = "$€£¥₹"
+# an amount with at most a currency code or sign before or after it ("US$ 5", "5 EUR")
+_PRICE = re.compile(rf"^(?:[A-Za-z]{{3}}|[A-Z]{{0,2}}[{_SIGN}])?\s*(\d[\d.,' ]*?)\s*"
+                    rf"(?:[A-Za-z]{{3}}|[{_SIGN}])?$")
 _NUMBER = re.compile(r"^\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{1,2})?$|^\d+(?:[.,]\d{1,2})?$")
 
 
@@ -80,7 +83,8 @@ def parse_price(value: str | float | None) -> int | None:
     Accepts numbers and strings with a currency code or sign and thousands separators:
     ``"15.00 USD"`` -> 1500, ``"$1,299.99"`` -> 129999, ``"1.299,99 EUR"`` -> 129999,
     ``"12,50 €"`` -> 1250, ``12.99`` -> 1299. ``None``, ``""``, ``"None"``, words, negative,
-    non-finite and absurd (over a billion) amounts give None. A range ("$10 - $20") gives None.
+    non-finite and absurd (over a billion) amounts give None, and so do ranges ("$10 - $20")
+    and amounts among other words ("from $5", "12 x 3").
     """
     if value is None or isinstance(value, bool):
         return None
@@ -91,7 +95,8 @@ def parse_price(value: str | float | None) -> int | None:
         return cents if cents <= MAX_PRICE_CENTS else None
     if not isinstance(value, str) or len(value) > 64:
         return None
-    text = _CURRENCY.sub("", value.strip())
+    m = _PRICE.match(value.replace("\u00a0", " ").strip())
+    text = m.group(1) if m else ""
     if not text or not _NUMBER.match(text):
         return None
     last_dot, last_comma = text.rfind("."), text.rfind(",")

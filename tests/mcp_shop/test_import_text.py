@@ -23,6 +23,8 @@ from mcp_shop.importers.text import (
     (12.99, 1299), (7, 700), ("0.5", 50), ("€ 3", 300), ("1,299", 129900), ("£1 000.50", 100050),
     (None, None), ("", None), ("None", None), ("abc", None), ("-5", None), ("$10 - $20", None),
     (float("nan"), None), (float("inf"), None), (1e308, None), (True, None), ("1" * 70, None),
+    ("US$5", 500), ("5 usd", 500), ("12\u00a0€", 1200), ("from $5.99", None), ("12 x 3", None),
+    ("EUR12,5", 1250), ("5$", 500), ("abcd12", None),
 ])
 def test_parse_price(value: object, cents: int | None) -> None:
     assert parse_price(value) == cents  # type: ignore[arg-type]
