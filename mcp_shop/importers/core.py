@@ -27,6 +27,7 @@ from mcp_shop.catalog.bulk import PostgresWriter, SqliteWriter, Writer
 from mcp_shop.catalog.loader import (
     CATEGORY_COLUMNS,
     INFO_COLUMNS,
+    MAX_CATALOG_SIZE,
     _create_schema,
     _index_ddl,
     load_catalog_info,
@@ -129,6 +130,9 @@ def _survey(items: Iterator[Parsed], bad: _Bad, spill: Spill,
     tree = Tree()
     n = 0
     for path, prep in _accepted(items, bad):
+        if n >= MAX_CATALOG_SIZE:
+            raise ImportFailed(f"more than {MAX_CATALOG_SIZE:,} products, the most a catalog "
+                               "holds; import a part of the files")
         tree.add(path, prep.attributes)
         spill.add(path, prep)
         n += 1

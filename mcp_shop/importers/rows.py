@@ -55,10 +55,6 @@ class Prepared(NamedTuple):
     rating_count: int | None
     final_sale: bool | None
 
-    def plain(self) -> tuple:
-        """The fields as a plain tuple (what the spill pickles)."""
-        return tuple(self)
-
 
 def _price(v: SourceVariant) -> int | None:
     p = v.price_cents
