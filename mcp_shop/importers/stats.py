@@ -18,10 +18,11 @@ from typing import Any
 
 from mcp_shop.importers.text import clean_text
 
-__all__ = ["AttrStats", "GENERAL", "MAX_DEPTH", "NO_PATH", "Node", "Tree", "parse_bool",
+__all__ = ["AttrStats", "GENERAL", "MAX_ATTRIBUTES", "MAX_DEPTH", "NO_PATH", "Node", "Tree", "parse_bool",
            "parse_number", "slugify", "snake_name", "spec_for"]
 
 MAX_DEPTH = 6  # deeper source paths are cut here
+MAX_ATTRIBUTES = 200  # attribute names per category: later new names are not attributes
 NO_PATH = ("Other", "Miscellaneous")  # where products without a category path go
 GENERAL = "General {name}"  # the leaf for products sitting on an inner node or a department
 MAX_DISTINCT = 24  # distinct values tracked per attribute: more is not an enumeration
@@ -167,6 +168,8 @@ class Tree:
             seen.add(name)
             stats = node.attrs.get(name)
             if stats is None:
+                if len(node.attrs) >= MAX_ATTRIBUTES:  # memory stays bounded by the taxonomy
+                    continue
                 stats = node.attrs[name] = AttrStats(label=" ".join(label.split())[:_NAME_CUT])
             stats.add(value)
 

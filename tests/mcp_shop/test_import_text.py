@@ -95,3 +95,14 @@ def test_open_text_encodings(tmp_path: Path) -> None:
     with open_text(str(tmp_path / "cut.gz")) as fh:  # ends early instead of raising
         got = fh.read().encode()
     assert 1000 < len(got) < len(original) and original.startswith(got)
+
+
+def test_attribute_names_per_category_are_bounded() -> None:
+    from mcp_shop.importers.stats import MAX_ATTRIBUTES, Tree
+
+    tree = Tree()
+    for i in range(MAX_ATTRIBUTES + 50):
+        tree.add(("A", "B"), {f"Key {i}": "1 kg", "Colour": "Red"})
+    attrs = tree.nodes[("A", "B")].attrs
+    assert len(attrs) == MAX_ATTRIBUTES and attrs["colour"].count == MAX_ATTRIBUTES + 50
+    assert "key_0" in attrs and f"key_{MAX_ATTRIBUTES + 10}" not in attrs
