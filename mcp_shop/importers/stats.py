@@ -18,8 +18,8 @@ from typing import Any
 
 from mcp_shop.importers.text import clean_text
 
-__all__ = ["AttrStats", "GENERAL", "MAX_ATTRIBUTES", "MAX_DEPTH", "NO_PATH", "Node", "Tree", "parse_bool",
-           "parse_number", "slugify", "snake_name", "spec_for"]
+__all__ = ["AttrStats", "GENERAL", "MAX_ATTRIBUTES", "MAX_DEPTH", "NO_PATH", "Node", "Tree",
+           "parse_bool", "parse_number", "slugify", "snake_name", "spec_for"]
 
 MAX_DEPTH = 6  # deeper source paths are cut here
 MAX_ATTRIBUTES = 200  # attribute names per category: later new names are not attributes
