@@ -402,3 +402,28 @@ def test_an_imported_catalog_is_opened_as_it_is(tmp_path: Path, src: str) -> Non
     sid = shop.open_session(seed=4).session_id  # with its past orders, on these products
     orders = shop.list_orders(sid)
     assert orders and all(o.order_id.startswith("O-") for o in orders)
+
+
+async def test_the_server_tells_the_imported_policies(tmp_path: Path, src: str) -> None:
+    from mcp import Client
+
+    from mcp_shop.server import build_server
+    from tests.protocol.journey import Recorder
+
+    config = PolicyConfig.model_validate(
+        {"departments": {"Apparel": {"window_days": 45, "restocking_fee_percent": 5}}})
+    engine = next(engine_for("sqlite", tmp_path, None))
+    import_catalog(engine, reader_of(RECORDS), [src], policies=config)
+    async with Client(build_server(Shop(engine))) as client:
+        call = Recorder(client)
+        call.session_id = (await call("open_session", seed=1))["session_id"]
+        found = await call("search_policy", query="return window")
+        facts = {(f["fact"], f["about"]): f["value"] for m in found["matches"]
+                 for f in m["facts"]}
+        assert facts[("return_window_days", "apparel")] == 45
+        assert facts[("restocking_fee_percent", "apparel")] == 5
+        assert facts[("return_window_days", "*")] == 30
+        assert ("return_window_days", "electronics") not in facts  # the built-in rules: gone
+        hits = await call("search_products", query="tee")
+        assert {h["title"] for h in hits["hits"]} >= {"Title tee-1", "Title tee-2"}
+    engine.dispose()
