@@ -21,6 +21,7 @@ from episodes.families.phrases import (
     options_phrase,
 )
 from episodes.families.planning import Retry, WorldPlan, assemble, retrying, volatility_events
+from episodes.families.vocabulary import PAYMENT_WORDS
 from episodes.generate import GenContext, GenerationError, register
 from episodes.world import sandbox
 from mcp_shop.errors import InvalidCode, ShopError
@@ -40,11 +41,6 @@ from verifiers.types import (
 __all__ = ["cart", "purchase"]
 
 _SHIP_NAMES = {"standard": "standard", "express": "express", "next_day": "next-day"}
-_PAYMENT_WORDS = frozenset({"gift card", "gift cards", "e-gift card", "paypal", "card",
-                            "credit card", "store credit", "visa", "mastercard"})
-"""Titles that read as a payment method in a checkout proposal ('... with Gift card ending
-9831'), where a product of that title would count as named (an imported store may sell a
-'Gift Card'): such products are left out of cart lines."""
 
 
 @dataclass
@@ -78,8 +74,8 @@ def _pick_items(ctx: GenContext, world: World, n: int, *, multi_qty: bool,
     for view in ctx.random_products(tries=400):
         if len(picks) == n:
             break
-        if view.product_id in seen or not view.in_stock or view.title.lower() in _PAYMENT_WORDS:
-            continue
+        if view.product_id in seen or not view.in_stock or view.title.lower() in PAYMENT_WORDS:
+            continue  # (a 'Gift Card' line would read as named by '... with Gift card 9831')
         qty = ctx.rng.choice([1, 1, 2, 3]) if multi_qty else 1
         good = stocked(view, world, at_least=qty + 1)
         if not good:
@@ -327,7 +323,10 @@ def _purchase(ctx: GenContext) -> TaskSpec:
     card = next(m for m in customer.payment_methods if m.kind == "card")
     kind: str | None = None
     if "payment" in extras:
-        kind = rng.choice(sorted(methods))
+        clash = ctx.vocab.payment_titles  # a method whose label reads as a product's title
+        kinds = [k for k in sorted(methods)
+                 if not any(t in methods[k].label.lower() for t in clash)] or sorted(methods)
+        kind = rng.choice(kinds)
     shipping = rng.choice(["standard", "express", "express", "next_day"]) \
         if "shipping" in extras else None
     ship = shipping or "standard"

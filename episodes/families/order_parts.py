@@ -260,10 +260,12 @@ def _outside(ctx: GenContext, avoid: set[str], fits: Callable[[LeafVocab], bool]
 def _fillers(ctx: GenContext, count: int, avoid: set[str], exclude: set[str] | None = None
              ) -> list[tuple[ProductView, int]]:
     """Other lines of the target order: products of other leaf categories (on a small
-    catalog, see ``_outside``, other products at least: never one of ``exclude``)."""
+    catalog, see ``_outside``, other products at least: never one of ``exclude``; fewer
+    than ``count`` when the catalog has no more products)."""
     out: list[tuple[ProductView, int]] = []
     taken = set(exclude or ())
-    for _ in range(count):
+    total = sum(leaf.products for leaf in ctx.vocab.leaves)
+    for _ in range(min(count, total - len(taken))):
         blocked = _outside(ctx, avoid)
         view = ctx.pick(lambda v, b=blocked: (v.category_slug not in b  # type: ignore[misc]
                                               and v.product_id not in taken),

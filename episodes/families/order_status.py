@@ -80,8 +80,8 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
         if _ago_bucket(other_hours / 24) != _ago_bucket(hours / 24):
             other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
                              {v.product_id for v, _ in bought})
-            extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24,
-                                option))
+            extras += [_past({view.variants[0].variant_id: 1}, other_hours / 24, option)
+                       for view, _ in other]  # none when the catalog has no other product
     past, index = _place(ctx, _past(lines, hours / 24, option), extras)
     oid = order_id(FIRST_ORDER_NUMBER + depth + index)
     world = World(session_seed=seed, history_orders=depth, past_orders=past)
@@ -172,7 +172,8 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
                              {v.product_id for v, _ in bought})
         other_hours = _status_hours(rng, "pending", option)
-        extras.append(_past({other[0][0].variants[0].variant_id: 1}, other_hours / 24, option))
+        extras += [_past({view.variants[0].variant_id: 1}, other_hours / 24, option)
+                   for view, _ in other]  # none when the catalog has no other product
     past, index = _place(ctx, _past(lines, hours / 24, option), extras)
     oid = order_id(FIRST_ORDER_NUMBER + depth + index)
     world = World(session_seed=seed, history_orders=depth, past_orders=past)

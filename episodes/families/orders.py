@@ -210,7 +210,8 @@ def _build_return(ctx: GenContext) -> TaskSpec:
             leaf.slug).window_days > since + 1 and leaf.products > leaf.final_sale)
         second = ctx.pick(lambda v: (not v.final_sale and _returnable(ctx, v)
                                      and _rule(ctx, v).window_days > since + 1
-                                     and v.category_slug not in blocked),
+                                     and v.category_slug not in blocked
+                                     and v.product_id != target.product_id),
                           what="a second returnable product")
         taken.add(second.category_slug)
         picked.append((second, rng.choice(second.variants), 1, 1))

@@ -25,6 +25,7 @@ from mcp_shop.models.catalog import CatalogInfo, Category, Product, Variant
 
 __all__ = [
     "OPTION_ROLES",
+    "PAYMENT_WORDS",
     "AttrVocab",
     "CatalogVocabulary",
     "KitGroup",
@@ -36,6 +37,11 @@ __all__ = [
     "option_role",
     "read_vocabulary",
 ]
+
+PAYMENT_WORDS = frozenset({"gift card", "gift cards", "e-gift card", "paypal", "card",
+                           "credit card", "store credit", "visa", "mastercard"})
+"""Titles that read as a payment method in a checkout proposal ('... with Gift card ending
+9831'): an imported store may sell a 'Gift Card'."""
 
 OPTION_ROLES = ("color", "size")
 """The option roles tasks speak of by role ("in blue", "size 10"), in the order generators try
@@ -182,6 +188,8 @@ class CatalogVocabulary:
     kits: tuple[KitGroup, ...]
     pickable: int = 0
     """Products with a variant of two units or more in stock (cart lines can use them)."""
+    payment_titles: frozenset[str] = frozenset()
+    """Product titles (lower case) that read as a payment method ('gift card')."""
     _by_slug: dict[str, LeafVocab] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -400,8 +408,10 @@ def read_vocabulary(conn: Connection, *, option_scan: int = 200_000) -> CatalogV
     departments = tuple((c.slug, c.name) for c in cats if c.parent_id is None)
     kits = _builtin_kits(leaves) if generated else _kits(leaves, by_id)
     pickable = sum(1 for item in scanned.values() if max(x for _, x in item.variants) >= 2)
+    paying = frozenset(str(t).lower() for (t,) in conn.execute(
+        select(prod.title).where(func.lower(prod.title).in_(sorted(PAYMENT_WORDS)))).all())
     return CatalogVocabulary(source=info["source"], fingerprint=info["fingerprint"],
-                             pickable=pickable,
+                             pickable=pickable, payment_titles=paying,
                              leaves=tuple(leaves), departments=departments, kits=kits)
 
 
