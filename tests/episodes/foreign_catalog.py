@@ -17,12 +17,14 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from mcp_shop.db import make_engine
 from mcp_shop.importers.core import import_catalog
 from mcp_shop.importers.policy_config import DepartmentPolicy, PolicyConfig
 from mcp_shop.importers.records import BadRow, SourceProduct, SourceVariant, Where
 
-__all__ = ["FOREIGN_POLICIES", "build_foreign", "foreign_products"]
+__all__ = ["FOREIGN_POLICIES", "build_foreign", "foreign_products", "import_foreign"]
 
 APPAREL = ("Apparel & Accessories", "Clothing")
 HOME = ("Home & Garden", "Decor")
@@ -184,19 +186,24 @@ def foreign_products() -> list[SourceProduct | BadRow]:
             *_mugs(rng, 14), *_coffee(rng, 12), *_plain(rng, 12)]
 
 
-def build_foreign(path: Path) -> str:
-    """Import the foreign store into a new SQLite file at ``path``; its database URL."""
-    url = f"sqlite:///{path}"
+def import_foreign(engine: Engine, folder: Path) -> None:
+    """Import the foreign store into the empty database of ``engine``."""
     records = foreign_products()
 
     def read(_: str) -> Iterator[SourceProduct | BadRow]:
         yield from records
 
-    src = path.with_name(path.name + ".src")  # the import wants a file; the reader ignores it
+    src = folder / "foreign.src"  # the import wants a file; the reader ignores it
     src.write_text("foreign store\n")
+    import_catalog(engine, read, [str(src)], seed=5, policies=FOREIGN_POLICIES)
+
+
+def build_foreign(path: Path) -> str:
+    """Import the foreign store into a new SQLite file at ``path``; its database URL."""
+    url = f"sqlite:///{path}"
     engine = make_engine(url)
     try:
-        import_catalog(engine, read, [str(src)], seed=5, policies=FOREIGN_POLICIES)
+        import_foreign(engine, path.parent)
     finally:
         engine.dispose()
     return url

@@ -156,3 +156,27 @@ def test_a_catalog_says_what_it_cannot_support(tiny: Any) -> None:
     assert notes[0].startswith("skipped cart at difficulty 6: ") and "exchange" in notes[1]
     with pytest.raises(ValueError, match="supports none"):
         split_supported(tiny, [("bundle", 3, 0)])
+
+
+def test_the_vocabulary_reads_the_same_on_postgresql(foreign: Any, tmp_path: Any,
+                                                    pg_reason: str | None) -> None:
+    """The foreign store imported on PostgreSQL gives the vocabulary and support of SQLite."""
+    from episodes.families.vocabulary import read_vocabulary
+    from mcp_shop.db import read_tx
+    from tests.conftest import engine_for
+    from tests.episodes.foreign_catalog import import_foreign
+
+    gen = engine_for("postgresql", tmp_path, pg_reason)
+    engine = next(gen)
+    try:
+        import_foreign(engine, tmp_path)
+        with read_tx(engine) as conn:
+            pg = read_vocabulary(conn)
+    finally:
+        gen.close()
+    sqlite = catalog_vocabulary(foreign.engine, foreign.catalog.fingerprint)
+    assert pg.leaves == sqlite.leaves and pg.kits == sqlite.kits
+    assert (pg.pickable, pg.payment_titles) == (sqlite.pickable, sqlite.payment_titles)
+    from episodes.families import support
+
+    assert support._support(pg) == support._support(sqlite)  # not the cache: same fingerprint
