@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from episodes.difficulty import MAX_DIFFICULTY
 from episodes.families.vocabulary import CatalogVocabulary
 from verifiers.types import FAMILIES
 
@@ -22,7 +23,7 @@ __all__ = ["Support", "describe", "family_support", "shop_support", "split_suppo
 
 @dataclass(frozen=True)
 class Support:
-    """Whether a catalog supports a family: at which difficulties (0-10), ``reason`` says why
+    """Whether a catalog supports a family: at which difficulties (0-20), ``reason`` says why
     not (at all, or at the others); ``notes`` name the task variants a supported family cannot
     make on this catalog."""
 
@@ -41,7 +42,7 @@ class Support:
         return difficulty in self.difficulties
 
 
-_ALL = tuple(range(11))
+_ALL = tuple(range(MAX_DIFFICULTY + 1))
 _FIRST = ("order_status", "return", "exchange", "cancel", "policy")
 _SECOND = ("discovery", "price_compare", "substitution", "cart", "bundle", "purchase")
 _CACHE: dict[str, dict[str, Support]] = {}

@@ -145,7 +145,7 @@ def test_a_catalog_says_what_it_cannot_support(tiny: Any) -> None:
     assert not support["bundle"].supported and "no kits" in support["bundle"].reason
     assert support["cart"].difficulties == (0, 1, 2)  # one product with two units in stock
     assert "the catalog has 1" in support["cart"].reason
-    assert support["discovery"].difficulties == tuple(range(11))
+    assert support["discovery"].difficulties == tuple(range(21))
     with pytest.raises(UnsupportedFamily) as err:
         generate_task(tiny, "exchange", 0, 0)
     assert err.value.family == "exchange" and "size or colour" in err.value.reason
