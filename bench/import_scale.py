@@ -8,7 +8,8 @@ run on the same machine).
     python bench/import_scale.py --items 1000000 --dir /tmp/import-bench --compare-generated
 
 The file is a pure function of --items and --seed (reused when it exists): ~30 category paths
-over 8 departments, titles of 40-160 characters, 3-6 feature bullets, 1-3 description
+over 8 departments, text words drawn from a 6,000-word vocabulary with Zipf frequencies,
+titles of 40-160 characters, 3-6 feature bullets, 1-3 description
 paragraphs with some HTML, 4-9 details (numbers with units, yes/no, colours, materials, free
 text), image and video lists the reader ignores, prices as numbers, "$" strings, null (3%)
 and "None" (1%), ratings absent on 10% of the items. The import runs in a child process
@@ -90,8 +91,34 @@ SENTENCE = ("This {adj} {noun} is made for people who want {adj2} results every 
             "{adj3} finish and a design that lasts.")
 
 
+def _vocabulary(size: int = 6000) -> tuple[list[str], list[float]]:
+    """A fixed vocabulary of pseudo-words with Zipf weights (rank r has weight 1/r), so that
+    word frequencies look like a real product corpus: a few words are everywhere, most rare."""
+    onsets = ["b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t", "v", "br", "cl",
+              "dr", "fl", "gr", "pl", "st", "tr", "sh", "ch", "k"]
+    vowels = ["a", "e", "i", "o", "u", "ai", "ea", "oo", "ou"]
+    codas = ["", "n", "r", "l", "s", "t", "x", "ck", "nd", "st", "m"]
+    rng = random.Random(20261205)
+    words: list[str] = list(WORDS)
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.randint(1, 3)))
+        word += rng.choice(codas)
+        if word not in seen and len(word) > 3:
+            seen.add(word)
+            words.append(word)
+    cum, total = [], 0.0
+    for rank in range(1, size + 1):
+        total += 1.0 / rank
+        cum.append(total)
+    return words, cum
+
+
+VOCABULARY, _CUM = _vocabulary()
+
+
 def _text(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+    return " ".join(rng.choices(VOCABULARY, cum_weights=_CUM, k=n))
 
 
 def item(rng: random.Random, i: int) -> dict[str, Any]:
@@ -214,7 +241,7 @@ def main() -> None:
     args = ap.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
-    src = folder / f"amazon-{args.items}-{args.seed}.jsonl"
+    src = folder / f"amazon-v2-{args.items}-{args.seed}.jsonl"
     out: dict[str, Any] = {"items": args.items}
     out["file_write_s"] = round(write_file(src, args.items, args.seed), 1)
     out["file_mb"] = round(src.stat().st_size / 2**20, 1)
