@@ -10,8 +10,8 @@ just above its fence.
   saves a second of importing for each. Blocks run in README order in one work directory, as
   a reader's shell would, which starts as the quick start leaves it: ``shop.db`` (the default
   catalog, seed 0, 10,000 products) and ``runs/demo.jsonl`` (the quick-start command with 2
-  episodes instead of 200); ``examples/`` is the repository's. ``MCP_SHOP_*`` variables are
-  cleared.
+  episodes instead of 200); ``examples/``, ``deploy/`` and ``tests/fixtures/`` are the
+  repository's. ``MCP_SHOP_*`` variables are cleared.
 - ``<!-- test: run with server -->``: the same, with ``mcp-shop serve --http`` serving that
   ``shop.db`` on a free port; the block's ``http://127.0.0.1:8000`` becomes that address.
 - ``<!-- test: output -->`` above a ``text`` block: what the run block just before prints.
@@ -217,7 +217,9 @@ class Workdir:
 
     def quick_start(self) -> None:
         """The quick start's command with fewer episodes: its catalog and rollout file."""
-        (self.path / "examples").symlink_to(ROOT / "examples")
+        for shared in ("examples", "deploy", "tests/fixtures"):
+            (self.path / shared).parent.mkdir(exist_ok=True)
+            (self.path / shared).symlink_to(ROOT / shared)
         command = next(line for line in BLOCKS[0].text.splitlines() if "shop-episodes run" in line)
         command = command.split("&&", 1)[1]
         assert "--episodes 200" in command, command
