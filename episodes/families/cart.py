@@ -25,7 +25,6 @@ from episodes.families.vocabulary import PAYMENT_WORDS
 from episodes.generate import GenContext, GenerationError, register
 from episodes.world import sandbox
 from mcp_shop.errors import InvalidCode, ShopError
-from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.views import CustomerView, PaymentMethodView, ProductView, VariantView
 from verifiers.types import (
     GoldStep,
@@ -331,8 +330,8 @@ def _purchase(ctx: GenContext) -> TaskSpec:
         if "shipping" in extras else None
     ship = shipping or "standard"
 
-    ship_cents = 0 if free else DEFAULT_POLICIES.shipping_cost(ship, customer.tier,
-                                                               sub - discount)
+    ship_cents = 0 if free else ctx.shop.policies.shipping_cost(ship, customer.tier,
+                                                                sub - discount)
     total = sub - discount + ship_cents
     method: PaymentMethodView = methods[kind] if kind else card
     second: PaymentMethodView | None = None
