@@ -102,6 +102,28 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tour_searches(shop: Any, source: str) -> tuple[list[tuple[str, dict[str, Any]]], Any]:
+    """The tour's searches and the query whose first item in stock it buys: fixed ones on the
+    generated catalog; on an imported one, its three largest leaf categories."""
+    from sqlalchemy import select
+
+    from mcp_shop.models import Category
+    from mcp_shop.search import SearchQuery
+
+    if source == "generated":
+        return ([("wireless headphones", {"max_price_cents": 10000, "sort": "rating"}),
+                 ("dinosaur", {"category": "toys"}),
+                 ("running shoes", {"in_stock_only": True, "sort": "price_asc"})],
+                SearchQuery(text="running shoes", in_stock_only=True, page_size=5))
+    C = Category.__table__  # type: ignore[attr-defined]  # noqa: N806
+    with shop.engine.connect() as conn:
+        leaves = conn.execute(select(C.c.name, C.c.slug).where(C.c.is_leaf)
+                              .order_by(C.c.product_count.desc(), C.c.id).limit(3)).all()
+    return ([(name, {"category": slug, "sort": "rating"}) for name, slug in leaves],
+            SearchQuery(category=leaves[0].slug if leaves else None, in_stock_only=True,
+                        page_size=5))
+
+
 def cmd_tour(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
@@ -131,10 +153,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     customer = shop.get_customer(sid)
     console.print(f"Session {sid[:8]}… for {customer.name} ({customer.tier} tier), "
                   f"simulated clock {session.clock:%Y-%m-%d %H:%M}")
-    searches: list[tuple[str, dict[str, Any]]] = [("wireless headphones", {"max_price_cents": 10000,
-                                                 "sort": "rating"}),
-                        ("dinosaur", {"category": "toys"}),
-                        ("running shoes", {"in_stock_only": True, "sort": "price_asc"})]
+    searches, buy = _tour_searches(shop, info.source)
     for text, extra in searches:
         started = time.perf_counter()
         page = shop.search(sid, SearchQuery(text=text, page_size=3, **extra))
@@ -147,8 +166,13 @@ def cmd_tour(args: argparse.Namespace) -> int:
                           f"{hit.rating:.1f} ({hit.rating_count:,})",
                           "yes" if hit.in_stock else "no")
         console.print(table)
-    page = shop.search(sid, SearchQuery(text="running shoes", in_stock_only=True, page_size=5))
-    product = next(shop.get_product(sid, h.product_id) for h in page.hits)
+    page = shop.search(sid, buy)
+    product = next((p for p in (shop.get_product(sid, h.product_id) for h in page.hits)
+                    if any(v.stock > 0 for v in p.variants)), None)
+    if product is None:
+        console.print("\nNothing in stock to buy in this catalog's largest category; the tour "
+                      "ends here")
+        return 0
     variant = next(v for v in product.variants if v.stock > 0)
     console.print(f"\nAdding {product.title} ({', '.join(variant.options.values()) or 'one size'}"
                   f", {variant.variant_id}) to the cart")
@@ -169,6 +193,8 @@ def cmd_tour(args: argparse.Namespace) -> int:
         console.print(f"  +{days} day(s): {shop.get_order(sid, order.order_id).status}")
     elig = shop.check_return_eligibility(sid, order.order_id)[0]
     console.print(f"Return eligibility: {elig.reason}")
+    if not elig.eligible:
+        return 0
     ret = shop.request_return(sid, order.order_id, [(variant.variant_id, 1)],
                               reason="changed_mind")
     console.print(f"Returned it: {ret.return_id}, refund {dollars(ret.refund_cents)} to the "

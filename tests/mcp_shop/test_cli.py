@@ -27,6 +27,21 @@ def test_tour_builds_then_reuses_the_catalog_and_runs_a_journey(tmp_path, capsys
     assert "built" not in capsys.readouterr().err
 
 
+def test_tour_on_an_imported_catalog_searches_its_own_categories(tmp_path, capsys):
+    """The tour's fixed searches name the generated catalog's categories ('toys'); on an
+    imported store it searches the store's largest leaf categories and buys from them."""
+    fixture = os.path.join(os.path.dirname(__file__), "..", "fixtures", "import",
+                           "shopify_products.csv")
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    assert main(["import", "--format", "shopify", fixture, "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["tour", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "'toys'" not in out and "wireless headphones" not in out
+    for step in ("search '", "Placed O-", "delivered", "Return eligibility"):
+        assert step in out
+
+
 def test_build_refuses_a_different_catalog_in_the_same_database(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'shop.db'}"
     assert main(["build", "--db", db, "--size", "300"]) == 0
