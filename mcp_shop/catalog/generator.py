@@ -14,7 +14,7 @@ import random
 from bisect import bisect
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from mcp_shop.catalog import text
 from mcp_shop.catalog.specs import AttrSpec, OptionSpec
@@ -232,8 +232,23 @@ def _noun(rng: random.Random, plan: _Plan, attrs: dict[str, Any]) -> str:
     return fits[int(rng.random() * len(fits))]
 
 
+class Uniform(Protocol):
+    """What the rating draw needs of a random stream (``random.Random`` or an importer's)."""
+
+    def random(self) -> float: ...
+
+    def gauss(self, mu: float, sigma: float) -> float: ...
+
+
 def _rating(rng: random.Random, rank: int) -> tuple[float, int]:
-    mu = math.log(25) + (0.9 if rank <= 3 else 0.4 if rank <= 8 else 0.0)
+    return draw_rating(rng, 0.9 if rank <= 3 else 0.4 if rank <= 8 else 0.0)
+
+
+def draw_rating(rng: Uniform, boost: float) -> tuple[float, int]:
+    """A mean rating (1.0-5.0, one decimal) and a rating count: log-normal counts (``boost``
+    raises their log-mean: popular brands are rated more), most ratings around 4.3, a few poor
+    ones. One source for the generated catalog and for ratings an import synthesises."""
+    mu = math.log(25) + boost
     count = min(250_000, max(1, int(math.exp(mu + 1.7 * rng.gauss(0.0, 1.0)))))
     r = rng.random()
     if count < 5:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import math
 
+from mcp_shop.catalog.generator import draw_rating
+
 __all__ = ["Draws", "rating", "stock"]
 
 _MASK = (1 << 64) - 1
@@ -51,15 +53,5 @@ def stock(draws: Draws, sold_out: bool) -> int:
 
 def rating(draws: Draws) -> tuple[float, int]:
     """A mean rating (1.0-5.0, one decimal) and a rating count, like a mid-ranked brand's in
-    the generated catalog: log-normal counts, most ratings around 4.3, a few poor ones."""
-    count = min(250_000, max(1, int(math.exp(math.log(25) + 0.2 + 1.7 * draws.gauss(0, 1)))))
-    r = draws.random()
-    if count < 5:
-        value = draws.gauss(4.1, 0.8)
-    elif r < 0.04:
-        value = 1.0 + 2.0 * draws.random()
-    elif r < 0.18:
-        value = draws.gauss(3.6, 0.35)
-    else:
-        value = draws.gauss(4.35, 0.28)
-    return round(min(5.0, max(1.0, value)), 1), count
+    the generated catalog (the same draw: ``draw_rating``)."""
+    return draw_rating(draws, 0.2)
