@@ -13,7 +13,7 @@ from episodes.families.phrases import greeting
 from episodes.families.vocabulary import LeafVocab
 from episodes.generate import GenContext, GenerationError, task_id
 from episodes.preview import preview_world
-from mcp_shop.policies import DEFAULT_POLICIES, ReturnRule
+from mcp_shop.policies import Policies, ReturnRule
 from mcp_shop.views import (
     OrderLineView,
     OrderView,
@@ -23,7 +23,6 @@ from verifiers.types import GoldStep, Intent, TaskSpec, World
 
 _DAY_SECONDS = 86400.0
 _ATTEMPTS = 12
-_POLICIES = DEFAULT_POLICIES
 
 # -- wording ----------------------------------------------------------------------------------
 
@@ -211,8 +210,9 @@ def _say(text: str) -> GoldStep:
     return GoldStep(say=text)
 
 
-def _ship_hours(code: str) -> tuple[float, float]:
-    option = _POLICIES.shipping_option(code)
+def _ship_hours(policies: Policies, code: str) -> tuple[float, float]:
+    """Hours from placing to shipping and to delivery with shipping option ``code``."""
+    option = policies.shipping_option(code)
     assert option is not None
     return (option.ship_after.total_seconds() / 3600, option.deliver_after.total_seconds() / 3600)
 

@@ -8,7 +8,6 @@ from sqlalchemy import Connection
 
 from episodes.families.order_parts import (
     _CANCEL_REASON_TEXT,
-    _POLICIES,
     _ago_bucket,
     _attempts,
     _branch,
@@ -37,6 +36,7 @@ from episodes.generate import GenContext, register
 from episodes.preview import FIRST_ORDER_NUMBER, preview_world
 from mcp_shop import orders
 from mcp_shop.ids import order_id, parse_order_id
+from mcp_shop.policies import Policies
 from mcp_shop.views import (
     OrderView,
 )
@@ -47,10 +47,10 @@ __all__ = ["generate_cancel", "generate_order_status"]
 
 # -- order status -----------------------------------------------------------------------------
 
-def _status_hours(rng: random.Random, status: str, option: str) -> float:
+def _status_hours(rng: random.Random, policies: Policies, status: str, option: str) -> float:
     """Hours ago to place an order so that it is in ``status`` now."""
-    ship, deliver = _ship_hours(option)
-    processing = _POLICIES.processing_after.total_seconds() / 3600
+    ship, deliver = _ship_hours(policies, option)
+    processing = policies.processing_after.total_seconds() / 3600
     if status == "pending":
         return rng.uniform(0.1, processing - 0.3)
     if status == "processing":
@@ -67,7 +67,7 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     status = rng.choice(["pending", "processing", "shipped", "shipped", "delivered"])
     option = rng.choice(["standard", "express", "next_day"]) if ctx.difficulty >= 2 \
         else "standard"
-    hours = _status_hours(rng, status, option)
+    hours = _status_hours(rng, ctx.shop.policies, status, option)
     n_lines = 1 if p.constraints <= 2 else rng.randint(1, 3)
     bought = _fillers(ctx, n_lines, set(avoid))
     main = bought[0][0]
@@ -76,7 +76,7 @@ def _build_order_status(ctx: GenContext) -> TaskSpec:
     if p.distractors >= 2 and rng.random() < 0.6:
         other_status = rng.choice([s for s in ("processing", "shipped", "delivered")
                                    if s != status])
-        other_hours = _status_hours(rng, other_status, option)
+        other_hours = _status_hours(rng, ctx.shop.policies, other_status, option)
         if _ago_bucket(other_hours / 24) != _ago_bucket(hours / 24):
             other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
                              {v.product_id for v, _ in bought})
@@ -161,7 +161,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
     proceed = branch == "ok"
     option = _shipping(ctx)
     status = "pending" if proceed else branch
-    hours = _status_hours(rng, status, option)
+    hours = _status_hours(rng, ctx.shop.policies, status, option)
     n_lines = 1 if p.constraints <= 2 else rng.randint(1, 3)
     bought = _fillers(ctx, n_lines, set(avoid))
     main = bought[0][0]
@@ -171,7 +171,7 @@ def _build_cancel(ctx: GenContext) -> TaskSpec:
         # another recent, still pending order: the shopper means the one with the named item
         other = _fillers(ctx, 1, avoid | {v.category_slug for v, _ in bought},
                              {v.product_id for v, _ in bought})
-        other_hours = _status_hours(rng, "pending", option)
+        other_hours = _status_hours(rng, ctx.shop.policies, "pending", option)
         extras += [_past({view.variants[0].variant_id: 1}, other_hours / 24, option)
                    for view, _ in other]  # none when the catalog has no other product
     past, index = _place(ctx, _past(lines, hours / 24, option), extras)

@@ -27,7 +27,6 @@ from sqlalchemy import Connection
 from episodes.families.order_parts import (  # noqa: F401 (re-exported)
     _CANCEL_REASON_TEXT,
     _DAY_SECONDS,
-    _POLICIES,
     _ago_bucket,
     _attempts,
     _branch,
@@ -194,7 +193,7 @@ def _build_return(ctx: GenContext) -> TaskSpec:
     target = _return_target(ctx, branch, avoid)
     rule = _rule(ctx, target)
     since = _since_delivery(ctx, branch, rule)
-    days_ago = since + _ship_hours(option)[1] / 24
+    days_ago = since + _ship_hours(ctx.shop.policies, option)[1] / 24
     taken = avoid | {target.category_slug}
 
     variant = rng.choice(target.variants)
@@ -401,7 +400,7 @@ def _build_exchange(ctx: GenContext) -> TaskSpec:
         qty = 2 if new.stock >= 2 and rng.random() < 0.5 else 1
     rule = _rule(ctx, target)
     since = _since_delivery(ctx, branch, rule)
-    days_ago = since + _ship_hours(option)[1] / 24
+    days_ago = since + _ship_hours(ctx.shop.policies, option)[1] / 24
     n_lines = 1 if p.constraints <= 1 else rng.randint(2, min(3, p.constraints))
     fillers = _fillers(ctx, n_lines - 1, avoid | {target.category_slug}, {target.product_id})
     lines = _order_lines(ctx, [(old.variant_id, line_qty)]

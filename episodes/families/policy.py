@@ -1,11 +1,12 @@
 """The policy family: questions about the shop's rules, answered from the policy data.
 
-Every answer is read from ``DEFAULT_POLICIES`` (the same data the shop applies and renders for
-``search_policy``): return windows and restocking fees by category, non-returnable goods,
-shipping prices and times, free-shipping thresholds by loyalty tier, the cancellation window
-and warranties. Difficulty adds parts to the question (one answer group each) and, with policy
-branching, questions whose answer depends on something the agent must look up first: the
-customer's tier (``get_customer``) or a named product's category (``get_product``).
+Every answer is read from the shop's policies (``Shop.policies``, the catalog's own: the same
+data the shop applies and renders for ``search_policy``): return windows and restocking fees by
+category, non-returnable goods, shipping prices and times, free-shipping thresholds by loyalty
+tier, the cancellation window and warranties. Difficulty adds parts to the question (one answer
+group each) and, with policy branching, questions whose answer depends on something the agent
+must look up first: the customer's tier (``get_customer``) or a named product's category
+(``get_product``).
 """
 
 from __future__ import annotations
