@@ -7,17 +7,20 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from mcp_shop.importers.amazon import read
 from mcp_shop.importers.core import ImportFailed, import_catalog
 from mcp_shop.importers.records import BadRow, SourceProduct
 from tests.conftest import engine_for
+from tests.mcp_shop import import_db
+from tests.mcp_shop.import_db import json_value, rows
+
+engine = import_db.engine  # the fixture: an empty database on each backend
 
 CATS = ["Electronics", "Headphones", "Over-Ear"]
 ITEMS: list[Any] = [
@@ -56,21 +59,7 @@ def write_fixture(path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path,
-           pg_reason: str | None) -> Iterator[Engine]:
-    gen = engine_for(request.param, tmp_path, pg_reason)
-    yield next(gen)
-    gen.close()
 
-
-def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql)).mappings()]
-
-
-def _json(v: Any) -> Any:
-    return json.loads(v) if isinstance(v, str) else v
 
 
 def test_reader_records(tmp_path: Path) -> None:
@@ -110,25 +99,25 @@ def test_import(engine: Engine, tmp_path: Path) -> None:
         ("home-kitchen", "Home & Kitchen", False, 1),
         ("home-kitchen/general-home-kitchen", "Home & Kitchen > General Home & Kitchen", True, 1),
     ]
-    assert _json(cats[4]["attribute_specs"]) == [
+    assert json_value(cats[4]["attribute_specs"]) == [
         {"name": "battery_life", "label": "Battery Life", "type": "int", "unit": "hours"},
         {"name": "bluetooth", "label": "Bluetooth", "type": "bool"},
         {"name": "color", "label": "Color", "type": "text"},  # two values, none repeated
     ]
-    assert _json(cats[6]["attribute_specs"]) == [
+    assert json_value(cats[6]["attribute_specs"]) == [
         {"name": "capacity", "label": "Capacity", "type": "int", "unit": "ml"},
         {"name": "dishwasher_safe", "label": "Dishwasher safe", "type": "bool"},
     ]
     prods = rows(engine, "SELECT p.*, v.sku, v.options, v.price_cents, v.stock FROM product p "
                          "JOIN variant v ON v.product_id = p.id ORDER BY p.id")
     assert [(p["id"], p["title"], p["brand"], p["category_id"], p["price_min_cents"], p["sku"],
-             _json(p["options"]), _json(p["option_names"])) for p in prods] == [
+             json_value(p["options"]), json_value(p["option_names"])) for p in prods] == [
         (1, "Sony WH-1000XM4 Wireless Headphones", "Sony", 5, 34800, "B0HEAD1", {}, []),
         (2, "Bose QuietComfort 45", "Bose", 5, 27900, "B0HEAD2", {}, []),
         (3, "Tasse «Café» ☕ 350 ml", "Maison", 7, 1299, "B0MUG", {}, []),
         (4, "A Novel", "Penguin", 2, 950, "B0BOOK", {}, []),
     ]
-    assert [_json(p["attributes"]) for p in prods] == [
+    assert [json_value(p["attributes"]) for p in prods] == [
         {"battery_life": 30, "bluetooth": True, "color": "Black"},
         {"battery_life": 24, "bluetooth": False, "color": "White"},
         {"capacity": 350, "dishwasher_safe": True},

@@ -3,7 +3,6 @@ variants, typed attributes, synthesis, bad rows, one transaction, policies."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from mcp_shop.catalog import build_catalog, load_catalog_info
 from mcp_shop.errors import InvalidInput
@@ -30,6 +29,10 @@ from mcp_shop.policies import DEFAULT_POLICIES
 from mcp_shop.search import SearchQuery
 from mcp_shop.shop import Shop
 from tests.conftest import engine_for
+from tests.mcp_shop import import_db
+from tests.mcp_shop.import_db import json_value, rows
+
+engine = import_db.engine  # the fixture: an empty database on each backend
 
 V = SourceVariant
 
@@ -86,13 +89,6 @@ def fail_writing_at(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
     monkeypatch.setattr(write, "BATCH", 2)  # write every two products: a failure is mid-write
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path,
-           pg_reason: str | None) -> Iterator[Engine]:
-    gen = engine_for(request.param, tmp_path, pg_reason)
-    yield next(gen)
-    gen.close()
-
 
 @pytest.fixture
 def src(tmp_path: Path) -> str:
@@ -101,13 +97,6 @@ def src(tmp_path: Path) -> str:
     return str(path)
 
 
-def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql)).mappings()]
-
-
-def _json(v: Any) -> Any:
-    return json.loads(v) if isinstance(v, str) else v
 
 
 def test_catalog_content(engine: Engine, src: str) -> None:
@@ -137,29 +126,29 @@ def test_catalog_content(engine: Engine, src: str) -> None:
         (6, "other", None, "Other", "Other", False, 0, 1),
         (7, "other/miscellaneous", 6, "Other", "Other > Miscellaneous", True, 1, 1),
     ]
-    assert _json(cats[3]["attribute_specs"]) == [
+    assert json_value(cats[3]["attribute_specs"]) == [
         {"name": "fit_note", "label": "Fit note", "type": "text"},
         {"name": "material", "label": "Material", "type": "enum", "values": ["Cotton", "Linen"]},
         {"name": "organic", "label": "Organic", "type": "bool"},
         {"name": "weight", "label": "Weight", "type": "int", "unit": "g"},
     ]
-    assert _json(cats[4]["attribute_specs"]) == [
+    assert json_value(cats[4]["attribute_specs"]) == [
         {"name": "sleeve_length", "label": "Sleeve length", "type": "int", "unit": "cm"}]
-    assert _json(cats[1]["attribute_specs"]) == []
+    assert json_value(cats[1]["attribute_specs"]) == []
 
     prods = {r["id"]: r for r in rows(engine, "SELECT * FROM product ORDER BY id")}
     assert [(p["title"], p["category_id"]) for p in prods.values()] == [
         ("Title tee-1", 4), ("Title tee-2", 4), ("Title tee-3", 4), ("Title tee-4", 4),
         ("Title jacket", 2), ("Title mystery", 7), ("Title longsleeve", 5)]
     p1 = prods[1]
-    assert _json(p1["attributes"]) == {"material": "Cotton", "organic": True, "weight": 180}
-    assert _json(p1["option_names"]) == ["Farbe", "Size"]
+    assert json_value(p1["attributes"]) == {"material": "Cotton", "organic": True, "weight": 180}
+    assert json_value(p1["option_names"]) == ["Farbe", "Size"]
     assert (p1["brand"], p1["description"], p1["price_min_cents"], p1["price_max_cents"]) == (
         "Acme", "About tee-1", 1999, 2499)
-    assert _json(prods[4]["attributes"]) == {"material": "Cotton", "organic": True,
+    assert json_value(prods[4]["attributes"]) == {"material": "Cotton", "organic": True,
                                              "weight": 190, "fit_note": "Runs small"}
-    assert _json(prods[3]["attributes"])["organic"] is True
-    assert _json(prods[2]["attributes"])["organic"] is False
+    assert json_value(prods[3]["attributes"])["organic"] is True
+    assert json_value(prods[2]["attributes"])["organic"] is False
     assert (prods[6]["rating"], prods[6]["rating_count"], bool(prods[6]["final_sale"])) == (
         4.5, 10, True)
     assert not any(bool(prods[i]["final_sale"]) for i in (1, 2, 3, 4, 5, 7))
@@ -167,7 +156,7 @@ def test_catalog_content(engine: Engine, src: str) -> None:
 
     var = rows(engine, "SELECT * FROM variant ORDER BY id")
     v1 = [v for v in var if v["product_id"] == 1]
-    assert [(v["id"], v["position"], v["sku"], _json(v["options"]), v["price_cents"])
+    assert [(v["id"], v["position"], v["sku"], json_value(v["options"]), v["price_cents"])
             for v in v1] == [
         (1001, 1, "T1-RS", {"Farbe": "Rot", "Size": "S"}, 1999),
         (1002, 2, "tee-1-2", {"Farbe": "Rot", "Size": "M"}, 1999),  # lowest price taken

@@ -5,21 +5,21 @@ core on SQLite and PostgreSQL, XML safety, and seeded corruption that never cras
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 import mcp_shop.importers.gmc as gmc
 from mcp_shop.db import make_engine
 from mcp_shop.importers import ImportFailed, import_catalog
 from mcp_shop.importers.gmc_items import parse_details
 from mcp_shop.importers.records import BadRow, SourceProduct, SourceVariant, Where
-from tests.conftest import engine_for
+from tests.mcp_shop import import_db
+from tests.mcp_shop.import_db import json_value, rows
 from tests.mcp_shop.import_fuzz import check_records, corrupted_files
+
+engine = import_db.engine  # the fixture: an empty database on each backend
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 TSV = str(FIXTURES / "gmc_feed.tsv")
@@ -199,21 +199,7 @@ def test_wrong_root_and_broken_xml(tmp_path: Path) -> None:
 # --- through the import core, on both backends ------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path,
-           pg_reason: str | None) -> Iterator[Engine]:
-    gen = engine_for(request.param, tmp_path, pg_reason)
-    yield next(gen)
-    gen.close()
 
-
-def _rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql)).mappings()]
-
-
-def _j(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_import_of_the_three_fixtures(engine: Engine) -> None:
@@ -222,8 +208,8 @@ def test_import_of_the_three_fixtures(engine: Engine) -> None:
     assert [str(b.where) for b in report.bad_rows] == [
         f"{TSV}:8", f"{TSV}:9", f"{TSV}:10", f"{TSV}:11", f"{RSS}:59", f"{RSS}:64"]
     assert report.bad_rows[-1].reason.startswith("product 'MAP-1' has no usable price")
-    cats = {c["id"]: c for c in _rows(engine, "SELECT * FROM category")}
-    prods = {p["title"]: p for p in _rows(engine, "SELECT * FROM product")}
+    cats = {c["id"]: c for c in rows(engine, "SELECT * FROM category")}
+    prods = {p["title"]: p for p in rows(engine, "SELECT * FROM product")}
     assert sorted(prods) == sorted([
         "Stoneware Mug", "Soy Candle", "Organic Tee", "Écharpe en laine – bleu", "Wool Socks",
         "Daypack 30 l & Rain Cover", "Trail Boot Gore-Tex", "Chef's Knife 20 cm",
@@ -233,27 +219,29 @@ def test_import_of_the_three_fixtures(engine: Engine) -> None:
     assert paths["Stoneware Mug"] == "Home > Kitchen > Mugs"
     assert paths["Wool Socks"] == paths["Cutting Board"] == "Other > Miscellaneous"
     tee = prods["Organic Tee"]
-    assert _j(tee["option_names"]) == ["Color", "Size"]
-    assert _j(tee["attributes"]) == {"material": "Cotton", "gender": "unisex",
+    assert json_value(tee["option_names"]) == ["Color", "Size"]
+    assert json_value(tee["attributes"]) == {"material": "Cotton", "gender": "unisex",
                                      "age_group": "adult", "fit": "Regular", "neckline": "Crew"}
     assert (tee["brand"], tee["price_min_cents"], tee["price_max_cents"]) == (
         "Fjord Basics", 1500, 1600)
-    variants = _rows(engine, f"SELECT * FROM variant WHERE product_id = {tee['id']} "
+    variants = rows(engine, f"SELECT * FROM variant WHERE product_id = {tee['id']} "
                              "ORDER BY position")
-    assert [(v["sku"], _j(v["options"]), v["price_cents"]) for v in variants] == [
+    assert [(v["sku"], json_value(v["options"]), v["price_cents"]) for v in variants] == [
         ("TEE-RED-M", {"Color": "Red", "Size": "M"}, 1500),
         ("TEE-BLUE-M", {"Color": "Blue", "Size": "M"}, 1500),
         ("TEE-RED-L", {"Color": "Red", "Size": "L"}, 1600)]
     assert all(v["stock"] > 0 for v in variants)  # in stock / backorder: orderable
     mug = prods["Stoneware Mug"]
     assert (mug["price_min_cents"], bool(mug["in_stock"])) == (999, False)
-    assert _j(mug["attributes"]) == {"color": "Sand", "capacity": 350, "dishwasher_safe": True}
+    assert json_value(mug["attributes"]) == {"color": "Sand", "capacity": 350,
+                                             "dishwasher_safe": True}
     boot = prods["Trail Boot Gore-Tex"]
-    assert _j(boot["attributes"])["weight"] == 650 and _j(boot["attributes"])["waterproof"]
-    specs = {s["name"]: s for s in _j(cats[boot["category_id"]]["attribute_specs"])}
+    boot_attrs = json_value(boot["attributes"])
+    assert boot_attrs["weight"] == 650 and boot_attrs["waterproof"]
+    specs = {s["name"]: s for s in json_value(cats[boot["category_id"]]["attribute_specs"])}
     assert specs["weight"] == {"name": "weight", "label": "Weight", "type": "int", "unit": "g"}
     knife = prods["Chef's Knife 20 cm"]
-    assert _j(knife["attributes"]) == {"blade_length": 20}
+    assert json_value(knife["attributes"]) == {"blade_length": 20}
     assert paths["Chef's Knife 20 cm"].endswith("Kitchen Tools & Utensils > Kitchen Knives")
 
 
@@ -277,10 +265,10 @@ def test_corrupted_feeds_import_whole_or_not_at_all(tmp_path: Path) -> None:
             report = import_catalog(engine, "gmc", [str(path)], seed=seed)
         except ImportFailed:
             if "product" in set(inspect(engine).get_table_names()):
-                assert _rows(engine, "SELECT count(*) AS n FROM product")[0]["n"] == 0
+                assert rows(engine, "SELECT count(*) AS n FROM product")[0]["n"] == 0
         else:
             imported += 1
-            n = _rows(engine, "SELECT count(*) AS n FROM product")[0]["n"]
+            n = rows(engine, "SELECT count(*) AS n FROM product")[0]["n"]
             assert n == report.info.product_count >= 1
         engine.dispose()
     assert imported >= 1

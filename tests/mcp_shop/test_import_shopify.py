@@ -5,21 +5,21 @@ seeded corruption that never crashes the reader or leaves a partial catalog."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from mcp_shop.db import make_engine
 from mcp_shop.importers import ImportFailed, import_catalog
 from mcp_shop.importers.records import BadRow, SourceProduct, SourceVariant, Where
 from mcp_shop.importers.shopify import read
 from mcp_shop.importers.taxonomy import first_type, taxonomy_path
-from tests.conftest import engine_for
+from tests.mcp_shop import import_db
+from tests.mcp_shop.import_db import json_value, rows
 from tests.mcp_shop.import_fuzz import check_records, corrupted_files
+
+engine = import_db.engine  # the fixture: an empty database on each backend
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 MAIN = str(FIXTURES / "shopify_products.csv")
@@ -222,21 +222,7 @@ def test_first_product_type(raw: str, path: tuple[str, ...]) -> None:
 # --- through the import core, on both backends ------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path,
-           pg_reason: str | None) -> Iterator[Engine]:
-    gen = engine_for(request.param, tmp_path, pg_reason)
-    yield next(gen)
-    gen.close()
 
-
-def _rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql)).mappings()]
-
-
-def _j(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def test_import_of_both_fixtures(engine: Engine) -> None:
@@ -251,8 +237,8 @@ def test_import_of_both_fixtures(engine: Engine) -> None:
         (f"{MAIN}:23", "no Option1 Value for option 'Size' of handle 'travel-bottle'"),
         (f"{MAIN}:25", "the row has 39 cells but the header has 37"),
     ]
-    cats = {c["id"]: c for c in _rows(engine, "SELECT * FROM category")}
-    prods = {p["title"]: p for p in _rows(engine, "SELECT * FROM product")}
+    cats = {c["id"]: c for c in rows(engine, "SELECT * FROM category")}
+    prods = {p["title"]: p for p in rows(engine, "SELECT * FROM product")}
     assert sorted(prods) == sorted([
         "Linen Shirt – Relaxed Fit", "Duftkerze „Winterwald“", "Gift Card", "Ceramic Mug",
         "Espresso Machine Café Pro 15 bar", "Travel Bottle", "Wool Socks", "Café Crème Tasse",
@@ -265,39 +251,42 @@ def test_import_of_both_fixtures(engine: Engine) -> None:
     assert paths["Gift Card"] == "Gift Cards > General Gift Cards"  # a department only
     assert paths["Travel Bottle"] == "Sports & Outdoors > Bottles"
     mugs = cats[prods["Ceramic Mug"]["category_id"]]
-    specs = {s["name"]: s for s in _j(mugs["attribute_specs"])}
+    specs = {s["name"]: s for s in json_value(mugs["attribute_specs"])}
     assert specs["capacity"]["type"] == "int" and specs["capacity"]["unit"] == "ml"
     assert specs["material"]["label"] == "Material"
 
     shirt = prods["Linen Shirt – Relaxed Fit"]
-    assert _j(shirt["option_names"]) == ["Size", "Color"]
-    assert _j(shirt["attributes"]) == {"material": "Linen", "fit": "Relaxed",
+    assert json_value(shirt["option_names"]) == ["Size", "Color"]
+    assert json_value(shirt["attributes"]) == {"material": "Linen", "fit": "Relaxed",
                                        "sleeve_length": "Long", "weight": 220}
     assert (shirt["brand"], shirt["price_min_cents"], shirt["price_max_cents"]) == (
         "Nordic Threads", 4900, 5250)
     assert shirt["description"].startswith("Breathable linen & cotton.\n- Relaxed fit")
-    variants = _rows(engine, f"SELECT * FROM variant WHERE product_id = {shirt['id']} "
-                             "ORDER BY position")
-    assert [(v["sku"], _j(v["options"]), v["price_cents"], v["stock"]) for v in variants] == [
+    variants = rows(engine, f"SELECT * FROM variant WHERE product_id = {shirt['id']} "
+                    "ORDER BY position")
+    assert [(v["sku"], json_value(v["options"]), v["price_cents"], v["stock"])
+            for v in variants] == [
         ("LS-S-WHT", {"Size": "S", "Color": "White"}, 4900, 5),
         ("LS-M-WHT", {"Size": "M", "Color": "White"}, 4900, 0),
         ("LS-L-BLU", {"Size": "L", "Color": "Blue"}, 5250, 0)]
     tasse = prods["Café Crème Tasse"]
-    assert _j(tasse["option_names"]) == ["Farbe", "Größe", "Pack"]
+    assert json_value(tasse["option_names"]) == ["Farbe", "Größe", "Pack"]
     assert (tasse["price_min_cents"], tasse["price_max_cents"]) == (990, 1790)
-    mug_attrs = _j(prods["Ceramic Mug"]["attributes"])
+    mug_attrs = json_value(prods["Ceramic Mug"]["attributes"])
     assert mug_attrs["capacity"] == 350 and mug_attrs["dishwasher_safe"] is True
     gift = prods["Gift Card"]
-    assert bool(gift["final_sale"]) and _j(gift["option_names"]) == []
+    assert bool(gift["final_sale"])
+    assert json_value(gift["option_names"]) == []
     espresso = prods["Espresso Machine Café Pro 15 bar"]
-    assert (espresso["price_min_cents"], _j(espresso["attributes"])["pressure"]) == (129900, 15)
+    espresso_attrs = json_value(espresso["attributes"])
+    assert (espresso["price_min_cents"], espresso_attrs["pressure"]) == (129900, 15)
 
 
 def test_strict_stops_at_the_first_bad_row_and_writes_nothing(engine: Engine) -> None:
     with pytest.raises(ImportFailed, match="shopify_products.csv:13: Variant Price 'abc'"):
         import_catalog(engine, "shopify", [MAIN], strict=True)
     tables = set(inspect(engine).get_table_names())
-    assert "product" not in tables or _rows(engine, "SELECT count(*) AS n FROM product")[0][
+    assert "product" not in tables or rows(engine, "SELECT count(*) AS n FROM product")[0][
         "n"] == 0
 
 
@@ -325,10 +314,10 @@ def test_corrupted_files_import_whole_or_not_at_all(tmp_path: Path) -> None:
             outcomes["failed"] += 1
             tables = set(inspect(engine).get_table_names())
             if "product" in tables:
-                assert _rows(engine, "SELECT count(*) AS n FROM product")[0]["n"] == 0
+                assert rows(engine, "SELECT count(*) AS n FROM product")[0]["n"] == 0
         else:
             outcomes["imported"] += 1
-            n = _rows(engine, "SELECT count(*) AS n FROM product")[0]["n"]
+            n = rows(engine, "SELECT count(*) AS n FROM product")[0]["n"]
             assert n == report.info.product_count >= 1
         engine.dispose()
     assert outcomes["imported"] >= 1
