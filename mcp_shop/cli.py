@@ -5,6 +5,7 @@
     mcp-shop serve                     # MCP over stdio (logs on stderr)
     mcp-shop serve --http --host 127.0.0.1 --port 8000   # Streamable HTTP at /mcp, GET /health
     mcp-shop import --format amazon meta.jsonl.gz --db sqlite:///mystore.db   # your own catalog
+    mcp-shop prune --keep 100          # remove every session but the 100 opened last
 
 --db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 1 import
 --strict stopped at a bad row, 2 the command cannot run as given (bad option, unusable database
@@ -32,6 +33,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from mcp_shop.cli_import import add_import_parser
+from mcp_shop.cli_prune import add_prune_parser
 from mcp_shop.cli_support import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -291,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
     _add_serve_parser(sub)
     add_import_parser(sub)
+    add_prune_parser(sub)
     return parser
 
 

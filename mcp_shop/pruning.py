@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlmodel import SQLModel
 
 from mcp_shop.db import backend_name, read_tx, sqlite_path, write_tx
@@ -52,13 +52,22 @@ SESSION_TABLE: str = ShopSession.__table__.name  # type: ignore[attr-defined]
 SESSION_KEY = "session_id"
 
 
-@cache
-def session_tables() -> tuple[Table, ...]:
+def session_tables(metadata: MetaData | None = None,
+                   session: Table | None = None) -> tuple[Table, ...]:
     """Every table a session owns rows in, children before parents (the order rows must be
-    deleted in), ending with ``shop_session`` itself."""
-    owned = [t for t in reversed(SQLModel.metadata.sorted_tables)
-             if SESSION_KEY in t.c and t.name != SESSION_TABLE]
-    return (*owned, ShopSession.__table__)  # type: ignore[attr-defined]
+    deleted in), ending with the session table itself: by default the shop's tables
+    (``SQLModel.metadata``, ``shop_session``)."""
+    if metadata is None:
+        return _shop_tables()
+    assert session is not None
+    owned = [t for t in reversed(metadata.sorted_tables)
+             if SESSION_KEY in t.c and t is not session]
+    return (*owned, session)
+
+
+@cache
+def _shop_tables() -> tuple[Table, ...]:
+    return session_tables(SQLModel.metadata, ShopSession.__table__)  # type: ignore[attr-defined]
 
 
 def _key(table: Table) -> str:
