@@ -1,0 +1,283 @@
+"""Runs fuzzed tool calls (``fuzz_strategies``) against a server through an MCP client and
+counts what must never happen:
+
+- internal errors: a call answered with the generic "Error executing tool <name>" or an error
+  without a typed code, or traced with code ``internal_error`` (or an untyped ``tool_error``);
+- unrecorded calls: a call addressed to a session that does not add exactly one record to its
+  trace (and, per block, the trace's tools not in the order the calls were made);
+- state changes from rejected calls: the session's rows (``Shop.snapshot``) before and after a
+  rejected call differ (also counted: accepted read-only calls that changed state, and any
+  change to another session's rows);
+- transport failures: the client itself raising instead of getting a tool result.
+
+Used by ``bench/fuzz_tools.py`` (10,000+ calls per backend) and by
+``tests/protocol/test_reliability.py`` (a short run).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp import Client
+from sqlalchemy import Engine, func, select
+
+from mcp_shop import Shop
+from mcp_shop.ids import product_of
+from mcp_shop.models import TraceEvent
+from mcp_shop.search import SearchQuery
+from mcp_shop.state import snapshot_bytes
+from mcp_shop.tool_catalog import TOOLS
+from mcp_shop.trace import storable_text
+from tests.protocol.fuzz_strategies import Call, Pools, Schema, call_strategy, draw_calls
+from tests.protocol.raw_http import RawClient, RawDeep
+
+WIRE = [10**5000, -10**5000, RawDeep(), RawDeep(300), float("nan"), "\ud800", "a\udfffb"]
+
+TYPED_CODES = frozenset({"not_found", "invalid_input", "out_of_stock", "invalid_code",
+                         "ineligible", "invalid_state", "payment_declined",
+                         "invalid_arguments", "unknown_tool"})
+READ_TOOLS = frozenset(t.name for t in TOOLS if t.kind == "read")
+# JSON-RPC answers to a request no tool saw: a body the server cannot parse, or params that
+# are not a tools/call's (from raw_http.RawClient); such a request addresses no session
+UNPARSED = ("jsonrpc error -32700:", "jsonrpc error -32602:")
+_CODE = re.compile(r"([a-z_]+): ")
+_T = TraceEvent.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class FuzzStats:
+    """What a fuzzing run counted; ``faults`` must be 0."""
+
+    calls: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    addressed: int = 0  # calls carrying the fuzzed session's handle
+    internal_errors: int = 0
+    unrecorded: int = 0
+    misordered_blocks: int = 0
+    rejected_changed_state: int = 0
+    read_changed_state: int = 0
+    other_session_changed: int = 0
+    transport_failures: int = 0
+    code_mismatches: int = 0  # the client's error code differs from the traced one
+    unparsed: int = 0  # refused by the transport before any tool ran (JSON-RPC parse error)
+    seconds: float = 0.0
+    codes: Counter[str] = field(default_factory=Counter)
+    tools: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def faults(self) -> int:
+        return (self.internal_errors + self.unrecorded + self.misordered_blocks
+                + self.rejected_changed_state + self.read_changed_state
+                + self.other_session_changed + self.transport_failures + self.code_mismatches)
+
+    def note(self, what: str, tool: str, args: dict[str, Any], detail: str = "") -> None:
+        if len(self.examples) < 30:
+            shown = {k: (repr(v)[:80] if len(repr(v)) > 80 else v) for k, v in args.items()}
+            self.examples.append(f"{what}: {tool[:40]!r} {shown} {detail[:300]}")
+
+    def merge(self, other: FuzzStats) -> None:
+        for name in ("calls", "accepted", "rejected", "addressed", "internal_errors",
+                     "unrecorded", "misordered_blocks", "rejected_changed_state",
+                     "read_changed_state", "other_session_changed", "transport_failures",
+                     "code_mismatches", "unparsed", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.codes.update(other.codes)
+        self.tools.update(other.tools)
+        self.examples += other.examples[:max(0, 30 - len(self.examples))]
+
+
+def error_code(tool: str, text: str) -> str | None:
+    """The typed code a tool error's text starts with; None for an untyped error."""
+    if text.startswith(UNPARSED):
+        return "unparsed"
+    if text.startswith("Unknown tool"):
+        return "unknown_tool"
+    rest = text.removeprefix(f"Error executing tool {tool}: ")
+    if rest.startswith("invalid arguments: "):
+        return "invalid_arguments"
+    match = _CODE.match(rest)
+    return match.group(1) if match and match.group(1) in TYPED_CODES else None
+
+
+# -- the world a block of calls works in ---------------------------------------------------
+
+_CATALOG: dict[int, dict[str, Any]] = {}
+
+
+def _catalog_pools(shop: Shop, sid: str) -> dict[str, Any]:
+    """Product, variant, category, brand and attribute values of the catalog (cached)."""
+    if id(shop) in _CATALOG:
+        return _CATALOG[id(shop)]
+    page = shop.search(sid, SearchQuery(in_stock_only=True, sort="popularity", page_size=40))
+    products: list[str] = []
+    variants: list[str] = []
+    stocked: list[str] = []
+    cats: set[str] = set()
+    brands: set[str] = set()
+    attributes: dict[str, list[Any]] = {}
+    for hit in page.hits:
+        p = shop.get_product(sid, hit.product_id)
+        products.append(p.product_id)
+        variants += [v.variant_id for v in p.variants]
+        stocked += [v.variant_id for v in p.variants if v.stock >= 20]
+        parts = p.category_slug.split("/")
+        cats.update("/".join(parts[:i + 1]) for i in range(len(parts)))
+        brands.add(p.brand)
+        for k, v in p.attributes.items():
+            attributes.setdefault(k, []).append(v)
+    out = dict(products=products, variants=variants, stocked=stocked, categories=sorted(cats),
+               brands=sorted(brands), attributes=attributes)
+    _CATALOG[id(shop)] = out
+    return out
+
+
+def make_world(shop: Shop, seed: int) -> tuple[Pools, str]:
+    """A fuzzed session (a pending order, two cart lines, its history) and another session
+    whose ids it must not reach; returns the pools and the other session's handle."""
+    a = shop.open_session(seed=seed).session_id
+    b = shop.open_session(seed=seed + 500_000, history_orders=7).session_id
+    cat = _catalog_pools(shop, a)
+    v1, v2, v3 = cat["stocked"][seed % 5], cat["stocked"][5 + seed % 5], cat["stocked"][10]
+    shop.add_to_cart(a, v1, 1)
+    shop.checkout(a, payment_method_id="PM-1")
+    shop.add_to_cart(a, v2, 2)
+    shop.add_to_cart(a, v3, 1)
+    shop.add_to_cart(b, v1, 1)
+    shop.checkout(b, payment_method_id="PM-1")
+    orders = [o.order_id for o in shop.list_orders(a)]
+    ordered = [line.variant_id for o in orders for line in shop.get_order(a, o).lines]
+    customer = shop.get_customer(a)
+    codes = [r["code"] for r in shop.snapshot(a)["discount_code"]]
+    foreign = [o.order_id for o in shop.list_orders(b) if o.order_id not in orders]
+    pools = Pools(
+        products=cat["products"] + [product_of(v) for v in ordered],
+        variants=cat["variants"] + ordered, orders=orders,
+        payments=[m.payment_method_id for m in customer.payment_methods],
+        addresses=[x.address_id for x in customer.addresses],
+        codes=codes + ["FREESHIP", "WELCOME10", "nosuchcode"], categories=cat["categories"],
+        brands=cat["brands"], attributes=cat["attributes"], foreign=foreign + [b], handle=a)
+    return pools, b
+
+
+# -- running calls and checking them --------------------------------------------------------
+
+def _count(engine: Engine, sid: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_T)
+                                .where(_T.c.session_id == sid)).scalar_one())
+
+
+def _last_code(engine: Engine, sid: str) -> tuple[bool, str | None]:
+    with engine.connect() as conn:
+        row = conn.execute(select(_T.c.ok, _T.c.error_code).where(_T.c.session_id == sid)
+                           .order_by(_T.c.seq.desc()).limit(1)).one()
+        return bool(row[0]), row[1]
+
+
+async def run_calls(client: Client | RawClient, shop: Shop, calls: list[Call], pools: Pools,
+                    other: str) -> FuzzStats:
+    """Make ``calls`` one after another on ``client`` and check each (see the module doc)."""
+    stats = FuzzStats()
+    engine, sid = shop.engine, pools.handle
+    other_before = snapshot_bytes(shop.snapshot(other))
+    sent: list[str] = []
+    started = time.perf_counter()
+    # calls run one at a time and only they touch the session: the state after one call is
+    # the state before the next
+    after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
+    for tool, args in calls:
+        addressed = args.get("session_id") == sid and isinstance(args.get("session_id"), str)
+        before, count = after, count_after
+        stats.calls += 1
+        stats.tools[tool if tool in shop_tools() else "<unknown tool>"] += 1
+        try:
+            result = await client.call_tool(tool, args)
+        except Exception as exc:  # noqa: BLE001 - the client itself failed: counted
+            stats.transport_failures += 1
+            stats.note("transport", tool, args, f"{type(exc).__name__}: {exc}")
+            after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
+            continue
+        text = result.content[0].text if result.content and hasattr(result.content[0],
+                                                                    "text") else ""
+        after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
+        recorded = count_after - count
+        if text.startswith(UNPARSED) and getattr(result, "status", 400) < 500:
+            addressed = False
+            stats.unparsed += 1
+        stats.addressed += addressed
+        if addressed:
+            sent.append(tool)
+        if recorded != (1 if addressed else 0):
+            stats.unrecorded += 1
+            stats.note("unrecorded", tool, args, f"{recorded} records; {text}")
+        if not result.is_error:
+            stats.accepted += 1
+            stats.codes["ok"] += 1
+            if tool in READ_TOOLS and before != after:
+                stats.read_changed_state += 1
+                stats.note("read changed state", tool, args)
+            if tool == "open_session" and "session_id" not in args:
+                opened = (result.structured_content or {}).get("session_id", "")
+                if _count(engine, opened) != 1:
+                    stats.unrecorded += 1
+                    stats.note("open_session unrecorded", tool, args)
+            continue
+        stats.rejected += 1
+        code = error_code(tool, text)
+        traced = _last_code(engine, sid)[1] if addressed and recorded == 1 else code
+        stats.codes[str(traced)] += 1
+        if code is None or traced in (None, "internal_error", "tool_error") \
+                or getattr(result, "status", 200) >= 500:
+            stats.internal_errors += 1
+            stats.note("internal error", tool, args, f"{traced}: {text}")
+        elif traced != code:
+            stats.code_mismatches += 1
+            stats.note("code mismatch", tool, args, f"traced {traced}, said {text}")
+        if before != after:
+            stats.rejected_changed_state += 1
+            stats.note("rejected call changed state", tool, args, text)
+    traced_tools = [t.tool for t in shop.trace(sid)]
+    if traced_tools[-len(sent):] != [storable_text(t) for t in sent] if sent else False:
+        stats.misordered_blocks += 1
+        stats.note("trace order", "-", {}, f"{len(traced_tools)} records, {len(sent)} sent")
+    if snapshot_bytes(shop.snapshot(other)) != other_before:
+        stats.other_session_changed += 1
+        stats.note("other session changed", "-", {})
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+_SHOP_TOOLS = frozenset(t.name for t in TOOLS)
+
+
+def shop_tools() -> frozenset[str]:
+    return _SHOP_TOOLS
+
+
+async def tool_schemas(client: Client | RawClient) -> dict[str, Schema]:
+    """Every tool's input schema, as ``tools/list`` gives it."""
+    listed = await client.list_tools()
+    return {t.name: t.input_schema for t in listed.tools}
+
+
+async def fuzz(client: Client | RawClient, shop: Shop, *, calls: int, block: int = 250,
+               seed: int = 0) -> FuzzStats:
+    """``calls`` fuzzed calls in blocks of ``block``, each block on a fresh world (with a
+    ``RawClient``, values only it can send are mixed in)."""
+    schemas = await tool_schemas(client)
+    total = FuzzStats()
+    done = 0
+    while done < calls:
+        n = min(block, calls - done)
+        pools, other = make_world(shop, seed * 10_000 + done)
+        wire = WIRE if isinstance(client, RawClient) else None
+        drawn = draw_calls(call_strategy(schemas, pools, wire), n, seed * 10_000 + done)
+        total.merge(await run_calls(client, shop, drawn, pools, other))
+        done += n
+    return total
