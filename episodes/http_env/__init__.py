@@ -88,8 +88,13 @@ from episodes.http_env.protocol import CloseBody as CloseBody
 from episodes.http_env.protocol import EnvError
 from episodes.http_env.protocol import ResetBody as ResetBody
 from episodes.http_env.protocol import StepBody as StepBody
-from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES, EpisodeTable
-from episodes.http_env.sessions import TASK_CACHE_SIZE as TASK_CACHE_SIZE
+from episodes.http_env.sessions import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_EPISODES,
+    DEFAULT_POOL,
+    EpisodeTable,
+)
+from episodes.http_env.task_source import TASK_CACHE_SIZE as TASK_CACHE_SIZE
 
 if TYPE_CHECKING:
     from episodes.http_env.app import build_env_app
@@ -97,6 +102,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_EPISODES",
+    "DEFAULT_POOL",
     "EnvError",
     "EpisodeTable",
     "add_serve_env_command",

@@ -30,6 +30,7 @@ from episodes.http_env.protocol import (
 from episodes.http_env.sessions import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_EPISODES,
+    DEFAULT_POOL,
     EpisodeTable,
 )
 from mcp_shop import Shop
@@ -64,9 +65,11 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                   max_episodes: int = DEFAULT_MAX_EPISODES,
                   idle_timeout: float = DEFAULT_IDLE_TIMEOUT, expose_session: bool = False,
                   allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
-                  log_level: str = "WARNING") -> FastAPI:
+                  log_level: str = "WARNING", pool: str = DEFAULT_POOL) -> FastAPI:
     """The env server's app over ``shop`` (its lifespan opens the controller and the MCP
-    endpoint's session manager). ``app.state.table`` is its ``EpisodeTable``."""
+    endpoint's session manager). ``app.state.table`` is its ``EpisodeTable``, whose episodes
+    live in the shop's database under ``pool``: every server on that database and pool serves
+    them."""
     from fastapi import FastAPI
     from openenv.core.env_server.http_server import HTTPEnvServer
     from openenv.core.env_server.serialization import serialize_observation
@@ -82,7 +85,7 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                              allowed_origins=allowed_origins)
     controller = EpisodeController(shop, reward_mode=reward_mode)
     table = EpisodeTable(controller, tasks=tasks, max_episodes=max_episodes,
-                         idle_timeout=idle_timeout, expose_session=expose_session)
+                         idle_timeout=idle_timeout, expose_session=expose_session, pool=pool)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,7 +142,8 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
 
     async def health(request: Request) -> Any:
         info = shop.catalog
-        return {"status": "healthy", **table.counts(), "max_episodes": table.max_episodes,
+        return {"status": "healthy", **table.counts(), "pool": table.pool,
+                "max_episodes": table.max_episodes,
                 "sessions": env_server.active_sessions, "reward_mode": controller.reward_mode,
                 "catalog": info.fingerprint, "products": info.product_count,
                 "tasks": len(table.tasks)}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from episodes.argtypes import bounded_float, bounded_int
-from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES
+from episodes.http_env.sessions import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_EPISODES, DEFAULT_POOL
 from episodes.tasks import load_task_set
 
 __all__ = [
@@ -47,7 +47,8 @@ def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
     app = build_env_app(shop, tasks=tasks, reward_mode=args.reward_mode,
                         max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
                         expose_session=args.expose_session, allowed_hosts=args.allowed_host,
-                        allowed_origins=args.allowed_origin, log_level=args.log_level)
+                        allowed_origins=args.allowed_origin, log_level=args.log_level,
+                        pool=args.pool)
     return app, len(tasks)
 
 
@@ -82,6 +83,13 @@ _seconds = bounded_float(0.0, what="seconds (> 0)", above=True)
 _port = bounded_int(0, 65535, what="a port (0 to 65535)")
 
 
+def _pool(value: str) -> str:
+    if not value or len(value) > 100 or not value.isprintable():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a pool name: 1 to 100 printable "
+                                         "characters, e.g. 'default' or 'dense-eval'")
+    return value
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     from mcp_shop.cli_support import add_db_option
 
@@ -101,6 +109,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=_seconds, default=DEFAULT_IDLE_TIMEOUT,
                    metavar="SECONDS", help="drop episodes without a request for this long "
                    f"(default {DEFAULT_IDLE_TIMEOUT:g})")
+    p.add_argument("--pool", type=_pool, default=DEFAULT_POOL, help="the episode pool: "
+                   "every serve-env on the same --db and pool serves the same episodes, so "
+                   "several processes can stand behind one load balancer (run them with the "
+                   f"same options); default {DEFAULT_POOL!r}")
     p.add_argument("--expose-session", action="store_true", help="return the shop session_id "
                    "on reset, so agents can call the tools over /mcp themselves (default: "
                    "hidden; /step injects it)")

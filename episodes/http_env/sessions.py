@@ -1,18 +1,23 @@
-"""``EpisodeTable``: the live episodes of one controller (reset, step, state, record,
-close), with the limits on how many are kept and for how long. Error texts name a reset as the
-client's door does (``reset_as``: ``POST /reset`` on plain HTTP, ``reset`` on the WebSocket)."""
+"""``EpisodeTable``: the episodes of one controller (reset, step, state, record, close), with
+the limits on how many are kept and for how long. The episodes live in the database
+(``EpisodeStore``: a snapshot after every reset and step), so every server process on the same
+database and pool serves every episode; a process keeps the episodes it last touched in memory
+too, and uses that copy only while it is still the stored version. Error texts name a reset as
+the client's door does (``reset_as``: ``POST /reset`` on plain HTTP, ``reset`` on the
+WebSocket)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import ValidationError
 
 from episodes.controller import (
     Action,
@@ -22,9 +27,10 @@ from episodes.controller import (
     StepResult,
     ToolRequest,
 )
-from episodes.difficulty import MAX_DIFFICULTY
 from episodes.http_env.protocol import EnvError, ResetBody, _parse
-from episodes.tasks import catalog_mismatch
+from episodes.http_env.snapshot import SnapshotError, dump_episode, load_episode
+from episodes.http_env.store import LEASE_SECONDS, EpisodeStore, Row
+from episodes.http_env.task_source import TASK_CACHE_SIZE, TaskSource
 from mcp_shop import Shop
 from mcp_shop.errors import ShopError
 from verifiers.types import TaskSpec
@@ -32,15 +38,20 @@ from verifiers.types import TaskSpec
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_EPISODES",
+    "DEFAULT_POOL",
     "TASK_CACHE_SIZE",
     "EpisodeTable",
     "Started",
+    "Stepped",
     "task_summary",
 ]
 
 DEFAULT_MAX_EPISODES = 1024
 DEFAULT_IDLE_TIMEOUT = 900.0  # seconds
-TASK_CACHE_SIZE = 512  # generated tasks kept (generation is deterministic)
+DEFAULT_POOL = "default"
+_SWEEP_EVERY = 1.0  # seconds between two sweeps for idle episodes (per process)
+
+log = logging.getLogger("episodes.http_env")
 
 # What building a task's world raises when the world does not fit the shop (unknown codes or
 # variants, values out of range, ...): the client's task is at fault, so 422, not 500.
@@ -56,19 +67,20 @@ class Started:
     observation: Observation
 
 
-@dataclass
-class _Live:
+@dataclass(frozen=True)
+class Stepped:
+    """A step's episode (as the step left it) and result."""
+
     episode: Episode
-    last_used: float
-    busy: bool = False
-    steps: int = 0
+    result: StepResult
 
 
 @dataclass
 class EpisodeTable:
-    """The live episodes of one controller: reset, step, state, record, close.
+    """The episodes of one pool, served by one controller: reset, step, state, record, close.
 
-    ``clock`` (monotonic seconds) only measures idleness; it never reaches the shop.
+    ``clock`` (wall-clock seconds, shared by the processes of a pool) only measures idleness;
+    it never reaches the shop. ``store`` defaults to the pool ``pool`` in the shop's database.
     """
 
     controller: EpisodeController
@@ -76,25 +88,29 @@ class EpisodeTable:
     max_episodes: int = DEFAULT_MAX_EPISODES
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     expose_session: bool = False
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.time
+    pool: str = DEFAULT_POOL
+    store: EpisodeStore | None = None
     loop: asyncio.AbstractEventLoop | None = None  # the server's (set when it starts)
-    _live: OrderedDict[str, _Live] = field(default_factory=OrderedDict)
-    _gone: OrderedDict[str, str] = field(default_factory=OrderedDict)
-    _generated: OrderedDict[tuple[str, int, int], TaskSpec] = field(default_factory=OrderedDict)
-    _by_id: dict[str, TaskSpec] = field(default_factory=dict)
+    _db: EpisodeStore = field(init=False, repr=False)
+    _source: TaskSource = field(init=False, repr=False)
+    _cache: OrderedDict[str, tuple[int, Episode]] = field(default_factory=OrderedDict)
+    _swept: float = float("-inf")
 
     def __post_init__(self) -> None:
-        self._by_id = {t.task_id: t for t in self.tasks}
+        self._source = TaskSource(self.controller.shop, self.tasks)
+        self._db = self.store or EpisodeStore(self.controller.shop.engine, pool=self.pool,
+                                              clock=self.clock)
 
     @property
     def shop(self) -> Shop:
         return self.controller.shop
 
     def counts(self) -> dict[str, int]:
-        """Episodes kept, and those still running."""
-        self._sweep()
-        running = sum(1 for x in self._live.values() if not x.episode.done)
-        return {"episodes": len(self._live), "running": running}
+        """Episodes kept (by every process of the pool), and those still running."""
+        self._sweep(force=True)
+        episodes, running = self._db.counts()
+        return {"episodes": episodes, "running": running}
 
     # -- reset --------------------------------------------------------------------------------
 
@@ -103,127 +119,49 @@ class EpisodeTable:
         ``reset_as``."""
         req = _parse(ResetBody, body, reset_as, endpoint="POST /reset")
         try:
-            task = self._task(req)
-            if req.episode_id is not None and req.episode_id in self._live:
-                raise EnvError(409, f"episode_id {req.episode_id!r} is in use; leave "
-                               "episode_id out and the server picks a fresh one")
-            self._make_room()
+            task = self._source.task(req)
         except EnvError as exc:
             raise EnvError(exc.status, f"{reset_as}: {exc.message}") from None
+        episode_id = req.episode_id or secrets.token_urlsafe(16)
+        owner = secrets.token_hex(8)
+        full = self._db.reserve(
+            episode_id, owner, max_episodes=self.max_episodes, idle_timeout=self.idle_timeout,
+            idle_reason=self._idle_reason, room_reason="it was finished and made room for a "
+            f"newer episode (the server keeps {self.max_episodes})")
+        if full == -1:
+            raise EnvError(409, f"{reset_as}: episode_id {req.episode_id!r} is in use; leave "
+                           "episode_id out and the server picks a fresh one")
+        if full is not None:
+            raise EnvError(429, f"{reset_as}: {full} episodes are running, the most this "
+                           f"server keeps (--max-episodes {self.max_episodes}); finish or "
+                           "close some (POST /close, or end their WebSocket sessions), or wait "
+                           f"for idle ones to expire after {self.idle_timeout:g} s")
+        self._cache.pop(episode_id, None)
         episode = self.controller.episode(task, policy=req.policy, trial=req.trial)
         try:
             obs = await episode.reset()
         except _WORLD_ERRORS as exc:  # a hand-written task whose world the shop rejects
+            self._db.abandon(episode_id, owner)
             detail = str(exc) or type(exc).__name__
             if isinstance(exc, KeyError):  # str(KeyError('x')) is just "'x'"
                 detail = f"missing or unknown key {detail}"
             raise EnvError(422, f"{reset_as}: task {task.task_id}'s world cannot be built on "
                            f"this shop: {detail}") from None
-        episode_id = req.episode_id or secrets.token_urlsafe(16)
-        self._gone.pop(episode_id, None)
-        self._live[episode_id] = _Live(episode, self.clock())
+        except BaseException:
+            self._db.abandon(episode_id, owner)
+            raise
+        self._save(episode_id, owner, episode, version=0, step=False)
         return Started(episode_id, episode, obs)
 
-    def _task(self, req: ResetBody) -> TaskSpec:
-        forms = "give either family and difficulty (and seed, default 0), or task (a TaskSpec " \
-                "object), or task_id (a task of the server's --tasks file)"
-        named = [k for k in ("family", "task", "task_id") if getattr(req, k) is not None]
-        if len(named) != 1:
-            found = f"got {' and '.join(named)}" if named else "got none of them"
-            raise EnvError(422, f"{forms}; {found}")
-        if req.family is None and (req.difficulty is not None or req.seed is not None):
-            raise EnvError(422, "difficulty and seed go with family (a task or "
-                           "task_id brings its own)")
-        if req.task is not None:
-            return self._given_task(req.task)
-        if req.task_id is not None:
-            return self._listed_task(req.task_id)
-        assert req.family is not None
-        if req.difficulty is None:
-            raise EnvError(422, f"family needs a difficulty (0 to {MAX_DIFFICULTY})")
-        return self._generated_task(req.family, req.difficulty, req.seed or 0)
+    @property
+    def _idle_reason(self) -> str:
+        return f"it expired after {self.idle_timeout:g} s without a request"
 
-    def _given_task(self, doc: dict[str, Any]) -> TaskSpec:
-        from episodes.tasks import _with_defaults
-
-        try:
-            task = TaskSpec.model_validate(_with_defaults(doc))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise EnvError(422, f"task is not a valid task: {where}: "
-                           f"{first['msg']} ({exc.error_count()} problem(s); the schema is "
-                           "`shop-episodes tasks --schema`)") from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise EnvError(422, f"task is not a valid task: {exc} (the schema is "
-                           "`shop-episodes tasks --schema`)") from None
-        problem = catalog_mismatch(task, self.shop)
-        if problem:
-            raise EnvError(422, f"{problem}")
-        return task
-
-    def _listed_task(self, task_id: str) -> TaskSpec:
-        if not self._by_id:
-            raise EnvError(422, "this server was started without --tasks, so there "
-                           "is no task_id to pick; give family and difficulty, or a task")
-        task = self._by_id.get(task_id)
-        if task is None:
-            some = ", ".join(list(self._by_id)[:5])
-            raise EnvError(404, f"no task {task_id!r} in the server's --tasks "
-                           f"({len(self._by_id)} tasks, e.g. {some})")
-        return task
-
-    def _generated_task(self, family: str, difficulty: int, seed: int) -> TaskSpec:
-        from episodes.generate import GenerationError, families, generate_task
-
-        known = families()
-        if family not in known:
-            raise EnvError(422, f"unknown family {family!r}; families are "
-                           f"{', '.join(known)}")
-        key = (family, difficulty, seed)
-        task = self._generated.get(key)
-        if task is None:
-            try:
-                task = generate_task(self.shop, family, difficulty, seed)
-            except (GenerationError, ValueError) as exc:
-                raise EnvError(422, f"cannot generate {family} d{difficulty} "
-                               f"seed {seed}: {exc}; try another seed") from None
-            self._generated[key] = task
-            while len(self._generated) > TASK_CACHE_SIZE:
-                self._generated.popitem(last=False)
-        self._generated.move_to_end(key)
-        return task
-
-    def _make_room(self) -> None:
-        """Drop idle episodes; if the table is still full, the least recently used finished
-        one; if every episode is running, refuse."""
-        self._sweep()
-        if len(self._live) < self.max_episodes:
-            return
-        for episode_id, live in self._live.items():  # least recently used first
-            if live.episode.done and not live.busy:
-                self._drop(episode_id, "it was finished and made room for a newer episode "
-                           f"(the server keeps {self.max_episodes})")
-                return
-        raise EnvError(429, f"{len(self._live)} episodes are running, the most "
-                       f"this server keeps (--max-episodes {self.max_episodes}); finish or "
-                       "close some (POST /close, or end their WebSocket sessions), or wait "
-                       "for idle ones to expire after "
-                       f"{self.idle_timeout:g} s")
-
-    def _sweep(self) -> None:
+    def _sweep(self, *, force: bool = False) -> None:
         now = self.clock()
-        while self._live:
-            episode_id, live = next(iter(self._live.items()))
-            if live.busy or now - live.last_used <= self.idle_timeout:
-                return
-            self._drop(episode_id, f"it expired after {self.idle_timeout:g} s without a request")
-
-    def _drop(self, episode_id: str, reason: str) -> None:
-        self._live.pop(episode_id, None)
-        self._gone[episode_id] = reason
-        while len(self._gone) > 10 * self.max_episodes:
-            self._gone.popitem(last=False)
+        if force or now - self._swept >= _SWEEP_EVERY or now < self._swept:
+            self._swept = now
+            self._db.sweep(self.idle_timeout, self._idle_reason)
 
     # -- step ---------------------------------------------------------------------------------
 
@@ -243,62 +181,143 @@ class EpisodeTable:
                       message=message, done=done)
 
     async def step(self, episode_id: str | None, action: Action,
-                   reset_as: str = "POST /reset") -> StepResult:
-        """Run ``action`` in the episode: 404 unknown, 409 over or busy."""
+                   reset_as: str = "POST /reset") -> Stepped:
+        """Run ``action`` in the episode: 404 unknown, 409 over or busy (a step of it is
+        running, in this process or another)."""
         episode_id = self._required(episode_id, "POST /step")
-        live = self._get(episode_id, reset_as)
-        episode = live.episode
-        if live.busy:
+        self._sweep()
+        owner = secrets.token_hex(8)
+        if not self._db.claim(episode_id, owner):
+            self._refuse_step(episode_id, reset_as)
+        try:
+            row = self._db.get(episode_id)
+            assert row is not None and row.snapshot is not None
+            episode = self._load(row)
+        except BaseException:
+            self._db.commit(episode_id, owner, None, done=False, stop_reason="", record=None,
+                            step=False)
+            raise
+        if self.expose_session:
+            episode.stale = True  # tools may have been called over /mcp meanwhile
+        try:
+            async with self._holding(episode_id, owner):
+                result = await episode.step(action)
+        finally:
+            self._save(episode_id, owner, episode, version=row.version, step=True)
+        return Stepped(episode, result)
+
+    def _refuse_step(self, episode_id: str, reset_as: str) -> None:
+        """Why a step could not claim the episode, as an ``EnvError``."""
+        row = self._row(episode_id, reset_as)
+        if row.lease_lapsed and self._db.drop_lapsed(episode_id, _CUT_OFF):
+            self._cache.pop(episode_id, None)
+            self._row(episode_id, reset_as)  # 404, saying why
+        if row.leased or row.snapshot is None:
             raise EnvError(409, f"episode {episode_id}: its previous step is still running; "
                            "send one step at a time and wait for its answer")
-        if episode.done:
-            raise EnvError(409, f"episode {episode_id} is over ({episode.stop_reason}); its "
+        if row.done:
+            raise EnvError(409, f"episode {episode_id} is over ({row.stop_reason}); its "
                            "record is in the last observation and at GET /record; start a "
                            f"new episode with {reset_as}")
-        live.busy = True
-        live.steps += 1
+        raise EnvError(409, f"episode {episode_id} changed while this step was being "
+                       "started; send it again")
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, episode_id: str, owner: str) -> AsyncIterator[None]:
+        """Renew the step's lease while it runs."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(LEASE_SECONDS / 3)
+                self._db.renew(episode_id, owner)
+
+        renewer = asyncio.ensure_future(renew())
         try:
-            if self.expose_session:
-                episode.stale = True  # tools may have been called over /mcp meanwhile
-            return await episode.step(action)
+            yield
         finally:
-            live.busy = False
-            self._touch(episode_id)
+            renewer.cancel()
+
+    def _save(self, episode_id: str, owner: str, episode: Episode, *, version: int,
+              step: bool) -> None:
+        """Store the episode's new state and end the lease; keep it in memory as that version."""
+        self._cache.pop(episode_id, None)
+        try:
+            snapshot = dump_episode(episode)
+            record = None
+            if episode.done and episode.breakdown is not None:
+                record = json.dumps(episode.record(), default=str, allow_nan=True)
+        except Exception:  # a bug: say so, and do not let the episode go on from old state
+            log.exception("episode %s: its state could not be stored", episode_id)
+            self._db.commit(episode_id, owner, None, done=False, stop_reason="", record=None,
+                            step=step)
+            self._db.drop(episode_id, "its state could not be stored (see the server's log)")
+            raise
+        if not self._db.commit(episode_id, owner, snapshot, done=episode.done,
+                               stop_reason=episode.stop_reason, record=record, step=step):
+            raise EnvError(409, f"episode {episode_id} was dropped while this step ran; start "
+                           "a new one")
+        self._cache[episode_id] = (version + 1, episode)
+        while len(self._cache) > self.max_episodes:
+            self._cache.popitem(last=False)
+
+    def _load(self, row: Row) -> Episode:
+        """The episode of ``row``: the copy in memory if it is that version, else the stored
+        snapshot (409 when it was written by an incompatible server)."""
+        cached = self._cache.get(row.episode_id)
+        if cached is not None and cached[0] == row.version:
+            self._cache.move_to_end(row.episode_id)
+            return cached[1]
+        assert row.snapshot is not None
+        try:
+            episode = load_episode(self.controller, row.snapshot)
+        except SnapshotError as exc:
+            raise EnvError(409, f"episode {row.episode_id} cannot be continued here: "
+                           f"{exc}") from None
+        self._cache[row.episode_id] = (row.version, episode)
+        while len(self._cache) > self.max_episodes:
+            self._cache.popitem(last=False)
+        return episode
 
     # -- reads --------------------------------------------------------------------------------
 
     def episode(self, episode_id: str | None, what: str = "GET /state",
                 reset_as: str = "POST /reset") -> Episode:
         """The live episode ``episode_id`` (422 without one, 404 unknown or gone)."""
-        return self._get(self._required(episode_id, what), reset_as).episode
+        row = self._row(self._required(episode_id, what), reset_as)
+        if row.snapshot is None:
+            raise EnvError(409, f"episode {episode_id} is still starting; ask again")
+        return self._load(row)
 
     def steps(self, episode_id: str) -> int:
         """Steps taken in a live episode so far (0 for an unknown one)."""
-        live = self._live.get(episode_id)
-        return live.steps if live is not None else 0
+        row = self._db.get(episode_id)
+        return row.steps if row is not None and row.gone is None else 0
 
     def record(self, episode_id: str | None) -> dict[str, Any]:
         """The rollout record of a finished episode (409 while it runs)."""
-        episode = self.episode(episode_id, "GET /record")
-        if not episode.done:
-            raise EnvError(409, f"episode {episode_id} is still running (turn {episode.turn}); "
+        row = self._row(self._required(episode_id, "GET /record"), "POST /reset")
+        if row.record is None:
+            turn = self._load(row).turn if row.snapshot is not None else 0
+            raise EnvError(409, f"episode {episode_id} is still running (turn {turn}); "
                            "its record exists once a step answers done: true")
-        return episode.record()
+        record: dict[str, Any] = json.loads(row.record)
+        return record
 
     def close(self, episode_id: str | None) -> None:
         """Forget an episode now (409 while a step of it runs)."""
         episode_id = self._required(episode_id, "POST /close")
-        live = self._get(episode_id)
-        if live.busy:
+        self._row(episode_id)
+        self._cache.pop(episode_id, None)
+        if not self._db.drop(episode_id, "it was closed"):
+            self._row(episode_id)  # gone meanwhile: 404
             raise EnvError(409, f"episode {episode_id}: a step is running; close it after")
-        self._drop(episode_id, "it was closed")
 
     def release(self, episode_id: str) -> None:
         """The client that ran the episode went away (a WebSocket session ended): drop the
         episode if it is still running; a finished one stays for GET /record."""
-        live = self._live.get(episode_id)
-        if live is not None and not live.episode.done and not live.busy:
-            self._drop(episode_id, "its WebSocket session ended before it was done")
+        if self._db.drop(episode_id, "its WebSocket session ended before it was done",
+                         only_running=True):
+            self._cache.pop(episode_id, None)
 
     def _required(self, episode_id: str | None, what: str) -> str:
         if not episode_id:
@@ -306,22 +325,20 @@ class EpisodeTable:
                            f"{what.split()[1]}?episode_id=...")
         return episode_id
 
-    def _get(self, episode_id: str, reset_as: str = "POST /reset") -> _Live:
+    def _row(self, episode_id: str, reset_as: str = "POST /reset") -> Row:
+        """The live episode's row, marked as used (404 unknown or gone, saying why)."""
         self._sweep()
-        live = self._live.get(episode_id)
-        if live is None:
-            reason = self._gone.get(episode_id)
-            why = f"it is gone: {reason}" if reason else "no episode has this id"
+        row = self._db.get(episode_id, touch=True)
+        if row is None or row.gone is not None:
+            self._cache.pop(episode_id, None)
+            why = f"it is gone: {row.gone}" if row is not None else "no episode has this id"
             raise EnvError(404, f"unknown episode {episode_id!r}: {why}; start one with "
                            f"{reset_as}")
-        self._touch(episode_id)
-        return live
+        return row
 
-    def _touch(self, episode_id: str) -> None:
-        live = self._live.get(episode_id)
-        if live is not None:
-            live.last_used = self.clock()
-            self._live.move_to_end(episode_id)
+
+_CUT_OFF = ("a step of it was cut off (the server process running it stopped), so its state "
+            "and its shop session no longer agree")
 
 
 def task_summary(task: TaskSpec) -> dict[str, Any]:

@@ -74,8 +74,8 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
                            "carries the episode_id that plain-HTTP steps name)")
         act = self.table.action([(c.name, c.arguments) for c in action.tool_calls],
                                 action.message, action.done)
-        result = await self.table.step(target, act, self.reset_as)
-        return observation(target, self.table.episode(target, reset_as=self.reset_as), result)
+        stepped = await self.table.step(target, act, self.reset_as)
+        return observation(target, stepped.episode, stepped.result)
 
     def reset(self, seed: int | None = None, episode_id: str | None = None,
               **kwargs: Any) -> ShopObservation:

@@ -88,8 +88,10 @@ def server(env_db: tuple[str, Shop], tasks_file: Path,
 @pytest.fixture(scope="module")
 def small_server(env_db: tuple[str, Shop],
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A second server: session handles exposed, at most two episodes."""
-    with env_process([*_shop_args(env_db[0]), "--expose-session", "--max-episodes", "2"],
+    """A second server on the same database: session handles exposed, at most two episodes,
+    in a pool of its own (the first server's episodes are not its)."""
+    with env_process([*_shop_args(env_db[0]), "--expose-session", "--max-episodes", "2",
+                      "--pool", "small"],
                      tmp_path_factory.mktemp("http-env-log2") / "env.log") as proc:
         yield proc.base
 
@@ -422,12 +424,14 @@ def test_the_episode_cap(small_server: str, env_tasks: list[TaskSpec]) -> None:
 
 
 async def test_idle_episodes_expire(ep_shop: Any) -> None:
-    """Idleness is measured on the table's own clock (monotonic), not the shop's."""
+    """Idleness is measured on the table's own clock (wall-clock time, shared by the
+    processes of a pool), not the shop's."""
     now = [0.0]
     task = generate_task(ep_shop, "purchase", 1, 3)
     body = {"family": "purchase", "difficulty": 1, "seed": 3}
     async with EpisodeController(ep_shop) as controller:
-        table = EpisodeTable(controller, idle_timeout=60, clock=lambda: now[0])
+        table = EpisodeTable(controller, idle_timeout=60, clock=lambda: now[0],
+                             pool="idle-test")
         old = (await table.reset(body)).episode_id
         now[0] = 50
         kept = (await table.reset(body)).episode_id

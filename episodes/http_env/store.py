@@ -1,0 +1,257 @@
+"""``EpisodeStore``: the env server's episodes in the shop's database (table ``env_episode``), so
+that any number of server processes on one database serve any episode: a reset on one process,
+the next step on another.
+
+A row per episode of a pool (servers with the same database and ``--pool`` share episodes):
+its snapshot (``episodes.http_env.snapshot``, written after the reset and after every step),
+its version (one more per write), its record once finished, its step count, when it was last
+used, and a step lease. A step first claims the episode (one atomic UPDATE: only a live,
+running episode without a lease), so concurrent steps on one episode are serialised across
+processes: the loser gets a 409. The lease names its holder and runs out ``LEASE_SECONDS``
+after its last renewal (the step renews it while it runs), so an episode whose step died with
+its process is recognised and dropped rather than continued from a state its shop session no
+longer matches. A dropped episode keeps a row without its snapshot ("gone": why), so its id
+gets a 404 that says why. Resets take the pool's lock (PostgreSQL: an advisory lock; SQLite:
+its write lock) so the cap on episodes holds across processes.
+
+Times are wall-clock seconds (``time.time``) of the process writing them: hosts sharing a
+database need synchronised clocks (NTP), to well under the idle timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+
+from mcp_shop.db import read_tx, write_tx
+
+__all__ = ["EPISODES", "LEASE_SECONDS", "EpisodeStore", "Row"]
+
+LEASE_SECONDS = 30.0  # a step's claim lasts this long after its last renewal
+_META = MetaData()
+EPISODES = Table(
+    "env_episode", _META,
+    Column("pool", String(100), primary_key=True),
+    Column("episode_id", String(255), primary_key=True),
+    Column("version", Integer, nullable=False, default=0),
+    Column("snapshot", Text, nullable=True),  # NULL while a reset builds it, and once gone
+    Column("record", Text, nullable=True),  # the rollout record (JSON), once done
+    Column("done", Boolean, nullable=False, default=False),
+    Column("stop_reason", String(40), nullable=False, default=""),
+    Column("steps", Integer, nullable=False, default=0),
+    Column("last_used", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("gone", Text, nullable=True),  # why the episode is gone; NULL while it lives
+    Column("gone_at", Float, nullable=True),
+    Index("ix_env_episode_pool_used", "pool", "last_used"),
+)
+_E = EPISODES.c
+
+
+@dataclass(frozen=True)
+class Row:
+    """One episode's row, as read at ``now``."""
+
+    episode_id: str
+    version: int
+    snapshot: str | None
+    record: str | None
+    done: bool
+    stop_reason: str
+    steps: int
+    leased: bool  # a step holds it (its lease has not run out)
+    lease_lapsed: bool  # a step claimed it and its lease ran out: the step died
+    gone: str | None
+
+
+class EpisodeStore:
+    """The episodes of one pool in ``engine``'s database (the table is created if missing)."""
+
+    def __init__(self, engine: Engine, *, pool: str = "default",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.pool = pool
+        self.clock = clock
+        _META.create_all(engine, checkfirst=True)
+        self._lock_key = int.from_bytes(
+            hashlib.sha256(f"env_episode:{pool}".encode()).digest()[:8], "big", signed=True)
+
+    def _live(self) -> Any:
+        return and_(_E.pool == self.pool, _E.gone.is_(None))
+
+    def _one(self, episode_id: str) -> Any:
+        return and_(_E.pool == self.pool, _E.episode_id == episode_id)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, episode_id: str, *, touch: bool = False) -> Row | None:
+        """The episode's row (None: no row), marked as used now when ``touch``."""
+        now = self.clock()
+        with (write_tx if touch else read_tx)(self.engine) as conn:
+            if touch:
+                conn.execute(update(EPISODES).where(self._one(episode_id), _E.gone.is_(None))
+                             .values(last_used=now))
+            found = conn.execute(select(EPISODES).where(self._one(episode_id))).first()
+        if found is None:
+            return None
+        m = found._mapping
+        lease = m["lease_until"]
+        return Row(episode_id=episode_id, version=m["version"], snapshot=m["snapshot"],
+                   record=m["record"], done=bool(m["done"]), stop_reason=m["stop_reason"],
+                   steps=m["steps"], leased=lease is not None and lease >= now,
+                   lease_lapsed=lease is not None and lease < now, gone=m["gone"])
+
+    def counts(self) -> tuple[int, int]:
+        """Live episodes of the pool, and those still running."""
+        with read_tx(self.engine) as conn:
+            total, done = conn.execute(
+                select(func.count(), func.count().filter(_E.done.is_(True)))
+                .where(self._live())).one()
+        return int(total), int(total) - int(done)
+
+    # -- dropping -----------------------------------------------------------------------------
+
+    def _drop(self, conn: Connection, where: Any, reason: str, now: float) -> int:
+        return conn.execute(update(EPISODES).where(self._live(), where).values(
+            gone=reason, gone_at=now, snapshot=None, record=None, lease_until=None,
+            lease_owner=None)).rowcount
+
+    def _idle(self, idle_timeout: float, now: float) -> Any:
+        return and_(_E.last_used < now - idle_timeout,
+                    or_(_E.lease_until.is_(None), _E.lease_until < now))
+
+    def sweep(self, idle_timeout: float, reason: str) -> int:
+        """Drop the episodes nobody used for ``idle_timeout`` seconds (not those a step
+        holds); how many."""
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            return self._drop(conn, self._idle(idle_timeout, now), reason, now)
+
+    def drop(self, episode_id: str, reason: str, *, only_running: bool = False) -> bool:
+        """Drop a live episode no step holds (with ``only_running``, only if it is not done);
+        False when there was none such."""
+        now = self.clock()
+        where = and_(_E.episode_id == episode_id,
+                     or_(_E.lease_until.is_(None), _E.lease_until < now))
+        if only_running:
+            where = and_(where, _E.done.is_(False))
+        with write_tx(self.engine) as conn:
+            return self._drop(conn, where, reason, now) > 0
+
+    def drop_lapsed(self, episode_id: str, reason: str) -> bool:
+        """Drop an episode whose step's lease ran out (its process died mid-step)."""
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            return self._drop(conn, and_(_E.episode_id == episode_id,
+                                         _E.lease_until < now), reason, now) > 0
+
+    # -- reset --------------------------------------------------------------------------------
+
+    def reserve(self, episode_id: str, owner: str, *, max_episodes: int, idle_timeout: float,
+                idle_reason: str, room_reason: str) -> int | None:
+        """Hold a place for a new episode (leased by ``owner`` until ``commit``): idle
+        episodes are dropped first, then, if the pool is full, its least recently used
+        finished one. None when reserved; -1 when ``episode_id`` is in use; else the number of
+        running episodes that fill the pool."""
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            if conn.dialect.name == "postgresql":  # resets of a pool, one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
+            self._drop(conn, self._idle(idle_timeout, now), idle_reason, now)
+            if conn.execute(select(_E.episode_id).where(
+                    self._live(), _E.episode_id == episode_id)).first() is not None:
+                return -1
+            live = conn.execute(select(func.count()).where(self._live())).scalar_one()
+            if live >= max_episodes:
+                oldest = conn.execute(
+                    select(_E.episode_id).where(self._live(), _E.done.is_(True),
+                                                or_(_E.lease_until.is_(None),
+                                                    _E.lease_until < now))
+                    .order_by(_E.last_used).limit(1)).scalar_one_or_none()
+                if oldest is None:
+                    return int(live)
+                self._drop(conn, _E.episode_id == oldest, room_reason, now)
+            self._trim_gone(conn, 10 * max_episodes)
+            conn.execute(delete(EPISODES).where(self._one(episode_id)))  # a gone one's row
+            conn.execute(insert(EPISODES).values(
+                pool=self.pool, episode_id=episode_id, version=0, done=False, stop_reason="",
+                steps=0, last_used=now, lease_until=now + LEASE_SECONDS, lease_owner=owner))
+        return None
+
+    def _trim_gone(self, conn: Connection, keep: int) -> None:
+        gone = and_(_E.pool == self.pool, _E.gone.is_not(None))
+        if conn.execute(select(func.count()).where(gone)).scalar_one() <= keep:
+            return
+        cutoff = conn.execute(select(_E.gone_at).where(gone).order_by(_E.gone_at.desc())
+                              .offset(keep).limit(1)).scalar_one_or_none()
+        if cutoff is not None:
+            conn.execute(delete(EPISODES).where(gone, _E.gone_at <= cutoff))
+
+    def abandon(self, episode_id: str, owner: str) -> None:
+        """Remove a reservation whose reset failed."""
+        with write_tx(self.engine) as conn:
+            conn.execute(delete(EPISODES).where(self._one(episode_id),
+                                                _E.lease_owner == owner,
+                                                _E.snapshot.is_(None)))
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def claim(self, episode_id: str, owner: str) -> bool:
+        """Lease a live, running episode that no step holds, for a step by ``owner``."""
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            return conn.execute(update(EPISODES).where(
+                self._live(), _E.episode_id == episode_id, _E.snapshot.is_not(None),
+                _E.done.is_(False), _E.lease_until.is_(None)).values(
+                lease_until=now + LEASE_SECONDS, lease_owner=owner, last_used=now)
+            ).rowcount > 0
+
+    def renew(self, episode_id: str, owner: str) -> bool:
+        """Extend ``owner``'s lease (a step still running); False if it no longer holds it."""
+        now = self.clock()
+        with write_tx(self.engine) as conn:
+            return conn.execute(update(EPISODES).where(
+                self._one(episode_id), _E.lease_owner == owner).values(
+                lease_until=now + LEASE_SECONDS)).rowcount > 0
+
+    def commit(self, episode_id: str, owner: str, snapshot: str | None, *, done: bool,
+               stop_reason: str, record: str | None, step: bool) -> bool:
+        """Write the episode's new state and end ``owner``'s lease (``snapshot`` None: end the
+        lease only); False if ``owner`` no longer held it (the episode was dropped)."""
+        values: dict[str, Any] = {"lease_until": None, "lease_owner": None,
+                                  "last_used": self.clock()}
+        if snapshot is not None:
+            values.update(snapshot=snapshot, record=record, done=done,
+                          stop_reason=stop_reason, version=_E.version + 1)
+        if step:
+            values["steps"] = _E.steps + 1
+        with write_tx(self.engine) as conn:
+            return conn.execute(update(EPISODES).where(
+                self._live(), _E.episode_id == episode_id, _E.lease_owner == owner)
+                .values(**values)).rowcount > 0
