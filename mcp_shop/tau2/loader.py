@@ -155,6 +155,13 @@ def _validation_problems(exc: ValidationError) -> list[Problem]:
 
 def _db_problems(db: RetailDB) -> Iterator[Problem]:
     item_product = db.item_product()
+    owners: dict[str, str] = {}
+    for key, p in db.products.items():
+        for item in p.variants:
+            if owners.setdefault(item, key) != key:
+                yield Problem(f"products[{key!r}].variants[{item!r}]",
+                              f"repeats an item id of products[{owners[item]!r}]",
+                              "item ids unique across products")
     for key, p in db.products.items():
         if key != p.product_id:
             yield Problem(f"products[{key!r}]", f"holds product_id {p.product_id!r}",

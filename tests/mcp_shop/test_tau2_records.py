@@ -234,6 +234,10 @@ BAD_DB = {
     "item of another product": (
         lambda db: _pick_order(db, "pending")["items"][0].update(product_id="1"),
         ".items[0]: item", "an item of that product"),
+    "item id in two products": (
+        lambda db: list(db["products"].values())[1]["variants"].update(
+            {k: v for k, v in list(_first(db["products"])["variants"].items())[:1]}),
+        "repeats an item id of products[", "item ids unique across products"),
     "key and id differ": (lambda db: _first(db["products"]).update(product_id="42"),
                           "holds product_id '42'", "the key and the product_id to be equal"),
 }
