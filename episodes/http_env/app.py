@@ -65,7 +65,8 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                   max_episodes: int = DEFAULT_MAX_EPISODES,
                   idle_timeout: float = DEFAULT_IDLE_TIMEOUT, expose_session: bool = False,
                   allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
-                  log_level: str = "WARNING", pool: str = DEFAULT_POOL) -> FastAPI:
+                  log_level: str = "WARNING", pool: str = DEFAULT_POOL,
+                  keep_sessions: bool = False) -> FastAPI:
     """The env server's app over ``shop`` (its lifespan opens the controller and the MCP
     endpoint's session manager). ``app.state.table`` is its ``EpisodeTable``, whose episodes
     live in the shop's database under ``pool``: every server on that database and pool serves
@@ -85,7 +86,8 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                              allowed_origins=allowed_origins)
     controller = EpisodeController(shop, reward_mode=reward_mode)
     table = EpisodeTable(controller, tasks=tasks, max_episodes=max_episodes,
-                         idle_timeout=idle_timeout, expose_session=expose_session, pool=pool)
+                         idle_timeout=idle_timeout, expose_session=expose_session, pool=pool,
+                         keep_sessions=keep_sessions)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -48,7 +48,7 @@ def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
                         max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
                         expose_session=args.expose_session, allowed_hosts=args.allowed_host,
                         allowed_origins=args.allowed_origin, log_level=args.log_level,
-                        pool=args.pool)
+                        pool=args.pool, keep_sessions=args.keep_sessions)
     return app, len(tasks)
 
 
@@ -113,6 +113,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    "every serve-env on the same --db and pool serves the same episodes, so "
                    "several processes can stand behind one load balancer (run them with the "
                    f"same options); default {DEFAULT_POOL!r}")
+    p.add_argument("--keep-sessions", action="store_true", help="keep each episode's shop "
+                   "session in the database (default: removed once the episode is done, or "
+                   "with --expose-session once it is closed or expires; the record holds its "
+                   "trace)")
     p.add_argument("--expose-session", action="store_true", help="return the shop session_id "
                    "on reset, so agents can call the tools over /mcp themselves (default: "
                    "hidden; /step injects it)")

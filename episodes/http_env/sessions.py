@@ -81,6 +81,11 @@ class EpisodeTable:
 
     ``clock`` (wall-clock seconds, shared by the processes of a pool) only measures idleness;
     it never reaches the shop. ``store`` defaults to the pool ``pool`` in the shop's database.
+
+    An episode's shop session is removed (``mcp_shop.pruning``; its trace lives on in the
+    record) once the episode is done, or with ``expose_session`` (the client may still read it
+    over ``/mcp``) once the episode is dropped (closed, expired, evicted, its WebSocket gone);
+    ``keep_sessions`` keeps them all.
     """
 
     controller: EpisodeController
@@ -88,6 +93,7 @@ class EpisodeTable:
     max_episodes: int = DEFAULT_MAX_EPISODES
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     expose_session: bool = False
+    keep_sessions: bool = False
     clock: Callable[[], float] = time.time
     pool: str = DEFAULT_POOL
     store: EpisodeStore | None = None
@@ -128,6 +134,7 @@ class EpisodeTable:
             episode_id, owner, max_episodes=self.max_episodes, idle_timeout=self.idle_timeout,
             idle_reason=self._idle_reason, room_reason="it was finished and made room for a "
             f"newer episode (the server keeps {self.max_episodes})")
+        self._forget()
         if full == -1:
             raise EnvError(409, f"{reset_as}: episode_id {req.episode_id!r} is in use; leave "
                            "episode_id out and the server picks a fresh one")
@@ -142,6 +149,7 @@ class EpisodeTable:
             obs = await episode.reset()
         except _WORLD_ERRORS as exc:  # a hand-written task whose world the shop rejects
             self._db.abandon(episode_id, owner)
+            self._forget([episode.session_id])
             detail = str(exc) or type(exc).__name__
             if isinstance(exc, KeyError):  # str(KeyError('x')) is just "'x'"
                 detail = f"missing or unknown key {detail}"
@@ -149,6 +157,7 @@ class EpisodeTable:
                            f"this shop: {detail}") from None
         except BaseException:
             self._db.abandon(episode_id, owner)
+            self._forget([episode.session_id])
             raise
         self._save(episode_id, owner, episode, version=0, step=False)
         return Started(episode_id, episode, obs)
@@ -162,6 +171,19 @@ class EpisodeTable:
         if force or now - self._swept >= _SWEEP_EVERY or now < self._swept:
             self._swept = now
             self._db.sweep(self.idle_timeout, self._idle_reason)
+            self._forget()
+
+    def _forget(self, sessions: Sequence[str] = ()) -> None:
+        """Remove the shop sessions of the episodes dropped meanwhile, and ``sessions``
+        (unless ``keep_sessions``; a session already gone is fine)."""
+        from mcp_shop.pruning import remove_session
+
+        for sid in [*self._db.take_dropped(), *sessions]:
+            if sid and not self.keep_sessions:
+                try:
+                    remove_session(self.shop.engine, sid, missing_ok=True)
+                except Exception:  # the episode is gone either way; the sweep is best effort
+                    log.exception("could not remove shop session %s", sid)
 
     # -- step ---------------------------------------------------------------------------------
 
@@ -211,6 +233,7 @@ class EpisodeTable:
         row = self._row(episode_id, reset_as)
         if row.lease_lapsed and self._db.drop_lapsed(episode_id, _CUT_OFF):
             self._cache.pop(episode_id, None)
+            self._forget()
             self._row(episode_id, reset_as)  # 404, saying why
         if row.leased or row.snapshot is None:
             raise EnvError(409, f"episode {episode_id}: its previous step is still running; "
@@ -251,11 +274,16 @@ class EpisodeTable:
             self._db.commit(episode_id, owner, None, done=False, stop_reason="", record=None,
                             step=step)
             self._db.drop(episode_id, "its state could not be stored (see the server's log)")
+            self._forget()
             raise
+        finished = episode.done and not self.expose_session  # its session is not needed now
         if not self._db.commit(episode_id, owner, snapshot, done=episode.done,
-                               stop_reason=episode.stop_reason, record=record, step=step):
+                               stop_reason=episode.stop_reason, record=record, step=step,
+                               session_id="" if finished else episode.session_id):
             raise EnvError(409, f"episode {episode_id} was dropped while this step ran; start "
                            "a new one")
+        if finished:
+            self._forget([episode.session_id])
         self._cache[episode_id] = (version + 1, episode)
         while len(self._cache) > self.max_episodes:
             self._cache.popitem(last=False)
@@ -308,7 +336,9 @@ class EpisodeTable:
         episode_id = self._required(episode_id, "POST /close")
         self._row(episode_id)
         self._cache.pop(episode_id, None)
-        if not self._db.drop(episode_id, "it was closed"):
+        dropped = self._db.drop(episode_id, "it was closed")
+        self._forget()
+        if not dropped:
             self._row(episode_id)  # gone meanwhile: 404
             raise EnvError(409, f"episode {episode_id}: a step is running; close it after")
 
@@ -318,6 +348,7 @@ class EpisodeTable:
         if self._db.drop(episode_id, "its WebSocket session ended before it was done",
                          only_running=True):
             self._cache.pop(episode_id, None)
+            self._forget()
 
     def _required(self, episode_id: str | None, what: str) -> str:
         if not episode_id:

@@ -59,6 +59,7 @@ EPISODES = Table(
     Column("pool", String(100), primary_key=True),
     Column("episode_id", String(255), primary_key=True),
     Column("version", Integer, nullable=False, default=0),
+    Column("session_id", String(100), nullable=True),  # the episode's shop session
     Column("snapshot", Text, nullable=True),  # NULL while a reset builds it, and once gone
     Column("record", Text, nullable=True),  # the rollout record (JSON), once done
     Column("done", Boolean, nullable=False, default=False),
@@ -99,6 +100,7 @@ class EpisodeStore:
         self.pool = pool
         self.clock = clock
         _META.create_all(engine, checkfirst=True)
+        self._dropped: list[str] = []  # shop sessions of episodes dropped since take_dropped
         self._lock_key = int.from_bytes(
             hashlib.sha256(f"env_episode:{pool}".encode()).digest()[:8], "big", signed=True)
 
@@ -137,10 +139,20 @@ class EpisodeStore:
 
     # -- dropping -----------------------------------------------------------------------------
 
-    def _drop(self, conn: Connection, where: Any, reason: str, now: float) -> int:
-        return conn.execute(update(EPISODES).where(self._live(), where).values(
+    def _drop(self, conn: Connection, where: Any, reason: str, now: float,
+              sessions: list[str]) -> int:
+        """Drop the live episodes ``where`` selects (their shop sessions added to
+        ``sessions``, for ``take_dropped`` once the transaction committed); how many."""
+        found = conn.execute(update(EPISODES).where(self._live(), where).values(
             gone=reason, gone_at=now, snapshot=None, record=None, lease_until=None,
-            lease_owner=None)).rowcount
+            lease_owner=None).returning(_E.session_id)).all()
+        sessions.extend(sid for (sid,) in found if sid)
+        return len(found)
+
+    def take_dropped(self) -> list[str]:
+        """The shop sessions of the episodes this store dropped since the last call."""
+        out, self._dropped = self._dropped, []
+        return out
 
     def _idle(self, idle_timeout: float, now: float) -> Any:
         return and_(_E.last_used < now - idle_timeout,
@@ -150,8 +162,11 @@ class EpisodeStore:
         """Drop the episodes nobody used for ``idle_timeout`` seconds (not those a step
         holds); how many."""
         now = self.clock()
+        sessions: list[str] = []
         with write_tx(self.engine) as conn:
-            return self._drop(conn, self._idle(idle_timeout, now), reason, now)
+            n = self._drop(conn, self._idle(idle_timeout, now), reason, now, sessions)
+        self._dropped += sessions
+        return n
 
     def drop(self, episode_id: str, reason: str, *, only_running: bool = False) -> bool:
         """Drop a live episode no step holds (with ``only_running``, only if it is not done);
@@ -161,15 +176,21 @@ class EpisodeStore:
                      or_(_E.lease_until.is_(None), _E.lease_until < now))
         if only_running:
             where = and_(where, _E.done.is_(False))
+        sessions: list[str] = []
         with write_tx(self.engine) as conn:
-            return self._drop(conn, where, reason, now) > 0
+            n = self._drop(conn, where, reason, now, sessions)
+        self._dropped += sessions
+        return n > 0
 
     def drop_lapsed(self, episode_id: str, reason: str) -> bool:
         """Drop an episode whose step's lease ran out (its process died mid-step)."""
         now = self.clock()
+        sessions: list[str] = []
         with write_tx(self.engine) as conn:
-            return self._drop(conn, and_(_E.episode_id == episode_id,
-                                         _E.lease_until < now), reason, now) > 0
+            n = self._drop(conn, and_(_E.episode_id == episode_id, _E.lease_until < now),
+                           reason, now, sessions)
+        self._dropped += sessions
+        return n > 0
 
     # -- reset --------------------------------------------------------------------------------
 
@@ -180,28 +201,37 @@ class EpisodeStore:
         finished one. None when reserved; -1 when ``episode_id`` is in use; else the number of
         running episodes that fill the pool."""
         now = self.clock()
+        sessions: list[str] = []
         with write_tx(self.engine) as conn:
-            if conn.dialect.name == "postgresql":  # resets of a pool, one at a time
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
-            self._drop(conn, self._idle(idle_timeout, now), idle_reason, now)
-            if conn.execute(select(_E.episode_id).where(
-                    self._live(), _E.episode_id == episode_id)).first() is not None:
-                return -1
-            live = conn.execute(select(func.count()).where(self._live())).scalar_one()
-            if live >= max_episodes:
-                oldest = conn.execute(
-                    select(_E.episode_id).where(self._live(), _E.done.is_(True),
-                                                or_(_E.lease_until.is_(None),
-                                                    _E.lease_until < now))
-                    .order_by(_E.last_used).limit(1)).scalar_one_or_none()
-                if oldest is None:
-                    return int(live)
-                self._drop(conn, _E.episode_id == oldest, room_reason, now)
-            self._trim_gone(conn, 10 * max_episodes)
-            conn.execute(delete(EPISODES).where(self._one(episode_id)))  # a gone one's row
-            conn.execute(insert(EPISODES).values(
-                pool=self.pool, episode_id=episode_id, version=0, done=False, stop_reason="",
-                steps=0, last_used=now, lease_until=now + LEASE_SECONDS, lease_owner=owner))
+            got = self._reserve(conn, episode_id, owner, max_episodes, idle_timeout,
+                                idle_reason, room_reason, now, sessions)
+        self._dropped += sessions
+        return got
+
+    def _reserve(self, conn: Connection, episode_id: str, owner: str, max_episodes: int,
+                 idle_timeout: float, idle_reason: str, room_reason: str, now: float,
+                 sessions: list[str]) -> int | None:
+        if conn.dialect.name == "postgresql":  # resets of a pool, one at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
+        self._drop(conn, self._idle(idle_timeout, now), idle_reason, now, sessions)
+        if conn.execute(select(_E.episode_id).where(
+                self._live(), _E.episode_id == episode_id)).first() is not None:
+            return -1
+        live = conn.execute(select(func.count()).where(self._live())).scalar_one()
+        if live >= max_episodes:
+            oldest = conn.execute(
+                select(_E.episode_id).where(self._live(), _E.done.is_(True),
+                                            or_(_E.lease_until.is_(None),
+                                                _E.lease_until < now))
+                .order_by(_E.last_used).limit(1)).scalar_one_or_none()
+            if oldest is None:
+                return int(live)
+            self._drop(conn, _E.episode_id == oldest, room_reason, now, sessions)
+        self._trim_gone(conn, 10 * max_episodes)
+        conn.execute(delete(EPISODES).where(self._one(episode_id)))  # a gone one's row
+        conn.execute(insert(EPISODES).values(
+            pool=self.pool, episode_id=episode_id, version=0, done=False, stop_reason="",
+            steps=0, last_used=now, lease_until=now + LEASE_SECONDS, lease_owner=owner))
         return None
 
     def _trim_gone(self, conn: Connection, keep: int) -> None:
@@ -241,7 +271,8 @@ class EpisodeStore:
                 lease_until=now + LEASE_SECONDS)).rowcount > 0
 
     def commit(self, episode_id: str, owner: str, snapshot: str | None, *, done: bool,
-               stop_reason: str, record: str | None, step: bool) -> bool:
+               stop_reason: str, record: str | None, step: bool,
+               session_id: str | None = None) -> bool:
         """Write the episode's new state and end ``owner``'s lease (``snapshot`` None: end the
         lease only); False if ``owner`` no longer held it (the episode was dropped)."""
         values: dict[str, Any] = {"lease_until": None, "lease_owner": None,
@@ -251,6 +282,8 @@ class EpisodeStore:
                           stop_reason=stop_reason, version=_E.version + 1)
         if step:
             values["steps"] = _E.steps + 1
+        if session_id is not None:
+            values["session_id"] = session_id
         with write_tx(self.engine) as conn:
             return conn.execute(update(EPISODES).where(
                 self._live(), _E.episode_id == episode_id, _E.lease_owner == owner)
