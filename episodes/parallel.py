@@ -8,9 +8,11 @@ records come back in task order, exactly as a single process would produce them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -18,63 +20,135 @@ from typing import Any
 
 import anyio
 
+from mcp_shop.errors import InvalidState
 from verifiers.types import TaskSpec
 
-__all__ = ["WorkerPool", "run_in_workers"]
+__all__ = ["CatalogMismatch", "WorkerPool", "WorkerShop", "batches", "default_batch",
+           "run_in_workers"]
 
-_SHOP: Any = None
-_REPHRASER: Any = None
+_WORKER: WorkerShop | None = None
+
+
+class WorkerShop:
+    """One worker's shop and the batches it plays: what a worker process of ``WorkerPool`` and
+    a Ray worker (``episodes.ray_rollouts``) each open once and keep.
+
+    ``private_dir``: on SQLite, play in a private copy of the database made there (SQLite lets
+    one process write at a time, and every episode writes its session and trace; the catalog
+    is immutable, the sessions are the run's own), sharing the original's search index.
+    The catalog is opened (generated on first use, deterministically from ``catalog_seed`` and
+    ``catalog_size``, under a lock so the workers of one machine build it once) where ``db``
+    points on this machine; ``fingerprint``: the catalog it must hold (the driver's)."""
+
+    def __init__(self, db: str, *, catalog_seed: int, catalog_size: int,
+                 rephrase: dict[str, Any] | None = None, private_dir: str | None = None,
+                 fingerprint: str | None = None) -> None:
+        from mcp_shop import Shop
+        from mcp_shop.db import sqlite_path
+        from mcp_shop.shop import default_index_dir
+
+        path = sqlite_path(db)
+        self.copy: Path | None = None
+        _check_catalog(db, catalog_seed, catalog_size, fingerprint)
+        if private_dir is not None and path is not None:
+            import sqlite3
+
+            Path(private_dir).mkdir(parents=True, exist_ok=True)
+            self.copy = Path(private_dir) / f"worker-{os.getpid()}.db"
+            with sqlite3.connect(path) as src, sqlite3.connect(self.copy) as dst:
+                src.backup(dst)
+            self.shop = Shop.open(f"sqlite:///{self.copy}", seed=catalog_seed,
+                                  size=catalog_size, index_dir=default_index_dir(db))
+        else:
+            self.shop = Shop.open(db, seed=catalog_seed, size=catalog_size)
+        self.rephraser: Any = None
+        if rephrase is not None:
+            from episodes.rephrase import ChatRephraser
+
+            self.rephraser = ChatRephraser(**rephrase)
+
+    def run_batch(self, agent_name: str, tasks: list[dict[str, Any]], trials: int,
+                  concurrency: int, reward_mode: str) -> list[dict[str, Any]]:
+        """The records of ``agent_name`` on ``tasks`` (``TaskSpec`` as JSON), in task order,
+        played ``concurrency`` at a time over a fresh in-memory server."""
+        from episodes.agents import make_agent
+        from episodes.controller import EpisodeController
+
+        specs = [TaskSpec.model_validate(t) for t in tasks]
+
+        async def go() -> list[dict[str, Any]]:
+            async with EpisodeController(self.shop, reward_mode=reward_mode,  # type: ignore[arg-type]
+                                         rephraser=self.rephraser) as controller:
+                return await controller.run(make_agent(agent_name), specs, trials=trials,
+                                            concurrency=concurrency)
+
+        return anyio.run(go)
+
+    def close(self) -> None:
+        """Close the shop's connections and delete the private copy (with its WAL files)."""
+        self.shop.engine.dispose()
+        if self.copy is not None:
+            for f in self.copy.parent.glob(self.copy.name + "*"):
+                f.unlink(missing_ok=True)
+            self.copy = None
+
+
+def _check_catalog(db: str, seed: int, size: int, fingerprint: str | None) -> None:
+    """Generate the catalog at ``db`` if it has none (once per machine: under a lock), and
+    check it is the one of ``fingerprint``."""
+    from mcp_shop.catalog import ensure_catalog
+    from mcp_shop.db import make_engine, sqlite_path
+    from mcp_shop.search.index import _locked
+
+    path = sqlite_path(db)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(db.encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"
+    with _locked(lock):
+        engine = make_engine(db)
+        try:
+            info = ensure_catalog(engine, seed=seed, size=size)
+        finally:
+            engine.dispose()
+    if fingerprint is not None and info.fingerprint != fingerprint:
+        import socket
+
+        raise CatalogMismatch(
+            f"the catalog at {db} on {socket.gethostname()} is {info.fingerprint[:12]}, not "
+            f"the run's {fingerprint[:12]}: copy the run's database file there (an imported "
+            "catalog), or remove it so it is generated from --catalog-seed and --catalog-size",
+            db=db, fingerprint=info.fingerprint, expected=fingerprint)
+
+
+class CatalogMismatch(InvalidState):
+    """A worker's machine holds another catalog than the run's at the database's path."""
 
 
 def _init(db: str, catalog_seed: int, catalog_size: int,
           rephrase: dict[str, Any] | None, private_dir: str | None) -> None:
-    global _SHOP, _REPHRASER
+    global _WORKER
     # Ctrl-C reaches the whole process group: the parent handles it (it stops the workers),
-    # so a worker does not die mid-batch with a traceback of its own.
+    # so a worker does not die mid-batch with a traceback of its own. The private copies
+    # live in a directory the parent removes when the pool closes (workers end with
+    # os._exit, which runs no clean-up of their own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from mcp_shop import Shop
-    from mcp_shop.db import sqlite_path
-    from mcp_shop.shop import default_index_dir
-
-    path = sqlite_path(db)
-    if private_dir is not None and path is not None:
-        # SQLite lets one process write at a time, and every episode writes (sessions, trace):
-        # each worker plays its episodes in a private copy of the database (the catalog is
-        # immutable; the sessions are the run's own), sharing the original's search index.
-        # The copies live in a directory the parent removes when the pool closes (workers
-        # end with os._exit, which runs no clean-up of their own).
-        import sqlite3
-
-        copy = Path(private_dir) / f"worker-{os.getpid()}.db"
-        with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
-            src.backup(dst)
-        _SHOP = Shop.open(f"sqlite:///{copy}", seed=catalog_seed, size=catalog_size,
-                          index_dir=default_index_dir(db))
-    else:
-        _SHOP = Shop.open(db, seed=catalog_seed, size=catalog_size)
-    if rephrase is not None:
-        from episodes.rephrase import ChatRephraser
-
-        _REPHRASER = ChatRephraser(**rephrase)
+    _WORKER = WorkerShop(db, catalog_seed=catalog_seed, catalog_size=catalog_size,
+                         rephrase=rephrase, private_dir=private_dir)
 
 
 def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concurrency: int,
                reward_mode: str) -> list[dict[str, Any]]:
-    from episodes.agents import make_agent
-    from episodes.controller import EpisodeController
-
-    specs = [TaskSpec.model_validate(t) for t in tasks]
-
-    async def go() -> list[dict[str, Any]]:
-        async with EpisodeController(_SHOP, reward_mode=reward_mode,  # type: ignore[arg-type]
-                                     rephraser=_REPHRASER) as controller:
-            return await controller.run(make_agent(agent_name), specs, trials=trials,
-                                        concurrency=concurrency)
-
-    return anyio.run(go)
+    assert _WORKER is not None
+    return _WORKER.run_batch(agent_name, tasks, trials, concurrency, reward_mode)
 
 
-def _batches(tasks: Sequence[TaskSpec], size: int) -> Iterator[list[TaskSpec]]:
+def default_batch(tasks: int, workers: int) -> int:
+    """Tasks per job: about a quarter of each worker's share, 8 to 100."""
+    return max(8, min(100, -(-tasks // (workers * 4))))
+
+
+def batches(tasks: Sequence[TaskSpec], size: int) -> Iterator[list[TaskSpec]]:
     for i in range(0, len(tasks), size):
         yield list(tasks[i:i + size])
 
@@ -97,8 +171,6 @@ class WorkerPool:
 
         self._private: str | None = None
         if private_sqlite and sqlite_path(db) is not None:
-            import tempfile
-
             self._private = tempfile.mkdtemp(prefix="shop-episodes-")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
                                          initargs=(db, catalog_seed, catalog_size, rephrase,
@@ -134,11 +206,11 @@ class WorkerPool:
         returned list is in task order. ``batch``: tasks per job (default: about a quarter of
         each worker's share, 8 to 100; each job connects a fresh client)."""
         if batch is None:
-            batch = max(8, min(100, -(-len(tasks) // (self.workers * 4))))
+            batch = default_batch(len(tasks), self.workers)
         futures: list[Future[list[dict[str, Any]]]] = [
             self._pool.submit(_run_batch, agent_name, [t.model_dump(mode="json") for t in chunk],
                               trials, concurrency, reward_mode)
-            for chunk in _batches(tasks, batch)]
+            for chunk in batches(tasks, batch)]
         out: list[dict[str, Any]] = []
         try:
             for fut in futures:
@@ -155,7 +227,7 @@ class WorkerPool:
 
 
 def _ping(_: int) -> bool:
-    return _SHOP is not None
+    return _WORKER is not None
 
 
 def run_in_workers(db: str, agent_name: str, tasks: Sequence[TaskSpec], *, workers: int,

@@ -6,6 +6,7 @@ check that every generated task is solvable.
     shop-episodes run --agent oracle --tasks examples/tasks/
     shop-episodes run --agent heuristic --trials 4 --episodes 50   # pass@k and pass^k
     shop-episodes run --agent heuristic --curriculum cur.json --episodes 500   # adaptive
+    shop-episodes run --agent heuristic --episodes 5000 --ray auto   # on a Ray cluster
     shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
     shop-episodes tasks --schema                 # the task JSON schema
     shop-episodes records --schema               # the rollout record's JSON schema
@@ -56,7 +57,14 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     run.add_argument("--connect", help="URL of a running mcp-shop HTTP server on the same "
                      "--db (default: an in-memory server)")
     run.add_argument("--stdio", help="command line of a stdio mcp-shop server on the same --db")
-    run.add_argument("--workers", type=positive, default=1, help=WORKERS_HELP)
+    run.add_argument("--workers", type=positive, help=WORKERS_HELP + "; with --ray, Ray "
+                     "workers (default: one per CPU of the cluster)")
+    run.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                     help="spread the episodes over a Ray cluster (pip install "
+                     "'mcp-shop[ray]'): with no ADDRESS a local Ray instance, 'auto' the "
+                     "cluster this machine belongs to, host:port or ray://host:port another; "
+                     "every node opens --db (PostgreSQL: the same database; SQLite: the file "
+                     "at that path on each node, its catalog generated there if missing)")
     run.add_argument("--shopper-llm", metavar="URL", help="rephrase the shopper's messages "
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")

@@ -1,5 +1,6 @@
 """``shop-episodes run``: run an agent on tasks, in this process (over an in-memory, HTTP or
-stdio server) or in worker processes, writing rollouts as episodes finish."""
+stdio server), in worker processes or on a Ray cluster, writing rollouts as episodes
+finish."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from episodes.cli.output import Interrupted
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
-__all__ = ["build_agent", "cmd_run", "run_in_process", "run_in_workers"]
+__all__ = ["build_agent", "cmd_run", "run_in_pool", "run_in_process", "run_in_workers",
+           "run_on_ray"]
 
 
 def build_agent(args: argparse.Namespace) -> Any:
@@ -85,10 +87,34 @@ def run_in_workers(args: argparse.Namespace, tasks: list[Any], writer: RolloutWr
     (``episodes.parallel.WorkerPool``), each record to ``writer`` in task order."""
     from episodes.parallel import WorkerPool
 
-    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
     with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
-                    catalog_size=args.catalog_size, rephrase=rephrase_options(args)) as pool, \
-            output.Bar(f"Episodes ({args.agent}, {pool.workers} processes)", total) as advance:
+                    catalog_size=args.catalog_size, rephrase=rephrase_options(args)) as pool:
+        return run_in_pool(args, pool, f"{pool.workers} processes", tasks, writer, shop,
+                           curriculum)
+
+
+def run_on_ray(args: argparse.Namespace, tasks: list[Any], writer: RolloutWriter,
+               shop: Any, curriculum: Any = None) -> list[dict[str, Any]]:
+    """Run ``--agent`` on ``tasks`` (or a curriculum's draws) on the Ray cluster of ``--ray``
+    (``episodes.ray_rollouts.RayPool``: ``--workers`` Ray workers, default one per CPU),
+    each record to ``writer`` in task order."""
+    from episodes.ray_rollouts import RayPool
+
+    with RayPool(args.db, address=args.ray, workers=args.workers,
+                 catalog_seed=args.catalog_seed, catalog_size=args.catalog_size,
+                 fingerprint=shop.catalog.fingerprint, rephrase=rephrase_options(args)) as pool:
+        args.workers = pool.workers  # the curriculum's default batch: --concurrency x workers
+        return run_in_pool(args, pool, f"{pool.workers} Ray workers", tasks, writer, shop,
+                           curriculum)
+
+
+def run_in_pool(args: argparse.Namespace, pool: Any, label: str, tasks: list[Any],
+                writer: RolloutWriter, shop: Any = None, curriculum: Any = None,
+                ) -> list[dict[str, Any]]:
+    """Run ``--agent`` on ``tasks`` (or a curriculum's draws) in ``pool`` (a ``WorkerPool`` or
+    a ``RayPool``), each record to ``writer`` in task order, with a progress bar."""
+    total = (len(tasks) if curriculum is None else args.episodes) * args.trials
+    with output.Bar(f"Episodes ({args.agent}, {label})", total) as advance:
         writer.start(tasks, advance)
 
         def run_batch(batch: list[Any]) -> list[dict[str, Any]]:
@@ -134,9 +160,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     file, the server options, the curriculum); Ctrl-C leaves every finished episode in the
     file and raises ``Interrupted`` saying how many."""
     _llm_options(args)
-    if args.workers > 1 and (args.connect or args.stdio):
-        raise ValueError("--workers runs in-memory servers in each process; it cannot be "
+    if (args.connect or args.stdio) and (args.ray is not None or (args.workers or 1) > 1):
+        flag = "--ray" if args.ray is not None else "--workers"
+        raise ValueError(f"{flag} runs in-memory servers in each process; it cannot be "
                          "combined with --connect or --stdio")
+    if args.ray is not None:
+        from episodes.ray_rollouts import import_ray
+
+        import_ray()  # installed? (before any work)
+    else:
+        args.workers = args.workers or 1
     agent = build_agent(args)
     check_out(args.out)
     rephrase_options(args)
@@ -146,7 +179,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         tasks = task_list(args, shop) if curriculum is None else []
         started = time.perf_counter()
-        if args.workers > 1:
+        if args.ray is not None:
+            records = run_on_ray(args, tasks, writer, shop, curriculum)
+        elif args.workers > 1:
             records = run_in_workers(args, tasks, writer, shop, curriculum)
         else:
             records = anyio.run(run_in_process, args, shop, tasks, writer, agent, curriculum)
