@@ -8,10 +8,12 @@ shop's MCP tools, reads the server's trace and scores the outcome with the verif
         while not (step := await episode.step(action)).done: ...
         records = await controller.run(agent, tasks, concurrency=16)
 
-The agent only ever reaches the shop through an MCP client (in memory by default, or the URL of
-a running HTTP server, or a stdio command); the controller injects the session handle into every
-call, so agents never see it. The controller itself uses the Python API for what the agent must
-not do: building the world, reading state and the trace.
+The agent only ever reaches the shop through its MCP tools: over an MCP client (in memory by
+default, or the URL of a running HTTP server, or a stdio command), or, for trainers in the same
+process, called directly without the protocol (``EpisodeController(shop, connect="direct")``:
+same results, errors, validation and trace records; see ``episodes.links``). The controller
+injects the session handle into every call, so agents never see it. The controller itself uses
+the Python API for what the agent must not do: building the world, reading state and the trace.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import sys
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 import anyio
 from pydantic import BaseModel, Field
 
+from episodes.links import Connect, make_link, openai_tool
 from episodes.records import ROLLOUT_SCHEMA_VERSION, Rollout, RolloutMetrics, StopReason
 from episodes.shopper import Shopper
 from episodes.world import apply_event, build_world, product_facts
@@ -147,110 +148,29 @@ def start_policy(agent: Agent, task: TaskSpec, obs: Observation, *, seed: int,
     return agent.start(shown, obs, seed=seed)
 
 
-# -- connections ------------------------------------------------------------------------------
-
-
-class _Link:
-    """An MCP client connection to the shop (in memory, HTTP URL or stdio command)."""
-
-    def __init__(self, shop: Shop, target: str | Sequence[str] | None) -> None:
-        self.shop = shop
-        self.target = target
-        self._client: Any = None
-        self._cm: Any = None
-
-    async def __aenter__(self) -> _Link:
-        from mcp import Client
-
-        if self.target is None:
-            self._cm = Client(_server_for(self.shop))
-        elif isinstance(self.target, str):
-            self._cm = Client(self.target)
-        else:
-            from mcp import StdioServerParameters
-            from mcp.client.stdio import stdio_client
-
-            cmd = list(self.target)
-            self._cm = Client(stdio_client(StdioServerParameters(command=cmd[0], args=cmd[1:]),
-                                           errlog=_server_errlog()))
-        self._client = await self._cm.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._cm.__aexit__(*exc)
-
-    async def list_tools(self) -> list[Any]:
-        return list((await self._client.list_tools()).tools)
-
-    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[bool, Any]:
-        try:
-            result = await self._client.call_tool(name, arguments)
-        except Exception as exc:  # a transport-level failure is the call's failure
-            return False, f"the call failed: {exc}"
-        if result.is_error:
-            text = " ".join(getattr(c, "text", "") for c in result.content) or "tool error"
-            return False, text
-        if result.structured_content is not None:
-            return True, result.structured_content
-        return True, " ".join(getattr(c, "text", "") for c in result.content)
-
-
-def _server_errlog() -> Any:
-    """Where a stdio server's stderr goes: our stderr now (not the one ``mcp`` saw when it was
-    imported), or the process's real one when ours has no file descriptor (pytest's capsys, a
-    notebook, a redirect)."""
-    try:
-        sys.stderr.fileno()
-        return sys.stderr
-    except (AttributeError, OSError, ValueError):
-        return sys.__stderr__
-
-
-_SERVERS: weakref.WeakKeyDictionary[Shop, Any] = weakref.WeakKeyDictionary()
-
-
-def _server_for(shop: Shop) -> Any:
-    """One in-memory MCP server per shop, built once (building one takes ~70 ms) and shared by
-    every controller and connection on that shop."""
-    server = _SERVERS.get(shop)
-    if server is None:
-        from mcp_shop.server import build_server
-
-        server = _SERVERS[shop] = build_server(shop, log_level="WARNING")
-    return server
-
-
-def _openai_tool(tool: Any) -> dict[str, Any]:
-    schema = json.loads(json.dumps(tool.input_schema))
-    props = schema.get("properties", {})
-    props.pop("session_id", None)
-    if "required" in schema:
-        schema["required"] = [r for r in schema["required"] if r != "session_id"]
-    return {"type": "function", "function": {
-        "name": tool.name, "description": tool.description or "", "parameters": schema}}
-
-
 # -- the controller ---------------------------------------------------------------------------
 
 
 class EpisodeController:
-    """Runs episodes against one shop, through one MCP connection."""
+    """Runs episodes against one shop, through one MCP connection (or the direct path)."""
 
-    def __init__(self, shop: Shop, *, connect: str | Sequence[str] | None = None,
+    def __init__(self, shop: Shop, *, connect: Connect = None,
                  reward_mode: RewardMode = "sparse",
                  rephraser: Callable[[str, str], str] | None = None) -> None:
-        """``connect``: None for an in-memory server over ``shop``; an ``http(s)://`` URL of a
-        running server on the same database; or a stdio command (list of words)."""
+        """``connect``: None for an in-memory MCP server over ``shop``; ``"direct"`` for that
+        server's tools called in process without the MCP protocol (same results, errors,
+        validation and trace records; for trainers); an ``http(s)://`` URL of a running server
+        on the same database; or a stdio command (list of words)."""
         self.shop = shop
         self.reward_mode: RewardMode = reward_mode
         self.rephraser = rephraser
-        self._link = _Link(shop, connect)
+        self._link = make_link(shop, connect)
         self.tools: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> EpisodeController:
         await self._link.__aenter__()
         listed = await self._link.list_tools()
-        self.tools = [_openai_tool(t) for t in listed if t.name not in HIDDEN_TOOLS]
+        self.tools = [openai_tool(t) for t in listed if t.name not in HIDDEN_TOOLS]
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -30,10 +30,12 @@ ok, content), ``turn``, ``done`` and, after an unreadable action, ``error``. ``i
 ``success``, ``stop_reason`` and ``breakdown``, the controller's reward breakdown.
 
 Which shop: the ``shop`` argument, else the ``MCP_SHOP_*`` environment variables (see
-``episodes.sync``). Which task on ``reset(seed=...)``: ``options={"task": TaskSpec or its
-dict/JSON}``, else one of the ``tasks`` given to the constructor, else a task generated for
-``options``' or a random ``family``, ``difficulty`` and ``task_seed`` (drawn from the seeded
-generator, so the same seed gives the same task).
+``episodes.sync``). ``connect="direct"`` calls the tools in process without the MCP protocol
+(same results, errors, validation and records as the default in-memory MCP server, faster).
+Which task on ``reset(seed=...)``: ``options={"task": TaskSpec or its dict/JSON}``, else one of
+the ``tasks`` given to the constructor, else a task generated for ``options``' or a random
+``family``, ``difficulty`` and ``task_seed`` (drawn from the seeded generator, so the same seed
+gives the same task).
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ class ShopEnv(gym.Env[str, str]):
         """``tasks``: a fixed pool to draw from; else tasks are generated for ``families``
         (default all) and ``difficulties`` (default 0-5). ``shop``, ``connect``,
         ``reward_mode``, ``settings``: which shop and how (default: the ``MCP_SHOP_*``
-        environment variables)."""
+        environment variables; ``connect="direct"``: the tools in process, no MCP protocol)."""
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: choose one of "
                              f"{', '.join(self.metadata['render_modes'])}")

@@ -16,7 +16,9 @@ Google-style docstrings), and scores the rollout with ``get_reward()``:
 The tools are the shop's MCP tools (without the session handle, which the episode adds) and
 ``send_message``, the only way to talk to the shopper; each runs one step of an episode of the
 ``EpisodeController``, so rewards are the controller's. Which shop: the ``MCP_SHOP_*``
-environment variables (``episodes.sync``), or ``ShopToolEnv.factory(shop)`` in code.
+environment variables (``episodes.sync``), or ``ShopToolEnv.factory(shop)`` in code;
+``ShopToolEnv.factory(shop, connect="direct")`` calls the tools in process without the MCP
+protocol (same results, errors, validation and records as the in-memory MCP server, faster).
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class ShopToolEnv:
                  settings: ShopSettings | None = None) -> None:
         """Every argument is optional (TRL passes none): ``shop`` (default: from
         ``settings``, default the environment), ``connect`` (an MCP server URL or stdio
-        command; default in memory) and ``reward_mode`` (sparse, shaped or dense)."""
+        command; default in memory; ``"direct"``: the in-process tools without the MCP
+        protocol, same results and records, faster) and ``reward_mode`` (sparse, shaped or
+        dense)."""
         self._runtime: SyncController = shared_controller(
             shop, connect=connect, reward_mode=reward_mode, settings=settings)
         self._episode: Episode | None = None

@@ -27,8 +27,9 @@ import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, Icon, ToolAnnotations
-from pydantic import ValidationError
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
+from pydantic import TypeAdapter, ValidationError
 
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
@@ -79,6 +80,8 @@ class _CallInfo:
     session_id: str | None = None
     recorded: bool = False  # the body wrote the call's trace record itself
 
+
+_AS_SENT = TypeAdapter(dict[str, Any])
 
 _CURRENT: contextvars.ContextVar[_CallInfo | None] = contextvars.ContextVar(
     "mcp_shop_call", default=None)
@@ -314,6 +317,28 @@ class ShopServer(MCPServer):
                 await self._record(info.session_id, name, arguments, ok=True, result=payload,
                                    latency_ms=latency)
         return result
+
+    async def call_in_process(self, name: str, arguments: dict[str, Any] | None
+                              ) -> CallToolResult:
+        """What a client's ``tools/call`` gets from this server, without the protocol: for
+        trainers in the same process (``EpisodeController(shop, connect="direct")``).
+
+        The arguments are first made what an MCP client sends (the JSON-mode dump of its
+        request: tuples become lists, NaN and infinities null, ...), then go through the same
+        :meth:`call_tool` as every request (argument validation against the tool's input
+        schema, the shop call, the trace record); a failure becomes the error result the
+        SDK's request handler makes of it (its message as text, ``is_error``). Arguments a
+        client could not serialise, and an ``MCPError`` (a protocol-level error, which a client
+        raises), are raised.
+        """
+        sent = _AS_SENT.dump_python(arguments or {}, mode="json")  # raises as a client does
+        try:
+            return await self.call_tool(name, sent)
+        except MCPError:
+            raise
+        except Exception as exc:
+            return CallToolResult(content=[TextContent(type="text", text=str(exc))],
+                                  is_error=True)
 
     async def _check_argument_names(self, name: str, arguments: dict[str, Any]) -> None:
         """Reject misspelled arguments, which would otherwise be ignored silently."""
