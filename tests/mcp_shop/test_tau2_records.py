@@ -13,13 +13,10 @@ import pytest
 from mcp_shop.errors import InvalidInput
 from mcp_shop.tau2 import Tau2DataError, load_tau2_retail
 from mcp_shop.tau2.records import (
-    CANCEL_REASONS,
     ORDER_STATUSES,
     TOOL_PARAMS,
     WRITE_TOOLS,
     GiftCard,
-    RetailDB,
-    Task,
 )
 from tests.fixtures.tau2_retail import make_fixture
 
@@ -64,106 +61,14 @@ def test_every_tool_of_the_issue_is_in_some_gold_trajectory(world):
     assert used == set(ISSUE_TOOLS)
 
 
-def _check_gold(db: RetailDB, task: Task) -> list[str]:
-    """The preconditions tau2's retail tools state for each gold call, checked one call at a
-    time on a copy of the world (status changes and gift card balances carried along)."""
-    db = db.model_copy(deep=True)
-    problems = []
-    item_product = db.item_product()
-    for a in task.gold_actions():
-        args = a.arguments
-        order = db.orders.get(args.get("order_id", ""))
-        if "order_id" in args and order is None:
-            problems.append(f"{a.action_id}: no order {args['order_id']}")
-            continue
-        if a.name in ("get_user_details", "modify_user_address") and \
-                args["user_id"] not in db.users:
-            problems.append(f"{a.action_id}: no user")
-        if a.name == "get_product_details" and args["product_id"] not in db.products:
-            problems.append(f"{a.action_id}: no product")
-        if a.name == "get_item_details" and args["item_id"] not in item_product:
-            problems.append(f"{a.action_id}: no item")
-        if a.name == "find_user_id_by_email" and not any(
-                u.email == args["email"] for u in db.users.values()):
-            problems.append(f"{a.action_id}: no user with that email")
-        if a.name == "find_user_id_by_name_zip" and not any(
-                (u.name.first_name, u.name.last_name, u.address.zip)
-                == (args["first_name"], args["last_name"], args["zip"])
-                for u in db.users.values()):
-            problems.append(f"{a.action_id}: no user with that name and zip")
-        if order is None or a.name not in WRITE_TOOLS:
-            continue
-        user = db.users[order.user_id]
-        need = {"cancel_pending_order": ("pending",),
-                "modify_pending_order_items": ("pending",),
-                "modify_pending_order_address": ("pending", "pending (item modified)"),
-                "modify_pending_order_payment": ("pending", "pending (item modified)"),
-                "exchange_delivered_order_items": ("delivered",),
-                "return_delivered_order_items": ("delivered",)}[a.name]
-        if order.status not in need:
-            problems.append(f"{a.action_id}: order is {order.status}")
-        method = user.payment_methods.get(args.get("payment_method_id", ""))
-        if "payment_method_id" in args and method is None:
-            problems.append(f"{a.action_id}: not a payment method of the order's user")
-        owned = Counter(i.item_id for i in order.items)
-        if Counter(args.get("item_ids", [])) - owned:
-            problems.append(f"{a.action_id}: items not in the order")
-        diff = 0.0
-        pairs = zip(args["item_ids"], args["new_item_ids"], strict=True) \
-            if "new_item_ids" in args else []
-        for old, new in pairs:
-            variant = db.products[item_product[old]].variants.get(new)
-            if variant is None or not variant.available or old == new:
-                problems.append(f"{a.action_id}: {new} is no other available option")
-                continue
-            diff += variant.price - next(i.price for i in order.items if i.item_id == old)
-        if a.name == "cancel_pending_order":
-            if args["reason"] not in CANCEL_REASONS:
-                problems.append(f"{a.action_id}: reason")
-            order.status = "cancelled"
-            for pay in order.payment_history:
-                paid_with = user.payment_methods[pay.payment_method_id]
-                if isinstance(paid_with, GiftCard):
-                    paid_with.balance = round(paid_with.balance + pay.amount, 2)
-        if a.name == "modify_pending_order_payment":
-            amount = order.payment_history[0].amount
-            if len(order.payment_history) != 1 or \
-                    order.payment_history[0].payment_method_id == args["payment_method_id"]:
-                problems.append(f"{a.action_id}: payment change not possible")
-            if isinstance(method, GiftCard):
-                if method.balance < amount:
-                    problems.append(f"{a.action_id}: gift card balance too low")
-                method.balance = round(method.balance - amount, 2)
-        if a.name in ("modify_pending_order_items", "exchange_delivered_order_items") and \
-                isinstance(method, GiftCard) and method.balance < diff:
-            problems.append(f"{a.action_id}: gift card balance too low for {diff:.2f}")
-        if a.name == "return_delivered_order_items" and not isinstance(method, GiftCard) and \
-                args["payment_method_id"] != order.payment_history[0].payment_method_id:
-            problems.append(f"{a.action_id}: refund neither to the original method nor a "
-                            "gift card")
-        order.status = {"modify_pending_order_items": "pending (item modified)",
-                        "exchange_delivered_order_items": "exchange requested",
-                        "return_delivered_order_items": "return requested"}.get(
-                            a.name, order.status)
-    return problems
-
-
-def test_gold_actions_meet_the_tools_preconditions(world):
-    for task in world.tasks:
-        assert _check_gold(world.db, task) == [], task.id
+def test_gold_writes_cover_every_write_tool(world):
+    """(That every gold trajectory succeeds under tau2's rules: test_tau2_reference.py.)"""
     writes = Counter(a.name for t in world.tasks for a in t.gold_actions()
                      if a.name in WRITE_TOOLS)
     assert set(writes) == WRITE_TOOLS
-
-
-def test_the_precondition_check_can_fail(world):
-    """The check above is not vacuous: a cancel of a delivered order is caught."""
-    task = world.task("0").model_copy(deep=True)
-    delivered = next(o for o in world.db.orders.values() if o.status == "delivered")
-    task.gold_actions()  # same list object as the criteria's
-    assert task.evaluation_criteria is not None and task.evaluation_criteria.actions
-    task.evaluation_criteria.actions[-1].arguments["order_id"] = delivered.order_id
-    assert _check_gold(world.db, task) == ["0_3: order is delivered"]
+    assert any(not (set(t.evaluation_criteria.reward_basis) - {"DB"}) for t in world.tasks)
+    assert {"COMMUNICATE", "NL_ASSERTION"} <= {b for t in world.tasks
+                                               for b in t.evaluation_criteria.reward_basis}
 
 
 def test_checkout_root_and_data_dir_layouts_load_the_same(tmp_path, world):
