@@ -1,7 +1,8 @@
 """A reference of tau2 retail's tool rules over the plain records, for tests only.
 
-Written for this project from tau2-bench's documented behaviour of its retail tools (what each
-tool checks, what it changes, which amounts it rounds), not from its code. It works on a
+Written for this project from the observed behaviour of tau2-bench's retail tools (what each
+tool checks, what it changes, which amounts it rounds; its sources were read for these facts),
+in code of our own, not a copy. It works on a
 ``RetailDB`` (mcp_shop.tau2.records) in memory; the shop's tau2 surface must give the same
 states (compared with ``db_hash``) and the same successes and failures. A failed call raises
 ``ToolFailed`` and changes nothing.
