@@ -20,50 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mcp import Client  # noqa: E402
 
-from mcp_shop import Shop  # noqa: E402
-from mcp_shop.db import make_engine  # noqa: E402
 from mcp_shop.server import build_server  # noqa: E402
+from tests.protocol.backends import open_backend  # noqa: E402
 from tests.protocol.fuzz_runner import FuzzStats, fuzz  # noqa: E402
 from tests.protocol.procs import ServerProcess  # noqa: E402
 from tests.protocol.raw_http import RawClient  # noqa: E402
-
-PG_URL = os.environ.get("MCP_SHOP_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@contextmanager
-def open_backend(backend: str, work: Path, seed: int, size: int) -> Iterator[tuple[Shop,
-                                                                                   list[str]]]:
-    """A shop on a fresh database of ``backend`` and the ``mcp-shop serve`` arguments for it."""
-    if backend == "sqlite":
-        path = work / f"fuzz-{seed}-{size}.db"
-        shop = Shop.open(f"sqlite:///{path}", seed=seed, size=size)
-        yield shop, ["--db", f"sqlite:///{path}", "--seed", str(seed), "--size", str(size)]
-        shop.engine.dispose()
-        return
-    schema = "fuzz_" + secrets.token_hex(4)
-    index = work / f"index-{schema}"
-    shop = Shop.open(PG_URL, seed=seed, size=size, schema=schema, index_dir=index)
-    try:
-        yield shop, ["--db", PG_URL, "--schema", schema, "--index-dir", str(index), "--seed",
-                     str(seed), "--size", str(size)]
-    finally:
-        shop.engine.dispose()
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
 
 
 def report(label: str, stats: FuzzStats) -> None:
@@ -86,7 +55,7 @@ def report(label: str, stats: FuzzStats) -> None:
 
 
 async def run_backend(backend: str, args: argparse.Namespace, work: Path) -> int:
-    with open_backend(backend, work, args.seed, args.size) as (shop, serve_args):
+    with open_backend(backend, work, args.seed, args.size, "fuzz") as (shop, serve_args):
         server = build_server(shop, log_level="CRITICAL")
         async with Client(server) as client:
             memory = await fuzz(client, shop, calls=args.calls, block=args.block, seed=1)
