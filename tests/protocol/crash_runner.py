@@ -91,7 +91,7 @@ async def _call(client: Client, s: Shopper, tool: str, **args: Any) -> Any:
     s.in_flight = None
     s.acknowledged.append(tool)
     if result.is_error:
-        raise ToolRefused(f"{tool}: {result.content[0].text}")
+        raise ToolRefused(f"{tool}: {getattr(result.content[0], 'text', '')}")
     return result.structured_content
 
 
