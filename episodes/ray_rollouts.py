@@ -19,6 +19,7 @@ recorded exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -26,14 +27,14 @@ import socket
 import tempfile
 import types
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from episodes.parallel import WorkerShop, batches, default_batch
 from verifiers.types import TaskSpec
 
-__all__ = ["DEPTH", "RayPool", "RayRolloutError", "import_ray"]
+__all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "import_ray", "ray_session"]
 
 DEPTH = 2  # batches queued per worker: the next one waits there while the current one plays
 INSTALL_HINT = "install it with: pip install 'mcp-shop[ray]'"
@@ -82,6 +83,20 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
         raise RayRolloutError("ray_unreachable", f"cannot reach the Ray cluster at "
                               f"{address!r}: {exc}", address=address) from None
     return True
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None,
+                ) -> Iterator[types.ModuleType]:
+    """``connect`` for the ``with`` block (yields ``ray``); leaves Ray after it if it
+    connected."""
+    ray = import_ray()
+    owner = connect(address, num_cpus=num_cpus)
+    try:
+        yield ray
+    finally:
+        if owner:
+            ray.shutdown()
 
 
 def _reachable(address: str) -> None:
@@ -136,13 +151,14 @@ class RayPool:
     ``run`` as ``episodes.parallel.WorkerPool``.
 
     ``address``: see ``connect``. ``workers``: how many (default: one per CPU of the cluster).
-    ``fingerprint``: the catalog every worker must hold (the driver's). ``max_losses``: how
-    often one batch may lose its worker before the run fails."""
+    ``fingerprint``: the catalog every worker must hold (the driver's). ``num_cpus``: the CPUs
+    of a local instance this pool starts (default all). ``cpus``: the CPUs each worker
+    reserves. ``max_losses``: how often one batch may lose its worker before the run fails."""
 
     def __init__(self, db: str, *, address: str | None = None, workers: int | None = None,
                  catalog_seed: int = 0, catalog_size: int = 10_000,
                  fingerprint: str | None = None, rephrase: dict[str, Any] | None = None,
-                 num_cpus: int | None = None, max_losses: int = 3) -> None:
+                 num_cpus: int | None = None, cpus: float = 1, max_losses: int = 3) -> None:
         from mcp_shop.db import sqlite_path
 
         ray = import_ray()
@@ -162,7 +178,7 @@ class RayPool:
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_VARS)}
         self._actor = ray.remote(RolloutWorker).options(  # type: ignore[attr-defined]
-            num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD",
+            num_cpus=cpus, max_restarts=0, scheduling_strategy="SPREAD",
             runtime_env={"env_vars": env} if env else None)
         self._handles: dict[int, Any] = {}  # worker number -> actor
         self._starting: dict[Any, int] = {}  # ready() reference -> worker number

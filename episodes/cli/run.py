@@ -164,16 +164,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         flag = "--ray" if args.ray is not None else "--workers"
         raise ValueError(f"{flag} runs in-memory servers in each process; it cannot be "
                          "combined with --connect or --stdio")
-    if args.ray is not None:
+    if args.ray is None:
+        args.workers = args.workers or 1
+    else:
         from episodes.ray_rollouts import import_ray
 
-        import_ray()  # installed? (before any work)
-    else:
-        args.workers = args.workers or 1
+        import_ray()  # installed?
     agent = build_agent(args)
     check_out(args.out)
     rephrase_options(args)
     curriculum = open_curriculum(args)
+    with contextlib.ExitStack() as stack:
+        if args.ray is not None:  # the cluster reachable (before any work)
+            from episodes.ray_rollouts import ray_session
+
+            stack.enter_context(ray_session(args.ray))
+        return _play(args, agent, curriculum)
+
+
+def _play(args: argparse.Namespace, agent: Any, curriculum: Any) -> int:
+    """``cmd_run``'s work once every option is checked: the tasks, the run, the summary."""
     shop = open_shop(args)
     writer = RolloutWriter(args.out, args.trials)
     try:
