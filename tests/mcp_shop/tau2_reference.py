@@ -23,7 +23,7 @@ from typing import Any
 
 from mcp_shop.tau2.records import (
     CANCEL_REASONS,
-    WRITE_TOOLS,
+    TOOL_PARAMS,
     GiftCard,
     Order,
     OrderPayment,
@@ -267,20 +267,13 @@ class Reference:
         return order.model_dump()
 
     def call(self, name: str, arguments: dict[str, Any]) -> Any:
-        """Run tool ``name``; any failure (unknown tool, bad arguments, a rule) is ToolFailed
-        and leaves the world as it was."""
-        tool = getattr(self, name, None)
-        _need(callable(tool) and not name.startswith("_") and name not in ("call",),
-              f"Tool {name} not found")
-        before = self.db.model_copy(deep=True) if name in WRITE_TOOLS else self.db
-        try:
-            return tool(**arguments)  # type: ignore[misc]
-        except TypeError as exc:
-            self.db = before
-            raise ToolFailed(str(exc)) from None
-        except ToolFailed:
-            self.db = before
-            raise
+        """Run tool ``name``; any failure (unknown tool, bad arguments, a rule) is ToolFailed.
+        Every tool checks everything before it changes anything, so a failure leaves the
+        world as it was (no copy to roll back to: the tests check it)."""
+        _need(name in TOOL_PARAMS, f"Tool {name} not found")
+        _need(set(arguments) == set(TOOL_PARAMS[name]),
+              f"{name} takes {list(TOOL_PARAMS[name])}, not {sorted(arguments)}")
+        return getattr(self, name)(**arguments)
 
 
 def replay(db: RetailDB, calls: list[tuple[str, dict[str, Any]]], *,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,43 @@ def test_db_hash_is_tau2s_rule_over_the_whole_world(world: Tau2Retail) -> None:
                 if m.source == "gift_card")
     card.balance = round(card.balance + 0.01, 2)  # type: ignore[union-attr]
     assert db_hash(changed) != db_hash(world.db)
+
+
+def test_command_line_check_and_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    from mcp_shop.tau2.__main__ import main
+
+    assert main(["check", str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert "products 6, items 24, users 8, orders 18" in out
+    assert "tasks 13; splits: base 13, test 5, train 8" in out
+    assert main(["check", str(tmp_path / "nowhere")]) == 2
+    assert "error: " in capsys.readouterr().err
+    url = f"sqlite:///{tmp_path / 'tau2.db'}"
+    assert main(["catalog", str(FIXTURE), "--db", url]) == 0
+    assert "imported 6 products, 24 items" in capsys.readouterr().out
+    assert main(["catalog", str(FIXTURE), "--db", url]) == 2  # a catalog is there already
+    assert "already holds" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("TAU2_BENCH_PATH"),
+                    reason="set TAU2_BENCH_PATH to a tau2-bench checkout to check it")
+def test_a_real_tau2_bench_checkout(tmp_path: Path) -> None:
+    """Opt-in: the user's own checkout loads, its products import and read back unchanged,
+    and its gold trajectories replay as docs/tau2-retail.md says (the failing gold calls of
+    the data read on 2026-12-05)."""
+    from mcp_shop.db import make_engine
+    from tests.mcp_shop.tau2_reference import replay
+
+    real = load_tau2_retail(os.environ["TAU2_BENCH_PATH"])
+    eng = make_engine(f"sqlite:///{tmp_path / 'tau2.db'}")
+    import_tau2_catalog(eng, real)
+    with eng.connect() as conn:
+        assert project_products(conn, catalog_ids(conn, real)) == real.db.products
+    eng.dispose()
+    failing = sorted((t.id for t in real.tasks
+                      if replay(real.db, [(a.name, a.arguments) for a in t.gold_actions()])[1]),
+                     key=int)
+    if real.db.statistics() == {"products": 50, "items": 591, "users": 500, "orders": 1000}:
+        assert failing == ["2", "3", "4", "35", "37", "38", "39", "46", "47", "54", "55", "64",
+                           "67", "68", "105"]
