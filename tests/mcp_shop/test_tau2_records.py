@@ -39,7 +39,7 @@ def world():
 
 def test_fixture_loads_with_every_kind_of_record(world):
     db = world.db
-    assert db.statistics() == {"products": 6, "items": 24, "users": 8, "orders": 18}
+    assert db.statistics() == {"products": 6, "items": 24, "users": 8, "orders": 19}
     assert {o.status for o in db.orders.values()} == set(ORDER_STATUSES)
     assert all(len(p.variants) >= 3 for p in db.products.values())
     assert any(not v.available for p in db.products.values() for v in p.variants.values())
@@ -47,6 +47,10 @@ def test_fixture_loads_with_every_kind_of_record(world):
     assert set(sources) == {"credit_card", "paypal", "gift_card"}
     assert all(m.balance > 0 for u in db.users.values() for m in u.payment_methods.values()
                if isinstance(m, GiftCard))
+    assert any(max(Counter(m.source for m in u.payment_methods.values()).values()) > 1
+               for u in db.users.values())  # two cards
+    assert max(len(o.items) for o in db.orders.values()) == 5
+    assert any(len({i.item_id for i in o.items}) < len(o.items) for o in db.orders.values())
     # orders ship to addresses other than the user's default one too
     assert any(o.address != db.users[o.user_id].address for o in db.orders.values())
     assert len(world.tasks) >= 12 and world.policy.startswith("# ")
@@ -250,5 +254,5 @@ def test_many_problems_are_counted_not_all_quoted(tmp_path):
     _edit(d, "db.json", lambda db: [o.update(status="lost") for o in db["orders"].values()])
     with pytest.raises(Tau2DataError) as exc:
         load_tau2_retail(d)
-    assert exc.value.context["problem_count"] == 18
-    assert len(exc.value.context["problems"]) == 5 and "(and 13 more)" in str(exc.value)
+    assert exc.value.context["problem_count"] == 19
+    assert len(exc.value.context["problems"]) == 5 and "(and 14 more)" in str(exc.value)

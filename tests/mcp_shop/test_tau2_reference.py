@@ -59,6 +59,10 @@ def test_communicated_amounts_are_what_the_gold_produces(world: Tau2Retail) -> N
     assert f"{after5.orders[uid['5']['order_id']].exchange_price_difference:.2f}" == said("5")
     after2, _ = replay(world.db, _calls(world.task("2")))
     assert f"{after2.orders[uid['2']['order_id']].payment_history[-1].amount:.2f}" == said("2")
+    returned = world.task("13").gold_actions()[-1].arguments
+    lines = world.db.orders[returned["order_id"]].items
+    refund = sum(next(i.price for i in lines if i.item_id == x) for x in returned["item_ids"])
+    assert f"{refund:.2f}" == said("13")
     ref = Reference(world.db)
     calc = next(a for a in world.task("8").gold_actions() if a.name == "calculate")
     assert ref.call("calculate", calc.arguments) == said("8")

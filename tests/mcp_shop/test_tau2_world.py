@@ -144,8 +144,8 @@ def test_command_line_check_and_catalog(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["check", str(FIXTURE)]) == 0
     out = capsys.readouterr().out
-    assert "products 6, items 24, users 8, orders 18" in out
-    assert "tasks 13; splits: base 13, test 5, train 8" in out
+    assert "products 6, items 24, users 8, orders 19" in out
+    assert "tasks 14; splits: base 14, test 5, train 9" in out
     assert main(["check", str(tmp_path / "nowhere")]) == 2
     assert "error: " in capsys.readouterr().err
     url = f"sqlite:///{tmp_path / 'tau2.db'}"
