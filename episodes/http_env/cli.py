@@ -42,7 +42,8 @@ def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
         raise ValueError(f"serve-env needs openenv-core ({exc}); install it with pip install "
                          "'mcp-shop[openenv]'") from None
 
-    shop = open_shop(ServeOptions(db=args.db, seed=args.catalog_seed, size=args.catalog_size))
+    shop = open_shop(ServeOptions(db=args.db, seed=args.catalog_seed, size=args.catalog_size,
+                                  schema=args.schema))
     tasks = load_task_set(args.tasks, shop) if args.tasks else []
     app = build_env_app(shop, tasks=tasks, reward_mode=args.reward_mode,
                         max_episodes=args.max_episodes, idle_timeout=args.idle_timeout,
@@ -50,6 +51,18 @@ def app_from_args(args: argparse.Namespace) -> tuple[Any, int]:
                         allowed_origins=args.allowed_origin, log_level=args.log_level,
                         pool=args.pool, keep_sessions=args.keep_sessions)
     return app, len(tasks)
+
+
+def _without_gradio() -> bool:
+    """Keep openenv-core from importing gradio, for its optional web UI (``/web``), which this
+    server does not mount: openenv-core skips the UI when gradio cannot be imported, and the
+    import is about half of a server's start-up CPU time (several seconds), paid again by
+    every process of a deployment. Only for a server process of its own (``serve-env``), and
+    only when nothing imported gradio yet; True when it did keep it out."""
+    if "gradio" in sys.modules:
+        return False
+    sys.modules["gradio"] = None  # type: ignore[assignment]
+    return True
 
 
 def cmd_serve_env(args: argparse.Namespace) -> int:
@@ -60,7 +73,14 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
     from mcp_shop.server.http_app import bind
 
     sock = bind(args.host, args.port)  # a port in use is said before the shop is opened
-    app, n_tasks = app_from_args(args)
+    blocked = _without_gradio()
+    try:
+        app, n_tasks = app_from_args(args)
+    except BaseException:
+        sock.close()
+        if blocked:  # called in a process that goes on (a test): leave it as it was
+            del sys.modules["gradio"]
+        raise
     port = sock.getsockname()[1]
     shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     _say(f"serving the episode env at http://{shown}:{port} (OpenEnv: WebSocket /ws, "
@@ -97,6 +117,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default "
                    f"{DEFAULT_PORT}; 0 picks a free one, printed on stderr)")
     add_db_option(p, note="; the catalog is generated on first use")
+    p.add_argument("--schema", default=None, help="PostgreSQL schema holding the shop tables "
+                   "(as mcp-shop serve --schema)")
     p.add_argument("--catalog-seed", type=int, default=0, help="catalog seed (default 0)")
     p.add_argument("--catalog-size", type=_positive, default=10_000,
                    help="products in the catalog (default 10,000)")
