@@ -120,18 +120,23 @@ def _read_json(file: Path, want: type) -> Any:
     return data
 
 
+_KEYED = frozenset({"products", "variants", "users", "payment_methods", "orders", "options"})
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a path into the file: ``orders['#W1'].items[0].price``."""
-    out = ""
+    """A pydantic error location as a path into the file: ``orders['#W1'].items[0].price``
+    (keys of the id-keyed objects in brackets, field names after dots)."""
+    out, keyed = "", False
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif keyed:
+            out += f"[{part!r}]"
         elif part in ("credit_card", "paypal", "gift_card"):  # the union's tag, not a key
             continue
-        elif part.isidentifier():
-            out += f".{part}" if out else part
         else:
-            out += f"[{part!r}]"
+            out += f".{part}" if out else part
+        keyed = isinstance(part, str) and part in _KEYED and not keyed
     return out or "top level"
 
 

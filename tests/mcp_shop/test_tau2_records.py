@@ -138,6 +138,10 @@ BAD_DB = {
     "unknown payment source": (
         lambda db: _first(_first(db["users"])["payment_methods"]).update(source="bitcoin"),
         "has source 'bitcoin'", "'credit_card', 'gift_card', 'paypal'"),
+    "gift card balance not a number": (
+        lambda db: next(m for u in db["users"].values() for m in u["payment_methods"].values()
+                        if m["source"] == "gift_card").update(balance="lots"),
+        "'].payment_methods['gift_card_", "].balance: is 'lots' (expected a valid number"),
     "order of no user": (lambda db: _pick_order(db, "pending").update(user_id="nobody_1"),
                          ".user_id: names 'nobody_1'", "a user of users"),
     "item of another product": (
