@@ -1,5 +1,6 @@
-"""Worker processes: records equal a single process's, private SQLite copies are removed, and a
-failure stops the batches not started yet."""
+"""Worker processes: records equal a single process's, private SQLite copies are removed, a
+failure stops the batches not started yet, and a worker on a machine without the database file
+generates the run's catalog there (or refuses another one)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,30 @@ def test_a_failure_cancels_the_rest(ep_shop: Any) -> None:
         exc = exc.exceptions[0]
     assert isinstance(exc, ValueError) and "unknown agent" in str(exc)
     assert _copies() - before == set()
+
+
+def test_a_worker_generates_a_missing_catalog_and_checks_its_fingerprint(
+        ep_shop: Any, tmp_path: Path) -> None:
+    """A worker on a machine without the database file (a Ray node) generates the catalog at
+    that path from the seed and size: the same fingerprint as the run's; a file holding
+    another catalog is refused with what to do."""
+    from episodes.parallel import CatalogMismatch, WorkerShop
+    from mcp_shop.errors import InvalidState
+
+    fingerprint = ep_shop.catalog.fingerprint
+    url = f"sqlite:///{tmp_path / 'node' / 'shop.db'}"  # the directory is created too
+    worker = WorkerShop(url, catalog_seed=TEST_SEED, catalog_size=TEST_SIZE,
+                        private_dir=str(tmp_path / "copies"), fingerprint=fingerprint)
+    try:
+        assert worker.shop.catalog.fingerprint == fingerprint
+        assert worker.copy is not None and worker.copy.exists()
+        task = generate_task(ep_shop, "cart", 1, 3)
+        [record] = worker.run_batch("oracle", [task.model_dump(mode="json")], 1, 1, "sparse")
+        assert record["success"] and record["task_id"] == task.task_id
+    finally:
+        worker.close()
+    assert list((tmp_path / "copies").iterdir()) == []  # the private copy is deleted
+    with pytest.raises(CatalogMismatch, match="remove it so it is generated") as info:
+        WorkerShop(url, catalog_seed=TEST_SEED, catalog_size=TEST_SIZE, fingerprint="f" * 64)
+    assert isinstance(info.value, InvalidState) and info.value.code == "invalid_state"
+    assert info.value.context["expected"] == "f" * 64
