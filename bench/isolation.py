@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,19 +45,14 @@ async def run_backend(backend: str, args: argparse.Namespace) -> int:
     with open_backend(backend, args.work, args.seed, args.size, "iso") as (shop, serve):
         variants = stocked_variants(shop, 20)
         for n, transport in enumerate(args.transports.split(",")):
-            first = n * args.sessions
+            options = dict(sessions=args.sessions, concurrency=args.concurrency,
+                           variants=variants, first=n * args.sessions)
             if transport == "memory":
                 server = build_server(shop, log_level="WARNING")
-                stats = await run_sessions(lambda mode: Client(server, mode=mode), shop,
-                                           sessions=args.sessions,
-                                           concurrency=args.concurrency, variants=variants,
-                                           first=first)
+                stats = await run_sessions(partial(Client, server), shop, **options)
             else:
                 with ServerProcess(serve, log=args.work / f"iso-{backend}.log") as proc:
-                    stats = await run_sessions(lambda mode: Client(proc.mcp_url, mode=mode),
-                                               shop, sessions=args.sessions,
-                                               concurrency=args.concurrency, variants=variants,
-                                               first=first)
+                    stats = await run_sessions(partial(Client, proc.mcp_url), shop, **options)
             report(f"{backend} / {transport}", stats)
             faults += stats.faults
     return faults

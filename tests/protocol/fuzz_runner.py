@@ -20,7 +20,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mcp import Client
 from sqlalchemy import Engine, func, select
@@ -180,7 +180,13 @@ def _last_code(engine: Engine, sid: str) -> tuple[bool, str | None]:
         return bool(row[0]), row[1]
 
 
-async def run_calls(client: Client | RawClient, shop: Shop, calls: list[Call], pools: Pools,
+class ToolCaller(Protocol):
+    """What ``run_calls`` needs of a client (the SDK's ``Client``, ``RawClient``, a stub)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any: ...
+
+
+async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Pools,
                     other: str) -> FuzzStats:
     """Make ``calls`` one after another on ``client`` and check each (see the module doc)."""
     stats = FuzzStats()

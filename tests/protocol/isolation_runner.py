@@ -66,7 +66,7 @@ def _lines(cart: dict[str, Any]) -> dict[str, int]:
     return {line["variant_id"]: line["quantity"] for line in cart["lines"]}
 
 
-async def session(connect: Callable[[str], Client], i: int, variants: list[str],
+async def session(connect: Callable[..., Client], i: int, variants: list[str],
                   stats: IsolationStats) -> Own | None:
     """Session ``i``: shop and check every read against what this session did."""
     rng = random.Random(i)
@@ -79,7 +79,7 @@ async def session(connect: Callable[[str], Client], i: int, variants: list[str],
             stats.note(f"session {i} ({own.session_id}): {what}")
 
     try:
-        async with connect("legacy" if i % 3 == 0 else "2026-07-28") as client:
+        async with connect(mode="legacy" if i % 3 == 0 else "2026-07-28") as client:
             call = Recorder(client)
             own.session_id = (await call("open_session", seed=10_000 + i))["session_id"]
             call.session_id = own.session_id
@@ -147,9 +147,10 @@ def verify(shop: Shop, owns: list[Own], stats: IsolationStats) -> None:
                 stats.note(f"{own.session_id}: stock of {v} {now} != {before} - {sold}")
 
 
-async def run_sessions(connect: Callable[[str], Client], shop: Shop, *, sessions: int,
+async def run_sessions(connect: Callable[..., Client], shop: Shop, *, sessions: int,
                        concurrency: int, variants: list[str], first: int = 0) -> IsolationStats:
-    """``sessions`` sessions, ``concurrency`` at a time, then :func:`verify`."""
+    """``sessions`` sessions, ``concurrency`` at a time, then :func:`verify`; ``connect(mode=)``
+    opens a client."""
     stats = IsolationStats()
     gate = asyncio.Semaphore(concurrency)
 

@@ -6,6 +6,7 @@ The checks themselves are shown to catch planted faults."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ async def test_crash_checks_catch_a_lost_order(proto_shop: Shop) -> None:
 async def test_concurrent_sessions_read_only_their_own(served: tuple[Shop, list[str]]) -> None:
     shop, _ = served
     server = build_server(shop, log_level="WARNING")
-    stats = await run_sessions(lambda mode: Client(server, mode=mode), shop, sessions=40,
+    stats = await run_sessions(partial(Client, server), shop, sessions=40,
                                concurrency=20, variants=stocked_variants(shop, 12))
     _zero(stats)
     assert stats.sessions == 40 and stats.reads_checked >= 40 * 6
