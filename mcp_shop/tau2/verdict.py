@@ -1,7 +1,8 @@
 """tau2's verdict rules for one episode, as pure functions over what the episode produced.
 
 The DB component is decided elsewhere (the state after the episode against the state after
-the gold, compared by :func:`mcp_shop.tau2.world.db_hash`) and comes in as ``db_match``. This
+the gold, compared by :func:`mcp_shop.tau2.world.db_hash`) and comes in as ``db_match``; as in
+tau2, it passes whatever the state when the task has neither gold actions nor env assertions. This
 module applies tau2's other rules and combines them the way tau2 does:
 
 - COMMUNICATE: each ``communicate_info`` string must occur, ignoring case, in some assistant
@@ -91,8 +92,11 @@ def tau2_verdict(task: Task, *, db_match: bool, assistant_texts: Sequence[str],
     nl = [] if not assertions else (None if nl_judgement is None else list(nl_judgement))
     if nl is not None and len(nl) != len(assertions):
         raise ValueError(f"{len(assertions)} NL assertions but {len(nl)} judgements")
+    # tau2 skips its DB check for a task with neither gold actions nor env assertions (None,
+    # not an empty list): whatever the agent changed, DB passes.
+    unchecked = crit.actions is None and crit.env_assertions is None
     components: dict[str, float | None] = {
-        "DB": 1.0 if db_match else 0.0,
+        "DB": 1.0 if db_match or unchecked else 0.0,
         "COMMUNICATE": _all(communicate),
         "ACTION": _all(actions),
         "NL_ASSERTION": _all(nl),

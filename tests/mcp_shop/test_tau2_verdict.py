@@ -90,3 +90,13 @@ def test_judgements_must_match_the_assertions(world: Tau2Retail) -> None:
     failed = tau2_verdict(task, db_match=True, assistant_texts=[], calls=[],
                           nl_judgement=[False] * len(task.evaluation_criteria.nl_assertions))
     assert failed.reward == 0.0
+
+
+def test_a_task_without_gold_actions_skips_the_db_check(world: Tau2Retail) -> None:
+    task = world.task("10").model_copy(deep=True)
+    assert task.evaluation_criteria is not None
+    task.evaluation_criteria.reward_basis = ["DB"]
+    task.evaluation_criteria.actions = []  # an empty trajectory is still checked
+    assert tau2_verdict(task, db_match=False, assistant_texts=[], calls=[]).reward == 0.0
+    task.evaluation_criteria.actions = None  # no trajectory at all: tau2 passes the DB check
+    assert tau2_verdict(task, db_match=False, assistant_texts=[], calls=[]).reward == 1.0
