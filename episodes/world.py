@@ -29,9 +29,16 @@ def build_world(shop: Shop, world: World) -> str:
 
     Order: the seeded session (customer, codes, ``history_orders`` past orders), stock and price
     overrides, extra codes, the task's past orders (numbered after the seeded history), cart
-    lines, then the clock moves by ``advance_hours``.
+    lines, then the clock moves by ``advance_hours``. All of it is one unit of work: a world
+    that cannot be built leaves no session behind (and one commit costs less than many).
     """
     _check(world)
+    with unit_tx(shop.engine):
+        return _build(shop, world)
+
+
+def _build(shop: Shop, world: World) -> str:
+    """``build_world``'s steps, in the unit of work open on ``shop.engine``."""
     sid = shop.open_session(seed=world.session_seed, tier=world.tier,
                             history_orders=world.history_orders).session_id
     if world.stock or world.prices:
@@ -66,7 +73,8 @@ def sandbox(shop: Shop, world: World) -> Iterator[tuple[Connection, str]]:
     """
     try:
         with unit_tx(shop.engine) as conn:
-            yield conn, build_world(shop, world)
+            _check(world)
+            yield conn, _build(shop, world)
             raise _Discard
     except _Discard:
         pass

@@ -34,11 +34,11 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from mcp_shop.errors import NotFound
 from mcp_shop.models import ShopSession, TraceEvent
-from mcp_shop.sql import Sql, fetch_one, run
+from mcp_shop.sql import Sql, as_bool, as_datetime, fetch_all, fetch_one, run
 
 __all__ = [
     "MAX_ARGUMENTS_CHARS",
@@ -262,7 +262,18 @@ def record_call(conn: Connection, session_id: str, *, tool: str, arguments: dict
     return int(seq)
 
 
+_READ = Sql("""SELECT seq, tool, arguments, ok, error_code, error_message, result,
+               result_digest, latency_ms, clock FROM trace_event WHERE session_id = ?
+               ORDER BY seq""")
+
+
 def read_trace(conn: Connection, session_id: str) -> list[TraceRecord]:
     """The session's calls in order."""
-    rows = conn.execute(select(T).where(T.c.session_id == session_id).order_by(T.c.seq))
-    return [TraceRecord.model_validate(dict(r._mapping)) for r in rows]
+    sqlite = conn.dialect.name == "sqlite"  # JSON comes back as text there, parsed elsewhere
+    return [TraceRecord(
+        seq=r.seq, tool=r.tool, ok=as_bool(r.ok), error_code=r.error_code,
+        error_message=r.error_message, result_digest=r.result_digest, latency_ms=r.latency_ms,
+        clock=as_datetime(r.clock),
+        arguments=json.loads(r.arguments) if sqlite else r.arguments,
+        result=None if r.result is None else (json.loads(r.result) if sqlite else r.result))
+        for r in fetch_all(conn, _READ, (session_id,))]
