@@ -1,5 +1,11 @@
 """Streamable HTTP: the ASGI app (``/mcp`` plus ``GET /health``) with DNS-rebinding protection,
 and a uvicorn runner that logs to stderr and can bind an ephemeral port.
+
+Idle keep-alive connections are kept ``KEEP_ALIVE_SECONDS`` (75 s), well past the 5 s for which
+the MCP SDK's HTTP client (httpx) reuses an idle connection: the client, not the server, retires
+idle connections. With uvicorn's 5 s default both sides gave up at the same moment, so under
+load (a busy server answers late, a busy client sends late) a client sent its next request on a
+connection the server was closing and failed with ``ReadError``.
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from mcp_shop import __version__
 from mcp_shop.db import backend_name, ping
 from mcp_shop.server.app import ShopServer
 
-__all__ = ["LOCAL_HOSTS", "LOCAL_ORIGINS", "add_health_route", "bind", "build_http_app",
-           "serve_http", "transport_security"]
+__all__ = ["KEEP_ALIVE_SECONDS", "LOCAL_HOSTS", "LOCAL_ORIGINS", "add_health_route", "bind",
+           "build_http_app", "serve_http", "transport_security"]
 
 LOCAL_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
 LOCAL_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+# Longer than any client pool's idle expiry (httpx: 5 s) and than the idle timeout of common
+# load balancers (60 s), so that the other side always closes an idle connection first.
+KEEP_ALIVE_SECONDS = 75
 
 
 def transport_security(allowed_hosts: Sequence[str] = (),
@@ -120,11 +129,12 @@ def _stderr_logging(level: str) -> dict[str, Any]:
 
 def serve_http(server: ShopServer, *, host: str = "127.0.0.1", port: int = 8000,
                allowed_hosts: Sequence[str] = (), allowed_origins: Sequence[str] = (),
-               log_level: str = "INFO") -> None:
+               log_level: str = "INFO", keep_alive: int = KEEP_ALIVE_SECONDS) -> None:
     """Serve ``server`` over Streamable HTTP until interrupted (SIGINT / SIGTERM).
 
     Prints ``mcp-shop: serving MCP at http://HOST:PORT/mcp`` on stderr once the port is bound
-    (the real port when ``port`` is 0).
+    (the real port when ``port`` is 0). ``keep_alive``: seconds an idle connection stays open
+    (keep it longer than the clients' and any proxy's idle timeout).
     """
     import uvicorn
 
@@ -135,5 +145,6 @@ def serve_http(server: ShopServer, *, host: str = "127.0.0.1", port: int = 8000,
     print(f"mcp-shop: serving MCP at http://{shown}:{bound}/mcp (health: /health)",
           file=sys.stderr, flush=True)
     config = uvicorn.Config(app, log_config=_stderr_logging(log_level.upper()),
-                            log_level=log_level.lower(), timeout_graceful_shutdown=5)
+                            log_level=log_level.lower(), timeout_graceful_shutdown=5,
+                            timeout_keep_alive=keep_alive)
     uvicorn.Server(config).run(sockets=[sock])

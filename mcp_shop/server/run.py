@@ -4,6 +4,7 @@ Streamable HTTP. Logs go to stderr only; on stdio, stdout is the protocol wire.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from mcp_shop.shop import Shop
 
-__all__ = ["ServeOptions", "open_shop", "serve"]
+__all__ = ["ServeOptions", "freeze_startup_heap", "open_shop", "serve"]
 
 log = logging.getLogger("mcp_shop.server")
 
@@ -35,6 +36,7 @@ class ServeOptions:
     session: str | None = None
     session_seed: int = 0
     log_level: str = "INFO"
+    keep_alive: int = 75  # idle HTTP connections: see http_app.KEEP_ALIVE_SECONDS
 
 
 def _say(message: str) -> None:
@@ -79,6 +81,18 @@ def _opened(shop: Shop, started: float) -> None:
          f"ready in {time.perf_counter() - started:.1f} s")
 
 
+def freeze_startup_heap() -> int:
+    """Move every object alive now (the shop, its catalog and index caches, the server, its
+    tools and schemas, the imported modules) out of the garbage collector's reach; returns how
+    many. They live as long as the process, yet each full collection walked them all: about
+    0.1 s of CPU with a 10,000-product catalog, all of it stalling the event loop, which under
+    200 concurrent sessions (with the CPU shared) held the loop for 0.4-1.5 s at a time. What
+    requests allocate later is collected as before."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def serve(options: ServeOptions) -> int:
     """Open the shop and serve it until the client disconnects (stdio) or a signal (HTTP)."""
     from mcp_shop.server import build_server
@@ -88,9 +102,10 @@ def serve(options: ServeOptions) -> int:
     shop = open_shop(options)
     if options.http:
         server = build_server(shop, log_level=level)  # type: ignore[arg-type]
+        freeze_startup_heap()
         serve_http(server, host=options.host, port=options.port,
                    allowed_hosts=options.allowed_hosts, allowed_origins=options.allowed_origins,
-                   log_level=level)
+                   log_level=level, keep_alive=options.keep_alive)
         return 0
     if options.session:
         sid = shop.session(options.session).session_id  # raises for an unknown handle
@@ -99,5 +114,6 @@ def serve(options: ServeOptions) -> int:
         sid = shop.open_session(seed=options.session_seed).session_id
         _say(f"default session {sid} (seed {options.session_seed})")
     server = build_server(shop, default_session=sid, log_level=level)  # type: ignore[arg-type]
+    freeze_startup_heap()
     server.run("stdio")
     return 0

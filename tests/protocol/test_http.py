@@ -4,11 +4,15 @@ DNS-rebinding protection with configurable allowed hosts."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx2
 from mcp import Client
 
 from mcp_shop import Shop
@@ -102,3 +106,23 @@ def test_allowed_hosts_are_configurable(shop_url: str, tmp_path: Path) -> None:
         assert _post(proc.mcp_url, host="other.test") == 421
         assert _post(proc.mcp_url, origin="https://app.shop.test") == 200
         assert _post(proc.mcp_url, origin="https://other.test") == 403
+
+
+def test_idle_connections_outlive_the_clients_keep_alive(http_server: ServerProcess) -> None:
+    """D6: the SDK's HTTP client reuses an idle connection for up to 5 s (its pool's
+    keep-alive expiry); the server must keep it open longer, so that a client that sends its
+    next request on it late (both sides busy under load) is answered instead of finding the
+    connection closed under it (``ReadError``). uvicorn's default closed it at 5 s too."""
+    expiry = httpx2.Limits().keepalive_expiry
+    assert expiry is not None
+    address = urlsplit(http_server.base)
+    conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    try:
+        for wait in (0.0, expiry + 1.0):
+            time.sleep(wait)  # the same socket, idle past the client's own expiry
+            conn.request("GET", "/health")
+            response = conn.getresponse()
+            assert response.status == 200 and json.loads(response.read())["status"] == "ok"
+        assert conn.sock is not None, "one connection served both requests"
+    finally:
+        conn.close()
