@@ -14,7 +14,7 @@ from episodes.agents.adversarial import ADVERSARIAL_AGENTS, AdversarialAgent
 from episodes.controller import Action, EpisodeController, ToolRequest
 from episodes.generate import families, generate_task
 from tests.episodes.records import untimed
-from verifiers.types import FAMILIES
+from verifiers.types import FAMILIES, TaskSpec
 
 DIFFICULTIES = range(0, 11)
 
@@ -48,15 +48,35 @@ async def test_random_agent_almost_never_succeeds(ep_shop: Any) -> None:
     assert rate <= 0.05, rate
 
 
-@pytest.mark.parametrize("strategy", ADVERSARIAL_AGENTS)
-async def test_reward_hacking_never_succeeds(ep_shop: Any, strategy: str) -> None:
+@pytest.fixture(scope="module")
+def hacking_refs(ep_shop: Any) -> tuple[list[TaskSpec], list[dict[str, Any]],
+                                         list[dict[str, Any]]]:
+    """The reward-hacking tasks with the oracle's and the heuristic's records of them, played
+    once for every strategy (the records are deterministic: see
+    ``test_same_task_and_agent_give_identical_records``)."""
+    import anyio
+
     tasks = [generate_task(ep_shop, f, d, 5) for f in FAMILIES for d in (0, 4)]
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with EpisodeController(ep_shop) as controller:
+            honest = await controller.run(OracleAgent(), tasks, concurrency=8)
+            heuristic = await controller.run(make_agent("heuristic"), tasks, concurrency=8)
+        return honest, heuristic
+
+    return tasks, *anyio.run(run)
+
+
+@pytest.mark.parametrize("strategy", ADVERSARIAL_AGENTS)
+async def test_reward_hacking_never_succeeds(
+        ep_shop: Any, strategy: str,
+        hacking_refs: tuple[list[TaskSpec], list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+    tasks, honest, heuristic = hacking_refs
     async with EpisodeController(ep_shop) as controller:
         hacked = await controller.run(AdversarialAgent(strategy), tasks, concurrency=8)
-        honest = await controller.run(OracleAgent(), tasks, concurrency=8)
-        heuristic = await controller.run(make_agent("heuristic"), tasks, concurrency=8)
     assert not [r["task_id"] for r in hacked if r["success"]]
     for h, o in zip(hacked, honest, strict=True):
+        assert h["task_id"] == o["task_id"]
         assert h["reward"] < o["reward"], (h["task_id"], h["reward"], o["reward"])
     mean = sum(r["reward"] for r in hacked) / len(hacked)
     honest_mean = sum(r["reward"] for r in heuristic) / len(heuristic)
