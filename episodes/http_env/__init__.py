@@ -4,8 +4,12 @@ trainers (TRL, SkyRL, verifiers, ...). Needs the ``openenv`` extra (``pip instal
 
     shop-episodes serve-env --port 8100 --db sqlite:///shop.db --tasks tasks.jsonl
 
-One process holds one shop, one ``EpisodeController`` (an in-memory MCP connection) and one
-table of live episodes, each named by an ``episode_id``. Two doors lead to the same episodes:
+A process holds one shop, one ``EpisodeController`` (an in-memory MCP connection) and one
+``EpisodeTable`` whose episodes, each named by an ``episode_id``, live in the shop's database
+(table ``env_episode``: a snapshot after every reset and step). Every process on the same
+database and ``--pool`` serves every episode, so any number of them can stand behind an
+ordinary load balancer (deploy/compose): a reset on one and the next step on another. Two
+doors lead to the same episodes:
 
 * OpenEnv's WebSocket ``/ws`` (openenv-core's ``EnvClient``; ``episodes.openenv_env.ShopEnv``
   is the typed client): one session per connection; ``{"type": "reset", "data": {...reset
@@ -53,11 +57,16 @@ WebSocket the same messages come as OpenEnv error messages (``{"type": "error", 
 request and WebSocket as on ``mcp-shop serve --http`` (DNS-rebinding protection: localhost plus
 ``--allowed-host`` / ``--allowed-origin``): 421 / 403, WebSocket close 1008.
 
-Limits: at most ``--max-episodes`` episodes are kept (and as many WebSocket sessions). A reset
-that finds the table full first drops the finished episode used least recently, and fails with
-429 if every one is still running. Episodes nobody touched for ``--idle-timeout`` seconds
-(monotonic server time, never the shop's clock) are dropped at the next request; a dropped
-episode's id then gets a 404 that says why.
+Limits: at most ``--max-episodes`` episodes are kept in a pool, by all its processes together
+(and as many WebSocket sessions per process). A reset that finds the pool full first drops the
+finished episode used least recently, and fails with 429 if every one is still running.
+Episodes nobody touched for ``--idle-timeout`` seconds (wall-clock time of the processes, which
+must agree to well under the timeout; never the shop's clock) are dropped at the next request;
+a dropped episode's id then gets a 404 that says why. A step holds its episode (a lease in the
+database, renewed while the step runs): another step on it, from any process, gets a 409; an
+episode whose step died with its process cannot go on (404, saying so, once the lease ran out
+after 30 s). Once an episode is done its shop session is removed (its trace lives on in the
+record); with ``--expose-session`` once it is dropped; ``--keep-sessions`` keeps them.
 
 The session handle: the controller injects it into every tool call, so agents never see it.
 With ``--expose-session`` the reset observation also carries ``session_id``, so that an agent
@@ -68,6 +77,9 @@ results (only the shop state they leave); the shop state is re-read before every
 
 Steps run on the server's event loop (the controller is async; the shop's SQLite calls are
 short and synchronous), so many episodes proceed concurrently, interleaved at their tool calls.
+A process keeps the episodes it last touched in memory and uses that copy while it is still
+the stored version (one more per write), so a client that stays on one process pays only the
+snapshot's write per step.
 """
 
 from __future__ import annotations
@@ -75,9 +87,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 # The server in modules by concern: protocol (endpoints, EnvError, request bodies), sessions
-# (EpisodeTable), guard (Host/Origin and JSON checks), app (build_env_app: OpenEnv's server and
-# our routes), cli (serve-env, main). app needs openenv-core, so it is imported when used:
-# ``shop-episodes`` registers serve-env without it.
+# (EpisodeTable), store (EpisodeStore: the episodes' rows), snapshot (an Episode as JSON and
+# back), task_source (the task a reset names), guard (Host/Origin and JSON checks), app
+# (build_env_app: OpenEnv's server and our routes), cli (serve-env, main). app needs
+# openenv-core, so it is imported when used: ``shop-episodes`` registers serve-env without it.
 from episodes.http_env.cli import DEFAULT_PORT as DEFAULT_PORT
 from episodes.http_env.cli import DESCRIPTION as DESCRIPTION
 from episodes.http_env.cli import add_serve_env_command, cmd_serve_env, main

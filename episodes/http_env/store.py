@@ -42,6 +42,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
     text,
@@ -100,6 +101,13 @@ class EpisodeStore:
         self.pool = pool
         self.clock = clock
         _META.create_all(engine, checkfirst=True)
+        have = {c["name"] for c in inspect(engine).get_columns(EPISODES.name)}
+        missing = sorted({c.name for c in EPISODES.columns} - have)
+        if missing:
+            raise ValueError(f"the database's {EPISODES.name} table is of another version "
+                             f"(it has no {', '.join(missing)}); it holds only the env "
+                             f"server's live episodes: drop it (DROP TABLE {EPISODES.name}) "
+                             "and start the servers again")
         self._dropped: list[str] = []  # shop sessions of episodes dropped since take_dropped
         self._lock_key = int.from_bytes(
             hashlib.sha256(f"env_episode:{pool}".encode()).digest()[:8], "big", signed=True)
