@@ -1,8 +1,10 @@
 """Fuzzing of every tool with malformed arguments, on SQLite and PostgreSQL: prints how many
 calls were made and the faults found, which must all be 0.
 
-Each backend gets ``--calls`` calls over the in-memory MCP client (and ``--http-calls`` more
-over Streamable HTTP, to an ``mcp-shop serve --http`` process on the same database), drawn by
+Each backend gets ``--calls`` calls over the in-memory MCP client, ``--default-calls`` more on
+a server whose default session is the fuzzed one (as a stdio connection's; half the calls
+leave the handle out), and ``--http-calls`` more over Streamable HTTP with the SDK's client and
+again with raw JSON bodies (to an ``mcp-shop serve --http`` process on the same database), drawn by
 hypothesis from each tool's input schema as ``tools/list`` gives it
 (``tests/protocol/fuzz_strategies.py``): wrong types, missing and unknown arguments, huge,
 negative, fractional and non-finite numbers, 1 MB strings, NUL bytes and lone surrogates, deep
@@ -10,7 +12,7 @@ nesting, unknown ids and another session's ids, unicode, empty values, malformed
 handles and unknown tool names, with about a quarter valid calls mixed in. Every call is
 checked (``tests/protocol/fuzz_runner.py``): no internal error, one trace record per call
 addressed to the session, no state change from a rejected call (the session's rows before and
-after), nothing changed in another session.
+after), nothing changed in another session, no error text over 2,000 characters.
 
     python bench/fuzz_tools.py --calls 10000 --http-calls 500
     python bench/fuzz_tools.py --calls 500 --backends sqlite
@@ -30,7 +32,7 @@ from mcp import Client  # noqa: E402
 
 from mcp_shop.server import build_server  # noqa: E402
 from tests.protocol.backends import open_backend  # noqa: E402
-from tests.protocol.fuzz_runner import FuzzStats, fuzz  # noqa: E402
+from tests.protocol.fuzz_runner import FuzzStats, fuzz, fuzz_default_session  # noqa: E402
 from tests.protocol.procs import ServerProcess  # noqa: E402
 from tests.protocol.raw_http import RawClient  # noqa: E402
 
@@ -45,7 +47,9 @@ def report(label: str, stats: FuzzStats) -> None:
           f"trace out of order {stats.misordered_blocks}, state changes from rejected calls "
           f"{stats.rejected_changed_state}, from accepted reads {stats.read_changed_state}, "
           f"other session changed {stats.other_session_changed}, transport failures "
-          f"{stats.transport_failures}, code mismatches {stats.code_mismatches}"
+          f"{stats.transport_failures}, code mismatches {stats.code_mismatches}, error texts "
+          f"over 2,000 characters {stats.long_errors} (+ {stats.long_unknown_tool_errors} "
+          f"naming an unknown tool)"
           f"  => faults {stats.faults}")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in stats.codes.most_common()))
     print(f"  tools: {len([t for t in stats.tools if not t.startswith('<')])} of the catalogue "
@@ -61,6 +65,11 @@ async def run_backend(backend: str, args: argparse.Namespace, work: Path) -> int
             memory = await fuzz(client, shop, calls=args.calls, block=args.block, seed=1)
         report(f"{backend} / memory", memory)
         faults = memory.faults
+        if args.default_calls:
+            stdio = await fuzz_default_session(shop, calls=args.default_calls,
+                                               block=args.block, seed=4)
+            report(f"{backend} / memory, default session (as on stdio)", stdio)
+            faults += stdio.faults
         if args.http_calls:
             with ServerProcess(serve_args, log=work / f"http-{backend}.log") as proc:
                 async with Client(proc.mcp_url) as client:
@@ -80,6 +89,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000, help="in-memory calls per backend")
     parser.add_argument("--http-calls", type=int, default=500,
                         help="HTTP calls per backend and client (SDK, raw)")
+    parser.add_argument("--default-calls", type=int, default=2000,
+                        help="in-memory calls per backend on a server with a default session")
     parser.add_argument("--block", type=int, default=250, help="calls per fresh session")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--size", type=int, default=2000, help="catalog size")

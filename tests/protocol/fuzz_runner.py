@@ -45,6 +45,7 @@ READ_TOOLS = frozenset(t.name for t in TOOLS if t.kind == "read")
 # are not a tools/call's (from raw_http.RawClient); such a request addresses no session
 UNPARSED = ("jsonrpc error -32700:", "jsonrpc error -32602:")
 _CODE = re.compile(r"([a-z_]+): ")
+MAX_ERROR_TEXT = 2000  # an error answer stays short, whatever the size of the input
 _T = TraceEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -65,6 +66,8 @@ class FuzzStats:
     transport_failures: int = 0
     code_mismatches: int = 0  # the client's error code differs from the traced one
     unparsed: int = 0  # refused by the transport before any tool ran (JSON-RPC parse error)
+    long_errors: int = 0  # an error text over MAX_ERROR_TEXT characters (inputs echoed whole)
+    long_unknown_tool_errors: int = 0  # the same, answering a call of an unknown tool
     seconds: float = 0.0
     codes: Counter[str] = field(default_factory=Counter)
     tools: Counter[str] = field(default_factory=Counter)
@@ -74,7 +77,8 @@ class FuzzStats:
     def faults(self) -> int:
         return (self.internal_errors + self.unrecorded + self.misordered_blocks
                 + self.rejected_changed_state + self.read_changed_state
-                + self.other_session_changed + self.transport_failures + self.code_mismatches)
+                + self.other_session_changed + self.transport_failures + self.code_mismatches
+                + self.long_errors + self.long_unknown_tool_errors)
 
     def note(self, what: str, tool: str, args: dict[str, Any], detail: str = "") -> None:
         if len(self.examples) < 30:
@@ -85,7 +89,8 @@ class FuzzStats:
         for name in ("calls", "accepted", "rejected", "addressed", "internal_errors",
                      "unrecorded", "misordered_blocks", "rejected_changed_state",
                      "read_changed_state", "other_session_changed", "transport_failures",
-                     "code_mismatches", "unparsed", "seconds"):
+                     "code_mismatches", "unparsed", "long_errors", "long_unknown_tool_errors",
+                     "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.codes.update(other.codes)
         self.tools.update(other.tools)
@@ -187,8 +192,11 @@ class ToolCaller(Protocol):
 
 
 async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Pools,
-                    other: str) -> FuzzStats:
-    """Make ``calls`` one after another on ``client`` and check each (see the module doc)."""
+                    other: str, *, default_session: bool = False) -> FuzzStats:
+    """Make ``calls`` one after another on ``client`` and check each (see the module doc).
+
+    ``default_session``: the server's default session is the fuzzed one (as on stdio), so a
+    call without a handle (or with null) addresses it too."""
     stats = FuzzStats()
     engine, sid = shop.engine, pools.handle
     other_before = snapshot_bytes(shop.snapshot(other))
@@ -198,7 +206,9 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
     # the state before the next
     after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
     for tool, args in calls:
-        addressed = args.get("session_id") == sid and isinstance(args.get("session_id"), str)
+        given = args.get("session_id")
+        addressed = (given == sid and isinstance(given, str)) or (
+            default_session and given is None)
         before, count = after, count_after
         stats.calls += 1
         stats.tools[tool if tool in shop_tools() else "<unknown tool>"] += 1
@@ -216,6 +226,8 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
         if text.startswith(UNPARSED) and getattr(result, "status", 400) < 500:
             addressed = False
             stats.unparsed += 1
+        if tool == "open_session" and not result.is_error:
+            addressed = False  # recorded in the session it opened (checked below)
         stats.addressed += addressed
         if addressed:
             sent.append(tool)
@@ -245,6 +257,12 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
         elif traced != code:
             stats.code_mismatches += 1
             stats.note("code mismatch", tool, args, f"traced {traced}, said {text}")
+        if len(text) > MAX_ERROR_TEXT and code == "unknown_tool":
+            stats.long_unknown_tool_errors += 1
+            stats.note("long error text", tool, args, f"{len(text)} characters: {text}")
+        elif len(text) > MAX_ERROR_TEXT:
+            stats.long_errors += 1
+            stats.note("long error text", tool, args, f"{len(text)} characters: {text}")
         if before != after:
             stats.rejected_changed_state += 1
             stats.note("rejected call changed state", tool, args, text)
@@ -270,6 +288,30 @@ async def tool_schemas(client: Client | RawClient) -> dict[str, Schema]:
     """Every tool's input schema, as ``tools/list`` gives it."""
     listed = await client.list_tools()
     return {t.name: t.input_schema for t in listed.tools}
+
+
+async def fuzz_default_session(shop: Shop, *, calls: int, block: int = 250,
+                               seed: int = 0) -> FuzzStats:
+    """Like :func:`fuzz`, on a server whose default session is the fuzzed one (as a stdio
+    connection's), in memory; about half the calls leave the handle out."""
+    from mcp_shop.server import build_server
+
+    total = FuzzStats()
+    done = 0
+    while done < calls:
+        n = min(block, calls - done)
+        pools, other = make_world(shop, seed * 10_000 + done)
+        server = build_server(shop, default_session=pools.handle, log_level="CRITICAL")
+        async with Client(server) as client:
+            schemas = await tool_schemas(client)
+            drawn = draw_calls(call_strategy(schemas, pools), n, seed * 10_000 + done)
+            drawn = [(tool, {k: v for k, v in args.items()
+                             if not (k == "session_id" and v == pools.handle and i % 2)})
+                     for i, (tool, args) in enumerate(drawn)]
+            total.merge(await run_calls(client, shop, drawn, pools, other,
+                                        default_session=True))
+        done += n
+    return total
 
 
 async def fuzz(client: Client | RawClient, shop: Shop, *, calls: int, block: int = 250,

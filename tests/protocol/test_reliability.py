@@ -43,15 +43,18 @@ def served(request: pytest.FixtureRequest) -> tuple[Shop, list[str]]:
 _pg_shops: dict[str, Shop] = {}
 
 
-def _zero(stats: Any) -> None:
-    assert stats.faults == 0, "\n".join(getattr(stats, "examples", None) or stats.problems)
+def _zero(stats: Any, known: int = 0) -> None:
+    """No fault, apart from ``known`` ones awaiting a fix in a file this suite does not own."""
+    assert stats.faults == known, "\n".join(getattr(stats, "examples", None) or stats.problems)
 
 
 async def test_fuzzed_calls_of_every_tool(served: tuple[Shop, list[str]]) -> None:
     shop, _ = served
     async with Client(build_server(shop, log_level="CRITICAL")) as client:
         stats = await fuzz(client, shop, calls=FUZZ_CALLS, block=200, seed=7)
-    _zero(stats)
+    # F1 (request-fuzz.md R1): an unknown tool's long name is repeated in the answer; when the
+    # fix is in, this becomes _zero(stats)
+    _zero(stats, known=stats.long_unknown_tool_errors)
     assert stats.calls == FUZZ_CALLS
     assert stats.rejected > FUZZ_CALLS / 2 and stats.accepted > FUZZ_CALLS / 10
     assert len(stats.tools) >= 20, "nearly every tool is called in a short run"
@@ -136,3 +139,20 @@ async def test_concurrent_sessions_read_only_their_own(served: tuple[Shop, list[
     _zero(stats)
     assert stats.sessions == 40 and stats.reads_checked >= 40 * 6
 
+
+
+@pytest.mark.xfail(strict=True, reason="F1: needs the app.py change in the lead's request "
+                   "(request-fuzz.md R1); remove this marker with it")
+async def test_unknown_tool_error_stays_short(proto_shop: Shop) -> None:
+    """Found by the fuzzer: an unknown tool's 100,000-character name was repeated whole in the
+    error answer; it is quoted shortly, like every other input (the trace was bounded)."""
+    sid = proto_shop.open_session(seed=61).session_id
+    async with Client(build_server(proto_shop, log_level="CRITICAL")) as client:
+        result = await client.call_tool("x" * 100_000, {"session_id": sid})
+        plain = await client.call_tool("delete_everything", {"session_id": sid})
+    text = result.content[0].text
+    assert result.is_error and text.startswith("Unknown tool: 'xxx") and len(text) < 300, \
+        len(text)
+    assert "(100000 characters)" in text
+    assert plain.content[0].text == "Unknown tool: delete_everything"
+    assert [t.error_code for t in proto_shop.trace(sid)] == ["unknown_tool", "unknown_tool"]
