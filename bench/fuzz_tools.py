@@ -49,8 +49,9 @@ def report(label: str, stats: FuzzStats) -> None:
           f"other session changed {stats.other_session_changed}, transport failures "
           f"{stats.transport_failures}, code mismatches {stats.code_mismatches}, error texts "
           f"over 2,000 characters {stats.long_errors} (+ {stats.long_unknown_tool_errors} "
-          f"naming an unknown tool)"
+          f"naming an unknown tool), oversized trace records {stats.oversized_records}"
           f"  => faults {stats.faults}")
+    print(f"  slowest call {stats.slowest[0] * 1000:.0f} ms ({stats.slowest[1]})")
     print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in stats.codes.most_common()))
     print(f"  tools: {len([t for t in stats.tools if not t.startswith('<')])} of the catalogue "
           f"+ unknown names ({stats.tools['<unknown tool>']} calls)")

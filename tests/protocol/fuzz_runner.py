@@ -16,6 +16,7 @@ Used by ``bench/fuzz_tools.py`` (10,000+ calls per backend) and by
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter
@@ -31,7 +32,14 @@ from mcp_shop.models import TraceEvent
 from mcp_shop.search import SearchQuery
 from mcp_shop.state import snapshot_bytes
 from mcp_shop.tool_catalog import TOOLS
-from mcp_shop.trace import storable_text
+from mcp_shop.trace import (
+    MAX_ARGUMENTS_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_RESULT_CHARS,
+    MAX_STRING,
+    TraceRecord,
+    storable_text,
+)
 from tests.protocol.fuzz_strategies import Call, Pools, Schema, call_strategy, draw_calls
 from tests.protocol.raw_http import RawClient, RawDeep
 
@@ -68,6 +76,8 @@ class FuzzStats:
     unparsed: int = 0  # refused by the transport before any tool ran (JSON-RPC parse error)
     long_errors: int = 0  # an error text over MAX_ERROR_TEXT characters (inputs echoed whole)
     long_unknown_tool_errors: int = 0  # the same, answering a call of an unknown tool
+    oversized_records: int = 0  # a trace record past the bounds mcp_shop.trace documents
+    slowest: tuple[float, str] = (0.0, "")  # the slowest call: seconds, tool
     seconds: float = 0.0
     codes: Counter[str] = field(default_factory=Counter)
     tools: Counter[str] = field(default_factory=Counter)
@@ -78,7 +88,7 @@ class FuzzStats:
         return (self.internal_errors + self.unrecorded + self.misordered_blocks
                 + self.rejected_changed_state + self.read_changed_state
                 + self.other_session_changed + self.transport_failures + self.code_mismatches
-                + self.long_errors + self.long_unknown_tool_errors)
+                + self.long_errors + self.long_unknown_tool_errors + self.oversized_records)
 
     def note(self, what: str, tool: str, args: dict[str, Any], detail: str = "") -> None:
         if len(self.examples) < 30:
@@ -90,8 +100,9 @@ class FuzzStats:
                      "unrecorded", "misordered_blocks", "rejected_changed_state",
                      "read_changed_state", "other_session_changed", "transport_failures",
                      "code_mismatches", "unparsed", "long_errors", "long_unknown_tool_errors",
-                     "seconds"):
+                     "oversized_records", "seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.slowest = max(self.slowest, other.slowest)
         self.codes.update(other.codes)
         self.tools.update(other.tools)
         self.examples += other.examples[:max(0, 30 - len(self.examples))]
@@ -212,6 +223,7 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
         before, count = after, count_after
         stats.calls += 1
         stats.tools[tool if tool in shop_tools() else "<unknown tool>"] += 1
+        began = time.perf_counter()
         try:
             result = await client.call_tool(tool, args)
         except Exception as exc:  # noqa: BLE001 - the client itself failed: counted
@@ -219,6 +231,7 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
             stats.note("transport", tool, args, f"{type(exc).__name__}: {exc}")
             after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
             continue
+        stats.slowest = max(stats.slowest, (time.perf_counter() - began, tool[:40]))
         text = result.content[0].text if result.content and hasattr(result.content[0],
                                                                     "text") else ""
         after, count_after = snapshot_bytes(shop.snapshot(sid)), _count(engine, sid)
@@ -266,7 +279,13 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
         if before != after:
             stats.rejected_changed_state += 1
             stats.note("rejected call changed state", tool, args, text)
-    traced_tools = [t.tool for t in shop.trace(sid)]
+    trace = shop.trace(sid)
+    for record in trace:
+        if not _bounded(record):
+            stats.oversized_records += 1
+            stats.note("oversized trace record", record.tool[:40], {},
+                       f"seq {record.seq}: {len(record.model_dump_json())} characters")
+    traced_tools = [t.tool for t in trace]
     if traced_tools[-len(sent):] != [storable_text(t) for t in sent] if sent else False:
         stats.misordered_blocks += 1
         stats.note("trace order", "-", {}, f"{len(traced_tools)} records, {len(sent)} sent")
@@ -278,6 +297,14 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
 
 
 _SHOP_TOOLS = frozenset(t.name for t in TOOLS)
+
+
+def _bounded(record: TraceRecord) -> bool:
+    """Whether a stored record keeps within the bounds ``mcp_shop.trace`` documents."""
+    return (len(json.dumps(record.arguments)) <= MAX_ARGUMENTS_CHARS
+            and len(record.error_message or "") <= MAX_MESSAGE_CHARS + 100
+            and len(record.tool) <= MAX_STRING + 200
+            and len(json.dumps(record.result)) <= MAX_RESULT_CHARS)
 
 
 def shop_tools() -> frozenset[str]:
