@@ -36,7 +36,8 @@ def report(backend: str, stats: CrashStats, seconds: float) -> None:
           f"checkouts acknowledged, {stats.checkouts_in_flight} cut off by a kill "
           f"({stats.in_flight_committed} of them committed), {stats.orders_found} orders found")
     print(f"  lost orders {stats.lost_orders}, partial orders {stats.partial_orders}, lost "
-          f"trace records {stats.lost_trace_records}  => faults {stats.faults}")
+          f"trace records {stats.lost_trace_records}, corrupt database {stats.corrupt_database}  "
+          f"=> faults {stats.faults}")
     for problem in stats.problems[:10]:
         print("   ", problem)
 

@@ -58,12 +58,14 @@ class CrashStats:
     lost_orders: int = 0
     partial_orders: int = 0
     lost_trace_records: int = 0
+    corrupt_database: int = 0  # SQLite's integrity check failed
     restart_seconds: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
     def faults(self) -> int:
-        return self.lost_orders + self.partial_orders + self.lost_trace_records
+        return (self.lost_orders + self.partial_orders + self.lost_trace_records
+                + self.corrupt_database)
 
     def note(self, what: str) -> None:
         if len(self.problems) < 20:
@@ -162,6 +164,12 @@ def _stock(shop: Shop, sid: str, variant: str) -> int:
 
 def verify(shop: Shop, seen: list[Shopper], variants: list[str], stats: CrashStats) -> CrashStats:
     """Compare every session with what its client saw (see the module docstring)."""
+    if shop.engine.dialect.name == "sqlite":
+        with shop.engine.connect() as conn:
+            check = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+        if check != "ok":
+            stats.corrupt_database += 1
+            stats.note(f"integrity_check: {check}")
     fresh = shop.open_session(seed=1).session_id
     base = {v: _stock(shop, fresh, v) for v in variants}
     for s in seen:
