@@ -30,7 +30,13 @@ import anyio
 from pydantic import BaseModel, Field
 
 from episodes.links import Connect, make_link, openai_tool
-from episodes.records import ROLLOUT_SCHEMA_VERSION, Rollout, RolloutMetrics, StopReason
+from episodes.records import (
+    ROLLOUT_SCHEMA_VERSION,
+    FunctionTool,
+    Rollout,
+    RolloutMetrics,
+    StopReason,
+)
 from episodes.shopper import Shopper
 from episodes.world import apply_event, build_world, product_facts
 from mcp_shop import Shop, tool_catalog
@@ -166,6 +172,7 @@ class EpisodeController:
         self.rephraser = rephraser
         self._link = make_link(shop, connect)
         self.tools: list[dict[str, Any]] = []
+        self._record_tools: tuple[list[dict[str, Any]], list[FunctionTool], str] | None = None
 
     async def __aenter__(self) -> EpisodeController:
         await self._link.__aenter__()
@@ -175,6 +182,16 @@ class EpisodeController:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._link.__aexit__(*exc)
+
+    def record_tools(self) -> tuple[list[FunctionTool], str]:
+        """``tools`` as every record holds them: validated once, and their record JSON (each
+        record gets its own copy), rather than validated and serialised per episode."""
+        held = self._record_tools
+        if held is None or held[0] is not self.tools:
+            validated = [FunctionTool.model_validate(t) for t in self.tools]
+            held = self._record_tools = (self.tools, validated, json.dumps(
+                [t.model_dump(mode="json") for t in validated]))
+        return held[1], held[2]
 
     def episode(self, task: TaskSpec, *, policy: str = "", trial: int = 0) -> Episode:
         return Episode(self, task, policy=policy, trial=trial)
@@ -495,7 +512,7 @@ class Episode:
             task_id=task.task_id, family=task.family, difficulty=task.difficulty,
             seed=task.seed, trial=self.trial, env_version=ENV_VERSION, policy=self.policy,
             messages=[m.model_dump(exclude_none=True) for m in self.messages],
-            tools=self.controller.tools, reward=self.breakdown.reward,
+            tools=self.controller.record_tools()[0], reward=self.breakdown.reward,
             reward_mode=self.breakdown.mode, reward_components=self.breakdown.components,
             success=self.breakdown.success,
             metrics=RolloutMetrics(turns=self.turn, tool_calls=len(self.calls), errors=errors,
@@ -505,4 +522,6 @@ class Episode:
 
     def record(self) -> dict[str, Any]:
         """The rollout record (one JSONL line) of a finished episode, as JSON-ready data."""
-        return self.rollout().to_record()
+        out = self.rollout().model_copy(update={"tools": []}).to_record()
+        tools = json.loads(self.controller.record_tools()[1])
+        return {k: tools if k == "tools" else v for k, v in out.items()}

@@ -164,6 +164,18 @@ def _db_value(conn: Connection, value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({int, str, float, bool, type(None)})  # passed to the driver as they are
+
+
+def _converted(value: Any, sqlite: bool) -> Any:
+    """``_db_value`` for a value that is not plain, the dialect known."""
+    if isinstance(value, datetime):
+        return value.strftime(SQLITE_DATETIME) if sqlite else value
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 
 
@@ -199,7 +211,9 @@ def insert(conn: Connection, table: Any, rows: dict[str, Any] | Sequence[dict[st
         text = (f"INSERT INTO {table.name} ({', '.join(keys)}) "
                 f"VALUES ({', '.join('?' * len(keys))})")
         sql = _INSERTS[cache_key] = Sql(text + (" RETURNING id" if returning_id else ""))
-    params = [tuple(_db_value(conn, row[k]) for k in keys) for row in batch]
+    sqlite = conn.dialect.name == "sqlite"
+    params = [tuple(v if v.__class__ in _PLAIN else _converted(v, sqlite)
+                    for v in map(row.__getitem__, keys)) for row in batch]
     if many:
         return run_many(conn, sql, params)
     result = run(conn, sql, params[0])
