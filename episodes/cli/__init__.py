@@ -3,7 +3,7 @@
 
 By concern: ``main`` (the entry point and its one-line errors), ``parser`` (every command's
 options), ``options`` (the shop and task-mix options, opening the shop, the task list),
-``run`` (``run``: in this process or in workers), ``writer`` (the rollout file),
+``run`` (``run``: in this process, in worker processes or on Ray), ``writer`` (the rollout file),
 ``curriculum_steps`` (``run --curriculum``), ``tasks`` (``tasks``), ``check`` (``check``),
 ``summary`` (the tables), ``output`` (the consoles and progress bars).
 """

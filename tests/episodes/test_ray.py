@@ -21,7 +21,7 @@ from rich.console import Console
 
 from episodes import cli
 from episodes.cli.options import task_list
-from episodes.cli.run import run_in_pool
+from episodes.cli.run import run_in_pool, run_in_process
 from episodes.cli.writer import RolloutWriter
 from mcp_shop import Shop
 from tests.conftest import TEST_SEED, TEST_SIZE
@@ -93,11 +93,30 @@ def pool(cluster: None, db: str, shop: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory: pytest.TempPathFactory, db: str) -> Path:
-    """The rollout file of the 200 episodes in one process."""
+def tasks200(shop: Any) -> list[Any]:
+    """The 200 tasks ``run`` generates from ``EPISODES``."""
+    return _tasks(shop, *EPISODES)
+
+
+def _run_args() -> argparse.Namespace:
+    return argparse.Namespace(agent="oracle", trials=1, concurrency=8, reward_mode="sparse",
+                              connect=None, stdio=None, shopper_llm=None)
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory, shop: Any, tasks200: list[Any]) -> Path:
+    """The rollout file of the 200 episodes in one process (what ``run`` without ``--ray``
+    runs: ``run_in_process``)."""
+    import anyio
+
+    from episodes.agents import make_agent
+
     out = tmp_path_factory.mktemp("single") / "one.jsonl"
-    assert cli.main(["run", "--agent", "oracle", *EPISODES, "--out", str(out), "--db", db,
-                     "--catalog-seed", str(TEST_SEED), "--catalog-size", str(TEST_SIZE)]) == 0
+    writer = RolloutWriter(str(out), trials=1)
+    try:
+        anyio.run(run_in_process, _run_args(), shop, tasks200, writer, make_agent("oracle"))
+    finally:
+        writer.close()
     return out
 
 
@@ -140,16 +159,14 @@ def test_an_unreachable_cluster_is_one_line_and_no_file(
         assert not out.exists()
 
 
-def test_200_episodes_give_the_single_process_file(pool: Any, shop: Any, single: Path,
-                                                   tmp_path: Path) -> None:
+def test_200_episodes_give_the_single_process_file(pool: Any, tasks200: list[Any],
+                                                   single: Path, tmp_path: Path) -> None:
     """What ``run --ray`` runs (``run_in_pool`` over the Ray workers) writes the file one
     process writes, but for timing."""
-    tasks = _tasks(shop, *EPISODES)
     out = tmp_path / "ray.jsonl"
     writer = RolloutWriter(str(out), trials=1)
-    args = argparse.Namespace(agent="oracle", trials=1, concurrency=8, reward_mode="sparse")
     try:
-        records = run_in_pool(args, pool, "2 Ray workers", tasks, writer)
+        records = run_in_pool(_run_args(), pool, "2 Ray workers", tasks200, writer)
     finally:
         writer.close()
     assert writer.finished == writer.written == len(records) == 200  # the progress count
@@ -177,11 +194,11 @@ def test_trials_follow_a_single_process(pool: Any, shop: Any) -> None:
 
 
 def test_a_lost_worker_is_replaced_and_its_episodes_recorded_once(
-        pool: Any, shop: Any, single: Path) -> None:
+        pool: Any, tasks200: list[Any], single: Path) -> None:
     """A worker killed mid-run (kill -9 of its process): its batches are played again by the
     other worker or its replacement; every episode comes back exactly once, as in one
     process."""
-    tasks = _tasks(shop, *EPISODES)[:48]
+    tasks = tasks200[:24]
     pool.warm_up()
     lost, killed = pool.lost, []
     seen: list[str] = []
@@ -193,11 +210,11 @@ def test_a_lost_worker_is_replaced_and_its_episodes_recorded_once(
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    records = pool.run("oracle", tasks, batch=4, concurrency=4, on_done=on_done)
+    records = pool.run("oracle", tasks, batch=3, concurrency=3, on_done=on_done)
     assert pool.lost == lost + 1
     assert killed[0] not in pool.pids().values()
     assert sorted(seen) == sorted(t.task_id for t in tasks)  # each once
-    assert [untimed(r) for r in records] == read_untimed(single)[:48]
+    assert [untimed(r) for r in records] == read_untimed(single)[:24]
 
 
 def test_curriculum_on_ray_follows_one_process(cluster: None, tmp_path: Path,
