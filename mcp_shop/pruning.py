@@ -119,9 +119,9 @@ def _delete_rows(conn: Connection, ids: Sequence[str], *, count_only: bool) -> d
     condition gets the ids as its own parameter, so the planner sees them (an index scan)."""
     tables = session_tables()
     params = _params(conn, ids) * len(tables)
-    if count_only:
-        counts = ", ".join(f"(SELECT count(*) FROM {t.name} WHERE "
-                           f"{_in_list(conn, _key(t), len(ids))})" for t in tables)
+    if count_only and conn.dialect.name == "postgresql":
+        counts = ", ".join(f"(SELECT count(*) FROM {t.name} WHERE {_key(t)} = ANY(?))"
+                           for t in tables)
         found = fetch_one(conn, Sql(f"SELECT {counts}"), params)
         return {t.name: int(n) for t, n in zip(tables, found, strict=True)}
     if conn.dialect.name == "postgresql":
@@ -133,8 +133,13 @@ def _delete_rows(conn: Connection, ids: Sequence[str], *, count_only: bool) -> d
     rows: dict[str, int] = {}
     for table in tables:  # SQLite: in process, a statement per table costs microseconds
         where = _in_list(conn, _key(table), len(ids))
-        rows[table.name] = int(run(conn, Sql(f"DELETE FROM {table.name} WHERE {where}"),
-                                   _params(conn, ids)).rowcount)
+        if count_only:
+            n = fetch_one(conn, Sql(f"SELECT count(*) FROM {table.name} WHERE {where}"),
+                          _params(conn, ids))[0]
+        else:
+            n = run(conn, Sql(f"DELETE FROM {table.name} WHERE {where}"),
+                    _params(conn, ids)).rowcount
+        rows[table.name] = int(n)
     return rows
 
 
