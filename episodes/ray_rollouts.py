@@ -184,6 +184,7 @@ class RayPool:
         self._starting: dict[Any, int] = {}  # ready() reference -> worker number
         self._ready: dict[int, dict[str, Any]] = {}  # worker number -> where it runs
         self._nodes: set[str] = set()
+        self._running: dict[Any, tuple[int, int, list[dict[str, Any]]]] = {}
         self._count = 0
         self.lost = 0  # workers lost so far
         for _ in range(self.workers):
@@ -204,6 +205,15 @@ class RayPool:
     def pids(self) -> dict[int, int]:
         """The process id of each worker that is up, by worker number."""
         return {n: where["pid"] for n, where in self._ready.items()}
+
+    def outstanding(self) -> dict[int, int]:
+        """Batches handed to each worker that is up and not yet back, by worker number (during
+        ``run``, e.g. from ``on_done``)."""
+        out = dict.fromkeys(self._ready, 0)
+        for number, _, _ in self._running.values():
+            if number in out:
+                out[number] += 1
+        return out
 
     def warm_up(self) -> None:
         """Wait until every worker has opened its shop (before anything is timed)."""
@@ -245,7 +255,7 @@ class RayPool:
                                 for chunk in batches(tasks, size)))
         total = len(queue)
         results: dict[int, list[dict[str, Any]]] = {}
-        running: dict[Any, tuple[int, int, list[dict[str, Any]]]] = {}  # ref -> worker, job
+        running = self._running = {}  # ref -> worker number, job, its tasks
         losses: dict[int, int] = {}
         try:
             while len(results) < total:
@@ -288,10 +298,7 @@ class RayPool:
                   args: tuple[str, int, int, str]) -> None:
         """Give queued batches to the workers that are up, up to ``DEPTH`` each, the least
         busy first."""
-        load = dict.fromkeys(self._ready, 0)
-        for number, _, _ in running.values():
-            if number in load:
-                load[number] += 1
+        load = self.outstanding()
         while queue and load and min(load.values()) < DEPTH:
             number = min(load, key=load.__getitem__)
             job, chunk = queue.popleft()

@@ -205,12 +205,13 @@ def test_a_lost_worker_is_replaced_and_its_episodes_recorded_once(
 
     def on_done(record: dict[str, Any]) -> None:
         seen.append(record["task_id"])
-        if not killed:  # the first batch is done; both workers have batches queued
-            pid = pool.pids()[min(pool.pids())]
+        if not killed:  # the first batch is back: the other worker has two to play
+            busy = pool.outstanding()
+            pid = pool.pids()[max(busy, key=busy.__getitem__)]
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    records = pool.run("oracle", tasks, batch=3, concurrency=3, on_done=on_done)
+    records = pool.run("oracle", tasks, batch=4, concurrency=4, on_done=on_done)
     assert pool.lost == lost + 1
     assert killed[0] not in pool.pids().values()
     assert sorted(seen) == sorted(t.task_id for t in tasks)  # each once
