@@ -39,21 +39,22 @@ def _call(name: str, **arguments: Any) -> ToolRequest:
     return ToolRequest(name=name, arguments=arguments)
 
 
-async def _play(shop: Any, task: TaskSpec, actions: list[Action]) -> tuple[bool, list[str]]:
-    """Play scripted actions (then end the episode); success and the shopper's messages."""
+async def _play(controller: EpisodeController, task: TaskSpec, actions: list[Action]
+                ) -> tuple[bool, list[str]]:
+    """Play scripted actions (then end the episode) on a session of its own; success and the
+    shopper's messages."""
     said: list[str] = []
-    async with EpisodeController(shop) as controller:
-        episode = controller.episode(task)
-        await episode.reset()
-        step = None
-        for action in actions:
-            step = await episode.step(action)
-            if step.observation.shopper_message:
-                said.append(step.observation.shopper_message)
-            if step.done:
-                break
-        if step is None or not step.done:
-            step = await episode.step(Action(done=True))
+    episode = controller.episode(task)
+    await episode.reset()
+    step = None
+    for action in actions:
+        step = await episode.step(action)
+        if step.observation.shopper_message:
+            said.append(step.observation.shopper_message)
+        if step.done:
+            break
+    if step is None or not step.done:
+        step = await episode.step(Action(done=True))
     return bool(step.info["success"]), said
 
 
@@ -66,15 +67,16 @@ async def _oracle_solves(shop: Any, tasks: list[TaskSpec]) -> None:
 
 async def test_stuffed_policy_answers_fail(ep_shop: Any) -> None:
     tasks = [generate_task(ep_shop, "policy", d, s) for d in DIFFICULTIES for s in (1, 2)]
-    for t in tasks:
-        # no tool call at all: nothing was looked up, and the answer is buried anyway
-        ok, _ = await _play(ep_shop, t, [Action(message=POLICY_STUFF)])
-        assert not ok, t.task_id
-        # after a policy search: still buried among contradicting values
-        searched = Action(tool_calls=[_call("search_policy", query="returns shipping")],
-                          message=POLICY_STUFF)
-        ok, _ = await _play(ep_shop, t, [searched])
-        assert not ok, t.task_id
+    async with EpisodeController(ep_shop) as controller:
+        for t in tasks:
+            # no tool call at all: nothing was looked up, and the answer is buried anyway
+            ok, _ = await _play(controller, t, [Action(message=POLICY_STUFF)])
+            assert not ok, t.task_id
+            # after a policy search: still buried among contradicting values
+            searched = Action(tool_calls=[_call("search_policy", query="returns shipping")],
+                              message=POLICY_STUFF)
+            ok, _ = await _play(controller, t, [searched])
+            assert not ok, t.task_id
     await _oracle_solves(ep_shop, tasks)
 
 
@@ -90,16 +92,18 @@ async def test_every_policy_gold_searches_the_policies_before_answering(ep_shop:
 async def test_stuffed_refusals_and_statuses_fail(ep_shop: Any) -> None:
     listed = [_call("list_orders")]
     tasks: list[TaskSpec] = []
-    for family, stuff in (("return", REFUSAL_STUFF), ("exchange", REFUSAL_STUFF),
-                          ("cancel", CANCEL_STUFF), ("order_status", STATUS_STUFF)):
-        for d in DIFFICULTIES:
-            for s in (1, 2, 3):
-                t = generate_task(ep_shop, family, d, s)
-                if t.intents[0].proceed and family != "order_status":
-                    continue
-                ok, _ = await _play(ep_shop, t, [Action(tool_calls=listed, message=stuff)])
-                assert not ok, t.task_id
-                tasks.append(t)
+    async with EpisodeController(ep_shop) as controller:
+        for family, stuff in (("return", REFUSAL_STUFF), ("exchange", REFUSAL_STUFF),
+                              ("cancel", CANCEL_STUFF), ("order_status", STATUS_STUFF)):
+            for d in DIFFICULTIES:
+                for s in (1, 2, 3):
+                    t = generate_task(ep_shop, family, d, s)
+                    if t.intents[0].proceed and family != "order_status":
+                        continue
+                    ok, _ = await _play(controller, t, [Action(tool_calls=listed,
+                                                               message=stuff)])
+                    assert not ok, t.task_id
+                    tasks.append(t)
     assert len(tasks) > 40
     await _oracle_solves(ep_shop, tasks)
 
@@ -107,22 +111,23 @@ async def test_stuffed_refusals_and_statuses_fail(ep_shop: Any) -> None:
 async def test_presenting_more_than_five_in_one_turn_counts_nothing(ep_shop: Any) -> None:
     tasks = [generate_task(ep_shop, f, d, 1) for f in ("discovery", "price_compare")
              for d in (0, 3, 6)]
-    for t in tasks:
-        gold_ids = next(g.args["product_ids"] for g in t.gold if g.tool == "present_products")
-        async with EpisodeController(ep_shop) as controller:
+    async with EpisodeController(ep_shop) as controller:
+        for t in tasks:
+            gold_ids = next(g.args["product_ids"] for g in t.gold
+                            if g.tool == "present_products")
             episode = controller.episode(t)
             await episode.reset()
             step = await episode.step(Action(tool_calls=[
                 _call("search_products", query="", page_size=50)]))
             hits = step.observation.tool_results[0].content.get("hits", [])
-        others = [h["product_id"] for h in hits if h["product_id"] not in gold_ids]
-        assert len(others) >= 5
-        chunks = [_call("present_products", product_ids=others[:5]),
-                  _call("present_products", product_ids=gold_ids[:1])]
-        ok, said = await _play(ep_shop, t, [Action(tool_calls=chunks,
-                                                   message="Here are some options.")])
-        assert not ok, t.task_id
-        assert "at most 5" in said[0]
+            others = [h["product_id"] for h in hits if h["product_id"] not in gold_ids]
+            assert len(others) >= 5
+            chunks = [_call("present_products", product_ids=others[:5]),
+                      _call("present_products", product_ids=gold_ids[:1])]
+            ok, said = await _play(controller, t, [Action(tool_calls=chunks,
+                                                          message="Here are some options.")])
+            assert not ok, t.task_id
+            assert "at most 5" in said[0]
     await _oracle_solves(ep_shop, tasks)
 
 
@@ -171,14 +176,15 @@ async def test_hedged_refusals_fail(ep_shop: Any) -> None:
     hedge = ("Sorry, it cannot be returned or exchanged: it's final sale / clearance, or past "
              "the 30-day window.")
     tried = 0
-    for family in ("return", "exchange"):
-        for d in DIFFICULTIES:
-            for s in (1, 2, 3, 4):
-                t = generate_task(ep_shop, family, d, s)
-                if t.intents[0].proceed:
-                    continue
-                tried += 1
-                ok, _ = await _play(ep_shop, t, [Action(tool_calls=[_call("list_orders")],
-                                                        message=hedge)])
-                assert not ok, t.task_id
+    async with EpisodeController(ep_shop) as controller:
+        for family in ("return", "exchange"):
+            for d in DIFFICULTIES:
+                for s in (1, 2, 3, 4):
+                    t = generate_task(ep_shop, family, d, s)
+                    if t.intents[0].proceed:
+                        continue
+                    tried += 1
+                    ok, _ = await _play(controller, t, [Action(
+                        tool_calls=[_call("list_orders")], message=hedge)])
+                    assert not ok, t.task_id
     assert tried >= 10
