@@ -209,11 +209,11 @@ class EpisodeTable:
         episode_id = self._required(episode_id, "POST /step")
         self._sweep()
         owner = secrets.token_hex(8)
-        if not self._db.claim(episode_id, owner):
+        row = self._db.claim(episode_id, owner, cached=self._version(episode_id))
+        if row is None:
             self._refuse_step(episode_id, reset_as)
+        assert row is not None
         try:
-            row = self._db.get(episode_id)
-            assert row is not None and row.snapshot is not None
             episode = self._load(row)
         except BaseException:
             self._db.commit(episode_id, owner, None, done=False, stop_reason="", record=None,
@@ -235,7 +235,7 @@ class EpisodeTable:
             self._cache.pop(episode_id, None)
             self._forget()
             self._row(episode_id, reset_as)  # 404, saying why
-        if row.leased or row.snapshot is None:
+        if row.leased or not row.started:
             raise EnvError(409, f"episode {episode_id}: its previous step is still running; "
                            "send one step at a time and wait for its answer")
         if row.done:
@@ -288,6 +288,11 @@ class EpisodeTable:
         while len(self._cache) > self.max_episodes:
             self._cache.popitem(last=False)
 
+    def _version(self, episode_id: str) -> int | None:
+        """The version of the episode this process has in memory, if any."""
+        cached = self._cache.get(episode_id)
+        return cached[0] if cached is not None else None
+
     def _load(self, row: Row) -> Episode:
         """The episode of ``row``: the copy in memory if it is that version, else the stored
         snapshot (409 when it was written by an incompatible server)."""
@@ -312,20 +317,20 @@ class EpisodeTable:
                 reset_as: str = "POST /reset") -> Episode:
         """The live episode ``episode_id`` (422 without one, 404 unknown or gone)."""
         row = self._row(self._required(episode_id, what), reset_as)
-        if row.snapshot is None:
+        if not row.started:
             raise EnvError(409, f"episode {episode_id} is still starting; ask again")
         return self._load(row)
 
     def steps(self, episode_id: str) -> int:
         """Steps taken in a live episode so far (0 for an unknown one)."""
-        row = self._db.get(episode_id)
+        row = self._db.get(episode_id, cached=self._version(episode_id))
         return row.steps if row is not None and row.gone is None else 0
 
     def record(self, episode_id: str | None) -> dict[str, Any]:
         """The rollout record of a finished episode (409 while it runs)."""
         row = self._row(self._required(episode_id, "GET /record"), "POST /reset")
         if row.record is None:
-            turn = self._load(row).turn if row.snapshot is not None else 0
+            turn = self._load(row).turn if row.started else 0
             raise EnvError(409, f"episode {episode_id} is still running (turn {turn}); "
                            "its record exists once a step answers done: true")
         record: dict[str, Any] = json.loads(row.record)
@@ -359,7 +364,7 @@ class EpisodeTable:
     def _row(self, episode_id: str, reset_as: str = "POST /reset") -> Row:
         """The live episode's row, marked as used (404 unknown or gone, saying why)."""
         self._sweep()
-        row = self._db.get(episode_id, touch=True)
+        row = self._db.get(episode_id, touch=True, cached=self._version(episode_id))
         if row is None or row.gone is not None:
             self._cache.pop(episode_id, None)
             why = f"it is gone: {row.gone}" if row is not None else "no episode has this id"

@@ -15,6 +15,7 @@ processes (``tests/episodes/test_multiprocess.py`` checks the lists against fres
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from typing import Any, Literal
@@ -39,7 +40,9 @@ __all__ = ["EPISODE_FIELDS", "SHOPPER_FIELDS", "SnapshotError", "dump_episode", 
 SNAPSHOT_FORMAT: Literal[1] = 1
 # The attributes of an Episode / a Shopper and how each is kept: "stored", or "process" for
 # what each process supplies itself (the controller; the shopper's rephraser is the
-# controller's); "record" for the verdict's input, which only the record needs.
+# controller's); "record" for the verdict's input, which only the record needs; "optional"
+# for state stored when the episode has it (``closed``: its session was removed, from the
+# controller's pruning change).
 EPISODE_FIELDS: dict[str, str] = {
     "controller": "process", "task": "stored", "policy": "stored", "trial": "stored",
     "session_id": "stored", "shopper": "stored", "messages": "stored", "calls": "stored",
@@ -48,7 +51,7 @@ EPISODE_FIELDS: dict[str, str] = {
     "terminated": "stored", "truncated": "stored", "stop_reason": "stored",
     "breakdown": "stored", "progress": "stored", "last_progress": "stored",
     "started": "stored", "wall": "stored", "stale": "stored", "idle": "stored",
-    "input": "record",
+    "input": "record", "closed": "optional",
 }
 SHOPPER_FIELDS: dict[str, str] = {
     "task": "process", "rephrase": "process", "rng": "stored", "p": "stored",
@@ -101,6 +104,7 @@ class _EpisodeState(BaseModel):
     wall: float
     stale: bool
     idle: int
+    closed: bool = False
 
 
 def _check(obj: object, known: dict[str, str], what: str) -> None:
@@ -120,7 +124,8 @@ def dump_episode(episode: Episode) -> str:
     """The episode's state as JSON text (see the module's docstring for what it holds)."""
     _check(episode, EPISODE_FIELDS, "the episode")
     stored = {k: getattr(episode, k) for k, how in EPISODE_FIELDS.items()
-              if how == "stored" and k != "shopper"}
+              if (how == "stored" and k != "shopper") or (how == "optional"
+                                                          and hasattr(episode, k))}
     shopper = None
     if episode.shopper is not None:
         _check(episode.shopper, SHOPPER_FIELDS, "the shopper")
@@ -150,8 +155,9 @@ def load_episode(controller: EpisodeController, text: str) -> Episode:
                             f"{controller.reward_mode} (every server sharing a database and "
                             "pool needs the same options)")
     state = _EpisodeState.model_validate(data)
+    known = {f.name for f in dataclasses.fields(Episode)}
     fields = {k: getattr(state, k) for k, how in EPISODE_FIELDS.items()
-              if how == "stored" and k != "shopper"}
+              if (how == "stored" and k != "shopper") or (how == "optional" and k in known)}
     episode = Episode(controller, **fields)
     if state.shopper is not None:
         shopper = Shopper.__new__(Shopper)

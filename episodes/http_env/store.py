@@ -74,6 +74,7 @@ EPISODES = Table(
     Index("ix_env_episode_pool_used", "pool", "last_used"),
 )
 _E = EPISODES.c
+_HEAD = [c for c in EPISODES.columns if c.name not in ("snapshot", "record")]
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ class Row:
 
     episode_id: str
     version: int
-    snapshot: str | None
+    started: bool  # its reset is over (it has a snapshot)
+    snapshot: str | None  # None when not started, or when the reader has this version
     record: str | None
     done: bool
     stop_reason: str
@@ -120,21 +122,35 @@ class EpisodeStore:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def get(self, episode_id: str, *, touch: bool = False) -> Row | None:
-        """The episode's row (None: no row), marked as used now when ``touch``."""
+    def get(self, episode_id: str, *, touch: bool = False,
+            cached: int | None = None) -> Row | None:
+        """The episode's row (None: no row), marked as used now when ``touch``; its snapshot
+        is left out when it is version ``cached`` (the caller has that one in memory)."""
         now = self.clock()
         with (write_tx if touch else read_tx)(self.engine) as conn:
             if touch:
                 conn.execute(update(EPISODES).where(self._one(episode_id), _E.gone.is_(None))
                              .values(last_used=now))
-            found = conn.execute(select(EPISODES).where(self._one(episode_id))).first()
+            return self._read(conn, episode_id, now, cached)
+
+    def _read(self, conn: Connection, episode_id: str, now: float,
+              cached: int | None) -> Row | None:
+        found = conn.execute(select(*_HEAD, _E.snapshot.is_not(None).label("started"))
+                             .where(self._one(episode_id))).first()
         if found is None:
             return None
         m = found._mapping
+        snapshot = record = None
+        if m["done"] or (m["started"] and m["version"] != cached):
+            snapshot, record = conn.execute(select(_E.snapshot, _E.record).where(
+                self._one(episode_id))).one()
+            if m["version"] == cached:
+                snapshot = None
         lease = m["lease_until"]
-        return Row(episode_id=episode_id, version=m["version"], snapshot=m["snapshot"],
-                   record=m["record"], done=bool(m["done"]), stop_reason=m["stop_reason"],
-                   steps=m["steps"], leased=lease is not None and lease >= now,
+        return Row(episode_id=episode_id, version=m["version"], started=bool(m["started"]),
+                   snapshot=snapshot, record=record, done=bool(m["done"]),
+                   stop_reason=m["stop_reason"], steps=m["steps"],
+                   leased=lease is not None and lease >= now,
                    lease_lapsed=lease is not None and lease < now, gone=m["gone"])
 
     def counts(self) -> tuple[int, int]:
@@ -260,15 +276,19 @@ class EpisodeStore:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def claim(self, episode_id: str, owner: str) -> bool:
-        """Lease a live, running episode that no step holds, for a step by ``owner``."""
+    def claim(self, episode_id: str, owner: str, *, cached: int | None = None) -> Row | None:
+        """Lease a live, running episode that no step holds, for a step by ``owner``, and
+        read it (as ``get``, in the same transaction); None when it cannot be claimed."""
         now = self.clock()
         with write_tx(self.engine) as conn:
-            return conn.execute(update(EPISODES).where(
+            if conn.dialect.name == "postgresql":  # a lease lost in a database crash is moot
+                conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            claimed = conn.execute(update(EPISODES).where(
                 self._live(), _E.episode_id == episode_id, _E.snapshot.is_not(None),
                 _E.done.is_(False), _E.lease_until.is_(None)).values(
                 lease_until=now + LEASE_SECONDS, lease_owner=owner, last_used=now)
             ).rowcount > 0
+            return self._read(conn, episode_id, now, cached) if claimed else None
 
     def renew(self, episode_id: str, owner: str) -> bool:
         """Extend ``owner``'s lease (a step still running); False if it no longer holds it."""
