@@ -175,18 +175,41 @@ def describe(record: dict[str, Any]) -> str:
 Runner = Callable[[str, list[TaskSpec]], list[dict[str, Any]]]
 
 
-def run_audit(tasks: list[TaskSpec], run: Runner, agents: Sequence[str] | None = None
-              ) -> Audit:
+def run_audit(tasks: list[TaskSpec], run: Runner, agents: Sequence[str] | None = None, *,
+              threads: int = 1) -> Audit:
     """Run the references, then every agent of ``agents`` (default: all) on ``tasks`` with
-    ``run(agent_name, tasks)``; each variant only on the tasks its twist can touch."""
+    ``run(agent_name, tasks)``; each variant only on the tasks its twist can touch.
+
+    ``threads`` > 1: up to that many ``run`` calls at once (the references together, then the
+    agents), for a ``run`` that hands its episodes to worker processes, so that a short run
+    does not leave the other workers idle. The audit is the same, in the same order."""
     audit = Audit()
-    refs = {name: {r["task_id"]: r for r in run(name, tasks)} for name in ("heuristic", "oracle")}
+    names = ("heuristic", "oracle")
+    runs = _runs(run, [(name, tasks) for name in names], threads)
+    refs = {name: {r["task_id"]: r for r in records} for name, records in zip(names, runs,
+                                                                                strict=True)}
     audit.unsolved = [t for t, r in refs["oracle"].items() if not r["success"]]
-    for agent in agents or (*REDTEAM_AGENTS, *VARIANT_AGENTS):
-        chosen = [t for t in tasks if concerns(agent, t, refs["heuristic"][t.task_id])]
-        records = run(agent, chosen) if chosen else []
+    order = list(agents or (*REDTEAM_AGENTS, *VARIANT_AGENTS))
+    jobs = [(agent, [t for t in tasks if concerns(agent, t, refs["heuristic"][t.task_id])])
+            for agent in order]
+    for agent, records in zip(order, _runs(run, jobs, threads), strict=True):
         tally(agent, records, refs[REFERENCE[agent]], audit)
     return audit
+
+
+def _runs(run: Runner, jobs: list[tuple[str, list[TaskSpec]]], threads: int
+          ) -> list[list[dict[str, Any]]]:
+    """``run`` over ``jobs`` (agent, tasks), in order; an empty task list is not run."""
+
+    def one(job: tuple[str, list[TaskSpec]]) -> list[dict[str, Any]]:
+        return run(*job) if job[1] else []
+
+    if threads <= 1:
+        return [one(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads) as executor:
+        return list(executor.map(one, jobs))
 
 
 def concerns(agent: str, task: TaskSpec, heuristic: dict[str, Any]) -> bool:

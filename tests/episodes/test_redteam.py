@@ -9,40 +9,43 @@ correct-but-different agent of ``episodes.agents.variants`` over every family at
   its twist applies.
 
 The tasks are generated once and shared; each agent plays only the tasks its move can touch
-(``episodes.audit.concerns``: a rephrased confirmation only where the gold asks one).
+(``episodes.audit.concerns``: a rephrased confirmation only where the gold asks one). The
+episodes run in two worker processes, all agents' runs queued at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import pytest
 
-from episodes.agents import make_agent
 from episodes.agents.redteam import PENALISED_ONLY, REDTEAM_AGENTS
 from episodes.agents.variants import PHRASINGS, VARIANT_AGENTS
 from episodes.audit import GAMING_MAX, VARIANT_MIN, Audit, describe, failures, run_audit
-from episodes.controller import EpisodeController
 from episodes.generate import generate_task
+from episodes.parallel import WorkerPool
+from tests.conftest import TEST_SEED, TEST_SIZE
 from verifiers.types import FAMILIES, TaskSpec
 
 DIFFICULTIES = range(0, 9)
 SEEDS = range(5)
+WORKERS = 2
 
 
 @pytest.fixture(scope="module")
 def audit(ep_shop: Any) -> Audit:
+    """The whole audit, played in two worker processes (each on a private copy of ``ep_shop``'s
+    database): the agents' runs are handed to them together, so both cores stay busy. The
+    records are those one process would make (``episodes.parallel``)."""
     tasks = [generate_task(ep_shop, f, d, s) for f in FAMILIES for d in DIFFICULTIES
              for s in SEEDS]
+    with WorkerPool(str(ep_shop.engine.url), workers=WORKERS, catalog_seed=TEST_SEED,
+                    catalog_size=TEST_SIZE) as pool:
 
-    def run(agent: str, chosen: list[TaskSpec]) -> list[dict[str, Any]]:
-        async def go() -> list[dict[str, Any]]:
-            async with EpisodeController(ep_shop) as controller:
-                return await controller.run(make_agent(agent), chosen, concurrency=8)
-        return anyio.run(go)
+        def run(agent: str, chosen: list[TaskSpec]) -> list[dict[str, Any]]:
+            return pool.run(agent, chosen, concurrency=8)
 
-    return run_audit(tasks, run)
+        return run_audit(tasks, run, threads=2 * WORKERS)
 
 
 def _offenders(audit: Audit, agent: str) -> str:
