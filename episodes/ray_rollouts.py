@@ -80,8 +80,11 @@ def connect(address: str | None = None, *, num_cpus: int | None = None) -> bool:
     try:
         ray.init(address=address, **options)
     except (ConnectionError, TimeoutError, ValueError) as exc:
+        hint = ("" if address in ("local", "auto") else " (its port answers: is it a Ray head "
+                "of the same Ray version, and with token authentication, are "
+                "RAY_AUTH_MODE=token and the cluster's token set here?)")
         raise RayRolloutError("ray_unreachable", f"cannot reach the Ray cluster at "
-                              f"{address!r}: {exc}", address=address) from None
+                              f"{address!r}: {exc}{hint}", address=address) from None
     return True
 
 

@@ -218,6 +218,19 @@ def test_a_lost_worker_is_replaced_and_its_episodes_recorded_once(
     assert [untimed(r) for r in records] == read_untimed(single)[:24]
 
 
+def test_a_worker_with_another_catalog_stops_the_run(cluster: None, db: str,
+                                                    tasks200: list[Any]) -> None:
+    """A node whose file at the --db path holds another catalog than the driver's: the
+    worker's error, as it is, before any episode."""
+    from episodes.parallel import CatalogMismatch
+    from episodes.ray_rollouts import RayPool
+
+    with pytest.raises(CatalogMismatch, match="remove it so it is generated"), \
+            RayPool(db, workers=1, catalog_seed=TEST_SEED, catalog_size=TEST_SIZE,
+                    fingerprint="f" * 64, cpus=0) as p:
+        p.run("oracle", tasks200[:2], on_done=pytest.fail)
+
+
 def test_curriculum_on_ray_follows_one_process(cluster: None, tmp_path: Path,
                                                shop_args: list[str]) -> None:
     """``run --ray --curriculum``: batches of 4 give what one process gives with batches of
