@@ -33,6 +33,24 @@ def _pg_unavailable() -> str | None:
         return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}: {exc}"
 
 
+_CPU_LOG = os.environ.get("MCP_SHOP_TEST_CPU")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With ``MCP_SHOP_TEST_CPU=<file>``: append each test's CPU seconds (this process and the
+    subprocesses it waited for; setup of shared fixtures counts to the first test using them)
+    and its id to the file. On a busy machine wall times mostly measure the neighbours."""
+    before = os.times()
+    yield
+    if _CPU_LOG:
+        after = os.times()
+        cpu = sum(getattr(after, k) - getattr(before, k)
+                  for k in ("user", "system", "children_user", "children_system"))
+        with open(_CPU_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{cpu:.3f}\t{item.nodeid}\n")
+
+
 @pytest.fixture(scope="session")
 def pg_reason() -> str | None:
     return _pg_unavailable()
