@@ -252,7 +252,11 @@ class EpisodeTable:
         async def renew() -> None:
             while True:
                 await asyncio.sleep(LEASE_SECONDS / 3)
-                self._db.renew(episode_id, owner)
+                try:
+                    self._db.renew(episode_id, owner)
+                except Exception:  # the database is away: the step's commit will say so
+                    log.exception("episode %s: its step's lease could not be renewed",
+                                  episode_id)
 
         renewer = asyncio.ensure_future(renew())
         try:

@@ -403,3 +403,36 @@ async def test_the_snapshot_keeps_everything_an_episode_needs(ep_shop: Any) -> N
             kept = {k for k, how in EPISODE_FIELDS.items() if how != "optional"}
             assert kept <= set(vars(episode)) <= set(EPISODE_FIELDS)
             assert untimed(episode.record()) == untimed(ref)
+
+
+async def test_a_long_step_keeps_its_episode(ep_shop: Any, monkeypatch: pytest.MonkeyPatch,
+                                             ) -> None:
+    """A step that runs past its lease's length renews the lease: another process's step on
+    the episode meanwhile is refused as busy (not taken for a step that died), and the long
+    step's result is stored."""
+    import episodes.http_env.sessions as sessions_module
+    import episodes.http_env.store as store_module
+    from episodes.controller import Action
+
+    monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.3)
+    monkeypatch.setattr(sessions_module, "LEASE_SECONDS", 0.3)
+
+    def slow(text: str, persona: str) -> str:  # a shopper's words from a slow model
+        time.sleep(1.0)
+        return text
+
+    pool = "long-" + secrets.token_hex(4)
+    body = {"family": "purchase", "difficulty": 1, "seed": 3}
+    async with EpisodeController(ep_shop, rephraser=slow) as c1, \
+            EpisodeController(ep_shop) as c2:
+        one, two = (EpisodeTable(c, pool=pool) for c in (c1, c2))
+        episode_id = (await one.reset(body)).episode_id
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one.step, episode_id, Action(message="What is your budget?"))
+            await anyio.sleep(0.7)  # two lease lengths into the step
+            with pytest.raises(EnvError) as busy:
+                await two.step(episode_id, Action(message="Hello?"))
+            assert busy.value.status == 409 and "still running" in busy.value.message
+        stored = two.episode(episode_id)
+        assert stored.turn == 1 and two.steps(episode_id) == 1
+        assert stored.messages[-2].content == "What is your budget?"
