@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
@@ -79,6 +80,7 @@ class _CallInfo:
     started: float
     session_id: str | None = None
     recorded: bool = False  # the body wrote the call's trace record itself
+    dumped: tuple[Any, Any] | None = None  # (the body's model, its JSON-mode dump) as traced
 
 
 _AS_SENT = TypeAdapter(dict[str, Any])
@@ -251,6 +253,7 @@ class ShopServer(MCPServer):
                                 latency_ms=(time.perf_counter() - info.started) * 1000)
             record_call(conn, session_id, **event)
         info.recorded = True
+        info.dumped = (value, structured)
         return value
 
     async def require_session(self, session_id: str | None) -> str:
@@ -285,13 +288,22 @@ class ShopServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any],
                         context: Any = None) -> Any:
         """Run a tool and record the call in its session's trace, whatever the outcome."""
+        return await self._traced_call(name, arguments, context, direct=False)
+
+    async def _traced_call(self, name: str, arguments: dict[str, Any], context: Any, *,
+                           direct: bool) -> Any:
+        """``call_tool``'s body; ``direct``: the tool is run by :meth:`_run_direct`."""
         started = time.perf_counter()
         info = _CallInfo(name, arguments, started)
         token = _CURRENT.set(info)
         try:
             try:
                 await self._check_argument_names(name, arguments)
-                result = await super().call_tool(name, arguments, context)
+                result: Any
+                if direct:
+                    result = await self._run_direct(name, arguments, info)
+                else:
+                    result = await super().call_tool(name, arguments, context)
             except ToolError as exc:
                 if isinstance(exc.__cause__, ValidationError):
                     tool = self._tool_manager.get_tool(name)
@@ -327,18 +339,43 @@ class ShopServer(MCPServer):
         request: tuples become lists, NaN and infinities null, ...), then go through the same
         :meth:`call_tool` as every request (argument validation against the tool's input
         schema, the shop call, the trace record); a failure becomes the error result the
-        SDK's request handler makes of it (its message as text, ``is_error``). Arguments a
+        SDK's request handler makes of it (its message as text, ``is_error``). A structured
+        result comes without its text rendering (``content`` is empty). Arguments a
         client could not serialise, and an ``MCPError`` (a protocol-level error, which a client
         raises), are raised.
         """
         sent = _AS_SENT.dump_python(arguments or {}, mode="json")  # raises as a client does
         try:
-            return await self.call_tool(name, sent)
+            return await self._traced_call(name, sent, None, direct=True)
         except MCPError:
             raise
         except Exception as exc:
             return CallToolResult(content=[TextContent(type="text", text=str(exc))],
                                   is_error=True)
+
+    async def _run_direct(self, name: str, arguments: dict[str, Any],
+                          info: _CallInfo) -> Any:
+        """What ``MCPServer.call_tool`` does (the SDK tool's ``run``: argument validation, the
+        call, errors wrapped the same way), except that a result the call's unit of work has
+        already dumped for the trace is not validated and dumped again, nor rendered as text
+        (a client of the direct path reads the structured result)."""
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
+            raise ToolError(f"Unknown tool: {name}")
+        context: Any = None  # built only for a tool that takes one, as the SDK would build it
+        if tool.context_kwarg is not None or tool.resolved_params:
+            context = Context(mcp_server=self, subscriptions=self._subscriptions)
+        value = await tool.run(arguments, context, convert_result=False)
+        meta = tool.fn_metadata
+        if (info.dumped is not None and info.dumped[0] is value and not meta.wrap_output
+                and meta.output_schema is not None and type(value) is meta.output_model):
+            return CallToolResult(content=[], structured_content=info.dumped[1])
+        try:
+            return meta.convert_result(value)
+        except MCPError:
+            raise
+        except Exception as exc:  # as the SDK's run: a failed conversion is a crash
+            raise UnexpectedToolError(f"Error executing tool {name}") from exc
 
     async def _check_argument_names(self, name: str, arguments: dict[str, Any]) -> None:
         """Reject misspelled arguments, which would otherwise be ignored silently."""
