@@ -100,6 +100,7 @@ class _Shopper:
         words = sorted({w for h in (browse or {}).get("hits", [])
                         for w in h["title"].lower().split() if len(w) > 3 and w.isalpha()})
         visit = 0
+        in_cart: set[str] = set()  # one unit of each: a variant's stock may be 1
         while time.monotonic() < deadline:
             visit += 1
             query = self.rng.choice(words) if words else ""
@@ -109,15 +110,17 @@ class _Shopper:
                 continue
             product = await self("get_product", product_id=self.rng.choice(hits)["product_id"])
             stocked = [v["variant_id"] for v in (product or {}).get("variants", [])
-                       if v["stock"] >= 1]
+                       if v["stock"] >= 1 and v["variant_id"] not in in_cart]
             if stocked:
                 await self("add_to_cart", variant_id=self.rng.choice(stocked), quantity=1)
             cart = await self("view_cart")
+            in_cart = {line["variant_id"] for line in (cart or {}).get("lines", [])}
             if visit % 3 == 0 and cards and cart and cart["lines"]:
                 order = await self("checkout", payment_method_id=cards[0],
                                    shipping_option="standard")
                 await self("list_orders")
                 if order is not None:
+                    in_cart = set()
                     await self("get_order", order_id=order["order_id"])
 
 

@@ -11,12 +11,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
 
 from mcp_shop.shop import Shop
 
-__all__ = ["ServeOptions", "freeze_startup_heap", "open_shop", "serve"]
+__all__ = ["SERVE_SQLITE_CACHE_MIB", "ServeOptions", "bound_sqlite_cache", "freeze_startup_heap",
+           "open_shop", "serve"]
 
 log = logging.getLogger("mcp_shop.server")
+
+# SQLite page cache of each connection of a serving process. A server's database grows with
+# every session (carts, orders, trace records), and each new page it writes stays cached up to
+# the cache size: with the 64 MiB that suits building and importing catalogs, a server's memory
+# kept growing round after round of load. What it reads back is a small hot set (sessions,
+# carts, the rows of the products asked for); the operating system caches the rest of the file.
+SERVE_SQLITE_CACHE_MIB = 8
 
 
 @dataclass
@@ -57,6 +68,7 @@ def open_shop(options: ServeOptions) -> Shop:
         engine = make_engine(options.db, schema=options.schema)
         if load_catalog_info(engine) is not None:
             shop = Shop(engine, index_dir=Path(where) if where else None)
+            bound_sqlite_cache(shop.engine)
             _opened(shop, started)
             return shop
         engine.dispose()
@@ -71,8 +83,23 @@ def open_shop(options: ServeOptions) -> Shop:
     shop = Shop.open(options.db, seed=0 if options.seed is None else options.seed,
                      size=10_000 if options.size is None else options.size,
                      schema=options.schema, index_dir=where, progress=progress)
+    bound_sqlite_cache(shop.engine)
     _opened(shop, started)
     return shop
+
+
+def bound_sqlite_cache(engine: Engine, mib: int = SERVE_SQLITE_CACHE_MIB) -> None:
+    """Cap the page cache of every connection of a SQLite ``engine`` at ``mib`` MiB (the
+    connections already open are closed and reopened on demand with the cap); other backends
+    are left as they are."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _cap(dbapi_conn: Any, _record: Any) -> None:  # after make_engine's own PRAGMAs
+        dbapi_conn.execute(f"PRAGMA cache_size=-{mib * 1024}")
+
+    engine.dispose()
 
 
 def _opened(shop: Shop, started: float) -> None:
