@@ -8,6 +8,7 @@ records come back in task order, exactly as a single process would produce them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -15,10 +16,11 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import anyio
+from anyio.from_thread import start_blocking_portal
 
 from mcp_shop.errors import InvalidState
 from verifiers.types import TaskSpec
@@ -38,11 +40,13 @@ class WorkerShop:
     is immutable, the sessions are the run's own), sharing the original's search index.
     The catalog is opened (generated on first use, deterministically from ``catalog_seed`` and
     ``catalog_size``, under a lock so the workers of one machine build it once) where ``db``
-    points on this machine; ``fingerprint``: the catalog it must hold (the driver's)."""
+    points on this machine; ``fingerprint``: the catalog it must hold (the driver's).
+    ``controller``: more ``EpisodeController`` options for every batch (e.g. ``connect``)."""
 
     def __init__(self, db: str, *, catalog_seed: int, catalog_size: int,
                  rephrase: dict[str, Any] | None = None, private_dir: str | None = None,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, controller: dict[str, Any] | None = None,
+                 ) -> None:
         from mcp_shop import Shop
         from mcp_shop.db import sqlite_path
         from mcp_shop.shop import default_index_dir
@@ -61,6 +65,10 @@ class WorkerShop:
                                   size=catalog_size, index_dir=default_index_dir(db))
         else:
             self.shop = Shop.open(db, seed=catalog_seed, size=catalog_size)
+        self.controller_options = controller or {}
+        self.controllers: dict[str, tuple[Any, Any]] = {}  # reward mode -> (context, controller)
+        self._stack = contextlib.ExitStack()
+        self.portal: Any = None
         self.rephraser: Any = None
         if rephrase is not None:
             from episodes.rephrase import ChatRephraser
@@ -70,22 +78,51 @@ class WorkerShop:
     def run_batch(self, agent_name: str, tasks: list[dict[str, Any]], trials: int,
                   concurrency: int, reward_mode: str) -> list[dict[str, Any]]:
         """The records of ``agent_name`` on ``tasks`` (``TaskSpec`` as JSON), in task order,
-        played ``concurrency`` at a time over a fresh in-memory server."""
+        played ``concurrency`` at a time over this worker's in-memory server."""
         from episodes.agents import make_agent
-        from episodes.controller import EpisodeController
 
         specs = [TaskSpec.model_validate(t) for t in tasks]
+        agent = make_agent(agent_name)
+        controller = self._controller(reward_mode)
+        try:
+            return self._portal().call(partial(controller.run, agent, specs, trials=trials,
+                                               concurrency=concurrency))
+        except BaseException:
+            self._drop(reward_mode)  # a failed run may leave it half-used: the next one anew
+            raise
 
-        async def go() -> list[dict[str, Any]]:
-            async with EpisodeController(self.shop, reward_mode=reward_mode,  # type: ignore[arg-type]
-                                         rephraser=self.rephraser) as controller:
-                return await controller.run(make_agent(agent_name), specs, trials=trials,
-                                            concurrency=concurrency)
+    def _portal(self) -> Any:
+        """The worker's event loop (in a daemon thread), where its controllers live."""
+        if self.portal is None:
+            self.portal = self._stack.enter_context(start_blocking_portal())
+        return self.portal
 
-        return anyio.run(go)
+    def _controller(self, reward_mode: str) -> Any:
+        """The worker's controller for ``reward_mode``: its in-memory MCP server and client,
+        opened once and kept for every batch (opening one costs about as much as a few
+        episodes)."""
+        if reward_mode not in self.controllers:
+            from episodes.controller import EpisodeController
+
+            cm = self._portal().wrap_async_context_manager(EpisodeController(
+                self.shop, reward_mode=reward_mode,  # type: ignore[arg-type]
+                rephraser=self.rephraser, **self.controller_options))
+            self.controllers[reward_mode] = (cm, cm.__enter__())
+        return self.controllers[reward_mode][1]
+
+    def _drop(self, reward_mode: str) -> None:
+        cm, _ = self.controllers.pop(reward_mode, (None, None))
+        if cm is not None:
+            with contextlib.suppress(Exception):
+                cm.__exit__(None, None, None)
 
     def close(self) -> None:
-        """Close the shop's connections and delete the private copy (with its WAL files)."""
+        """Close the controllers, the event loop and the shop's connections; delete the
+        private copy (with its WAL files)."""
+        for mode in list(self.controllers):
+            self._drop(mode)
+        self._stack.close()
+        self.portal = None
         self.shop.engine.dispose()
         if self.copy is not None:
             for f in self.copy.parent.glob(self.copy.name + "*"):
@@ -125,8 +162,8 @@ class CatalogMismatch(InvalidState):
     """A worker's machine holds another catalog than the run's at the database's path."""
 
 
-def _init(db: str, catalog_seed: int, catalog_size: int,
-          rephrase: dict[str, Any] | None, private_dir: str | None) -> None:
+def _init(db: str, catalog_seed: int, catalog_size: int, rephrase: dict[str, Any] | None,
+          private_dir: str | None, controller: dict[str, Any] | None) -> None:
     global _WORKER
     # Ctrl-C reaches the whole process group: the parent handles it (it stops the workers),
     # so a worker does not die mid-batch with a traceback of its own. The private copies
@@ -134,7 +171,7 @@ def _init(db: str, catalog_seed: int, catalog_size: int,
     # os._exit, which runs no clean-up of their own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER = WorkerShop(db, catalog_seed=catalog_seed, catalog_size=catalog_size,
-                         rephrase=rephrase, private_dir=private_dir)
+                         rephrase=rephrase, private_dir=private_dir, controller=controller)
 
 
 def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concurrency: int,
@@ -158,8 +195,10 @@ class WorkerPool:
 
     def __init__(self, db: str, *, workers: int, catalog_seed: int = 0,
                  catalog_size: int = 10_000, rephrase: dict[str, Any] | None = None,
-                 private_sqlite: bool = True) -> None:
+                 private_sqlite: bool = True, controller: dict[str, Any] | None = None,
+                 ) -> None:
         """``rephrase``: ``ChatRephraser`` options (base_url, model) for every worker.
+        ``controller``: more ``EpisodeController`` options for every worker.
         ``private_sqlite``: on SQLite, each worker plays in its own copy of the database
         (writers would otherwise queue for SQLite's single write lock); the copies are deleted
         when the workers exit. PostgreSQL is shared as it is."""
@@ -174,7 +213,7 @@ class WorkerPool:
             self._private = tempfile.mkdtemp(prefix="shop-episodes-")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
                                          initargs=(db, catalog_seed, catalog_size, rephrase,
-                                                   self._private))
+                                                   self._private, controller))
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -156,12 +156,14 @@ class RayPool:
     ``address``: see ``connect``. ``workers``: how many (default: one per CPU of the cluster).
     ``fingerprint``: the catalog every worker must hold (the driver's). ``num_cpus``: the CPUs
     of a local instance this pool starts (default all). ``cpus``: the CPUs each worker
-    reserves. ``max_losses``: how often one batch may lose its worker before the run fails."""
+    reserves. ``max_losses``: how often one batch may lose its worker before the run fails.
+    ``controller``: more ``EpisodeController`` options for every worker."""
 
     def __init__(self, db: str, *, address: str | None = None, workers: int | None = None,
                  catalog_seed: int = 0, catalog_size: int = 10_000,
                  fingerprint: str | None = None, rephrase: dict[str, Any] | None = None,
-                 num_cpus: int | None = None, cpus: float = 1, max_losses: int = 3) -> None:
+                 num_cpus: int | None = None, cpus: float = 1, max_losses: int = 3,
+                 controller: dict[str, Any] | None = None) -> None:
         from mcp_shop.db import sqlite_path
 
         ray = import_ray()
@@ -175,7 +177,7 @@ class RayPool:
                          if path is not None else None)
         self._options = {"db": db, "catalog_seed": catalog_seed, "catalog_size": catalog_size,
                          "rephrase": rephrase, "private_dir": self._private,
-                         "fingerprint": fingerprint}
+                         "fingerprint": fingerprint, "controller": controller}
         self._owner = connect(address, num_cpus=num_cpus)
         self.max_losses = max_losses
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
