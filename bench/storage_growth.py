@@ -13,6 +13,10 @@ catalog alone. The comparison run plays in a copy of that clean database (SQLite
 same one after the pruned run (PostgreSQL, then cleaned up). Episodes cycle through a pool of
 generated tasks (--task-pool): every episode opens a new session whatever its task.
 
+On PostgreSQL the space of deleted rows is reused once VACUUM has run (autovacuum, by
+default); on a server with autovacuum off the pruned run runs VACUUM ANALYZE on the session
+tables every 1,000 episodes in its place, and says so.
+
 Sessions are removed by ``EpisodeController(keep_sessions=False)``, the controller's default
 once it has that option; on a controller without it, this script removes each session itself
 right after the episode's record is built (the same call, ``mcp_shop.pruning.remove_session``).
@@ -87,9 +91,11 @@ async def run_episode_then_remove(controller: EpisodeController, agent: Any,
 
 async def play(shop: Shop, tasks: list[TaskSpec], episodes: int, *, prune: bool,
                concurrency: int, label: str, connect: str | None,
-               deadline: float | None = None) -> dict[str, Any]:
+               deadline: float | None = None, stand_in_vacuum: bool = False
+               ) -> dict[str, Any]:
     """``episodes`` oracle episodes over ``tasks`` (cycled), sizes printed every
-    ``REPORT_EVERY``; returns the figures."""
+    ``REPORT_EVERY`` (after a VACUUM of the session tables with ``stand_in_vacuum``); returns
+    the figures."""
     agent = make_agent("oracle")
     options: dict[str, Any] = {"keep_sessions": not prune} if HAS_OPTION else {}
     if connect is not None:
@@ -126,11 +132,24 @@ async def play(shop: Shop, tasks: list[TaskSpec], episodes: int, *, prune: bool,
             size = database_size(shop.engine)
             at_first = size if at_first is None else at_first
             rate = done / (time.perf_counter() - started)
-            print(f"{done:>9,} {rate:>6.1f}  {sizes(shop.engine)}", flush=True)
+            vacuumed = ""
+            if stand_in_vacuum:
+                vacuum(shop.engine)
+                vacuumed = "  (after VACUUM ANALYZE of the session tables)"
+            print(f"{done:>9,} {rate:>6.1f}  {sizes(shop.engine)}{vacuumed}", flush=True)
     elapsed = time.perf_counter() - started
     return {"episodes": done, "success": ok / done, "seconds": elapsed,
             "start": start_size, "first": at_first, "end": database_size(shop.engine),
             "rows": rows(shop.engine)}
+
+
+def autovacuum_off(engine: Engine) -> bool:
+    """On PostgreSQL: is autovacuum off (as on some test servers)? Deleted rows' space is
+    only reused once a VACUUM has run."""
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SHOW autovacuum").scalar_one() == "off"
 
 
 def clean(shop: Shop) -> None:
@@ -183,6 +202,10 @@ def main() -> None:
         compare_shop = Shop.open(f"sqlite:///{copy}", seed=0, size=args.size, index_dir=index)
 
     connect = None if args.connect == "mcp" else args.connect
+    stand_in = autovacuum_off(shop.engine)
+    if stand_in:
+        print("PostgreSQL autovacuum is off on this server: the pruned run runs VACUUM ANALYZE "
+              f"on the session tables every {REPORT_EVERY:,} episodes in its place")
     kept = None
     if args.compare:  # first, so that its figures exist even if the long run is stopped
         kept_shop = compare_shop or shop
@@ -193,7 +216,8 @@ def main() -> None:
             clean(shop)
     pruned = anyio.run(lambda: play(shop, tasks, args.episodes, prune=True,
                                     concurrency=args.concurrency, label="pruned run",
-                                    connect=connect, deadline=deadline))
+                                    connect=connect, deadline=deadline,
+                                    stand_in_vacuum=stand_in))
 
     print("\nrows per session table at the end (pruned run"
           + (", run keeping sessions)" if kept else ")"))
