@@ -243,7 +243,7 @@ class WorkerPool:
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
         returned list is in task order. ``batch``: tasks per job (default: about a quarter of
-        each worker's share, 8 to 100; each job connects a fresh client)."""
+        each worker's share, 8 to 100)."""
         if batch is None:
             batch = default_batch(len(tasks), self.workers)
         futures: list[Future[list[dict[str, Any]]]] = [
