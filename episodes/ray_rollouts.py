@@ -294,7 +294,8 @@ class RayPool:
                         on_done(record)
         except BaseException:
             for ref in running:  # a failure (or Ctrl-C) stops the batches not started yet
-                ray.cancel(ref, force=False)
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=False)
             raise
         return [r for job in range(total) for r in results[job]]
 
