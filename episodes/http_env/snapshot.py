@@ -16,11 +16,11 @@ processes (``tests/episodes/test_multiprocess.py`` checks the lists against fres
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from episodes.controller import ENV_VERSION, Episode, EpisodeController, _Call
 from episodes.shopper import Shopper, _Progress
@@ -114,12 +114,6 @@ def _check(obj: object, known: dict[str, str], what: str) -> None:
                             f"{', '.join(unknown)} (add it to episodes.http_env.snapshot)")
 
 
-def _json_default(value: object) -> Any:
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in an episode snapshot")
-
-
 def dump_episode(episode: Episode) -> str:
     """The episode's state as JSON text (see the module's docstring for what it holds)."""
     _check(episode, EPISODE_FIELDS, "the episode")
@@ -136,25 +130,30 @@ def dump_episode(episode: Episode) -> str:
                                           reward_mode=episode.reward_mode, shopper=shopper,
                                           **stored)
     data = state.model_dump(mode="python")
-    return json.dumps(data, default=_json_default, separators=(",", ":"), allow_nan=True)
+    if data["shopper"] is not None:  # a set: in a fixed order, so equal states read the same
+        data["shopper"]["p"]["revealed"] = sorted(data["shopper"]["p"]["revealed"])
+    return pydantic_core.to_json(data, inf_nan_mode="constants").decode()
 
 
 def load_episode(controller: EpisodeController, text: str) -> Episode:
     """The episode ``dump_episode`` wrote, on this process's ``controller``; a
     ``SnapshotError`` when it was written by another format, version or reward mode."""
-    data = json.loads(text)
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
-        raise SnapshotError(f"the stored episode has snapshot format {data.get('format')!r}"
-                            f"; this server reads format {SNAPSHOT_FORMAT}")
-    if data.get("env_version") != ENV_VERSION:
-        raise SnapshotError(f"the episode was started by a server of {data.get('env_version')}"
-                            f"; this one is {ENV_VERSION}")
-    if data.get("reward_mode") != controller.reward_mode:
+    try:
+        state = _EpisodeState.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SnapshotError(f"the stored episode cannot be read by this server ({where}: "
+                            f"{first['msg']}; it reads snapshot format {SNAPSHOT_FORMAT})"
+                            ) from None
+    if state.env_version != ENV_VERSION:
+        raise SnapshotError(f"the episode was started by a server of {state.env_version}; "
+                            f"this one is {ENV_VERSION}")
+    if state.reward_mode != controller.reward_mode:
         raise SnapshotError(f"the episode was started by a server with --reward-mode "
-                            f"{data.get('reward_mode')}; this one has "
-                            f"{controller.reward_mode} (every server sharing a database and "
-                            "pool needs the same options)")
-    state = _EpisodeState.model_validate(data)
+                            f"{state.reward_mode}; this one has {controller.reward_mode} "
+                            "(every server sharing a database and pool needs the same "
+                            "options)")
     known = {f.name for f in dataclasses.fields(Episode)}
     fields = {k: getattr(state, k) for k, how in EPISODE_FIELDS.items()
               if (how == "stored" and k != "shopper") or (how == "optional" and k in known)}

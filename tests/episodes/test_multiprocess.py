@@ -29,7 +29,7 @@ from sqlalchemy import update
 
 from episodes.agents import OracleAgent
 from episodes.agents.oracle import gold_actions
-from episodes.controller import EpisodeController, start_policy
+from episodes.controller import Action, EpisodeController, ToolRequest, start_policy
 from episodes.generate import generate_task
 from episodes.http_env import EnvError, EpisodeTable
 from episodes.http_env.snapshot import (
@@ -366,6 +366,10 @@ async def test_two_tables_on_one_database_share_episodes_and_expiry(ep_shop: Any
         stepped = await two.step(started, first)
         assert stepped.episode.controller is c2 and len(stepped.episode.calls) == 1
         assert len(one.episode(started).calls) == 1 and one.steps(started) == 1
+        odd = {"query": "lamp", "max_price_cents": float("inf"), "page": 10**80}
+        await one.step(started, Action(tool_calls=[ToolRequest(name="search_products",
+                                                               arguments=odd)]))
+        assert two.episode(started).calls[1].arguments == odd  # read back from the snapshot
         now[0] += 61
         assert two.counts() == {"episodes": 0, "running": 0}
         with pytest.raises(EnvError) as gone:
@@ -412,7 +416,6 @@ async def test_a_long_step_keeps_its_episode(ep_shop: Any, monkeypatch: pytest.M
     step's result is stored."""
     import episodes.http_env.sessions as sessions_module
     import episodes.http_env.store as store_module
-    from episodes.controller import Action
 
     monkeypatch.setattr(store_module, "LEASE_SECONDS", 0.3)
     monkeypatch.setattr(sessions_module, "LEASE_SECONDS", 0.3)
