@@ -1,25 +1,31 @@
-"""Load over HTTP: N concurrent MCP client sessions x T seconds against ``mcp-shop serve --http``
-processes this script starts, in rounds, with the servers' memory after each round. Prints
-calls, calls/s, p50/p95 latency, errors (transport failures, tool errors and server-side
-tracebacks; all should be 0) and each server's RSS per round with its ratio to round 1.
+"""Load over HTTP: N concurrent MCP client sessions against ``mcp-shop serve --http`` processes
+this script starts, for R rounds of T seconds, with the servers' memory after each round.
+Prints, for the start-up (every session connects, opens its shop session, reads its customer
+and browses once) and for each round: calls, calls/s, p50/p95 latency, errors (failed calls,
+calls the shop refused, server-side tracebacks; all should be 0) and each server's RSS with
+its ratio to round 1. Exits 1 if anything failed.
 
-Each session is one ``mcp.Client(url)`` doing what a shopper does, over and over: search, look
-at a product, add a stocked variant to the cart, view the cart, and every third visit check out
-with a card and read the order history and the new order. Every round starts fresh sessions.
+Each session is one ``mcp.Client(url)`` that, once every session is open, shops over and over
+until the last round ends: search, look at a product, add a stocked variant to the cart, view
+the cart, and every third visit check out with a card and read the order history and the new
+order. The same sessions go on from round to round, so the rounds show sustained load.
 
-    python bench/load_http.py --backend sqlite                     # 200 sessions x 60 s x 3
-    python bench/load_http.py --backend postgresql --servers 2     # two processes, one database
-    python bench/load_http.py --sessions 30 --seconds 5 --rounds 2 # a quick look
+    python bench/load_http.py                                    # all three configurations
+    python bench/load_http.py --backend sqlite                   # 200 sessions, 3 x 60 s
+    python bench/load_http.py --backend postgresql --servers 2   # two processes, one database
+    python bench/load_http.py --backend sqlite --sessions 30 --seconds 10 --rounds 2
 
 Clients are spread round-robin over the server processes and run in ``--client-procs``
-processes of their own (the SDK's client costs about as much CPU per call as the server).
-Catalogs are built on first use (SQLite in --db-dir, PostgreSQL in database --pg-db).
+processes of their own (the SDK's client costs about as much CPU per call as the server, and
+much more per new session). Catalogs are built on first use (SQLite in --db-dir, PostgreSQL in
+database --pg-db).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import re
 import statistics
@@ -27,8 +33,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,55 +64,90 @@ class LoadResult:
         self.tool_errors += other.tool_errors
         for tool, n in other.per_tool.items():
             self.per_tool[tool] = self.per_tool.get(tool, 0) + n
-        self.sessions.update(other.sessions)
+        for sid, n in other.sessions.items():
+            self.sessions[sid] = self.sessions.get(sid, 0) + n
+
+
+class _Book:
+    """Results by phase: [0] start-up (connect, open_session, get_customer, first search),
+    [1..rounds] the rounds, [rounds + 1] calls that ended after the last round. A call counts
+    in the phase in which it ended."""
+
+    def __init__(self, rounds: int, seconds: float) -> None:
+        self.results = [LoadResult() for _ in range(rounds + 2)]
+        self.seconds = seconds
+        self.rounds = rounds
+        self.start: float | None = None  # time.monotonic() when round 1 began
+        self.opened = 0  # sessions done with start-up (opened or failed)
+
+    @property
+    def end(self) -> float:
+        return (self.start or 0.0) + self.rounds * self.seconds
+
+    def current(self) -> LoadResult:
+        if self.start is None:
+            return self.results[0]
+        phase = int((time.monotonic() - self.start) // self.seconds) + 1
+        return self.results[min(phase, self.rounds + 1)]
 
 
 class _Shopper:
-    """One session's calls, timed and counted into a ``LoadResult``."""
+    """One session's calls, timed and counted in the phase they end in."""
 
-    def __init__(self, client: Client, result: LoadResult, rng: random.Random) -> None:
+    def __init__(self, client: Client, book: _Book, rng: random.Random) -> None:
         self.client = client
-        self.result = result
+        self.book = book
         self.rng = rng
         self.session_id: str | None = None
+        self.cards: list[str] = []
+        self.browse: list[dict[str, Any]] = []
+        self.words: list[str] = []
 
     async def __call__(self, tool: str, **args: Any) -> dict[str, Any] | None:
         if self.session_id is not None:
             args["session_id"] = self.session_id
         started = time.perf_counter()
         answer = await self.client.call_tool(tool, args)
-        self.result.latencies.append(time.perf_counter() - started)
-        self.result.calls += 1
-        self.result.per_tool[tool] = self.result.per_tool.get(tool, 0) + 1
-        if self.session_id is not None:
-            self.result.sessions[self.session_id] += 1
+        result = self.book.current()
+        result.latencies.append(time.perf_counter() - started)
+        result.calls += 1
+        result.per_tool[tool] = result.per_tool.get(tool, 0) + 1
+        sid = self.session_id
+        if sid is None and not answer.is_error and tool == "open_session":
+            sid = self.session_id = (answer.structured_content or {}).get("session_id")
+        if sid is not None:
+            result.sessions[sid] = result.sessions.get(sid, 0) + 1
         if answer.is_error:
-            text = answer.content[0].text if answer.content else "?"
-            self.result.tool_errors.append(f"{tool}: {text[:200]}")
+            text = getattr(answer.content[0], "text", "?") if answer.content else "?"
+            result.tool_errors.append(f"{tool}: {text[:200]}")
             return None
         return answer.structured_content
 
-    async def shop(self, seed: int, deadline: float) -> None:
-        opened = await self("open_session", seed=seed)
-        if opened is None:
-            return
-        self.session_id = opened["session_id"]
-        self.result.sessions[self.session_id] = 1
+    async def begin(self, seed: int) -> bool:
+        """Open the session, read the customer's cards, browse once; False if it failed."""
+        if await self("open_session", seed=seed) is None:
+            return False
         customer = await self("get_customer") or {}
-        cards = [m["payment_method_id"] for m in customer.get("payment_methods", [])
-                 if m["kind"] == "card"]
-        browse = await self("search_products", query="", sort="popularity", page_size=20)
-        words = sorted({w for h in (browse or {}).get("hits", [])
-                        for w in h["title"].lower().split() if len(w) > 3 and w.isalpha()})
+        self.cards = [m["payment_method_id"] for m in customer.get("payment_methods", [])
+                      if m["kind"] == "card"]
+        self.browse = (await self("search_products", query="", sort="popularity",
+                                  page_size=20) or {}).get("hits", [])
+        self.words = sorted({w for h in self.browse for w in h["title"].lower().split()
+                             if len(w) > 3 and w.isalpha()})
+        return True
+
+    async def shop(self, deadline: float) -> None:
+        """Visits until ``deadline``: search, product, add to cart, cart, and every third
+        visit checkout, order history and the new order."""
         visit = 0
         in_cart: set[str] = set()  # one unit of each: a variant's stock may be 1
         while time.monotonic() < deadline:
             visit += 1
-            query = self.rng.choice(words) if words else ""
+            query = self.rng.choice(self.words) if self.words else ""
             found = await self("search_products", query=query, page_size=10)
-            hits = (found or {}).get("hits") or (browse or {}).get("hits") or []
+            hits = (found or {}).get("hits") or self.browse
             if not hits:
-                continue
+                return
             product = await self("get_product", product_id=self.rng.choice(hits)["product_id"])
             stocked = [v["variant_id"] for v in (product or {}).get("variants", [])
                        if v["stock"] >= 1 and v["variant_id"] not in in_cart]
@@ -115,8 +155,8 @@ class _Shopper:
                 await self("add_to_cart", variant_id=self.rng.choice(stocked), quantity=1)
             cart = await self("view_cart")
             in_cart = {line["variant_id"] for line in (cart or {}).get("lines", [])}
-            if visit % 3 == 0 and cards and cart and cart["lines"]:
-                order = await self("checkout", payment_method_id=cards[0],
+            if visit % 3 == 0 and self.cards and cart and cart["lines"]:
+                order = await self("checkout", payment_method_id=self.cards[0],
                                    shipping_option="standard")
                 await self("list_orders")
                 if order is not None:
@@ -124,13 +164,22 @@ class _Shopper:
                     await self("get_order", order_id=order["order_id"])
 
 
-async def _session(url: str, seed: int, deadline: float, result: LoadResult) -> None:
-    rng = random.Random(seed)
+async def _session(url: str, seed: int, book: _Book, go: asyncio.Event) -> None:
+    started = False
     try:
         async with Client(url) as client:
-            await _Shopper(client, result, rng).shop(seed, deadline)
+            shopper = _Shopper(client, book, random.Random(seed))
+            ok = await shopper.begin(seed)
+            started = True
+            book.opened += 1
+            await go.wait()
+            if ok:
+                await shopper.shop(book.end)
     except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-        result.errors.append(_describe(exc))
+        book.current().errors.append(_describe(exc))
+    finally:
+        if not started:
+            book.opened += 1
 
 
 def _describe(exc: BaseException) -> str:
@@ -140,19 +189,43 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-async def run_sessions(urls: Sequence[str], seeds: Sequence[int], seconds: float) -> LoadResult:
-    """Sessions with these seeds, spread round-robin over ``urls``, each shopping for
-    ``seconds`` (started together; a session ends after the visit in progress)."""
-    result = LoadResult()
-    deadline = time.monotonic() + seconds
+async def run_rounds(urls: Sequence[str], seeds: Sequence[int], seconds: float, rounds: int,
+                     *, sync: Callable[[], Any] | None = None,
+                     report: Callable[[int, LoadResult], None] | None = None,
+                     ) -> list[LoadResult]:
+    """Sessions with these seeds, spread round-robin over ``urls``: all open first, then all
+    shop for ``rounds`` x ``seconds`` (a session ends after the visit in progress). Returns
+    the results by phase (see ``_Book``); ``sync`` is called once every session is open (a
+    barrier with other client processes), ``report`` with each phase as soon as it is over."""
+    book = _Book(rounds, seconds)
+    go = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         for i, seed in enumerate(seeds):
-            group.create_task(_session(urls[i % len(urls)], seed, deadline, result))
-    return result
+            group.create_task(_session(urls[i % len(urls)], seed, book, go))
+        while book.opened < len(seeds):
+            await asyncio.sleep(0.05)
+        if sync is not None:
+            await asyncio.to_thread(sync)
+        book.start = time.monotonic()
+        go.set()
+        if report is not None:
+            report(0, book.results[0])
+        for r in range(1, rounds + 1):
+            await asyncio.sleep(max(0.0, book.start + r * seconds - time.monotonic()))
+            if report is not None:
+                report(r, book.results[r])
+    if report is not None:
+        report(rounds + 1, book.results[rounds + 1])
+    return book.results
 
 
-def _client_process(urls: Sequence[str], seeds: Sequence[int], seconds: float) -> LoadResult:
-    return asyncio.run(run_sessions(urls, seeds, seconds))
+def _client_process(urls: Sequence[str], seeds: Sequence[int], seconds: float, rounds: int,
+                    barrier: Any, queue: Any) -> None:
+    def report(phase: int, result: LoadResult) -> None:
+        queue.put((phase, result))
+
+    asyncio.run(run_rounds(urls, seeds, seconds, rounds, sync=lambda: barrier.wait(900),
+                           report=report))
 
 
 # -- servers ----------------------------------------------------------------------------------
@@ -263,52 +336,70 @@ def _ms(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] * 1000
 
 
-def run_round(pool: ProcessPoolExecutor, urls: Sequence[str], sessions: int, seconds: float,
-              procs: int, first_seed: int) -> tuple[LoadResult, float]:
-    seeds = list(range(first_seed, first_seed + sessions))
-    started = time.perf_counter()
-    futures = [pool.submit(_client_process, urls, seeds[i::procs], seconds)
-               for i in range(procs)]
-    result = LoadResult()
-    for future in futures:
-        result.merge(future.result())
-    return result, time.perf_counter() - started
+def _line(name: str, result: LoadResult, wall: float) -> str:
+    return (f"{name}: {result.calls:,} calls in {wall:.1f} s = {result.calls / wall:,.0f} "
+            f"calls/s; p50 {_ms(result.latencies, .5):.0f} ms, p95 "
+            f"{_ms(result.latencies, .95):.0f} ms; errors {len(result.errors)}, tool errors "
+            f"{len(result.tool_errors)}")
 
 
-def bench(label: str, db: str, args: argparse.Namespace, count: int) -> None:
+def bench(label: str, db: str, args: argparse.Namespace, count: int) -> int:
+    """One configuration: servers, then client processes whose sessions all open, then shop
+    for the rounds; prints each phase and the servers' memory after it. Returns the number
+    of errors (failed calls, refused calls, server faults)."""
     log_dir = Path(args.log_dir) / label.replace(" ", "-").replace(",", "")
     log_dir.mkdir(parents=True, exist_ok=True)
-    print(f"\n== {label}: {count} server process(es), {args.sessions} sessions x "
-          f"{args.seconds:g} s x {args.rounds} rounds, clients in {args.client_procs} "
-          f"process(es)", flush=True)
-    with servers(db, count, log_dir) as procs, \
-            ProcessPoolExecutor(args.client_procs) as pool:
+    print(f"\n== {label}: {args.sessions} sessions x {args.rounds} rounds of {args.seconds:g} s"
+          f", clients in {args.client_procs} process(es)", flush=True)
+    ctx = multiprocessing.get_context("fork")
+    seeds = list(range(args.sessions))
+    with servers(db, count, log_dir) as procs:
         urls = [s.url for s in procs]
-        base = [s.rss_mb() for s in procs]
-        print("   memory before: " + ", ".join(f"{m:.0f} MB" for m in base), flush=True)
+        print("   memory before: " + ", ".join(f"{s.rss_mb():.0f} MB" for s in procs),
+              flush=True)
+        barrier, queue = ctx.Barrier(args.client_procs + 1), ctx.Queue()
+        clients = [ctx.Process(target=_client_process, daemon=True,
+                               args=(urls, seeds[i::args.client_procs], args.seconds,
+                                     args.rounds, barrier, queue))
+                   for i in range(args.client_procs)]
+        started = time.perf_counter()
+        for c in clients:
+            c.start()
+        barrier.wait(900)
+        opened = time.perf_counter() - started
+        errors = 0
         first: list[float] = []
-        total_errors = 0
-        for r in range(1, args.rounds + 1):
-            result, wall = run_round(pool, urls, args.sessions, args.seconds,
-                                     args.client_procs, first_seed=r * 100_000)
+        for phase in range(args.rounds + 2):
+            result = LoadResult()
+            for _ in clients:
+                _, part = queue.get(timeout=900)
+                result.merge(part)
+            errors += len(result.errors) + len(result.tool_errors)
+            if phase == 0:
+                print(f"   {_line('start-up', result, opened)} ({len(result.sessions)} "
+                      "sessions opened)", flush=True)
+                continue
+            if phase > args.rounds:
+                print(f"   {result.calls} calls ended after the last round; errors "
+                      f"{len(result.errors) + len(result.tool_errors)}", flush=True)
+                break
             rss = [s.rss_mb() for s in procs]
             first = first or rss
-            faults = sum(len(s.faults()) for s in procs)
-            errors = len(result.errors) + len(result.tool_errors)
-            total_errors += errors + faults
-            ratios = ", ".join(f"{m:.0f} MB ({m / f:.2f}x)" for m, f in
+            memory = ", ".join(f"{m:.0f} MB ({m / f:.2f}x)" for m, f in
                                zip(rss, first, strict=True))
-            print(f"   round {r}: {result.calls:,} calls in {wall:.1f} s = "
-                  f"{result.calls / wall:,.0f} calls/s; p50 {_ms(result.latencies, .5):.1f} ms,"
-                  f" p95 {_ms(result.latencies, .95):.1f} ms; {len(result.sessions)} sessions; "
-                  f"errors {len(result.errors)}, tool errors {len(result.tool_errors)}, "
-                  f"server faults {faults}; memory {ratios}", flush=True)
+            print(f"   {_line(f'round {phase}', result, args.seconds)}; "
+                  f"{len(result.sessions)} sessions; memory {memory}", flush=True)
             for text in (result.errors + result.tool_errors)[:5]:
                 print(f"      {text}", flush=True)
-        for s in procs:
-            for line in s.faults()[:5]:
-                print(f"      server: {line}", flush=True)
-        print(f"   {label}: errors total {total_errors}; logs in {log_dir}", flush=True)
+        for c in clients:
+            c.join(60)
+        faults = [line for s in procs for line in s.faults()]
+        for line in faults[:5]:
+            print(f"      server: {line}", flush=True)
+        errors += len(faults)
+        print(f"   {label}: errors {errors} (server faults {len(faults)}); logs in {log_dir}",
+              flush=True)
+    return errors
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -333,8 +424,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         pg = postgres_db(args.pg_db, args.size)
         counts = [args.servers] if args.servers else ([1, 2] if args.backend == "all" else [1])
         runs += [("PostgreSQL", pg, n) for n in counts]
+    errors = 0
     for name, db, count in runs:
-        bench(f"{name}, {count} process{'es' if count > 1 else ''}", db, args, count)
+        errors += bench(f"{name}, {count} process{'es' if count > 1 else ''}", db, args, count)
+    sys.exit(1 if errors else 0)
 
 
 if __name__ == "__main__":

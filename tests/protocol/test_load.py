@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load_http import SERVER_FAULTS, LoadResult, run_sessions
+from bench.load_http import SERVER_FAULTS, LoadResult, run_rounds
 from mcp_shop.server import admin
 from tests.conftest import TEST_SEED, TEST_SIZE
 from tests.protocol.procs import ServerProcess
@@ -19,11 +19,14 @@ SECONDS = 3.0
 
 
 async def _load(servers: list[ServerProcess], db: str, schema: str | None) -> LoadResult:
-    result = await run_sessions([s.mcp_url for s in servers], range(SESSIONS), SECONDS)
+    result = LoadResult()
+    for phase in await run_rounds([s.mcp_url for s in servers], range(SESSIONS), SECONDS, 1):
+        result.merge(phase)
     assert result.errors == [] and result.tool_errors == []
     assert len(result.sessions) == SESSIONS
     assert result.calls == sum(result.sessions.values())
-    assert result.per_tool.keys() >= {"open_session", "get_customer", "search_products"}
+    assert result.per_tool.keys() >= {"open_session", "get_customer", "search_products",
+                                      "get_product", "add_to_cart", "view_cart"}
     for sid, calls in result.sessions.items():
         trace = admin.read_trace(db, sid, schema=schema)
         assert len(trace) == calls and all(t.ok for t in trace), sid
