@@ -12,6 +12,7 @@ checked in process."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import secrets
 import threading
@@ -201,26 +202,32 @@ async def test_mcp_sessions_hop_between_shop_processes(
 
 async def test_websocket_and_http_doors_of_two_processes_agree(
         cluster: Cluster, mp_tasks: list[TaskSpec]) -> None:
-    """A WebSocket session on one process and plain HTTP on the other act on the same
-    episode; the session's end drops the running episode for both."""
-    from episodes.openenv_env import ShopAction, ShopEnv
+    """A WebSocket session (OpenEnv's messages) on one process and plain HTTP on the other act
+    on the same episode; the session's end drops the running episode for both."""
+    from websockets.asyncio.client import connect
 
     task = mp_tasks[0]
     actions = gold_actions(task.gold)
     one, other = (p.base for p in cluster.env_procs)
+
+    async def ask(ws: Any, message: dict[str, Any]) -> dict[str, Any]:
+        await ws.send(json.dumps(message))
+        answer: dict[str, Any] = json.loads(await ws.recv())
+        assert answer["type"] != "error", answer
+        return answer["data"]
+
     async with httpx2.AsyncClient(base_url=other, timeout=60) as http:
-        async with ShopEnv(base_url=one) as env:
-            first = await env.reset(policy="oracle", family=task.family,
-                                    difficulty=task.difficulty, seed=task.seed)
-            episode_id = first.observation.episode_id
+        async with connect(one.replace("http://", "ws://") + "/ws") as ws:
+            first = await ask(ws, {"type": "reset", "data": {
+                "policy": "oracle", "family": task.family, "difficulty": task.difficulty,
+                "seed": task.seed}})
+            episode_id = first["observation"]["episode_id"]
             r = await http.post("/step", json={"episode_id": episode_id,
                                                "action": actions[0].model_dump()})
             assert r.status_code == 200, r.text
-            state = await env.state()
-            assert (state.step_count, state.tool_calls) == (1, 1)
-            result = await env.step(ShopAction.model_validate(actions[1].model_dump()))
-            assert result.observation.turn == r.json()["observation"]["turn"] + (
-                actions[1].message is not None)
+            state = await ask(ws, {"type": "state"})
+            assert (state["step_count"], state["tool_calls"]) == (1, 1)
+            await ask(ws, {"type": "step", "data": actions[1].model_dump()})
             state = (await http.get("/state", params={"episode_id": episode_id})).json()
             assert state["step_count"] == 2 and len(state["messages"]) > 3
         gone = await http.get("/state", params={"episode_id": episode_id})
