@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mcp-shop-crash"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     # the SDK's client logs a traceback for every request the kill cuts off: expected here
     logging.getLogger("mcp").setLevel(logging.CRITICAL)
     faults = sum(asyncio.run(run_backend(b, args)) for b in args.backends.split(","))

@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mcp-shop-fuzz"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     started = time.perf_counter()
     faults = 0
     for backend in args.backends.split(","):

@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/mcp-shop-isolation"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     faults = sum(asyncio.run(run_backend(b, args)) for b in args.backends.split(","))
     print(f"total faults: {faults}")
     sys.exit(1 if faults else 0)
