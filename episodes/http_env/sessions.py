@@ -146,7 +146,8 @@ class EpisodeTable:
         self._cache.pop(episode_id, None)
         episode = self.controller.episode(task, policy=req.policy, trial=req.trial)
         try:
-            obs = await episode.reset()
+            async with self._holding(episode_id, owner):  # the opening may take a while
+                obs = await episode.reset()
         except _WORLD_ERRORS as exc:  # a hand-written task whose world the shop rejects
             self._db.abandon(episode_id, owner)
             self._forget([episode.session_id])
