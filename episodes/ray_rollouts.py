@@ -142,11 +142,15 @@ class RolloutWorker:
         return self.worker.run_batch(*args)
 
 
-def _sweep(directory: str) -> None:
-    """Delete a run's private SQLite copies on this node (its workers have ended)."""
-    import shutil
+class Sweeper:
+    """A short-lived actor deleting a run's private SQLite copies on its node once the run's
+    workers have ended (an actor, ended by ``ray.kill`` like the workers, rather than a task:
+    Ray's idle task workers can abort noisily as they exit)."""
 
-    shutil.rmtree(directory, ignore_errors=True)
+    def sweep(self, directory: str) -> None:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class RayPool:
@@ -344,17 +348,20 @@ class RayPool:
 
 
 def _sweep_nodes(directory: str, nodes: set[str]) -> None:
-    """Run ``_sweep(directory)`` on each of ``nodes`` that is still up (best effort: a node
-    that does not answer within a minute keeps its copies, under the system's temporary
+    """Run ``Sweeper.sweep(directory)`` on each of ``nodes`` that is still up (best effort: a
+    node that does not answer within a minute keeps its copies, under the system's temporary
     directory)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
-    sweep = ray.remote(_sweep)
-    refs = [sweep.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-        node, soft=False)).remote(directory) for node in nodes & alive]
+    sweeper: Any = ray.remote(Sweeper)
+    actors = [sweeper.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
+        node, soft=False)).remote() for node in nodes & alive]
+    refs = [a.sweep.remote(directory) for a in actors]
     ray.wait(refs, num_returns=len(refs), timeout=60)
+    for actor in actors:
+        ray.kill(actor, no_restart=True)
 
 
 def _cause(exc: BaseException) -> BaseException:
