@@ -141,6 +141,11 @@ class RolloutWorker:
     def run_batch(self, *args: Any) -> list[dict[str, Any]]:
         return self.worker.run_batch(*args)
 
+    def sweep(self, directory: str) -> None:
+        """At the end of the run: delete the run's private SQLite copies on this node (this
+        worker's and its neighbours', which end with it)."""
+        Sweeper().sweep(directory)
+
 
 class Sweeper:
     """A short-lived actor deleting a run's private SQLite copies on its node once the run's
@@ -334,11 +339,21 @@ class RayPool:
         import ray
 
         try:
+            swept: set[str] = set()
+            if self._private is not None and not self._running:  # idle: they sweep their nodes
+                by_node = {where["node"]: n for n, where in self._ready.items()}
+                refs = [self._handles[n].sweep.remote(self._private) for n in by_node.values()]
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=30)
+                for node, ref in zip(by_node, refs, strict=True):
+                    with contextlib.suppress(Exception):
+                        if ref in done:
+                            ray.get(ref)
+                            swept.add(node)
             for handle in self._handles.values():
                 ray.kill(handle, no_restart=True)
             self._handles.clear()
-            if self._private is not None and self._nodes:
-                _sweep_nodes(self._private, self._nodes)
+            if self._private is not None and self._nodes - swept:
+                _sweep_nodes(self._private, self._nodes - swept)
         finally:
             self._ready.clear()
             self._starting.clear()
