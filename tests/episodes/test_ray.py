@@ -1,8 +1,9 @@
 """Rollouts on Ray (``shop-episodes run --ray``) on a local Ray instance of 2 CPUs, started once
 for the module: 200 episodes give the file one process writes (but for timing), trials and a
 curriculum follow a single process's, a worker killed mid-run has its batch played again
-elsewhere and every episode recorded exactly once, and a missing Ray or an unreachable cluster
-is one line. Without Ray the tests skip with the reason; under ``CI=true`` they fail."""
+elsewhere and every episode recorded exactly once, a node holding another catalog stops the run
+with its error, and a missing Ray or an unreachable cluster is one line. Without Ray the tests
+skip with the reason; under ``CI=true`` they fail."""
 
 from __future__ import annotations
 
@@ -131,6 +132,17 @@ def _tasks(shop: Any, *options: str) -> list[Any]:
 
     add_task_options(parser, episodes=60)
     return task_list(parser.parse_args(list(options)), shop)
+
+
+def test_without_ray_these_tests_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch,
+                                                        ) -> None:
+    monkeypatch.setitem(globals(), "ray", None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Ray is not installed"):
+        _ray_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires Ray"):
+        _ray_or_skip()
 
 
 def test_without_ray_the_run_is_one_line_and_no_file(
