@@ -129,13 +129,13 @@ async def play(shop: Shop, tasks: list[TaskSpec], episodes: int, *, prune: bool,
                 records = await controller.run(agent, chunk, concurrency=concurrency)
             done += len(chunk)
             ok += sum(1 for r in records if r["success"])
-            size = database_size(shop.engine)
-            at_first = size if at_first is None else at_first
             rate = done / (time.perf_counter() - started)
             vacuumed = ""
             if stand_in_vacuum:
                 vacuum(shop.engine)
                 vacuumed = "  (after VACUUM ANALYZE of the session tables)"
+            size = database_size(shop.engine)
+            at_first = size if at_first is None else at_first
             print(f"{done:>9,} {rate:>6.1f}  {sizes(shop.engine)}{vacuumed}", flush=True)
     elapsed = time.perf_counter() - started
     return {"episodes": done, "success": ok / done, "seconds": elapsed,
