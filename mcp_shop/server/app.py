@@ -35,9 +35,15 @@ from pydantic import TypeAdapter, ValidationError
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
 from mcp_shop.db import backend_name, read_tx, unit_tx
-from mcp_shop.errors import InvalidInput, ShopError, shown
+from mcp_shop.errors import InvalidInput, ShopError
 from mcp_shop.server.annotations import annotations_for
-from mcp_shop.server.number_errors import explain_number
+from mcp_shop.server.call_errors import (
+    InvalidArguments,
+    ShopToolError,
+    classify,
+    invalid_arguments,
+    short,
+)
 from mcp_shop.server.schemas import compact_schema
 from mcp_shop.shop import Shop
 from mcp_shop.trace import record_call
@@ -57,18 +63,6 @@ An online shop. Call open_session first and pass the session_id it returns to ev
 with search_products, inspect them with get_product (carts, orders, returns and exchanges work \
 by variant id such as 'V-000042-3'), show your picks to the shopper with present_products, and \
 read the policies with search_policy. Money is in integer cents: 1999 means $19.99."""
-
-
-class ShopToolError(ToolError):
-    """A shop domain error surfaced as a tool error; keeps the domain error as its cause."""
-
-    def __init__(self, error: ShopError) -> None:
-        super().__init__(f"{error.code}: {error.message}")
-        self.error = error
-
-
-class InvalidArguments(ToolError):
-    """Arguments that do not match the tool's input schema (named in the message)."""
 
 
 @dataclass
@@ -99,40 +93,6 @@ def digest(value: Any) -> tuple[str, str]:
 def _check_session(shop: Shop, session_id: str) -> None:
     with read_tx(shop.engine) as conn:
         sessions.read_session(conn, session_id)
-
-
-def _invalid_arguments(tool: str, error: ValidationError,
-                       schema: dict[str, Any] | None = None) -> str:
-    """A short message naming each rejected argument, what was wrong and what was given
-    (for a number too large or not finite, the range the tool's input ``schema`` allows)."""
-    problems = []
-    for e in error.errors(include_url=False)[:10]:
-        where = ".".join(str(p) for p in e["loc"]) or "arguments"
-        given = "" if e["type"] == "missing" else f" (got {_short(e.get('input'))})"
-        msg = explain_number(schema or {}, tuple(e["loc"]), e["type"], e.get("input"))
-        problems.append(f"{where}: {msg or e['msg']}{given}")
-    return f"Error executing tool {tool}: invalid arguments: " + "; ".join(problems)
-
-
-def _short(value: Any) -> str:
-    return shown(value)  # bounded work, whatever the size of the value
-
-
-def _classify(tool: str, exc: BaseException) -> tuple[str, str]:
-    """Error code and message of a failed call, as recorded in the trace."""
-    cause = exc.__cause__
-    if isinstance(cause, ShopToolError):
-        return cause.error.code, cause.error.message
-    text = str(exc).removeprefix(f"Error executing tool {tool}: ")
-    if isinstance(exc, InvalidArguments):
-        return "invalid_arguments", text.removeprefix("invalid arguments: ")
-    if isinstance(exc, UnexpectedToolError):
-        return "internal_error", text
-    if isinstance(exc, ToolError):
-        return ("unknown_tool" if text.startswith("Unknown tool") else "tool_error"), text
-    if isinstance(exc, anyio.get_cancelled_exc_class()):
-        return "cancelled", "the call was cancelled before its result was returned"
-    return "internal_error", type(exc).__name__
 
 
 class ShopServer(MCPServer):
@@ -307,13 +267,13 @@ class ShopServer(MCPServer):
             except ToolError as exc:
                 if isinstance(exc.__cause__, ValidationError):
                     tool = self._tool_manager.get_tool(name)
-                    raise InvalidArguments(_invalid_arguments(
+                    raise InvalidArguments(invalid_arguments(
                         name, exc.__cause__, tool.parameters if tool else None)) \
                         from exc.__cause__
                 raise
         except BaseException as exc:
             latency = (time.perf_counter() - started) * 1000
-            code, message = _classify(name, exc)
+            code, message = classify(name, exc)
             sid = info.session_id or self._guess_session(arguments)
             if sid is not None and not info.recorded:
                 with anyio.CancelScope(shield=True):
@@ -388,7 +348,7 @@ class ShopServer(MCPServer):
         unknown = sorted(set(arguments or {}) - known)
         if unknown:
             valid = ", ".join(sorted(known)) or "none"
-            given = ", ".join(_short(u) for u in unknown[:5])
+            given = ", ".join(short(u) for u in unknown[:5])
             raise InvalidArguments(f"Error executing tool {name}: invalid arguments: unknown "
                                    f"argument(s) {given}; valid arguments: {valid}")
 
