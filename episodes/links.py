@@ -8,8 +8,8 @@ directly ("direct", for trainers in the same process).
         ok, content = await link.call("search_products", {"session_id": sid, "query": "mug"})
 
 Both give the same results, errors, argument validation and trace records: the direct link
-runs the very ``ShopServer.call_tool`` an MCP request runs (``ShopServer.call_in_process``),
-without the JSON-RPC client, session and dispatch around it.
+(``ShopServer.call_in_process``) goes through the same traced entry point as an MCP request's
+``ShopServer.call_tool``, without the JSON-RPC client, session and dispatch around it.
 """
 
 from __future__ import annotations
@@ -109,7 +109,8 @@ class DirectLink:
 
     What differs from an in-memory MCP client: no JSON-RPC request, dispatch or result
     re-validation (the client checks each structured result against the tool's output schema
-    again; the server has already built it from that schema's model). Results, errors,
+    again; the server has already built it from that schema's model), and a structured result
+    is not dumped and rendered as text a second time. Results, errors,
     argument validation and trace records are the MCP path's (tests/episodes/test_direct.py).
     """
 
