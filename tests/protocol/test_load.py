@@ -1,4 +1,4 @@
-"""A short load over HTTP (the long one is bench/load_http.py): 16 concurrent SDK client
+"""A short load over HTTP (the long one is bench/load_http.py): 12 concurrent SDK client
 sessions shop for 3 s against ``mcp-shop serve --http`` on each backend (PostgreSQL with two
 server processes on one database, clients spread over both). No call fails, none is refused,
 the server logs no error, and every call made is in its session's trace."""
@@ -14,7 +14,7 @@ from mcp_shop.server import admin
 from tests.conftest import TEST_SEED, TEST_SIZE
 from tests.protocol.procs import ServerProcess
 
-SESSIONS = 16
+SESSIONS = 12
 SECONDS = 3.0
 
 
