@@ -8,7 +8,9 @@ records are the same in all three (but for timing). Prints figures, asserts noth
 The catalog at --db is built on first use and reused after. A local Ray instance with as many
 CPUs as the most workers measured is started (or --address joins a cluster). With --rounds 2
 (the default) every configuration is measured twice, alternating, and the better round is
-reported, so a burst of load from elsewhere on the machine weighs less.
+reported, so a burst of load from elsewhere on the machine weighs less. The CPU time per
+episode of the processes that play them (this one, or the Ray workers) shows Ray's own cost
+apart from the load of the machine.
 """
 
 from __future__ import annotations
@@ -36,25 +38,34 @@ def untimed(record: dict[str, Any]) -> str:
     return json.dumps(r, sort_keys=True)
 
 
-def in_process(shop: Shop, agent_name: str, tasks: list[Any], concurrency: int,
-               ) -> tuple[float, list[dict[str, Any]]]:
-    async def go() -> tuple[float, list[dict[str, Any]]]:
+Run = tuple[float, float, list[dict[str, Any]]]  # wall seconds, CPU seconds, records
+
+
+def in_process(shop: Shop, agent_name: str, tasks: list[Any], concurrency: int) -> Run:
+    async def go() -> Run:
         agent = make_agent(agent_name)
         async with EpisodeController(shop) as controller:
             await controller.run(agent, tasks[:8], concurrency=concurrency)  # warm-up
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             records = await controller.run(agent, tasks, concurrency=concurrency)
-            return time.perf_counter() - started, records
+            return time.perf_counter() - started, time.process_time() - cpu, records
 
     return anyio.run(go)
 
 
-def on_ray(pool: RayPool, agent_name: str, tasks: list[Any], concurrency: int,
-           ) -> tuple[float, list[dict[str, Any]]]:
+def _cpu(pids: list[int]) -> float:
+    """CPU seconds the worker processes used so far (on this machine)."""
+    import psutil  # comes with Ray
+
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
+def on_ray(pool: RayPool, agent_name: str, tasks: list[Any], concurrency: int) -> Run:
     pool.run(agent_name, tasks[:8 * pool.workers], concurrency=concurrency, batch=8)  # warm-up
-    started = time.perf_counter()
+    pids = list(pool.pids().values())
+    started, cpu = time.perf_counter(), _cpu(pids)
     records = pool.run(agent_name, tasks, concurrency=concurrency)
-    return time.perf_counter() - started, records
+    return time.perf_counter() - started, _cpu(pids) - cpu, records
 
 
 def main() -> None:
@@ -90,30 +101,35 @@ def main() -> None:
           f"{args.concurrency} per process; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     best: dict[str, float] = {}
+    cpu_ms: dict[str, float] = {}
     records: dict[str, list[str]] = {}
     with ray_session(args.address, num_cpus=max(counts)) as ray:
         print(f"Ray {ray.__version__}: {ray.cluster_resources().get('CPU', 0):g} CPUs")
         for round_ in range(args.rounds):
-            elapsed, recs = in_process(shop, args.agent, tasks, args.concurrency)
-            runs = {"one process, no Ray": (elapsed, recs)}
+            runs = {"one process, no Ray": in_process(shop, args.agent, tasks,
+                                                      args.concurrency)}
             for n in counts:
                 with RayPool(args.db, workers=n, catalog_seed=0, catalog_size=args.size,
                              fingerprint=shop.catalog.fingerprint) as pool:
                     pool.warm_up()
                     runs[f"{n} Ray worker{'s' * (n > 1)}"] = on_ray(
                         pool, args.agent, tasks, args.concurrency)
-            for name, (elapsed, recs) in runs.items():
+            for name, (elapsed, cpu, recs) in runs.items():
                 rate = len(recs) / elapsed
+                per = cpu / len(recs) * 1000
                 print(f"  round {round_ + 1}: {name:<20} {rate:7.1f} episodes/s "
-                      f"({len(recs)} in {elapsed:.1f} s)")
+                      f"({len(recs)} in {elapsed:.1f} s; {per:.1f} CPU ms per episode in the "
+                      "process(es) playing them)")
                 best[name] = max(best.get(name, 0.0), rate)
+                cpu_ms[name] = min(cpu_ms.get(name, per), per)
                 records.setdefault(name, [untimed(r) for r in recs])
     base = best["one process, no Ray"]
     one = best.get("1 Ray worker")
     print(f"\nbest of {args.rounds} rounds:")
     for name, rate in best.items():
         vs_one = f"  x{rate / one:.2f} vs 1 Ray worker" if one else ""
-        print(f"  {name:<20} {rate:7.1f} episodes/s  x{rate / base:.2f} vs one process{vs_one}")
+        print(f"  {name:<20} {rate:7.1f} episodes/s  x{rate / base:.2f} vs one process{vs_one}"
+              f"  ({cpu_ms[name]:.1f} CPU ms per episode)")
     same = all(r == records["one process, no Ray"] for r in records.values())
     print(f"records identical in every configuration (but for timing): {'yes' if same else 'NO'}")
 
