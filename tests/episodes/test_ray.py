@@ -157,6 +157,15 @@ def test_without_ray_the_run_is_one_line_and_no_file(
     assert not out.exists()
 
 
+def test_ray_runs_its_own_servers(shop_args: list[str], capsys: pytest.CaptureFixture[str],
+                                  ) -> None:
+    assert cli.main(["run", "--ray", "--connect", "http://127.0.0.1:1/mcp", "--episodes", "2",
+                     *shop_args]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --ray runs in-memory servers in each process; it cannot be combined with "
+        "--connect or --stdio")
+
+
 def test_an_unreachable_cluster_is_one_line_and_no_file(
         tmp_path: Path, shop_args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     _ray_or_skip()
