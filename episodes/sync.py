@@ -16,8 +16,10 @@ that classes built with no arguments can be configured):
     MCP_SHOP_DB             database URL (default sqlite:///shop.db)
     MCP_SHOP_CATALOG_SEED   catalog seed, used when the catalog is first built (default 0)
     MCP_SHOP_CATALOG_SIZE   catalog size, used when the catalog is first built (default 10000)
-    MCP_SHOP_CONNECT        an http(s):// URL of a running server on the same database, or a
-                            stdio command line; unset: an in-memory MCP server in this process
+    MCP_SHOP_CONNECT        an http(s):// URL of a running server on the same database, a
+                            stdio command line, or "direct" (the tools called in this process
+                            without the MCP protocol: same results and records, faster);
+                            unset: an in-memory MCP server in this process
     MCP_SHOP_REWARD_MODE    sparse (default), shaped or dense
 """
 
@@ -126,8 +128,8 @@ class ShopSettings:
         connect: str | tuple[str, ...] | None = None
         target = env.get("MCP_SHOP_CONNECT", "").strip()
         if target:
-            connect = target if target.startswith(("http://", "https://")) else tuple(
-                shlex.split(target))
+            connect = target if target.startswith(("http://", "https://")) \
+                or target == "direct" else tuple(shlex.split(target))
         mode = env.get("MCP_SHOP_REWARD_MODE", "sparse").strip() or "sparse"
         if mode not in REWARD_MODES:
             raise ValueError(f"MCP_SHOP_REWARD_MODE={mode!r}: choose one of "

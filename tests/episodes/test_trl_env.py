@@ -98,6 +98,7 @@ def test_settings_from_the_environment() -> None:
         "sqlite:///x.db", 3, 500, "http://127.0.0.1:8000/mcp", "dense")
     s = ShopSettings.from_env({"MCP_SHOP_CONNECT": "mcp-shop serve --db 'sqlite:///a b.db'"})
     assert s.connect == ("mcp-shop", "serve", "--db", "sqlite:///a b.db")
+    assert ShopSettings.from_env({"MCP_SHOP_CONNECT": " direct "}).connect == "direct"
     with pytest.raises(ValueError, match="MCP_SHOP_REWARD_MODE"):
         ShopSettings.from_env({"MCP_SHOP_REWARD_MODE": "huge"})
     with pytest.raises(ValueError, match="MCP_SHOP_CATALOG_SIZE"):
