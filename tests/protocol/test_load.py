@@ -11,6 +11,7 @@ import pytest
 
 from bench.load_http import SERVER_FAULTS, LoadResult, run_rounds
 from mcp_shop.server import admin
+from mcp_shop.server.run import SERVE_SQLITE_CACHE_MIB, ServeOptions, open_shop
 from tests.conftest import TEST_SEED, TEST_SIZE
 from tests.protocol.procs import ServerProcess
 
@@ -51,3 +52,17 @@ async def test_load_postgresql_two_processes(pg_shop: tuple[str, str, Path],
     with ServerProcess(args, log=tmp_path / "a.log") as first, \
             ServerProcess(args, log=tmp_path / "b.log") as second:
         await _load([first, second], url, schema)
+
+
+def test_serving_caps_the_sqlite_page_cache(shop_url: str) -> None:
+    """Memory under load: a serving process's SQLite connections cache at most
+    SERVE_SQLITE_CACHE_MIB of pages (make_engine's 64 MiB filled round after round as the
+    database grew with sessions, orders and trace records)."""
+    shop = open_shop(ServeOptions(db=shop_url))
+    try:
+        with shop.engine.connect() as first, shop.engine.connect() as second:
+            for conn in (first, second):  # every connection of the pool, not just one
+                size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+                assert size == -SERVE_SQLITE_CACHE_MIB * 1024
+    finally:
+        shop.engine.dispose()
