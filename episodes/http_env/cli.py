@@ -87,9 +87,13 @@ def cmd_serve_env(args: argparse.Namespace) -> int:
          f"/schema; plain HTTP: POST /reset, POST /step, GET /state, GET /record; MCP at /mcp; "
          f"{n_tasks} tasks loaded, reward mode {args.reward_mode}, at most "
          f"{args.max_episodes} episodes)")
+    from mcp_shop.server.http_app import KEEP_ALIVE_SECONDS
+
+    # Idle connections outlive clients' and proxies' own idle timeouts (uvicorn's 5 s equals
+    # httpx's pool expiry: a request could go out on a connection the server was closing).
     config = uvicorn.Config(app, log_level=args.log_level.lower(), access_log=False,
                             lifespan="on", timeout_graceful_shutdown=5,
-                            ws_max_size=MAX_BODY_BYTES)
+                            ws_max_size=MAX_BODY_BYTES, timeout_keep_alive=KEEP_ALIVE_SECONDS)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
