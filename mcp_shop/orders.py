@@ -13,26 +13,32 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select
 
+from mcp_shop import order_sql as q
 from mcp_shop.errors import InvalidInput, InvalidState, NotFound
 from mcp_shop.ids import order_id, product_id, variant_id
 from mcp_shop.inventory import VariantState, adjust_stock, effective_variants
 from mcp_shop.models import (
-    DiscountCode,
-    ExchangeRequest,
     Order,
     OrderLine,
     Payment,
     PaymentMethod,
-    ReturnLine,
-    ReturnRequest,
     Shipment,
-    ShopSession,
 )
 from mcp_shop.policies import CANCEL_REASONS, Policies
 from mcp_shop.shop_policies import policies_for
-from mcp_shop.sql import Sql, as_datetime, fetch_one, insert, run
+from mcp_shop.sql import (
+    Sql,
+    as_bool,
+    as_datetime,
+    as_json,
+    db_value,
+    fetch_all,
+    fetch_one,
+    insert,
+    run,
+)
 from mcp_shop.views import (
     ExchangeView,
     OrderLineView,
@@ -62,10 +68,6 @@ OL = OrderLine.__table__  # type: ignore[attr-defined]
 PAY = Payment.__table__  # type: ignore[attr-defined]
 PM = PaymentMethod.__table__  # type: ignore[attr-defined]
 SH = Shipment.__table__  # type: ignore[attr-defined]
-RR = ReturnRequest.__table__  # type: ignore[attr-defined]
-RL = ReturnLine.__table__  # type: ignore[attr-defined]
-XR = ExchangeRequest.__table__  # type: ignore[attr-defined]
-S = ShopSession.__table__  # type: ignore[attr-defined]
 _SESSION = Sql("SELECT s.id, s.seed, s.clock, s.next_order_number, cu.tier FROM shop_session s "
                "JOIN customer cu ON cu.id = s.customer_id WHERE s.id = ?")
 _BUMP_ORDER = Sql("UPDATE shop_session SET next_order_number = ? WHERE id = ?")
@@ -245,31 +247,46 @@ def add_past_orders(
 
 def require_order(conn: Connection, session_id: str, number: int, *, lock: bool = False) -> Any:
     """The session's order number ``number``; NotFound (with valid ids) otherwise."""
-    q = select(ORD).where(ORD.c.session_id == session_id, ORD.c.number == number)
-    row = conn.execute(q.with_for_update() if lock else q).first()
+    row = fetch_one(conn, q.ORDER_LOCKED if lock else q.ORDER, (session_id, number))
     if row is None:
-        known = conn.execute(
-            select(ORD.c.number).where(ORD.c.session_id == session_id).order_by(ORD.c.number)
-        ).scalars().all()
+        known = [r[0] for r in fetch_all(conn, q.ORDER_NUMBERS, (session_id,))]
         valid = ", ".join(order_id(n) for n in known) or "none yet"
         raise NotFound(f"order {order_id(number)} does not exist in this session; "
                        f"this customer's orders: {valid}", order_id=order_id(number))
+    if isinstance(row.placed_at, str):  # SQLite: timestamps come back as text
+        row = row._replace(**{c: as_datetime(getattr(row, c)) for c in q.ORDER_TIMES})
     return row
 
 
-def _net_paid_by_method(conn: Connection, order_pk: int) -> dict[int, int]:
+def _payments(conn: Connection, order_pk: int) -> list[Any]:
+    """(method, kind, amount) of every payment of an order, oldest first."""
+    return fetch_all(conn, q.PAYMENT_AMOUNTS, (order_pk,))
+
+
+def _net_paid_by_method(conn: Connection, order_pk: int,
+                        payments: list[Any] | None = None) -> dict[int, int]:
     net: dict[int, int] = {}
-    for method, kind, amount in conn.execute(
-        select(PAY.c.payment_method_id, PAY.c.kind, PAY.c.amount_cents)
-        .where(PAY.c.order_id == order_pk).order_by(PAY.c.id)
-    ):
+    for method, kind, amount in _payments(conn, order_pk) if payments is None else payments:
         net[method] = net.get(method, 0) + (amount if kind == "charge" else -amount)
     return net
 
 
 def _gift_card_credit(conn: Connection, session_id: str, method_pk: int, amount: int) -> None:
-    conn.execute(update(PM).where(PM.c.id == method_pk, PM.c.kind == "gift_card")
-                 .values(balance_cents=PM.c.balance_cents + amount))
+    run(conn, q.GIFT_CARD_CREDIT, (amount, method_pk))
+
+
+def _clock(conn: Connection, session_id: str) -> datetime:
+    row = fetch_one(conn, q.CLOCK, (session_id,))
+    if row is None:
+        raise ValueError("expected exactly one row, got 0")
+    return as_datetime(row[0])  # type: ignore[return-value]
+
+
+def _add_payment(conn: Connection, session_id: str, order_pk: int, method: int, kind: str,
+                 amount: int, reason: str, created_at: datetime) -> None:
+    insert(conn, PAY, dict(session_id=session_id, order_id=order_pk, payment_method_id=method,
+                           kind=kind, amount_cents=amount, reason=reason,
+                           created_at=created_at))
 
 
 def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: str,
@@ -277,26 +294,19 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
     """Refund ``amount`` of an order: to the methods that paid it, or to a gift card."""
     if amount <= 0:
         return
-    net = _net_paid_by_method(conn, order.id)
-    refunded_total = conn.execute(
-        select(func.coalesce(func.sum(PAY.c.amount_cents), 0))
-        .where(PAY.c.order_id == order.id, PAY.c.kind == "refund")
-    ).scalar_one()
-    charged_total = conn.execute(
-        select(func.coalesce(func.sum(PAY.c.amount_cents), 0))
-        .where(PAY.c.order_id == order.id, PAY.c.kind == "charge")
-    ).scalar_one()
+    payments = _payments(conn, order.id)
+    net = _net_paid_by_method(conn, order.id, payments)
+    refunded_total = sum(a for _, kind, a in payments if kind == "refund")
+    charged_total = sum(a for _, kind, a in payments if kind == "charge")
     if refunded_total + amount > charged_total:
         raise InvalidState(f"refund of {amount} cents would exceed what {order_id(order.number)} "
                            "was paid")
-    now = conn.execute(select(S.c.clock).where(S.c.id == session_id)).scalar_one()
+    now = _clock(conn, session_id)
     if to == "gift_card":
-        card = conn.execute(select(PM.c.id).where(PM.c.session_id == session_id,
-                                                  PM.c.kind == "gift_card").order_by(PM.c.id)
-                            ).scalar()
+        found = fetch_one(conn, q.GIFT_CARD, (session_id,))
+        card = found[0] if found is not None else None
         if card is None:
-            count = conn.execute(select(func.count()).select_from(PM)
-                                 .where(PM.c.session_id == session_id)).scalar_one()
+            count = fetch_one(conn, q.METHOD_COUNT, (session_id,))[0]
             card = insert(conn, PM, dict(
                 session_id=session_id, public_id=f"PM-{count + 1}", kind="gift_card",
                 label="Store credit gift card", balance_cents=0, is_default=False,
@@ -308,9 +318,7 @@ def refund(conn: Connection, session_id: str, order: Any, amount: int, reason: s
         shares = allocate(amount, [net[m] for m in methods])
         parts = [(m, a) for m, a in zip(methods, shares, strict=True) if a]
     for method, part in parts:
-        conn.execute(PAY.insert(), dict(
-            session_id=session_id, order_id=order.id, payment_method_id=method, kind="refund",
-            amount_cents=part, reason=reason, created_at=now))
+        _add_payment(conn, session_id, order.id, method, "refund", part, reason, now)
         _gift_card_credit(conn, session_id, method, part)
 
 
@@ -325,10 +333,8 @@ def charge(conn: Connection, session_id: str, order: Any, amount: int, reason: s
     ).scalar()
     if method is None:
         raise InvalidState("no card or PayPal account on file to charge the difference to")
-    now = conn.execute(select(S.c.clock).where(S.c.id == session_id)).scalar_one()
-    conn.execute(PAY.insert(), dict(
-        session_id=session_id, order_id=order.id, payment_method_id=method, kind="charge",
-        amount_cents=amount, reason=reason, created_at=now))
+    _add_payment(conn, session_id, order.id, method, "charge", amount, reason,
+                 _clock(conn, session_id))
 
 
 def cancel_order(conn: Connection, session_id: str, number: int, reason: str) -> OrderView:
@@ -343,60 +349,49 @@ def cancel_order(conn: Connection, session_id: str, number: int, reason: str) ->
         raise InvalidState(f"order {order_id(number)} is {order.status} and cannot be cancelled: "
                            f"only pending orders can be cancelled, and {hint}",
                            order_id=order_id(number), status=order.status)
-    now = conn.execute(select(S.c.clock).where(S.c.id == session_id)).scalar_one()
+    now = _clock(conn, session_id)
     for method, paid in sorted(_net_paid_by_method(conn, order.id).items()):
         if paid > 0:
-            conn.execute(PAY.insert(), dict(
-                session_id=session_id, order_id=order.id, payment_method_id=method,
-                kind="refund", amount_cents=paid, reason="order cancelled", created_at=now))
+            _add_payment(conn, session_id, order.id, method, "refund", paid, "order cancelled",
+                         now)
             _gift_card_credit(conn, session_id, method, paid)
-    for vid, qty in conn.execute(select(OL.c.variant_id, OL.c.quantity)
-                                 .where(OL.c.order_id == order.id)).all():
+    for vid, qty in fetch_all(conn, q.LINE_QUANTITIES, (order.id,)):
         adjust_stock(conn, session_id, vid, qty)
     if order.discount_code:
-        DC = DiscountCode.__table__  # type: ignore[attr-defined]  # noqa: N806
-        conn.execute(update(DC).where(DC.c.session_id == session_id,
-                                      DC.c.code == order.discount_code).values(used=False))
-    conn.execute(update(ORD).where(ORD.c.id == order.id).values(
-        status="cancelled", cancelled_at=now, cancel_reason=reason))
-    conn.execute(update(SH).where(SH.c.order_id == order.id).values(status="cancelled"))
+        run(conn, q.RELEASE_CODE, (False, session_id, order.discount_code))
+    run(conn, q.CANCEL, (db_value(conn, now), reason, order.id))
+    run(conn, q.CANCEL_SHIPMENTS, (order.id,))
     return get_order(conn, session_id, number)
 
 
 def list_orders(conn: Connection, session_id: str) -> list[OrderSummary]:
     """The customer's orders, newest first."""
-    counts = (select(OL.c.order_id, func.sum(OL.c.quantity).label("n"))
-              .where(OL.c.session_id == session_id).group_by(OL.c.order_id).subquery())
-    rows = conn.execute(
-        select(ORD.c.number, ORD.c.status, ORD.c.placed_at, ORD.c.total_cents, counts.c.n)
-        .join(counts, counts.c.order_id == ORD.c.id)
-        .where(ORD.c.session_id == session_id).order_by(ORD.c.placed_at.desc(), ORD.c.number.desc())
-    ).all()
-    return [OrderSummary(order_id=order_id(r.number), status=r.status, placed_at=r.placed_at,
-                         total_cents=r.total_cents, item_count=int(r.n)) for r in rows]
+    return [OrderSummary(order_id=order_id(number), status=status,
+                         placed_at=as_datetime(placed_at), total_cents=total, item_count=int(n))
+            for number, status, placed_at, total, n in fetch_all(
+                conn, q.ORDER_LIST, (session_id, session_id))]
 
 
 def get_order(conn: Connection, session_id: str, number: int) -> OrderView:
     """One order with its lines, payments, shipments, returns and exchanges."""
     o = require_order(conn, session_id, number)
-    labels = {r.id: (r.public_id, r.label) for r in conn.execute(
-        select(PM.c.id, PM.c.public_id, PM.c.label).where(PM.c.session_id == session_id))}
-    lines = conn.execute(select(OL).where(OL.c.order_id == o.id).order_by(OL.c.line_no)).all()
+    oid = order_id(number)
+    lines = fetch_all(conn, q.ORDER_LINES, (o.id,))
     by_line = {ln.id: ln for ln in lines}
-    returns = []
-    for r in conn.execute(select(RR).where(RR.c.order_id == o.id).order_by(RR.c.id)).all():
-        rlines = conn.execute(select(RL).where(RL.c.return_id == r.id).order_by(RL.c.id)).all()
-        returns.append(ReturnView(
-            return_id=f"R-{r.number}", order_id=order_id(number), status=r.status,
-            reason=r.reason, refund_to=r.refund_to, refund_cents=r.refund_cents,
-            fee_cents=r.fee_cents, created_at=r.created_at,
-            lines=[{"variant_id": variant_id(by_line[x.order_line_id].variant_id),
-                    "quantity": x.quantity, "refund_cents": x.refund_cents,
-                    "fee_cents": x.fee_cents} for x in rlines]))
-    exchanges = {x.id: x for x in conn.execute(
-        select(XR).where(XR.c.order_id == o.id).order_by(XR.c.id)).all()}
+    returned: dict[int, list[dict[str, Any]]] = {}
+    for rid, line_pk, quantity, refund_cents, fee_cents in fetch_all(
+            conn, q.RETURN_LINES, (o.id,)):
+        returned.setdefault(rid, []).append({
+            "variant_id": variant_id(by_line[line_pk].variant_id), "quantity": quantity,
+            "refund_cents": refund_cents, "fee_cents": fee_cents})
+    returns = [ReturnView(
+        return_id=f"R-{r.number}", order_id=oid, status=r.status, reason=r.reason,
+        refund_to=r.refund_to, refund_cents=r.refund_cents, fee_cents=r.fee_cents,
+        created_at=as_datetime(r.created_at), lines=returned.get(r.id, []),
+    ) for r in fetch_all(conn, q.RETURNS, (o.id,))]
+    exchanges = {x.id: x for x in fetch_all(conn, q.EXCHANGES, (o.id,))}
     return OrderView(
-        order_id=order_id(number), status=o.status, placed_at=o.placed_at, ship_to=o.ship_to,
+        order_id=oid, status=o.status, placed_at=o.placed_at, ship_to=o.ship_to,
         shipping_option=o.shipping_option, subtotal_cents=o.subtotal_cents,
         discount_cents=o.discount_cents, discount_code=o.discount_code,
         shipping_cents=o.shipping_cents, total_cents=o.total_cents,
@@ -404,26 +399,26 @@ def get_order(conn: Connection, session_id: str, number: int) -> OrderView:
         cancel_reason=o.cancel_reason,
         lines=[OrderLineView(
             line_no=ln.line_no, product_id=product_id(ln.product_id),
-            variant_id=variant_id(ln.variant_id), title=ln.title, options=ln.options,
+            variant_id=variant_id(ln.variant_id), title=ln.title, options=as_json(ln.options),
             unit_price_cents=ln.unit_price_cents, quantity=ln.quantity,
-            discount_cents=ln.discount_cents, final_sale=ln.final_sale,
+            discount_cents=ln.discount_cents, final_sale=as_bool(ln.final_sale),
             returned_quantity=ln.returned_quantity, exchanged_quantity=ln.exchanged_quantity,
         ) for ln in lines],
         payments=[PaymentView(
-            kind=p.kind, payment_method_id=labels[p.payment_method_id][0],
-            method_label=labels[p.payment_method_id][1], amount_cents=p.amount_cents,
-            reason=p.reason, created_at=p.created_at,
-        ) for p in conn.execute(select(PAY).where(PAY.c.order_id == o.id).order_by(PAY.c.id))],
+            kind=p.kind, payment_method_id=p.public_id, method_label=p.label,
+            amount_cents=p.amount_cents, reason=p.reason, created_at=as_datetime(p.created_at),
+        ) for p in fetch_all(conn, q.ORDER_PAYMENTS, (o.id,))],
         shipments=[ShipmentView(
-            carrier=s.carrier, tracking_number=s.tracking_number, status=s.status,
-            shipped_at=s.shipped_at, delivered_at=s.delivered_at,
-            for_exchange=f"X-{exchanges[s.exchange_id].number}" if s.exchange_id else None,
-        ) for s in conn.execute(select(SH).where(SH.c.order_id == o.id).order_by(SH.c.id))],
+            carrier=sh.carrier, tracking_number=sh.tracking_number, status=sh.status,
+            shipped_at=as_datetime(sh.shipped_at), delivered_at=as_datetime(sh.delivered_at),
+            for_exchange=f"X-{exchanges[sh.exchange_id].number}" if sh.exchange_id else None,
+        ) for sh in fetch_all(conn, q.SHIPMENTS, (o.id,))],
         returns=returns,
         exchanges=[ExchangeView(
-            exchange_id=f"X-{x.number}", order_id=order_id(number), status=x.status,
+            exchange_id=f"X-{x.number}", order_id=oid, status=x.status,
             reason=x.reason, from_variant_id=variant_id(x.from_variant_id),
             to_variant_id=variant_id(x.to_variant_id), quantity=x.quantity,
-            price_difference_cents=x.price_difference_cents, created_at=x.created_at,
+            price_difference_cents=x.price_difference_cents,
+            created_at=as_datetime(x.created_at),
         ) for x in exchanges.values()],
     )
