@@ -18,6 +18,7 @@ the Python API for what the agent must not do: building the world, reading state
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import inspect
 import json
@@ -157,6 +158,28 @@ def start_policy(agent: Agent, task: TaskSpec, obs: Observation, *, seed: int,
 # -- the controller ---------------------------------------------------------------------------
 
 
+_FROZEN = [0]  # controllers open in this process (see _freeze_gc)
+
+
+def _freeze_gc() -> None:
+    """While controllers are open, keep the objects that existed when the first one opened
+    (the catalog, the server, the modules: most of the process's objects, all long-lived) out
+    of Python's cyclic garbage collection: a full collection would walk them all for nothing
+    every few hundred episodes (about 5-10% of an episode's CPU time on the direct path).
+    The last controller to close gives them back (``gc.unfreeze``), so nothing is kept for
+    good."""
+    if _FROZEN[0] == 0:
+        gc.freeze()
+    _FROZEN[0] += 1
+
+
+def _unfreeze_gc() -> None:
+    if _FROZEN[0] > 0:
+        _FROZEN[0] -= 1
+        if _FROZEN[0] == 0:
+            gc.unfreeze()
+
+
 class EpisodeController:
     """Runs episodes against one shop, through one MCP connection (or the direct path)."""
 
@@ -173,15 +196,24 @@ class EpisodeController:
         self._link = make_link(shop, connect)
         self.tools: list[dict[str, Any]] = []
         self._record_tools: tuple[list[dict[str, Any]], list[FunctionTool], str] | None = None
+        self._gc_frozen = False
 
     async def __aenter__(self) -> EpisodeController:
         await self._link.__aenter__()
         listed = await self._link.list_tools()
         self.tools = [openai_tool(t) for t in listed if t.name not in HIDDEN_TOOLS]
+        if not self._gc_frozen:
+            _freeze_gc()
+            self._gc_frozen = True
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._link.__aexit__(*exc)
+        try:
+            await self._link.__aexit__(*exc)
+        finally:
+            if self._gc_frozen:
+                self._gc_frozen = False
+                _unfreeze_gc()
 
     def record_tools(self) -> tuple[list[FunctionTool], str]:
         """``tools`` as every record holds them: validated once, and their record JSON (each

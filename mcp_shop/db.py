@@ -13,6 +13,7 @@ are numbered in commit order.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import Pool
 from sqlmodel import SQLModel
 
 import mcp_shop.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -117,7 +119,11 @@ def _sqlite_engine(url: str) -> Engine:
         raise InvalidInput(f"{url!r}: the directory {str(path.parent)!r} does not exist; "
                            "create it first or name a file in an existing directory",
                            url=url)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # No cap on the pool's overflow: each thread keeps the connection of its last transaction
+    # (see _take), so a capped pool could leave a busy thread waiting for a connection that
+    # an idle one holds; SQLite's own locking (busy_timeout) orders the writers.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                           max_overflow=-1)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -155,6 +161,46 @@ def _joined(engine: Engine) -> Connection | None:
     return unit[1] if unit is not None and unit[0] is engine else None
 
 
+class _Idle(threading.local):
+    """The connection this thread last finished a transaction on, kept for its next one."""
+
+    held: tuple[Engine, Pool, Connection] | None = None
+
+
+_IDLE = _Idle()
+
+
+def _take(engine: Engine) -> Connection:
+    """A connection for a new transaction: on SQLite the one this thread used last on
+    ``engine`` if it is idle, else one from the engine's pool.
+
+    Checking a connection out of SQLAlchemy's pool and back in (with its reset) costs more than
+    a short transaction's own statements; a thread keeps at most one connection this way (of
+    the last engine it used), which goes back to the pool when the thread ends or moves to
+    another engine, or after ``engine.dispose()`` (which replaces the pool: the connections
+    opened after it are new ones, as without this). PostgreSQL connections always come from
+    the pool (its pre-ping checks them)."""
+    held = _IDLE.held
+    if held is not None and held[0] is engine:
+        _IDLE.held = None
+        if held[1] is engine.pool:
+            return held[2]
+        held[2].close()
+    return engine.connect()
+
+
+def _give_back(engine: Engine, conn: Connection, *, ok: bool) -> None:
+    """After a transaction: keep a sound SQLite connection for this thread's next one, or
+    return it to the pool (after a failure, or on PostgreSQL)."""
+    if ok and engine.dialect.name == "sqlite" and not conn.closed and not conn.invalidated \
+            and not conn.in_transaction():
+        old, _IDLE.held = _IDLE.held, (engine, engine.pool, conn)
+        if old is not None:
+            old[2].close()
+    else:
+        conn.close()
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A transaction that may write: committed on success, rolled back on any exception.
@@ -166,10 +212,15 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
     if joined is not None:
         yield joined
         return
-    with engine.connect() as conn:
-        conn = conn.execution_options(tx_mode="IMMEDIATE")
+    conn = _take(engine)
+    ok = False
+    try:
+        conn.execution_options(tx_mode="IMMEDIATE")  # changes the connection in place
         with conn.begin():
             yield conn
+        ok = True
+    finally:
+        _give_back(engine, conn, ok=ok)
 
 
 @contextmanager
@@ -198,12 +249,19 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
     if joined is not None:
         yield joined
         return
-    with engine.connect() as conn:
+    conn = _take(engine)
+    ok = False
+    try:
         if conn.dialect.name == "postgresql":
             # READ COMMITTED would let each statement see other processes' newer commits.
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.execution_options(tx_mode="DEFERRED")
         with conn.begin():
             yield conn
+        ok = True
+    finally:
+        _give_back(engine, conn, ok=ok)
 
 
 def ping(engine: Engine) -> None:
