@@ -7,7 +7,9 @@ Plain functions over an engine or connection; nothing here imports ``mcp`` or wr
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -181,6 +183,7 @@ _STOP = frozenset({
 })
 
 
+@lru_cache(maxsize=8192)
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
@@ -190,6 +193,13 @@ def _stem(word: str) -> str:
 
 def _terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+@lru_cache(maxsize=256)
+def _section_terms(key: str, title: str, text: str) -> tuple[Counter[str], Counter[str]]:
+    """How often each term occurs in a section's key and title, and in its text (sections are
+    constant: computed once)."""
+    return Counter(_terms(f"{key} {title}")), Counter(_terms(text))
 
 
 _FACTS: dict[int, tuple[Policies, dict[str, list[Fact]]]] = {}
@@ -212,9 +222,8 @@ def search_policies(sections: Sequence[PolicySection], query: str,
     facts = _policy_facts(policies)
     matches = []
     for s in sections:
-        head = _terms(f"{s.key} {s.title}")
-        body = _terms(s.text)
-        score = sum(3.0 * head.count(t) + min(body.count(t), 5) for t in wanted)
+        head, body = _section_terms(s.key, s.title, s.text)
+        score = sum(3.0 * head[t] + min(body[t], 5) for t in wanted)
         if score > 0:
             matches.append(PolicyMatch(key=s.key, title=s.title, text=s.text,
                                        score=round(score, 2), facts=facts.get(s.key, [])))

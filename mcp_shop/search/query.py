@@ -475,8 +475,18 @@ def _rows_sql(count: int) -> Sql:
 
 
 _V = Variant.__table__  # type: ignore[attr-defined]
-_VARIANTS = select(_V.c.product_id, _V.c.id, _V.c.price_cents, _V.c.stock).where(
-    _V.c.product_id.in_(bindparam("pks", expanding=True)))
+_VARIANT_SQL: dict[int, Sql] = {}  # by number of product keys
+
+
+def _variants_sql(count: int) -> Sql:
+    sql = _VARIANT_SQL.get(count)
+    if sql is None:
+        sql = _VARIANT_SQL[count] = Sql(
+            f"SELECT product_id, id, price_cents, stock FROM {_V.name} "
+            f"WHERE product_id IN ({', '.join('?' * count)})")
+    return sql
+
+
 _VARIANTS_OF = select(_V.c.product_id, _V.c.id, _V.c.price_cents, _V.c.stock).where(
     _V.c.product_id.in_(select(_V.c.product_id).where(
         _V.c.id.in_(bindparam("vids", expanding=True)))))
@@ -501,7 +511,7 @@ class CatalogVariants:
         if missing:
             # keys made by mcp_shop.ids.variant_key embed their product's key: use that index
             pks = sorted({v // VARIANTS_PER_PRODUCT for v in missing})
-            for pk, vid, price, stock in conn.execute(_VARIANTS, {"pks": pks}):
+            for pk, vid, price, stock in fetch_all(conn, _variants_sql(len(pks)), pks):
                 fetched.setdefault(pk, []).append((vid, price, stock))
             found = {vid for rows in fetched.values() for vid, _, _ in rows}
             if missing - found:  # other keys: ask the variant table who owns them
@@ -534,9 +544,27 @@ def effective_values(conn: Connection, session_id: str | None,
     """
     if session_id is None:
         return {}
+    rows = tuple(fetch_all(conn, _OVERRIDES, (session_id, session_id)))
+    if not rows:
+        return {}
+    # the same overrides give the same values: a session's searches between two changes of its
+    # stock or prices reuse them (keyed by the override rows themselves, so never stale)
+    known = index.cache.setdefault("effective", {}) if index is not None else {}
+    hit = known.get(session_id)
+    if hit is not None and hit[0] == rows:
+        return dict(hit[1])
+    out = _effective(conn, rows, index)
+    if len(known) >= 4096:
+        known.clear()
+    known[session_id] = (rows, out)
+    return dict(out)
+
+
+def _effective(conn: Connection, rows: tuple[Any, ...],
+               index: SearchIndex | None) -> dict[int, tuple[int, bool]]:
     prices: dict[int, int] = {}
     stock: dict[int, int] = {}
-    for vid, price, level in fetch_all(conn, _OVERRIDES, (session_id, session_id)):
+    for vid, price, level in rows:
         if price is not None:
             prices[vid] = price
         if level is not None:
@@ -548,9 +576,9 @@ def effective_values(conn: Connection, session_id: str | None,
              else CatalogVariants())
     variants = cache(conn, touched)
     out: dict[int, tuple[int, bool]] = {}
-    for pk, rows in variants.items():
+    for pk, catalog in variants.items():
         low, stocked = None, False
-        for vid, price, level in rows:
+        for vid, price, level in catalog:
             price, level = prices.get(vid, price), stock.get(vid, level)
             low = price if low is None else min(low, price)
             stocked = stocked or level > 0
