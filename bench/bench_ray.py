@@ -114,6 +114,8 @@ def main() -> None:
                     pool.warm_up()
                     runs[f"{n} Ray worker{'s' * (n > 1)}"] = on_ray(
                         pool, args.agent, tasks, args.concurrency)
+                    if pool.lost:
+                        print(f"  ({n} workers: {pool.lost} lost and replaced during the run)")
             for name, (elapsed, cpu, recs) in runs.items():
                 rate = len(recs) / elapsed
                 per = cpu / len(recs) * 1000
