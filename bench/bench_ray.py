@@ -57,7 +57,13 @@ def _cpu(pids: list[int]) -> float:
     """CPU seconds the worker processes used so far (on this machine)."""
     import psutil  # comes with Ray
 
-    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+    total = 0.0
+    for pid in pids:
+        try:
+            total += sum(psutil.Process(pid).cpu_times()[:2])
+        except psutil.NoSuchProcess:  # a lost worker: its time is gone with it
+            pass
+    return total
 
 
 def on_ray(pool: RayPool, agent_name: str, tasks: list[Any], concurrency: int) -> Run:
