@@ -16,6 +16,7 @@ apart from the load of the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
@@ -59,10 +60,8 @@ def _cpu(pids: list[int]) -> float:
 
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a lost worker: its time went with it
             total += sum(psutil.Process(pid).cpu_times()[:2])
-        except psutil.NoSuchProcess:  # a lost worker: its time is gone with it
-            pass
     return total
 
 
