@@ -30,6 +30,7 @@ XR = ExchangeRequest.__table__  # type: ignore[attr-defined]
 S = ShopSession.__table__  # type: ignore[attr-defined]
 
 ORDER_TIMES = ("placed_at", "processing_at", "shipped_at", "delivered_at", "cancelled_at")
+ORDER_TIME_POSITIONS = tuple(i for i, c in enumerate(ORD.columns) if c.name in ORDER_TIMES)
 ORDER_SELECT = (f"SELECT {', '.join(c.name for c in ORD.columns)} FROM {ORD.name} "
                  "WHERE session_id = ? AND number = ?")
 ORDER = Sql(ORDER_SELECT)

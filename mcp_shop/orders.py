@@ -254,7 +254,10 @@ def require_order(conn: Connection, session_id: str, number: int, *, lock: bool 
         raise NotFound(f"order {order_id(number)} does not exist in this session; "
                        f"this customer's orders: {valid}", order_id=order_id(number))
     if isinstance(row.placed_at, str):  # SQLite: timestamps come back as text
-        row = row._replace(**{c: as_datetime(getattr(row, c)) for c in q.ORDER_TIMES})
+        values = list(row)
+        for i in q.ORDER_TIME_POSITIONS:
+            values[i] = as_datetime(values[i])
+        row = row._make(values)
     return row
 
 

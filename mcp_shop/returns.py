@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from mcp_shop.errors import Ineligible, InvalidInput, NotFound, OutOfStock
 from mcp_shop.ids import order_id, variant_id
@@ -26,7 +26,7 @@ from mcp_shop.policies import (
     Policies,
 )
 from mcp_shop.shop_policies import policies_for
-from mcp_shop.sql import insert
+from mcp_shop.sql import Sql, as_bool, as_json, fetch_all, fetch_one, insert, run
 from mcp_shop.views import LineEligibility
 
 __all__ = [
@@ -85,9 +85,27 @@ def _eligibility(order: Any, line: Any, now: datetime, policies: Policies) -> Li
     )
 
 
+_LINE_COLUMNS = [c.name for c in OL.columns]
+_OPTIONS, _FINAL_SALE = _LINE_COLUMNS.index("options"), _LINE_COLUMNS.index("final_sale")
+_LINES = Sql(f"SELECT {', '.join(_LINE_COLUMNS)} FROM {OL.name} WHERE order_id = ? "
+             "ORDER BY line_no")
+_EXCHANGE_TO = Sql(f"SELECT number FROM {XR.name} WHERE order_id = ? AND to_variant_id = ?")
+_NEXT_RETURN = Sql(f"UPDATE {S.name} SET next_return_number = ? WHERE id = ?")
+_NEXT_EXCHANGE = Sql(f"UPDATE {S.name} SET next_exchange_number = ? WHERE id = ?")
+_RETURNED = Sql(f"UPDATE {OL.name} SET returned_quantity = returned_quantity + ? WHERE id = ?")
+_EXCHANGED = Sql(f"UPDATE {OL.name} SET exchanged_quantity = exchanged_quantity + ? "
+                 "WHERE id = ?")
+
+
 def _lines(conn: Connection, order: Any) -> list[Any]:
-    return list(conn.execute(select(OL).where(OL.c.order_id == order.id)
-                             .order_by(OL.c.line_no)).all())
+    """The order's lines (hand-written: JSON and booleans converted as Core would)."""
+    out = []
+    for row in fetch_all(conn, _LINES, (order.id,)):
+        values = list(row)
+        values[_OPTIONS] = as_json(values[_OPTIONS])
+        values[_FINAL_SALE] = as_bool(values[_FINAL_SALE])
+        out.append(row._make(values))
+    return out
 
 
 def check_return_eligibility(conn: Connection, session: Any, number: int) -> list[LineEligibility]:
@@ -101,8 +119,7 @@ def _find_line(conn: Connection, lines: Sequence[Any], variant_pk: int, order: A
     for ln in lines:
         if ln.variant_id == variant_pk:
             return ln
-    exchange = conn.execute(select(XR.c.number).where(
-        XR.c.order_id == order.id, XR.c.to_variant_id == variant_pk)).first()
+    exchange = fetch_one(conn, _EXCHANGE_TO, (order.id, variant_pk))
     if exchange is not None:
         raise Ineligible(f"{variant_id(variant_pk)} is the replacement sent by exchange "
                          f"X-{exchange.number}; replacements from an exchange cannot be returned "
@@ -153,7 +170,7 @@ def request_return(
         fee = 0 if reason in SHOP_FAULT_REASONS else gross * elig.restocking_fee_percent // 100
         plan.append((line, qty, gross - fee, fee))
     rnum = session.next_return_number
-    conn.execute(update(S).where(S.c.id == session.id).values(next_return_number=rnum + 1))
+    run(conn, _NEXT_RETURN, (rnum + 1, session.id))
     total, fees = sum(p[2] for p in plan), sum(p[3] for p in plan)
     rid = insert(conn, RR, dict(
         session_id=session.id, number=rnum, order_id=order.id, status="refunded", reason=reason,
@@ -162,8 +179,7 @@ def request_return(
     for line, qty, amount, fee in plan:
         insert(conn, RL, dict(session_id=session.id, return_id=rid, order_line_id=line.id,
                               quantity=qty, refund_cents=amount, fee_cents=fee))
-        conn.execute(update(OL).where(OL.c.id == line.id)
-                     .values(returned_quantity=OL.c.returned_quantity + qty))
+        run(conn, _RETURNED, (qty, line.id))
         adjust_stock(conn, session.id, line.variant_id, qty)
     refund(conn, session.id, order, total, f"return R-{rnum}", to=refund_to)
     return f"R-{rnum}"
@@ -219,16 +235,15 @@ def request_exchange(
     adjust_stock(conn, session.id, line.variant_id, quantity)
     diff = exchange_difference(line, new.price_cents, quantity)
     xnum = session.next_exchange_number
-    conn.execute(update(S).where(S.c.id == session.id).values(next_exchange_number=xnum + 1))
+    run(conn, _NEXT_EXCHANGE, (xnum + 1, session.id))
     xid = insert(conn, XR, dict(
         session_id=session.id, number=xnum, order_id=order.id, order_line_id=line.id,
         quantity=quantity, from_variant_id=line.variant_id, to_variant_id=new.pk,
         price_difference_cents=diff, status="replacement_shipped", reason=reason,
         created_at=session.clock,
     ), returning_id=True)
-    conn.execute(update(OL).where(OL.c.id == line.id)
-                 .values(exchanged_quantity=OL.c.exchanged_quantity + quantity))
-    conn.execute(SH.insert(), dict(
+    run(conn, _EXCHANGED, (quantity, line.id))
+    insert(conn, SH, dict(
         session_id=session.id, order_id=order.id, exchange_id=xid, carrier="ParcelPost",
         tracking_number=tracking_number(session.seed, f"X-{xnum}"), status="label_created",
         shipped_at=session.clock + timedelta(days=1),

@@ -19,6 +19,7 @@ from mcp_shop.ids import product_id
 from mcp_shop.models import Category, Product
 from mcp_shop.search.index import SearchIndex, attr_term, stock_price_filter, tokenize
 from mcp_shop.search.query import ProductHit, effective_values, fetch_hits, pk_query
+from mcp_shop.sql import Sql, as_json, fetch_one
 
 __all__ = ["CategoryNode", "category_tree", "similar"]
 
@@ -26,6 +27,8 @@ _CANDIDATES = 200  # products preselected by the index before numeric attributes
 _ATTR_WEIGHT = 0.6
 _TITLE_WEIGHT = 0.4
 _Q, _Occur = tantivy.Query, tantivy.Occur
+_BASE = Sql(f"SELECT title, category_id, attributes FROM "
+            f"{Product.__table__.name} WHERE id = ?")  # type: ignore[attr-defined]
 
 
 def similar(conn: Connection, index: SearchIndex, product_pk: int, session_id: str | None, *,
@@ -54,14 +57,12 @@ def similar(conn: Connection, index: SearchIndex, product_pk: int, session_id: s
         raise InvalidInput(f"limit must be between 1 and 50, not {limit}")
     if cheaper_than_cents is not None and cheaper_than_cents <= 0:
         raise InvalidInput(f"cheaper_than_cents must be positive, not {cheaper_than_cents}")
-    p = Product.__table__  # type: ignore[attr-defined]
-    base = conn.execute(select(p.c.title, p.c.category_id, p.c.attributes)
-                        .where(p.c.id == product_pk)).first()
+    base = fetch_one(conn, _BASE, (product_pk,))
     if base is None:
         raise NotFound(f"no product {product_id(product_pk)} in this catalog")
     effective = effective_values(conn, session_id, index)
     cat = index.categories.get(base.category_id)
-    attrs = base.attributes or {}
+    attrs = as_json(base.attributes) or {}
     names = [s["name"] for s in (cat.specs if cat else ()) if isinstance(s.get("name"), str)]
     names = names or sorted(attrs)
     numeric = {n: float(v) for n, v in attrs.items() if n in names and _number(v)
