@@ -110,8 +110,10 @@ class Rows:
 
 
 def _driver(conn: Connection) -> Any:
-    """The DBAPI connection under ``conn`` (inside the transaction ``conn`` began)."""
-    return conn.connection.driver_connection
+    """The DBAPI connection under ``conn`` (inside the transaction ``conn`` began). Both
+    drivers are synchronous, so it is also the driver's own connection (``driver_connection``,
+    one property lookup more)."""
+    return conn.connection.dbapi_connection
 
 
 def run(conn: Connection, sql: Sql, params: Sequence[Any] = ()) -> Rows:

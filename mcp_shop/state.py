@@ -11,21 +11,27 @@ from typing import Any
 from sqlalchemy import Connection
 
 from mcp_shop.models import SESSION_TABLES, ShopSession, TraceEvent
-from mcp_shop.sql import Sql, run
+from mcp_shop.sql import Sql
 
 __all__ = ["session_snapshot", "snapshot_bytes"]
 
 
 @cache
-def _statements() -> tuple[tuple[str, Sql, bool], ...]:
+def _statements(include_trace: bool) -> tuple[tuple[str, Sql, tuple[str, ...]], ...]:
+    """Per table: its name, the statement reading a session's rows, and its column names.
+    Without the trace, the trace table is left out and so is ``trace_seq`` (the trace's
+    length), whose column is then not read."""
     out = []
     for model in SESSION_TABLES:
+        if model is TraceEvent and not include_trace:
+            continue
         table = model.__table__  # type: ignore[union-attr,attr-defined]
         key = "id" if model is ShopSession else "session_id"
         order = ", ".join(c.name for c in table.primary_key.columns)
-        cols = ", ".join(c.name for c in table.columns)
-        out.append((table.name, Sql(f"SELECT {cols} FROM {table.name} WHERE {key} = ? "
-                                    f"ORDER BY {order}"), model is TraceEvent))
+        names = tuple(c.name for c in table.columns
+                      if include_trace or c.name != "trace_seq")
+        out.append((table.name, Sql(f"SELECT {', '.join(names)} FROM {table.name} "
+                                    f"WHERE {key} = ? ORDER BY {order}"), names))
     return tuple(out)
 
 
@@ -34,20 +40,17 @@ def session_snapshot(conn: Connection, session_id: str, *,
     """Every row of every per-session table for ``session_id``, by table, in key order.
 
     Values are as the driver returns them (on SQLite, timestamps and JSON as text), which is
-    what comparisons of two snapshots need; one statement per table through the driver keeps a
+    what comparisons of two snapshots need; one statement per table on the driver keeps a
     snapshot near a millisecond, since the episode controller takes several per episode.
     """
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    sqlite = conn.dialect.name == "sqlite"
+    params = (session_id,)
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, sql, is_trace in _statements():
-        if is_trace and not include_trace:
-            continue
-        result = run(conn, sql, (session_id,))
-        keys = list(result.keys())
-        rows = [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
-        if not include_trace:
-            for r in rows:
-                r.pop("trace_seq", None)
-        out[name] = rows
+    for name, sql, names in _statements(include_trace):
+        cursor = driver.execute(sql.sqlite if sqlite else sql.text(conn), params)
+        out[name] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return out
 
 
