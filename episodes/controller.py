@@ -43,6 +43,7 @@ from episodes.world import apply_event, build_world, product_facts
 from mcp_shop import Shop, tool_catalog
 from mcp_shop.errors import ShopError
 from mcp_shop.ids import product_of
+from mcp_shop.pruning import remove_session
 from verifiers import normalize, progress_score, score
 from verifiers.types import (
     Breakdown,
@@ -185,12 +186,17 @@ class EpisodeController:
 
     def __init__(self, shop: Shop, *, connect: Connect = None,
                  reward_mode: RewardMode = "sparse",
-                 rephraser: Callable[[str, str], str] | None = None) -> None:
+                 rephraser: Callable[[str, str], str] | None = None,
+                 keep_sessions: bool = False) -> None:
         """``connect``: None for an in-memory MCP server over ``shop``; ``"direct"`` for that
         server's tools called in process without the MCP protocol (same results, errors,
         validation and trace records; for trainers); an ``http(s)://`` URL of a running server
-        on the same database; or a stdio command (list of words)."""
+        on the same database; or a stdio command (list of words).
+        ``keep_sessions``: keep each episode's shop session in the database after the episode
+        (by default ``run_episode`` removes it, with every row it owns, once the record is
+        built: the record holds its trace)."""
         self.shop = shop
+        self.keep_sessions = keep_sessions
         self.reward_mode: RewardMode = reward_mode
         self.rephraser = rephraser
         self._link = make_link(shop, connect)
@@ -228,6 +234,13 @@ class EpisodeController:
     def episode(self, task: TaskSpec, *, policy: str = "", trial: int = 0) -> Episode:
         return Episode(self, task, policy=policy, trial=trial)
 
+    def release(self, episode: Episode) -> None:
+        """Done with ``episode``: remove its shop session unless ``keep_sessions`` (call it
+        after the record is built; environments that step episodes themselves call it when
+        an episode is replaced or closed)."""
+        if not self.keep_sessions:
+            episode.close()
+
     async def run(self, agent: Agent, tasks: Sequence[TaskSpec], *, concurrency: int = 1,
                   trials: int = 1, on_done: Callable[[dict[str, Any]], Any] | None = None,
                   ) -> list[dict[str, Any]]:
@@ -254,17 +267,20 @@ class EpisodeController:
                           ) -> dict[str, Any]:
         """One full episode of ``agent`` on ``task``; returns its rollout record."""
         episode = self.episode(task, policy=agent.name, trial=trial)
-        obs = await episode.reset()
-        seed = int.from_bytes(hashlib.sha256(
-            f"{task.task_id}:{task.seed}:{trial}".encode()).digest()[:4], "big")
-        policy = start_policy(agent, task, obs, seed=seed, trial=trial)
-        while True:
-            action = await policy.act(obs)
-            step = await episode.step(action)
-            obs = step.observation
-            if step.done:
-                break
-        return episode.record()
+        try:
+            obs = await episode.reset()
+            seed = int.from_bytes(hashlib.sha256(
+                f"{task.task_id}:{task.seed}:{trial}".encode()).digest()[:4], "big")
+            policy = start_policy(agent, task, obs, seed=seed, trial=trial)
+            while True:
+                action = await policy.act(obs)
+                step = await episode.step(action)
+                obs = step.observation
+                if step.done:
+                    break
+            return episode.record()  # built before the session goes (it holds the trace)
+        finally:
+            self.release(episode)
 
 
 @dataclass
@@ -307,6 +323,7 @@ class Episode:
     wall: float = 0.0
     stale: bool = True
     idle: int = 0
+    closed: bool = False
 
     @property
     def shop(self) -> Shop:
@@ -557,3 +574,11 @@ class Episode:
         out = self.rollout().model_copy(update={"tools": []}).to_record()
         tools = json.loads(self.controller.record_tools()[1])
         return {k: tools if k == "tools" else v for k, v in out.items()}
+
+    def close(self) -> None:
+        """Remove the episode's shop session and every row it owns (idempotent). The record
+        reads nothing from the shop once the episode has finished, so ``rollout()`` and
+        ``record()`` still work after this; ``reset()`` and ``step()`` do not."""
+        if self.session_id and not self.closed:
+            remove_session(self.shop.engine, self.session_id, missing_ok=True)
+        self.closed = True

@@ -29,7 +29,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     fams = parse_families(args.families)
     diffs = parse_difficulty_range(args.difficulty)
     run_args = argparse.Namespace(
-        agent="oracle", connect=None, stdio=None, out=args.out, trials=1,
+        agent="oracle", connect=None, stdio=None, direct=False, keep_sessions=False,
+        out=args.out, trials=1,
         concurrency=args.concurrency, workers=args.workers, reward_mode="sparse",
         db=args.db, catalog_seed=args.catalog_seed, catalog_size=args.catalog_size)
     agent = build_agent(run_args)

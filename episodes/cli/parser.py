@@ -65,6 +65,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      "cluster this machine belongs to, host:port or ray://host:port another; "
                      "every node opens --db (PostgreSQL: the same database; SQLite: the file "
                      "at that path on each node, its catalog generated there if missing)")
+    run.add_argument("--direct", action="store_true",
+                     help="call the shop's tools in process without the MCP protocol (the same "
+                     "results, errors and records as the in-memory server, faster; for "
+                     "trainers); in every worker with --workers or --ray; not with --connect "
+                     "or --stdio")
+    run.add_argument("--keep-sessions", action="store_true",
+                     help="keep each episode's shop session in the database (by default it is "
+                     "removed once the episode's record is built: the record holds its "
+                     "trace; remove kept ones later with mcp-shop prune)")
     run.add_argument("--shopper-llm", metavar="URL", help="rephrase the shopper's messages "
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")

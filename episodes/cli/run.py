@@ -41,7 +41,8 @@ async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
     ``--episodes`` tasks it draws), each record to ``writer``."""
     from episodes.controller import EpisodeController
 
-    connect: Any = args.connect or (shlex.split(args.stdio) if args.stdio else None)
+    connect: Any = ("direct" if args.direct else args.connect
+                    or (shlex.split(args.stdio) if args.stdio else None))
     async with contextlib.AsyncExitStack() as stack:
         try:  # connect before creating the output file
             options = rephrase_options(args)
@@ -51,9 +52,10 @@ async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
 
                 rephraser = ChatRephraser(options["base_url"], model=options["model"])
             controller = await stack.enter_async_context(EpisodeController(
-                shop, connect=connect, reward_mode=args.reward_mode, rephraser=rephraser))
+                shop, connect=connect, reward_mode=args.reward_mode, rephraser=rephraser,
+                **controller_options(args)))
         except Exception as exc:  # noqa: BLE001 - any failure to connect is reported as one
-            if connect is None:
+            if connect is None or connect == "direct":
                 raise
             raise ConnectionError(f"cannot reach the shop server {args.connect or args.stdio!r}"
                                   f": {_root_cause(exc)}") from None
@@ -74,6 +76,16 @@ async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
             return steps.records
 
 
+def controller_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``EpisodeController`` options of ``--keep-sessions`` (and ``--direct`` for the
+    workers' controllers: in this process ``run_in_process`` sets ``connect`` itself)."""
+    return {"keep_sessions": args.keep_sessions}
+
+
+def _worker_controller(args: argparse.Namespace) -> dict[str, Any]:
+    return {**controller_options(args), **({"connect": "direct"} if args.direct else {})}
+
+
 def _root_cause(exc: BaseException) -> str:
     """The innermost error of a (possibly grouped) connection failure, as text."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -88,7 +100,8 @@ def run_in_workers(args: argparse.Namespace, tasks: list[Any], writer: RolloutWr
     from episodes.parallel import WorkerPool
 
     with WorkerPool(args.db, workers=args.workers, catalog_seed=args.catalog_seed,
-                    catalog_size=args.catalog_size, rephrase=rephrase_options(args)) as pool:
+                    catalog_size=args.catalog_size, rephrase=rephrase_options(args),
+                    controller=_worker_controller(args)) as pool:
         return run_in_pool(args, pool, f"{pool.workers} processes", tasks, writer, shop,
                            curriculum)
 
@@ -102,7 +115,8 @@ def run_on_ray(args: argparse.Namespace, tasks: list[Any], writer: RolloutWriter
 
     with RayPool(args.db, address=args.ray, workers=args.workers,
                  catalog_seed=args.catalog_seed, catalog_size=args.catalog_size,
-                 fingerprint=shop.catalog.fingerprint, rephrase=rephrase_options(args)) as pool:
+                 fingerprint=shop.catalog.fingerprint, rephrase=rephrase_options(args),
+                 controller=_worker_controller(args)) as pool:
         args.workers = pool.workers  # the curriculum's default batch: --concurrency x workers
         return run_in_pool(args, pool, f"{pool.workers} Ray workers", tasks, writer, shop,
                            curriculum)
@@ -160,6 +174,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     file, the server options, the curriculum); Ctrl-C leaves every finished episode in the
     file and raises ``Interrupted`` saying how many."""
     _llm_options(args)
+    if args.direct and (args.connect or args.stdio):
+        raise ValueError("--direct calls the tools of this process's shop; it cannot be "
+                         "combined with --connect or --stdio")
     if (args.connect or args.stdio) and (args.ray is not None or (args.workers or 1) > 1):
         flag = "--ray" if args.ray is not None else "--workers"
         raise ValueError(f"{flag} runs in-memory servers in each process; it cannot be "

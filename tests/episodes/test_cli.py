@@ -223,6 +223,8 @@ BAD_RUNS = {
     "reversed-range": (["--difficulty", "5-2"], ["'5-2'", "0-5"]),
     "not-a-number": (["--difficulty", "abc"], ["'abc'", "0-5"]),
     "too-hard": (["--difficulty", "99"], ["from 0 to 20", "99"]),
+    "direct-connect": (["--direct", "--connect", "http://127.0.0.1:9/mcp"],
+                       ["--direct", "cannot be combined with --connect or --stdio"]),
 }
 
 
@@ -365,3 +367,39 @@ def test_entry_point_help() -> None:
     sub = subprocess.run([sys.executable, "-m", "episodes.cli", "run", "--help"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert sub.returncode == 0 and "--agent" in sub.stdout and "--tasks" in sub.stdout
+
+
+def _sessions(db: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM shop_session")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_direct_path_and_session_removal(tmp_path: Path, db: str,
+                                         shop_args: list[str]) -> None:
+    """``--direct`` (in this process and in ``--workers``) writes the file of the in-memory MCP
+    server but for timing; every run removes its episodes' sessions unless
+    ``--keep-sessions``, which keeps one per episode."""
+    base = ["run", "--agent", "heuristic", "--families", "purchase,return,cart,cancel",
+            "--difficulty", "1,4", "--episodes", "6", "--seed", "5", *shop_args]
+    runs = {}
+    for name, extra in (("mcp", []), ("direct", ["--direct"]),
+                        ("workers", ["--direct", "--workers", "2"])):
+        before = _sessions(db)
+        out = tmp_path / f"{name}.jsonl"
+        assert cli.main([*base, *extra, "--out", str(out)]) == 0
+        assert _sessions(db) == before, f"{name}: the run left sessions behind"
+        runs[name] = [strip_timing(r) for r in read_jsonl(out)]
+    assert len(runs["mcp"]) == 6
+    assert runs["direct"] == runs["mcp"]
+    assert runs["workers"] == runs["mcp"]
+    before = _sessions(db)
+    kept = tmp_path / "kept.jsonl"
+    assert cli.main([*base, "--keep-sessions", "--out", str(kept)]) == 0
+    assert _sessions(db) == before + 6
+    assert [strip_timing(r) for r in read_jsonl(kept)] == runs["mcp"]
