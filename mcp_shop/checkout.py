@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection
 
 from mcp_shop.cart import cart_lines
 from mcp_shop.discounts import cart_code, evaluate
@@ -18,34 +18,46 @@ from mcp_shop.models import Address, Cart, CartLine, Customer, DiscountCode, Pay
 from mcp_shop.money import dollars
 from mcp_shop.orders import place_order
 from mcp_shop.shop_policies import policies_for
+from mcp_shop.sql import Sql, fetch_all, fetch_one, run
 
 __all__ = ["checkout"]
 
 PM = PaymentMethod.__table__  # type: ignore[attr-defined]
 AD = Address.__table__  # type: ignore[attr-defined]
-
+CU = Customer.__table__  # type: ignore[attr-defined]
+DC = DiscountCode.__table__  # type: ignore[attr-defined]
+CL = CartLine.__table__  # type: ignore[attr-defined]
+CART = Cart.__table__  # type: ignore[attr-defined]
+# Hand-written (mcp_shop.sql): Core's per-statement work was most of these statements' cost.
+_METHOD = Sql(f"SELECT {', '.join(c.name for c in PM.columns)} FROM {PM.name} "
+              "WHERE session_id = ? AND public_id = ?")
+_METHODS = Sql(f"SELECT public_id, label FROM {PM.name} WHERE session_id = ? ORDER BY id")
+_ADDRESS_COLUMNS = f"SELECT {', '.join(c.name for c in AD.columns)} FROM {AD.name} "
+_ADDRESS = Sql(_ADDRESS_COLUMNS + "WHERE session_id = ? AND public_id = ?")
+_DEFAULT_ADDRESS = Sql(_ADDRESS_COLUMNS + "WHERE session_id = ? ORDER BY is_default DESC, id")
+_ADDRESSES = Sql(f"SELECT public_id, label FROM {AD.name} WHERE session_id = ? ORDER BY id")
+_TIER = Sql(f"SELECT tier FROM {CU.name} WHERE id = ?")
+_DEBIT_GIFT_CARD = Sql(f"UPDATE {PM.name} SET balance_cents = balance_cents - ? "
+                       "WHERE id = ? AND kind = 'gift_card'")
+_USE_CODE = Sql(f"UPDATE {DC.name} SET used = ? WHERE id = ?")
+_EMPTY_CART = Sql(f"DELETE FROM {CL.name} WHERE session_id = ?")
+_NO_CODE = Sql(f"UPDATE {CART.name} SET discount_code_id = NULL WHERE session_id = ?")
 
 
 def _method(conn: Connection, session_id: str, public_id: str) -> Any:
-    row = conn.execute(select(PM).where(PM.c.session_id == session_id,
-                                        PM.c.public_id == public_id)).first()
+    row = fetch_one(conn, _METHOD, (session_id, public_id))
     if row is None:
-        known = conn.execute(select(PM.c.public_id, PM.c.label)
-                             .where(PM.c.session_id == session_id).order_by(PM.c.id)).all()
+        known = fetch_all(conn, _METHODS, (session_id,))
         raise NotFound(f"payment method {public_id!r} not found; this customer has: "
                        + ", ".join(f"{p} ({label})" for p, label in known))
     return row
 
 
 def _address(conn: Connection, session_id: str, public_id: str | None) -> Any:
-    q = select(AD).where(AD.c.session_id == session_id)
-    row = conn.execute(
-        q.where(AD.c.public_id == public_id) if public_id
-        else q.order_by(AD.c.is_default.desc(), AD.c.id)
-    ).first()
+    row = (fetch_one(conn, _ADDRESS, (session_id, public_id)) if public_id
+           else fetch_one(conn, _DEFAULT_ADDRESS, (session_id,)))
     if row is None:
-        known = conn.execute(select(AD.c.public_id, AD.c.label)
-                             .where(AD.c.session_id == session_id).order_by(AD.c.id)).all()
+        known = fetch_all(conn, _ADDRESSES, (session_id,))
         raise NotFound(f"address {public_id!r} not found; this customer has: "
                        + ", ".join(f"{p} ({label})" for p, label in known))
     return row
@@ -114,15 +126,13 @@ def checkout(
                               "change the cart", code=code.code)
         discount, shares, free_ship = result.discount_cents, result.line_discounts, \
             result.free_shipping
-    tier = conn.execute(select(Customer.__table__.c.tier)  # type: ignore[attr-defined]
-                        .where(Customer.__table__.c.id == session.customer_id)).scalar_one()  # type: ignore[attr-defined]
+    tier = fetch_one(conn, _TIER, (session.customer_id,))[0]
     shipping = 0 if free_ship else policies_for(conn).shipping_cost(shipping_option, tier,
                                                                   subtotal - discount)
     total = subtotal - discount + shipping
     charges = _charges(primary, secondary, total)
     for method_pk, amount in charges:
-        conn.execute(update(PM).where(PM.c.id == method_pk, PM.c.kind == "gift_card")
-                     .values(balance_cents=PM.c.balance_cents - amount))
+        run(conn, _DEBIT_GIFT_CARD, (amount, method_pk))
     number = place_order(
         conn, session, lines, placed_at=session.clock, address=address,
         shipping_option=shipping_option, shipping_cents=shipping, discount_cents=discount,
@@ -130,9 +140,7 @@ def checkout(
         charges=charges,
     )
     if code is not None and code.single_use:
-        DC = DiscountCode.__table__  # type: ignore[attr-defined]  # noqa: N806
-        conn.execute(update(DC).where(DC.c.id == code.id).values(used=True))
-    conn.execute(delete(CartLine.__table__).where(CartLine.__table__.c.session_id == sid))  # type: ignore[attr-defined]
-    conn.execute(update(Cart.__table__).where(Cart.__table__.c.session_id == sid)  # type: ignore[attr-defined]
-                 .values(discount_code_id=None))
+        run(conn, _USE_CODE, (True, code.id))
+    run(conn, _EMPTY_CART, (sid,))
+    run(conn, _NO_CODE, (sid,))
     return number

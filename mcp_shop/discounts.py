@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from mcp_shop.errors import InvalidCode, InvalidInput, InvalidState
 from mcp_shop.inventory import VariantState
-from mcp_shop.models import Cart, DiscountCode
 from mcp_shop.money import dollars
 from mcp_shop.orders import allocate
-from mcp_shop.sql import Sql, as_datetime, fetch_one
+from mcp_shop.sql import Sql, as_datetime, fetch_one, run
 
 __all__ = [
     "CODE_PATTERN",
@@ -30,8 +29,6 @@ __all__ = [
     "tier_and_cart_code",
 ]
 
-DC = DiscountCode.__table__  # type: ignore[attr-defined]
-CART = Cart.__table__  # type: ignore[attr-defined]
 CODE_PATTERN = re.compile(r"^[A-Z0-9_-]{1,32}$")
 
 
@@ -102,6 +99,11 @@ _CART_CODE = Sql("""
     FROM cart JOIN discount_code dc ON dc.id = cart.discount_code_id
     WHERE cart.session_id = ?""")
 
+_CODE = Sql("""
+    SELECT id, code, kind, value, min_spend_cents, category_slug, expires_at, single_use, used,
+           description
+    FROM discount_code WHERE session_id = ? AND code = ?""")
+_SET_CODE = Sql("UPDATE cart SET discount_code_id = ? WHERE session_id = ?")
 
 _TIER_AND_CODE = Sql("""
     SELECT cu.tier, dc.id, dc.code, dc.kind, dc.value, dc.min_spend_cents, dc.category_slug,
@@ -143,14 +145,13 @@ def apply_discount_code(conn: Connection, session_id: str, code: str,
             raise InvalidState(f"code {text} is already applied to the cart")
         raise InvalidCode(f"the cart already has code {current.code}; only one code per order: "
                           "remove it first to use another", code=text)
-    row = conn.execute(select(DC).where(DC.c.session_id == session_id, DC.c.code == text)).first()
+    row = _code_row(fetch_one(conn, _CODE, (session_id, text)))
     if row is None:
         raise InvalidCode(f"code {text} is not a valid discount code", code=text)
     result = evaluate(row, lines, now)
     if not result.applies:
         raise InvalidCode(result.reason or "code does not apply", code=text)
-    conn.execute(update(CART).where(CART.c.session_id == session_id)
-                 .values(discount_code_id=row.id))
+    run(conn, _SET_CODE, (row.id, session_id))
     return result
 
 
@@ -159,6 +160,5 @@ def remove_discount_code(conn: Connection, session_id: str) -> str:
     current = cart_code(conn, session_id)
     if current is None:
         raise InvalidState("the cart has no discount code to remove")
-    conn.execute(update(CART).where(CART.c.session_id == session_id)
-                 .values(discount_code_id=None))
+    run(conn, _SET_CODE, (None, session_id))
     return str(current.code)
