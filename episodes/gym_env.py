@@ -219,6 +219,7 @@ class ShopEnv(gym.Env[str, str]):
               ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         task = self._pick_task(options or {})
+        self._release()
         self._episode, first = self._runtime.start(task, policy="gym")
         info = self._base_info()
         info["tools"] = self.tools
@@ -260,9 +261,17 @@ class ShopEnv(gym.Env[str, str]):
         return text
 
     def close(self) -> None:
-        """Drop the current episode (the shared shop connection stays open for other
-        environments; it closes at exit)."""
+        """Drop the current episode and remove its shop session (unless the controller keeps
+        sessions; the shared shop connection stays open for other environments and closes at
+        exit)."""
+        self._release()
         self._episode = None
+
+    def _release(self) -> None:
+        """The episode being replaced or dropped leaves the database (its record stays
+        readable: it holds the trace)."""
+        if self._episode is not None:
+            self._runtime.controller.release(self._episode)
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -149,6 +149,8 @@ class ShopToolEnv:
         """Start the episode a dataset row names (see ``trl_rows``; other columns, such as
         ``prompt``, are ignored) and return the shopper's opening message."""
         task = task_from_row(self._runtime.shop, row)
+        if self._episode is not None:  # the previous episode's session leaves the database
+            self._runtime.controller.release(self._episode)
         self._episode, obs = self._runtime.start(task, policy="trl")
         self._last = None
         return obs.shopper_message or ""

@@ -255,3 +255,32 @@ def test_constructor_checks(ep_shop: Any) -> None:
         env.step("hello")
     env.reset(seed=2)
     assert env.render() is None
+
+
+def test_replaced_and_closed_episodes_leave_the_database(ep_shop: Any,
+                                                         tasks: list[TaskSpec]) -> None:
+    """A reset removes the previous episode's shop session, close() the current one; the
+    records stay readable."""
+    from mcp_shop.db import read_tx
+    from mcp_shop.errors import NotFound
+    from mcp_shop.sessions import read_session
+
+    def exists(sid: str) -> bool:
+        with read_tx(ep_shop.engine) as conn:
+            try:
+                read_session(conn, sid)
+            except NotFound:
+                return False
+            return True
+
+    env = ShopEnv(ep_shop, tasks=tasks[:2])
+    env.reset(options={"task": tasks[0].model_dump_json()})
+    first = env.episode
+    assert first is not None and exists(first.session_id)
+    env.reset(options={"task": tasks[1].model_dump_json()})
+    second = env.episode
+    assert second is not None and exists(second.session_id)
+    assert not exists(first.session_id)
+    env.close()
+    assert not exists(second.session_id)
+    assert first.task.task_id == tasks[0].task_id
