@@ -119,7 +119,19 @@ def tokenize(index: SearchIndex, text: str) -> list[QueryWord]:
 
     Anything else (punctuation, operators, quotes, emoji) is dropped, so no user text ever
     reaches a query parser; at most ``MAX_TERMS`` words of the first 2000 characters are kept.
+    Results are cached per index (the analyzers never change).
     """
+    known: dict[str, tuple[QueryWord, ...]] = index.cache.setdefault("tokens", {})
+    found = known.get(text)
+    if found is None:
+        found = tuple(_tokenize(index, text))
+        if len(known) >= 4096:
+            known.clear()
+        known[text] = found
+    return list(found)
+
+
+def _tokenize(index: SearchIndex, text: str) -> list[QueryWord]:
     words: dict[str, QueryWord] = {}
     for m in _WORD.finditer(unicodedata.normalize("NFKC", text[:_MAX_TEXT])):
         if len(m.group().encode()) >= 40:  # the index drops such tokens too
@@ -135,7 +147,20 @@ def tokenize(index: SearchIndex, text: str) -> list[QueryWord]:
 
 def text_query(index: SearchIndex, words: list[QueryWord], mode: str) -> tantivy.Query:
     """BM25 query over the text fields: each word in any field; ``mode`` 'all' requires every
-    word, 'any' at least one."""
+    word, 'any' at least one. Cached per index (queries are immutable)."""
+    key = (tuple(words), mode)
+    known: dict[tuple[tuple[QueryWord, ...], str], tantivy.Query] = index.cache.setdefault(
+        "text_queries", {})
+    found = known.get(key)
+    if found is None:
+        found = _text_query(index, words, mode)
+        if len(known) >= 4096:
+            known.clear()
+        known[key] = found
+    return found
+
+
+def _text_query(index: SearchIndex, words: list[QueryWord], mode: str) -> tantivy.Query:
     q, should = tantivy.Query, tantivy.Occur.Should
     per_word = []
     for word in words:
