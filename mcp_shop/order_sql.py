@@ -68,3 +68,22 @@ RELEASE_CODE = Sql("UPDATE discount_code SET used = ? WHERE session_id = ? AND c
 CANCEL = Sql(f"UPDATE {ORD.name} SET status = 'cancelled', cancelled_at = ?, cancel_reason = ? "
               "WHERE id = ?")
 CANCEL_SHIPMENTS = Sql(f"UPDATE {SH.name} SET status = 'cancelled' WHERE order_id = ?")
+
+
+def _insert(table: str, columns: str, *, returning: bool = False) -> Sql:
+    names = columns.split()
+    return Sql(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+               + (" RETURNING id" if returning else ""))
+
+
+# place_order's rows, in the columns and with the values mcp_shop.sql.insert would write
+INSERT_ORDER = _insert(ORD.name, """session_id number status placed_at address_id ship_to
+    shipping_option subtotal_cents discount_cents shipping_cents total_cents discount_code
+    processing_at shipped_at delivered_at""", returning=True)
+INSERT_LINE = _insert(OL.name, """session_id order_id line_no product_id variant_id title options
+    category_slug unit_price_cents quantity discount_cents final_sale returned_quantity
+    exchanged_quantity""")
+INSERT_PAYMENT = _insert(PAY.name, """session_id order_id payment_method_id kind amount_cents reason
+    created_at""")
+INSERT_SHIPMENT = _insert(SH.name, """session_id order_id carrier tracking_number status shipped_at
+    delivered_at""")

@@ -8,6 +8,7 @@ never exceed what was charged for it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
@@ -29,6 +30,7 @@ from mcp_shop.models import (
 from mcp_shop.policies import CANCEL_REASONS, Policies
 from mcp_shop.shop_policies import policies_for
 from mcp_shop.sql import (
+    SQLITE_DATETIME,
     Sql,
     as_bool,
     as_datetime,
@@ -38,6 +40,7 @@ from mcp_shop.sql import (
     fetch_one,
     insert,
     run,
+    run_many,
 )
 from mcp_shop.views import (
     ExchangeView,
@@ -141,35 +144,35 @@ def place_order(
     delivered_at = placed_at + option.deliver_after
     now = session.clock
     status = status_at(now, processing_at, shipped_at, delivered_at)
-    oid = insert(conn, ORD, dict(
-        session_id=session.id, number=number, status=status, placed_at=placed_at,
-        address_id=address.id,
-        ship_to=f"{address.recipient}, {address.line1}, {address.city}, {address.region} "
-                f"{address.postcode}",
-        shipping_option=shipping_option, subtotal_cents=subtotal, discount_cents=discount_cents,
-        shipping_cents=shipping_cents, total_cents=subtotal - discount_cents + shipping_cents,
-        discount_code=discount_code, processing_at=processing_at, shipped_at=shipped_at,
-        delivered_at=delivered_at,
-    ), returning_id=True)
+    sqlite = conn.dialect.name == "sqlite"
+
+    def at(t: datetime) -> Any:  # as insert() would pass a timestamp
+        return t.strftime(SQLITE_DATETIME) if sqlite else t
+
+    oid = fetch_one(conn, q.INSERT_ORDER, (
+        session.id, number, status, at(placed_at), address.id,
+        f"{address.recipient}, {address.line1}, {address.city}, {address.region} "
+        f"{address.postcode}",
+        shipping_option, subtotal, discount_cents, shipping_cents,
+        subtotal - discount_cents + shipping_cents, discount_code, at(processing_at),
+        at(shipped_at), at(delivered_at)))[0]
     shares = list(line_discounts) if line_discounts is not None else [0] * len(lines)
-    insert(conn, OL, [
-        dict(session_id=session.id, order_id=oid, line_no=i + 1, product_id=v.product_pk,
-             variant_id=v.pk, title=v.title, options=v.options, category_slug=v.category_slug,
-             unit_price_cents=v.price_cents, quantity=q, discount_cents=shares[i],
-             final_sale=v.final_sale or not policies.return_rule(v.category_slug).returnable)
-        for i, (v, q) in enumerate(lines)
+    run_many(conn, q.INSERT_LINE, [
+        (session.id, oid, i + 1, v.product_pk, v.pk, v.title,
+         json.dumps(v.options) if isinstance(v.options, dict | list) else v.options,
+         v.category_slug, v.price_cents, q_, shares[i],
+         v.final_sale or not policies.return_rule(v.category_slug).returnable, 0, 0)
+        for i, (v, q_) in enumerate(lines)
     ])
     for method_pk, amount in charges:
         if amount > 0:
-            insert(conn, PAY, dict(
-                session_id=session.id, order_id=oid, payment_method_id=method_pk, kind="charge",
-                amount_cents=amount, reason="order payment", created_at=placed_at))
-    insert(conn, SH, dict(
-        session_id=session.id, order_id=oid, carrier=_CARRIERS[shipping_option],
-        tracking_number=tracking_number(session.seed, f"O-{number}"),
-        status={"delivered": "delivered", "shipped": "in_transit"}.get(status, "label_created"),
-        shipped_at=shipped_at, delivered_at=delivered_at,
-    ))
+            run(conn, q.INSERT_PAYMENT, (session.id, oid, method_pk, "charge", amount,
+                                         "order payment", at(placed_at)))
+    run(conn, q.INSERT_SHIPMENT, (
+        session.id, oid, _CARRIERS[shipping_option],
+        tracking_number(session.seed, f"O-{number}"),
+        {"delivered": "delivered", "shipped": "in_transit"}.get(status, "label_created"),
+        at(shipped_at), at(delivered_at)))
     return number
 
 
