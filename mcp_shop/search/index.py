@@ -2,7 +2,8 @@
 
 A catalog is immutable, so its index is built once (one document per product, in product-key
 order, into a single segment) and shared by every session and process. Per-session stock and
-price overrides are applied at query time by :mod:`mcp_shop.search.query`.
+price overrides are applied at query time by :mod:`mcp_shop.search.query` (with the effective
+values of :mod:`mcp_shop.search.session`).
 """
 
 from __future__ import annotations
