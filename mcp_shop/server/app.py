@@ -344,7 +344,9 @@ class ShopServer(MCPServer):
                                for t in await self.list_tools()}
         known = self._arg_names.get(name)
         if known is None:
-            return  # an unknown tool: the SDK says so
+            # an unknown tool, named as the SDK names it but quoted shortly when long (the
+            # SDK's own message repeats a name of any length)
+            raise ToolError(f"Unknown tool: {name if len(name) <= 100 else short(name)}")
         unknown = sorted(set(arguments or {}) - known)
         if unknown:
             valid = ", ".join(sorted(known)) or "none"

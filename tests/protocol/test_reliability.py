@@ -52,9 +52,7 @@ async def test_fuzzed_calls_of_every_tool(served: tuple[Shop, list[str]]) -> Non
     shop, _ = served
     async with Client(build_server(shop, log_level="CRITICAL")) as client:
         stats = await fuzz(client, shop, calls=FUZZ_CALLS, block=200, seed=7)
-    # F1 (request-fuzz.md R1): an unknown tool's long name is repeated in the answer; when the
-    # fix is in, this becomes _zero(stats)
-    _zero(stats, known=stats.long_unknown_tool_errors)
+    _zero(stats)
     assert stats.calls == FUZZ_CALLS
     assert stats.rejected > FUZZ_CALLS / 2 and stats.accepted > FUZZ_CALLS / 10
     assert len(stats.tools) >= 20, "nearly every tool is called in a short run"
@@ -141,8 +139,6 @@ async def test_concurrent_sessions_read_only_their_own(served: tuple[Shop, list[
 
 
 
-@pytest.mark.xfail(strict=True, reason="F1: needs the app.py change in the lead's request "
-                   "(request-fuzz.md R1); remove this marker with it")
 async def test_unknown_tool_error_stays_short(proto_shop: Shop) -> None:
     """Found by the fuzzer: an unknown tool's 100,000-character name was repeated whole in the
     error answer; it is quoted shortly, like every other input (the trace was bounded)."""
