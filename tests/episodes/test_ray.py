@@ -101,7 +101,8 @@ def tasks200(shop: Any) -> list[Any]:
 
 def _run_args() -> argparse.Namespace:
     return argparse.Namespace(agent="oracle", trials=1, concurrency=8, reward_mode="sparse",
-                              connect=None, stdio=None, shopper_llm=None)
+                              connect=None, stdio=None, shopper_llm=None,
+                              direct=False, keep_sessions=False)
 
 
 @pytest.fixture(scope="module")
