@@ -39,6 +39,7 @@ from mcp_shop.cli_support import (
     EXIT_USAGE,
     add_db_option,
     add_version_option,
+    bounded,
     database_problem,
     make_console,
     print_error,
@@ -246,7 +247,7 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--http", action="store_true",
                    help="serve Streamable HTTP at /mcp (plus GET /health) instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=_bounded(0, 65535), default=8000,
+    p.add_argument("--port", type=bounded(0, 65535), default=8000,
                    help="HTTP port (default 8000; 0 picks a free port, printed on stderr)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="HOST",
                    help="extra Host header to accept, e.g. shop.example.com or "
@@ -264,19 +265,6 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.set_defaults(fn=cmd_serve)
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
-        return value
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcp-shop", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -286,9 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
                             ("tour", cmd_tour, "build the catalog if needed and tour the shop")]:
         p = sub.add_parser(name, help=help_)
         add_db_option(p, note="; the catalog is built on first use")
-        p.add_argument("--seed", type=_bounded(0, 2**63 - 1), default=0,
+        p.add_argument("--seed", type=bounded(0, 2**63 - 1), default=0,
                        help="catalog seed (default 0)")
-        p.add_argument("--size", type=_bounded(1, 5_000_000), default=10_000,
+        p.add_argument("--size", type=bounded(1, 5_000_000), default=10_000,
                        help="number of products (default 10000; up to 5000000)")
         p.set_defaults(fn=fn)
     _add_serve_parser(sub)

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.table import Table
 
-from mcp_shop.cli_support import add_db_option, make_console
+from mcp_shop.cli_support import add_db_option, bounded, make_console
 from mcp_shop.errors import InvalidInput, NotFound
 
 __all__ = ["add_prune_parser", "cmd_prune"]
@@ -41,38 +41,20 @@ def add_prune_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     add_db_option(p)
     p.add_argument("--schema", default=None, help="PostgreSQL schema holding the shop tables")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--keep", type=_count, metavar="N",
+    which.add_argument("--keep", type=bounded(0, 2**62), metavar="N",
                        help="keep the N sessions opened last, remove the others")
     which.add_argument("--all", action="store_true", help="remove every session")
     which.add_argument("--session", action="append", metavar="HANDLE",
                        help="remove this session (repeatable); an unknown one is an error")
     p.add_argument("--dry-run", action="store_true",
                    help="count what would be removed; remove nothing")
-    p.add_argument("--batch", type=_batch, default=DEFAULT_BATCH, metavar="N",
+    p.add_argument("--batch", type=bounded(1, 10_000), default=DEFAULT_BATCH, metavar="N",
                    help=f"sessions removed per transaction (default {DEFAULT_BATCH})")
     p.add_argument("--vacuum", action="store_true",
                    help="afterwards give the space back: SQLite rewrites the file (VACUUM; "
                    "needs free disk for a copy and blocks writers while it runs); PostgreSQL "
                    "runs VACUUM ANALYZE on the session tables (space is reused, not returned)")
     p.set_defaults(fn=cmd_prune)
-
-
-def _whole(text: str, low: int, high: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
-    return value
-
-
-def _count(text: str) -> int:
-    return _whole(text, 0, 2**62)
-
-
-def _batch(text: str) -> int:
-    return _whole(text, 1, 10_000)
 
 
 def _mb(n: int) -> str:

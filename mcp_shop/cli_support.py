@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import IO
 
@@ -30,6 +31,7 @@ __all__ = [
     "PIPE_WIDTH",
     "add_db_option",
     "add_version_option",
+    "bounded",
     "database_problem",
     "db_url",
     "make_console",
@@ -130,3 +132,16 @@ def database_problem(exc: DBAPIError, url: str) -> str:
     elif "refused" in low or "timeout" in low or "timed out" in low or "resolve" in low:
         hint = "; check the host and port, and that PostgreSQL is running there"
     return f"cannot use the database {_shown(url)}: {driver}{hint}"
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {value:,}")
+        return value
+    return parse
