@@ -25,10 +25,9 @@ from mcp_shop.search.index import (
     PK_BITS,
     SearchIndex,
     sort_key_fields,
-    text_query,
-    tokenize,
 )
 from mcp_shop.search.session import CatalogVariants, ProductHit, effective_values, fetch_hits
+from mcp_shop.search.words import text_query, tokenize
 
 __all__ = [
     "MAX_WINDOW",

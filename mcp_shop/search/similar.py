@@ -17,9 +17,10 @@ from sqlalchemy import Connection, func, select
 from mcp_shop.errors import InvalidInput, NotFound
 from mcp_shop.ids import product_id
 from mcp_shop.models import Category, Product
-from mcp_shop.search.index import SearchIndex, attr_term, stock_price_filter, tokenize
+from mcp_shop.search.index import SearchIndex, attr_term, stock_price_filter
 from mcp_shop.search.query import pk_query
 from mcp_shop.search.session import ProductHit, effective_values, fetch_hits
+from mcp_shop.search.words import tokenize
 from mcp_shop.sql import Sql, as_json, fetch_one
 
 __all__ = ["CategoryNode", "category_tree", "similar"]

@@ -24,12 +24,10 @@ from mcp_shop.search import SearchIndex, SearchQuery, search
 from mcp_shop.search.index import (
     INDEX_VERSION,
     rating_milli,
-    text_query,
-    tokenize,
-    word_forms,
 )
 from mcp_shop.search.query import CatalogVariants, effective_values
 from mcp_shop.search.similar import category_tree, similar
+from mcp_shop.search.words import text_query, tokenize, word_forms
 from tests.conftest import engine_for
 from tests.mcp_shop.search_fixtures import add_session, build_catalog, set_overrides
 
