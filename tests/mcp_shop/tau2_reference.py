@@ -24,16 +24,20 @@ from typing import Any
 from mcp_shop.tau2.records import (
     CANCEL_REASONS,
     TOOL_PARAMS,
+    WRITE_TOOLS,
     GiftCard,
     Order,
     OrderPayment,
     RetailDB,
+    Task,
     User,
     UserAddress,
     Variant,
 )
 
-__all__ = ["Reference", "ToolFailed", "replay"]
+Calls = list[tuple[str, dict[str, Any]]]
+
+__all__ = ["Calls", "Reference", "ToolFailed", "gold_calls", "perturbations", "replay"]
 
 
 class ToolFailed(Exception):
@@ -151,7 +155,7 @@ class Reference:
               "Invalid characters in expression")
         try:
             tree = ast.parse(expression, mode="eval")
-            return str(round(_arith(tree), 2))
+            return str(round(float(_arith(tree)), 2))  # tau2: float(...)
         except (SyntaxError, ZeroDivisionError) as exc:
             raise ToolFailed(str(exc)) from None
 
@@ -290,3 +294,72 @@ def replay(db: RetailDB, calls: list[tuple[str, dict[str, Any]]], *,
                 raise
             failures.append(f"{name}: {exc}")
     return ref.db, failures
+
+
+def gold_calls(task: Task) -> Calls:
+    """A task's gold actions as (tool, arguments) calls."""
+    return [(a.name, dict(a.arguments)) for a in task.gold_actions()]
+
+
+def _other_items(db: RetailDB, args: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(argument, value) variants of an item change or return: each old item replaced by
+    another item of the order, each new item by another item of the same product, and the
+    pairs of an item change listed in reverse."""
+    order = db.orders.get(args.get("order_id", ""))
+    if order is None or "item_ids" not in args:
+        return []
+    out: list[tuple[str, Any]] = []
+    olds, owned = args["item_ids"], list(dict.fromkeys(i.item_id for i in order.items))
+    for k, old in enumerate(olds):
+        out += [("item_ids", [*olds[:k], o, *olds[k + 1:]]) for o in owned if o != old][:1]
+    news = args.get("new_item_ids")
+    if news is not None:
+        product = db.item_product()
+        for k, new in enumerate(news):
+            variants = db.products[product[new]].variants
+            siblings = [i for i in variants if i != new]
+            picked = siblings[:2] + [i for i in siblings[2:] if not variants[i].available][:1]
+            out += [("new_item_ids", [*news[:k], i, *news[k + 1:]]) for i in picked]
+        if len(olds) > 1:
+            out.append(("pairs", (olds[::-1], news[::-1])))
+    return out
+
+
+def perturbations(db: RetailDB, task: Task) -> list[tuple[str, Calls]]:
+    """Single-write changes of a task's gold trajectory: each write dropped; each write with one
+    argument changed (another payment method of the user, another order of the user, another
+    city or zip, the other cancel reason, another item of the order or of the product, the
+    pairs of an item change reversed); and, for a change of payment method, the payment
+    method swapped (the new one paid first, then the change back)."""
+    calls = gold_calls(task)
+    out: list[tuple[str, Calls]] = []
+    for j, (name, args) in enumerate(calls):
+        if name not in WRITE_TOOLS:
+            continue
+        out.append((f"drop {name}", calls[:j] + calls[j + 1:]))
+        order = db.orders.get(args.get("order_id", ""))
+        user = db.users[order.user_id if order else args["user_id"]]
+        variants: list[tuple[str, Any]] = []
+        if "payment_method_id" in args:
+            variants += [("payment_method_id", m) for m in user.payment_methods
+                         if m != args["payment_method_id"]]
+        if order is not None:
+            variants += [("order_id", o) for o in user.orders if o != args["order_id"]]
+        if "city" in args:
+            variants += [("city", args["city"] + " Heights"), ("zip", "00000")]
+        if "reason" in args:
+            variants += [("reason", r) for r in CANCEL_REASONS if r != args["reason"]]
+        variants += _other_items(db, args)
+        for key, value in variants:
+            if key == "pairs":
+                changed_args = {**args, "item_ids": value[0], "new_item_ids": value[1]}
+            else:
+                changed_args = {**args, key: value}
+            changed = calls[:j] + [(name, changed_args)] + calls[j + 1:]
+            out.append((f"{name} with {key}={value}", changed))
+        if name == "modify_pending_order_payment" and order is not None:
+            first = order.payment_history[0].payment_method_id
+            swap = [(name, {**args, "payment_method_id": args["payment_method_id"]}),
+                    (name, {**args, "payment_method_id": first})]
+            out.append((f"{name} swapped there and back", calls[:j] + swap + calls[j + 1:]))
+    return out

@@ -14,7 +14,7 @@ from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.records import WRITE_TOOLS, GiftCard, Task
 from mcp_shop.tau2.world import db_hash
 from tests.fixtures.tau2_retail import make_fixture
-from tests.mcp_shop.tau2_reference import Reference, ToolFailed, replay
+from tests.mcp_shop.tau2_reference import Reference, ToolFailed, perturbations, replay
 
 FIXTURE = Path(make_fixture.__file__).resolve().parent
 
@@ -83,43 +83,18 @@ def test_item_change_takes_the_last_new_items_price_for_every_line(world: Tau2Re
     assert db_hash(other) != db_hash(after)
 
 
-def _perturbations(world: Tau2Retail, task: Task) -> list[tuple[str, list[tuple[str, Any]]]]:
-    """Each write dropped, each write's payment method swapped for another of the user's, each
-    write's order swapped for another order of the user, each address field changed."""
-    calls = _calls(task)
-    out = []
-    for j, (name, args) in enumerate(calls):
-        if name not in WRITE_TOOLS:
-            continue
-        out.append((f"drop {name}", calls[:j] + calls[j + 1:]))
-        order = world.db.orders.get(args.get("order_id", ""))
-        user = world.db.users[order.user_id if order else args["user_id"]]
-        variants = []
-        if "payment_method_id" in args:
-            variants += [("payment_method_id", m) for m in user.payment_methods
-                         if m != args["payment_method_id"]]
-        if order is not None:
-            variants += [("order_id", o) for o in user.orders if o != args["order_id"]]
-        if "city" in args:
-            variants += [("city", args["city"] + " Heights"), ("zip", "00000")]
-        if "reason" in args:
-            variants += [("reason", r) for r in ("no longer needed", "ordered by mistake")
-                         if r != args["reason"]]
-        for key, value in variants:
-            changed = calls[:j] + [(name, {**args, key: value})] + calls[j + 1:]
-            out.append((f"{name} with {key}={value}", changed))
-    return out
-
-
 def test_tau2s_db_check_fails_every_single_write_perturbation(world: Tau2Retail) -> None:
     checked = 0
     for task in world.tasks:
         gold, _ = replay(world.db, _calls(task))
-        for label, calls in _perturbations(world, task):
-            after, _ = replay(world.db, calls)
+        for label, calls in perturbations(world.db, task):
+            after, failures = replay(world.db, calls)
+            if label.endswith("there and back"):  # the change back is refused: two payments
+                assert len(failures) == 1 and db_hash(after) == db_hash(gold), (task.id, label)
+                continue
             assert db_hash(after) != db_hash(gold), (task.id, label)
             checked += 1
-    assert checked >= 30
+    assert checked >= 50
 
 
 def test_failed_calls_change_nothing(world: Tau2Retail) -> None:
