@@ -299,11 +299,13 @@ def advance_clock(conn: Connection, session_id: str, delta: timedelta) -> dateti
 
 
 def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
-    """Set order, shipment and exchange statuses to what the clock ``now`` implies."""
+    """Set order, shipment and exchange statuses to what the clock ``now`` implies (orders
+    that do not follow the clock, and their shipments, keep theirs)."""
     ORD = Order.__table__  # type: ignore[attr-defined]  # noqa: N806
     conn.execute(
         update(ORD)
-        .where(ORD.c.session_id == session_id, ORD.c.status != "cancelled")
+        .where(ORD.c.session_id == session_id, ORD.c.status != "cancelled",
+               ORD.c.follows_clock.is_(True))
         .values(status=case(
             (ORD.c.delivered_at <= now, "delivered"),
             (ORD.c.shipped_at <= now, "shipped"),
@@ -314,7 +316,9 @@ def refresh_statuses(conn: Connection, session_id: str, now: datetime) -> None:
     SH = Shipment.__table__  # type: ignore[attr-defined]  # noqa: N806
     conn.execute(
         update(SH)
-        .where(SH.c.session_id == session_id, SH.c.status != "cancelled")
+        .where(SH.c.session_id == session_id, SH.c.status != "cancelled",
+               SH.c.order_id.not_in(select(ORD.c.id).where(
+                   ORD.c.session_id == session_id, ORD.c.follows_clock.is_(False))))
         .values(status=case(
             (SH.c.delivered_at <= now, "delivered"),
             (SH.c.shipped_at <= now, "in_transit"),

@@ -3,6 +3,15 @@
 Every row carries ``session_id``; catalog rows are never copied. A session's stock and prices
 are the catalog's, except where ``StockOverride`` / ``PriceOverride`` rows say otherwise
 (copy-on-write). All times are on the session's simulated clock.
+
+A session serves one surface (``ShopSession.surface``). A native session has one shopper
+(``ShopSession.customer_id``) and its addresses, payment methods and orders leave
+``customer_id`` None, meaning "the session's shopper". A tau2 retail session
+(docs/tau2-retail.md) holds many customers: every address, payment method and order names its
+customer, its orders keep the status tau2 gave them (``Order.follows_clock`` False), and the
+columns added for it (line2, brand, last four, tracking ids, request headers) have defaults
+that leave native rows as they were. /work/notes/tau2-contract.md maps each tau2 field to
+its column.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import NaiveDatetime
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -27,11 +36,17 @@ __all__ = [
     "PriceOverride",
     "ReturnLine",
     "ReturnRequest",
+    "SURFACES",
     "Shipment",
     "ShopSession",
     "StockOverride",
+    "Tau2World",
     "TraceEvent",
 ]
+
+SURFACES = ("native", "tau2-retail", "tau2-retail-template")
+"""What a session serves: the shop's own tools, tau2 retail's tools, or nothing (the template
+a tau2 world is copied from for each tau2 session; no server may serve it)."""
 
 
 def _sid() -> Any:
@@ -53,6 +68,11 @@ class ShopSession(SQLModel, table=True):
     next_return_number: int = 1
     next_exchange_number: int = 1
     trace_seq: int = 0
+    surface: str = Field(default="native", max_length=32,
+                         sa_column_kwargs={"server_default": "native"},
+                         description="'native', 'tau2-retail' or 'tau2-retail-template'")
+    world: str | None = Field(default=None, max_length=64, index=True,
+                              description="tau2 sessions: the world's database hash")
 
 
 class StockOverride(SQLModel, table=True):
@@ -76,30 +96,35 @@ class PriceOverride(SQLModel, table=True):
 
 
 class Customer(SQLModel, table=True):
-    """The shopper of a session."""
+    """The shopper of a session (one of many in a tau2 session)."""
 
     __tablename__ = "customer"
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = _sid()
-    public_id: str = Field(description="e.g. 'C-1001'")
+    public_id: str = Field(description="e.g. 'C-1001'; a tau2 user id in tau2 sessions")
     name: str
     email: str
     tier: str = Field(description="'standard', 'silver' or 'gold'")
     member_since: NaiveDatetime
+    first_name: str | None = Field(default=None, description="tau2 sessions: the name's parts")
+    last_name: str | None = None
 
 
 class Address(SQLModel, table=True):
-    """A shipping address of the customer."""
+    """A shipping address of the customer (or of one order, in tau2 sessions)."""
 
     __tablename__ = "address"
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = _sid()
+    customer_id: int | None = Field(default=None,
+                                    description="None: the session's shopper")
     public_id: str = Field(description="e.g. 'A-1'")
     label: str
     recipient: str
     line1: str
+    line2: str = Field(default="", sa_column_kwargs={"server_default": ""})
     city: str
     region: str
     postcode: str
@@ -114,11 +139,15 @@ class PaymentMethod(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = _sid()
-    public_id: str = Field(description="e.g. 'PM-1'")
+    customer_id: int | None = Field(default=None,
+                                    description="None: the session's shopper")
+    public_id: str = Field(description="e.g. 'PM-1'; a tau2 payment method id in tau2 sessions")
     kind: str = Field(description="'card', 'paypal' or 'gift_card'")
     label: str = Field(description="masked, e.g. 'Visa ending 4242'")
     balance_cents: int | None = Field(default=None, description="gift cards only")
     is_default: bool = False
+    brand: str | None = Field(default=None, description="cards of tau2 sessions, e.g. 'visa'")
+    last_four: str | None = None
 
 
 class DiscountCode(SQLModel, table=True):
@@ -163,15 +192,21 @@ class CartLine(SQLModel, table=True):
 
 
 class Order(SQLModel, table=True):
-    """A placed order; its status moves with the session clock."""
+    """A placed order; its status moves with the session clock unless ``follows_clock`` is
+    False (tau2 orders: their status is what tau2's tools make it)."""
 
     __tablename__ = "shop_order"
     __table_args__ = (UniqueConstraint("session_id", "number"),)
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = _sid()
-    number: int = Field(description="public id is 'O-<number>'")
-    status: str = Field(description="pending, processing, shipped, delivered or cancelled")
+    customer_id: int | None = Field(default=None,
+                                    description="None: the session's shopper")
+    number: int = Field(description="public id is 'O-<number>' ('#W<7 digits>' for tau2)")
+    status: str = Field(description="pending, processing, shipped, delivered or cancelled; "
+                                    "tau2 orders: one of tau2's statuses")
+    follows_clock: bool = Field(default=True, sa_column_kwargs={"server_default": true()},
+                                description="False: the clock never changes the status")
     placed_at: NaiveDatetime
     address_id: int
     ship_to: str = Field(description="address snapshot, one line")
@@ -186,6 +221,11 @@ class Order(SQLModel, table=True):
     delivered_at: NaiveDatetime
     cancelled_at: NaiveDatetime | None = None
     cancel_reason: str | None = None
+    exchange_payment_method_id: int | None = Field(
+        default=None, description="tau2 exchange request: the method for the difference "
+                                  "(set exactly when the order has such a request)")
+    exchange_price_difference_cents: int | None = Field(
+        default=None, description="tau2 exchange request: new minus old, in cents")
 
 
 class OrderLine(SQLModel, table=True):
@@ -239,6 +279,12 @@ class Shipment(SQLModel, table=True):
     status: str = Field(description="label_created, in_transit or delivered")
     shipped_at: NaiveDatetime
     delivered_at: NaiveDatetime
+    tracking_ids: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True),
+        description="tau2 fulfillments: every tracking id, in order")
+    variant_ids: list[int] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True),
+        description="tau2 fulfillments: the variants (items) it carries, in order")
 
 
 class ReturnRequest(SQLModel, table=True):
@@ -250,9 +296,11 @@ class ReturnRequest(SQLModel, table=True):
     session_id: str = _sid()
     number: int = Field(description="public id is 'R-<number>'")
     order_id: int = Field(foreign_key="shop_order.id", index=True)
-    status: str = Field(description="'refunded'")
+    status: str = Field(description="'refunded'; tau2 sessions: 'requested'")
     reason: str
     refund_to: str = Field(description="'original' or 'gift_card'")
+    payment_method_id: int | None = Field(
+        default=None, description="tau2 sessions: the method to refund to")
     refund_cents: int
     fee_cents: int
     created_at: NaiveDatetime
@@ -286,9 +334,23 @@ class ExchangeRequest(SQLModel, table=True):
     from_variant_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     to_variant_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     price_difference_cents: int = Field(description="> 0 charged, < 0 refunded")
-    status: str = Field(description="'replacement_shipped' or 'completed'")
+    status: str = Field(description="'replacement_shipped' or 'completed'; tau2: 'requested'")
     reason: str
     created_at: NaiveDatetime
+
+
+class Tau2World(SQLModel, table=True):
+    """A tau2 retail world installed in this database: its template session (copied for every
+    tau2 session) and its product ids (tau2 product id -> catalog product key, in the world's
+    order; items are found by SKU = tau2 item id)."""
+
+    __tablename__ = "tau2_world"
+
+    key: str = Field(primary_key=True, max_length=64, description="the world's database hash")
+    template_session_id: str = Field(foreign_key="shop_session.id", max_length=64)
+    catalog_fingerprint: str
+    product_ids: dict[str, int] = Field(default_factory=dict,
+                                        sa_column=Column(JSON, nullable=False))
 
 
 class TraceEvent(SQLModel, table=True):
