@@ -8,6 +8,10 @@ A tool that is one shop call (:meth:`ShopServer.shop_call`) writes its record in
 transaction as the call's changes, so the two commit together and records are numbered in
 commit order; the other tools and rejected calls are recorded after the call, in a
 transaction of their own.
+
+A server serves one tool surface (``mcp_shop.tool_catalog``): the native tools, or tau2-bench
+retail's (``tools_tau2``). Every session serves one surface too, and a call naming a session
+of another surface is refused before its tool runs (:meth:`ShopServer._check_surface`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, Icon, TextContent, ToolAnnotations
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_jsonable_python
 
 from mcp_shop import __version__, catalog_views, search, sessions
 from mcp_shop.catalog_views import CategoryTree
@@ -45,10 +50,19 @@ from mcp_shop.server.call_errors import (
     short,
 )
 from mcp_shop.server.schemas import compact_schema
+from mcp_shop.server.surfaces import (
+    INSTRUCTIONS,
+    SURFACE_MEMORY,
+    describe,
+    session_surface,
+    wrong_surface,
+)
 from mcp_shop.shop import Shop
+from mcp_shop.tool_catalog import Surface
 from mcp_shop.trace import record_call
 
-__all__ = ["HANDLE_REQUIRED", "InvalidArguments", "ShopServer", "ShopToolError", "digest"]
+__all__ = ["HANDLE_REQUIRED", "INSTRUCTIONS", "InvalidArguments", "ShopServer", "ShopToolError",
+           "digest"]
 
 log = logging.getLogger("mcp_shop.server")
 T = TypeVar("T")
@@ -57,12 +71,6 @@ HANDLE_REQUIRED = (
     "session_id is required on this connection: call open_session once and pass the "
     "session_id it returns to every other tool"
 )
-INSTRUCTIONS = """\
-An online shop. Call open_session first and pass the session_id it returns to every other tool \
-(on a stdio connection a default session exists and session_id may be omitted). Find products \
-with search_products, inspect them with get_product (carts, orders, returns and exchanges work \
-by variant id such as 'V-000042-3'), show your picks to the shopper with present_products, and \
-read the policies with search_policy. Money is in integer cents: 1999 means $19.99."""
 
 
 @dataclass
@@ -100,6 +108,8 @@ class ShopServer(MCPServer):
 
     Args:
         shop: the shop every tool works on.
+        surface: the tools it serves: ``native`` (the shop's own) or ``tau2-retail``; it
+            serves only sessions of that surface.
         default_session: the session used when a call omits ``session_id`` (stdio); ``None``
             makes ``session_id`` required (HTTP).
         offload: run shop calls in worker threads (True) or on the event loop (False); None
@@ -111,15 +121,18 @@ class ShopServer(MCPServer):
         log_level: level of the server's log (on stderr).
     """
 
-    def __init__(self, shop: Shop, *, default_session: str | None = None,
-                 offload: bool | None = None,
+    def __init__(self, shop: Shop, *, surface: Surface = "native",
+                 default_session: str | None = None, offload: bool | None = None,
                  db_threads: int = 8, trace_result_limit: int = 65_536,
                  log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO",
                  ) -> None:
+        instructions, description = describe(surface)
         super().__init__("mcp-shop", title="mcp-shop", version=__version__,
-                         description="A seeded online shop for shopping agents",
-                         instructions=INSTRUCTIONS, log_level=log_level)
+                         description=description, instructions=instructions,
+                         log_level=log_level)
         self.shop = shop
+        self.surface: Surface = surface
+        self._surface_checked: set[str] = set()
         self.default_session = default_session
         self.offload = (backend_name(shop.engine) != "sqlite") if offload is None else offload
         self.trace_result_limit = trace_result_limit
@@ -140,7 +153,7 @@ class ShopServer(MCPServer):
         tool_name = name or fn.__name__
         text = description if description is not None else fn.__doc__
         description = inspect.cleandoc(text) if text else None
-        derived = annotations_for(tool_name)
+        derived = annotations_for(tool_name, self.surface)
         if annotations is not None and annotations != derived:
             raise ValueError(f"{tool_name}: annotations {annotations} differ from the tool "
                              f"catalogue's {derived}; change mcp_shop/tool_catalog.py instead")
@@ -186,7 +199,9 @@ class ShopServer(MCPServer):
 
         Inside a tool call the method runs in a unit of work (``db.unit_tx``) that also writes
         the call's trace record; ``method`` must then return the tool's whole result (a
-        pydantic model), which is what the trace records.
+        pydantic model, or a JSON value for a tool whose return type says so), which is what
+        the trace records (as the client receives it: wrapped in ``{"result": ...}`` when the
+        SDK wraps it).
         """
         sid = self.session(session_id)
         info = _CURRENT.get()
@@ -208,13 +223,23 @@ class ShopServer(MCPServer):
                 # state (what REPEATABLE READ gave the reads before they joined a unit).
                 sessions.lock_session(conn, session_id)
             value = body()
-            structured = value.model_dump(mode="json", by_alias=True)
+            structured = self._structured(info.tool, value)
             event = self._event(info.tool, info.arguments, ok=True, result=structured,
                                 latency_ms=(time.perf_counter() - info.started) * 1000)
             record_call(conn, session_id, **event)
         info.recorded = True
         info.dumped = (value, structured)
         return value
+
+    def _structured(self, tool: str, value: Any) -> Any:
+        """``value`` as the structured content a client receives from ``tool``."""
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json", by_alias=True)
+        structured = to_jsonable_python(value)
+        registered = self._tool_manager.get_tool(tool)
+        if registered is not None and registered.fn_metadata.wrap_output:
+            return {"result": structured}
+        return structured
 
     async def require_session(self, session_id: str | None) -> str:
         """Resolve the call's session and check that it exists (for catalog-only tools)."""
@@ -259,6 +284,7 @@ class ShopServer(MCPServer):
         try:
             try:
                 await self._check_argument_names(name, arguments)
+                await self._check_surface(arguments, info)
                 result: Any
                 if direct:
                     result = await self._run_direct(name, arguments, info)
@@ -353,6 +379,23 @@ class ShopServer(MCPServer):
             given = ", ".join(short(u) for u in unknown[:5])
             raise InvalidArguments(f"Error executing tool {name}: invalid arguments: unknown "
                                    f"argument(s) {given}; valid arguments: {valid}")
+
+    async def _check_surface(self, arguments: dict[str, Any], info: _CallInfo) -> None:
+        """Refuse a call naming a session of another surface than the server's (each session
+        is checked once per server: a session's surface never changes). A call on a template
+        session is not recorded in its trace (nothing may change a template)."""
+        sid = self._guess_session(arguments)
+        if sid is None or sid in self._surface_checked:
+            return
+        surface = await self.run_db(session_surface, self.shop, sid)
+        if surface is None:
+            return  # no such session: the tool's own error says so
+        if surface != self.surface:
+            info.recorded = surface == "tau2-retail-template"
+            raise ShopToolError(wrong_surface(surface, self.surface))
+        if len(self._surface_checked) >= SURFACE_MEMORY:
+            self._surface_checked.clear()
+        self._surface_checked.add(sid)
 
     def _guess_session(self, arguments: dict[str, Any]) -> str | None:
         """The session of a call rejected before its body ran (bad arguments, unknown tool)."""
