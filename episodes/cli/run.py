@@ -203,23 +203,34 @@ def _play(args: argparse.Namespace, agent: Any, curriculum: Any) -> int:
     """``cmd_run``'s work once every option is checked: the tasks, the run, the summary."""
     shop = open_shop(args)
     writer = RolloutWriter(args.out, args.trials)
-    try:
-        tasks = task_list(args, shop) if curriculum is None else []
-        started = time.perf_counter()
-        if args.ray is not None:
-            records = run_on_ray(args, tasks, writer, shop, curriculum)
-        elif args.workers > 1:
-            records = run_in_workers(args, tasks, writer, shop, curriculum)
-        else:
+    with output.watch_ctrl_c() as ctrl_c:
+        try:
+            return _play_and_report(args, agent, curriculum, shop, writer, ctrl_c)
+        except BaseException as exc:
+            if not ctrl_c.interrupted(exc):
+                raise
+            writer.close(interrupted=True)
+            kept = (f"; curriculum state saved to {curriculum.path}"
+                    if curriculum is not None and Path(curriculum.path).exists() else "")
+            raise Interrupted(writer.saved() + kept) from None
+        finally:
+            writer.close()
+
+
+def _play_and_report(args: argparse.Namespace, agent: Any, curriculum: Any, shop: Any,
+                     writer: RolloutWriter, ctrl_c: output.CtrlC) -> int:
+    """The run and its summary (the caller turns Ctrl-C into ``Interrupted``)."""
+    tasks = task_list(args, shop) if curriculum is None else []
+    started = time.perf_counter()
+    if args.ray is not None:
+        records = run_on_ray(args, tasks, writer, shop, curriculum)
+    elif args.workers > 1:
+        records = run_in_workers(args, tasks, writer, shop, curriculum)
+    else:
+        with ctrl_c.asyncio_owned():
             records = anyio.run(run_in_process, args, shop, tasks, writer, agent, curriculum)
-        elapsed = time.perf_counter() - started
-    except KeyboardInterrupt:
-        writer.close(interrupted=True)
-        kept = (f"; curriculum state saved to {curriculum.path}"
-                if curriculum is not None and Path(curriculum.path).exists() else "")
-        raise Interrupted(writer.saved() + kept) from None
-    finally:
-        writer.close()
+    elapsed = time.perf_counter() - started
+    writer.close()
     print_summary(summarize(records), f"{args.agent}: {len(records)} episodes in "
                   f"{elapsed:.1f} s ({len(records) / max(elapsed, 1e-9):.1f} episodes/s)")
     if args.trials > 1 and records:

@@ -51,6 +51,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     where = args.out or "stdout"
     count = 0
     with contextlib.ExitStack() as stack:
+        ctrl_c = stack.enter_context(output.watch_ctrl_c())
         fh: IO[str] | None = None
         try:
             for task in iter_tasks(args, shop):
@@ -58,7 +59,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                     fh = _open(args.out, stack)
                 fh.write(_line(task, args.format) + "\n")
                 count += 1
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not ctrl_c.interrupted(exc):
+                raise
             said = f"{count} {noun} written to {where}" if fh is not None else f"no {noun} written"
             raise Interrupted(said) from None
         finally:

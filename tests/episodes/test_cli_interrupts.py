@@ -92,3 +92,26 @@ def test_interrupted_tasks_keeps_the_tasks_generated(db: str, tmp_path: Path) ->
     tasks = [TaskSpec.model_validate_json(line) for line in lines]
     assert 0 < len(tasks) < 5000
     assert last_line(done.stderr) == f"interrupted: {len(tasks)} tasks written to {out}"
+
+
+def test_ctrl_c_turned_into_another_error_still_counts_as_ctrl_c() -> None:
+    """The interrupt lands anywhere in the main thread; where a library catches it and raises
+    its own error (pydantic does in a serializer callback), the command still knows."""
+    from episodes.cli.output import watch_ctrl_c
+
+    def library_call() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs before this returns
+        except BaseException as exc:  # what a wholesale catch does
+            raise ValueError("serialization failed") from exc.__cause__
+
+    with watch_ctrl_c() as ctrl_c:
+        try:
+            library_call()
+        except ValueError as exc:
+            caught: BaseException = exc
+    assert ctrl_c.pressed and ctrl_c.interrupted(caught)
+    with watch_ctrl_c() as quiet:
+        assert not quiet.interrupted(ValueError("a real failure"))
+        assert quiet.interrupted(KeyboardInterrupt())
