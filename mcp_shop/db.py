@@ -20,14 +20,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import Pool
+from sqlalchemy.schema import CreateColumn
 from sqlmodel import SQLModel
 
 import mcp_shop.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from mcp_shop.errors import InvalidInput
+from mcp_shop.errors import InvalidInput, InvalidState
 
 __all__ = [
     "DB_ENV_VAR",
@@ -148,8 +149,41 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet, and bring the tables of a database made by
+    an earlier version up to date: a column added since is added with its default, an index
+    added since is created (idempotent; cheap when nothing is missing).
+
+    Raises:
+        InvalidState: a missing column has neither a default nor NULL to give the rows that
+            exist (the message names it; such a database has to be rebuilt).
+    """
     SQLModel.metadata.create_all(engine)
+    found = inspect(engine)
+    columns = {key[1]: {c["name"] for c in cs} for key, cs in found.get_multi_columns().items()}
+    indexes = {key[1]: {ix["name"] for ix in ixs}
+               for key, ixs in found.get_multi_indexes().items()}
+    missing = [(table, column) for table in SQLModel.metadata.sorted_tables
+               for column in table.columns if column.name not in columns.get(table.name, ())]
+    new_indexes = [ix for table in SQLModel.metadata.sorted_tables for ix in table.indexes
+                   if ix.name not in indexes.get(table.name, ())]
+    if not (missing or new_indexes):
+        return
+    with engine.begin() as conn:
+        for table, column in missing:
+            _add_column(conn, table.name, column)
+        for index in new_indexes:
+            index.create(conn, checkfirst=True)
+
+
+def _add_column(conn: Connection, table: str, column: Any) -> None:
+    if not column.nullable and column.server_default is None:
+        raise InvalidState(
+            f"this database's table {table!r} has no column {column.name!r}, which this version "
+            "needs and cannot fill in for the rows already there; build a new database (or "
+            "schema) with this version", table=table, column=column.name)
+    ddl = CreateColumn(column).compile(dialect=conn.dialect)
+    quote = conn.dialect.identifier_preparer.quote
+    conn.execute(text(f"ALTER TABLE {quote(table)} ADD COLUMN {ddl}"))
 
 
 # The unit of work open in this thread or task, if any: (engine, its connection).

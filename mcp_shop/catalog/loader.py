@@ -253,6 +253,8 @@ def ensure_catalog(engine: Engine, *, seed: int, size: int, progress: Progress |
     """
     _validate(seed, size)
     info = load_catalog_info(engine)
+    if info is not None:  # made by an earlier version? its tables brought up to date
+        _create_schema(engine)
     if info is None:
         try:
             return build_catalog(engine, seed=seed, size=size, progress=progress,
