@@ -45,6 +45,7 @@ __all__ = [
     "RolloutMetrics",
     "RolloutToolCall",
     "StopReason",
+    "Tau2Outcome",
     "add_records_command",
     "parse_record",
     "rollout_schema",
@@ -154,6 +155,29 @@ class CurriculumMark(BaseModel):
     episode: int = Field(ge=0, description="the draw's index in the curriculum run")
 
 
+class Tau2Outcome(BaseModel):
+    """tau2-bench's own verdict of a tau2 retail episode (``episodes.tau2.scoring``), kept
+    apart from this project's components: tau2's reward (None when a component of its basis
+    was not judged, e.g. NL assertions without a judge), its components and how it ended."""
+
+    model_config = _CLOSED
+
+    task_id: str = Field(description="the task's id in tau2's tasks.json")
+    reward: float | None = Field(description="tau2's reward; None: not judged")
+    reward_scope: str = Field(description="'tau2' when the record's reward is tau2's; else "
+                              "which components the record's reward covers")
+    reward_basis: list[str]
+    components: dict[str, float | None] = Field(description="each component of the basis: "
+                                                "1, 0, or None (not judged)")
+    db_match: bool = Field(strict=True)
+    communicate: list[bool] = Field(description="per communicate_info string: said or not")
+    nl_assertions: list[bool] | None = Field(description="per NL assertion, or None: not "
+                                             "judged")
+    termination: str = Field(description="user_stop, agent_stop, max_steps, "
+                             "too_many_errors or agent_idle")
+    note: str = ""
+
+
 class Rollout(BaseModel):
     """One episode, as one JSONL line (``docs/tasks.md`` and the README, "Records")."""
 
@@ -182,6 +206,8 @@ class Rollout(BaseModel):
     stop_reason: StopReason
     trace: list[TraceEntry] = Field(description="the server's record of every tool call")
     curriculum: CurriculumMark | None = Field(default=None, description="curriculum runs only")
+    tau2: Tau2Outcome | None = Field(default=None, description="tau2 retail episodes only: "
+                                     "tau2's own verdict")
 
     @model_validator(mode="after")
     def _consistent(self) -> Rollout:
@@ -193,8 +219,9 @@ class Rollout(BaseModel):
     def _without_absent_curriculum(self, handler: SerializerFunctionWrapHandler
                                    ) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        if out.get("curriculum") is None:
-            out.pop("curriculum", None)
+        for optional in ("curriculum", "tau2"):
+            if out.get(optional) is None:
+                out.pop(optional, None)
         return out
 
     def to_record(self) -> dict[str, Any]:

@@ -29,20 +29,37 @@ from episodes.cli.options import (
     positive,
     rate,
 )
-from episodes.cli.run import cmd_run
 from episodes.cli.tasks import cmd_tasks
 from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
 from episodes.records import add_records_command
 from episodes.report import add_report_command
+from episodes.tau2.cli import add_tau2_options, cmd_run_suite
 from mcp_shop.cli_support import add_version_option
 
-__all__ = ["build_parser"]
+__all__ = ["add_llm_options", "build_parser"]
 
 CONCURRENCY_HELP = ("episodes played at once in each process (default 8); they overlap their "
                     "waits (a model endpoint, a server), so raise it for --agent llm")
 WORKERS_HELP = ("worker processes (default 1; one per core helps: an episode is mostly "
                 "Python); each runs --concurrency episodes at a time")
+
+
+def add_llm_options(p: argparse.ArgumentParser) -> None:
+    """The ``--llm-*`` options of ``--agent llm`` (``run``, ``cross-eval``)."""
+    llm = p.add_argument_group(
+        "llm agent", "--agent llm: a model behind any OpenAI-compatible Chat Completions "
+        "endpoint with tool calling (vLLM, SGLang, llama.cpp server, Ollama, hosted APIs)")
+    llm.add_argument("--llm-base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1 "
+                     "(default: $MCP_SHOP_LLM_BASE_URL or $OPENAI_BASE_URL)")
+    llm.add_argument("--llm-model", help="the model name the endpoint serves")
+    llm.add_argument("--llm-api-key-env", metavar="VAR", help="the environment variable "
+                     "holding the API key (default OPENAI_API_KEY; no key is sent when unset)")
+    llm.add_argument("--llm-temperature", type=float, help="sampling temperature (default 0)")
+    llm.add_argument("--llm-max-calls", type=positive, metavar="N",
+                     help="model requests per episode (default 60)")
+    llm.add_argument("--llm-max-tokens", type=positive, metavar="N",
+                     help="tokens per episode, prompts included (default 500000)")
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -78,19 +95,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      "through this OpenAI-compatible endpoint (e.g. http://127.0.0.1:8001/v1; "
                      "API key from OPENAI_API_KEY); the rules still decide")
     run.add_argument("--shopper-model", help="the model name for --shopper-llm")
-    llm = run.add_argument_group(
-        "llm agent", "--agent llm: a model behind any OpenAI-compatible Chat Completions "
-        "endpoint with tool calling (vLLM, SGLang, llama.cpp server, Ollama, hosted APIs)")
-    llm.add_argument("--llm-base-url", metavar="URL", help="e.g. http://127.0.0.1:8000/v1 "
-                     "(default: $MCP_SHOP_LLM_BASE_URL or $OPENAI_BASE_URL)")
-    llm.add_argument("--llm-model", help="the model name the endpoint serves")
-    llm.add_argument("--llm-api-key-env", metavar="VAR", help="the environment variable "
-                     "holding the API key (default OPENAI_API_KEY; no key is sent when unset)")
-    llm.add_argument("--llm-temperature", type=float, help="sampling temperature (default 0)")
-    llm.add_argument("--llm-max-calls", type=positive, metavar="N",
-                     help="model requests per episode (default 60)")
-    llm.add_argument("--llm-max-tokens", type=positive, metavar="N",
-                     help="tokens per episode, prompts included (default 500000)")
+    add_llm_options(run)
     cur = run.add_argument_group(
         "curriculum", "adaptive difficulty: per family a window [l, h] from [0, 0]; after "
         "--curriculum-check-every episodes at h, a success rate of at least the threshold "
@@ -111,7 +116,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      "run depends on it: a resumed run repeats an uninterrupted one exactly "
                      "when B is the same and each part's --episodes is a multiple of B")
     add_shop_options(run)
-    run.set_defaults(fn=cmd_run)
+    add_tau2_options(run)
+    run.set_defaults(fn=cmd_run_suite)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,4 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from episodes.audit import add_audit_command
 
     add_audit_command(sub)
+    from episodes.tau2.crosseval import add_cross_eval_command
+
+    add_cross_eval_command(sub)
     return parser

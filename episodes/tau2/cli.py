@@ -1,0 +1,227 @@
+"""``shop-episodes run --suite tau2-retail``: tau2 retail episodes from the command line.
+
+    shop-episodes run --suite tau2-retail --tau2-path ~/src/tau2-bench --split test \\
+        --agent oracle --trials 2 --out runs/tau2.jsonl
+    shop-episodes run --suite tau2-retail --tau2-path PATH --agent llm --user llm \\
+        --llm-base-url http://127.0.0.1:8000/v1 --llm-model M --user-llm-model M
+
+The world is imported into ``--tau2-db`` (default: a SQLite file beside ``--out``, named
+after it with ``.tau2.db``; without ``--out``, a temporary file removed at the end) once; a
+database that already holds it is reused. Episodes reach the tau2 tools over MCP in memory
+(``--direct``: the same server's tools without the protocol). The summary, pass^k and Ctrl-C
+behave as for the shop's own tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from episodes.cli import output
+from episodes.cli.options import check_out
+from episodes.cli.output import Interrupted
+from episodes.cli.summary import print_summary, print_trials, summarize
+from episodes.cli.writer import RolloutWriter
+
+__all__ = ["SUITES", "add_tau2_options", "cmd_run_suite", "play_tau2", "tau2_setup",
+           "user_factory"]
+
+SUITES = ("shop", "tau2-retail")
+_NATIVE_ONLY = (("tasks", "--tasks"), ("curriculum", "--curriculum"), ("connect", "--connect"),
+                ("stdio", "--stdio"), ("ray", "--ray"), ("shopper_llm", "--shopper-llm"))
+
+
+def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
+    """The tau2 options of ``run`` (``suite``: with ``--suite``) and ``cross-eval``."""
+    if suite:
+        p.add_argument("--suite", choices=SUITES, default="shop",
+                       help="shop: this project's generated or given tasks (default); "
+                       "tau2-retail: the tasks of a tau2-bench retail checkout (--tau2-path)")
+    g = p.add_argument_group("tau2 retail", "tasks of a tau2-bench checkout, played on this "
+                             "shop through tau2's tools")
+    g.add_argument("--tau2-path", metavar="PATH", help="a tau2-bench checkout, its data "
+                   "directory, or its data/tau2/domains/retail directory")
+    g.add_argument("--split", help="the tasks of this split (train, test, base, ...; default: "
+                   "every task)")
+    g.add_argument("--task-ids", metavar="IDS", help="only these task ids, comma-separated "
+                   "(e.g. 3,7 or tau2-retail/3)")
+    g.add_argument("--user", choices=("scripted", "llm"), default="scripted",
+                   help="the customer: scripted (deterministic, default) or llm (a model "
+                   "plays the task's scenario: --user-llm-*)")
+    g.add_argument("--user-llm-base-url", metavar="URL", help="the LLM user's endpoint "
+                   "(default: the llm agent's, --llm-base-url)")
+    g.add_argument("--user-llm-model", help="the LLM user's model (default: the llm agent's)")
+    g.add_argument("--user-llm-api-key-env", metavar="VAR", help="the variable holding the "
+                   "LLM user's API key (default OPENAI_API_KEY)")
+    g.add_argument("--tau2-db", metavar="URL", help="the database the world is imported into "
+                   "(default: a SQLite file beside --out named <out>.tau2.db, or a temporary "
+                   "one without --out); never the shop's own --db")
+
+
+def _check_suite_options(args: argparse.Namespace) -> None:
+    tau2 = args.suite == "tau2-retail"
+    if not tau2:
+        given = [flag for name, flag in (("tau2_path", "--tau2-path"), ("split", "--split"),
+                                         ("task_ids", "--task-ids"), ("tau2_db", "--tau2-db"))
+                 if getattr(args, name, None)]
+        if given or getattr(args, "user", "scripted") != "scripted":
+            raise ValueError(f"{', '.join(given) or '--user'} applies to --suite tau2-retail "
+                             "only")
+        return
+    if not args.tau2_path:
+        raise ValueError("--suite tau2-retail needs --tau2-path: a tau2-bench checkout (or "
+                         "its data/tau2/domains/retail directory)")
+    for name, flag in _NATIVE_ONLY:
+        if getattr(args, name, None):
+            raise ValueError(f"{flag} applies to the shop's own tasks, not to --suite "
+                             "tau2-retail")
+    if (args.workers or 1) > 1:
+        raise ValueError("--suite tau2-retail runs in this process: --workers is not "
+                         "supported (raise --concurrency instead)")
+    if args.families or args.difficulty:
+        raise ValueError("--families and --difficulty choose the shop's own tasks; with "
+                         "--suite tau2-retail choose tasks with --split and --task-ids")
+
+
+def cmd_run_suite(args: argparse.Namespace) -> int:
+    """``run``: the shop's own tasks (``episodes.cli.run.cmd_run``) or tau2's."""
+    _check_suite_options(args)
+    if args.suite != "tau2-retail":
+        from episodes.cli.run import cmd_run
+
+        return cmd_run(args)
+    setup = tau2_setup(args)
+    records, elapsed = play_tau2(args, *setup)
+    _report(args, records, elapsed)
+    return 0
+
+
+def user_factory(args: argparse.Namespace) -> Any:
+    """What makes each episode's user: the scripted user, or an LLM user (its client is an
+    ``LLMAgent`` built from the --user-llm-* options, falling back to the agent's)."""
+    from episodes.tau2.episode import scripted_users
+
+    if args.user != "llm":
+        return scripted_users
+    from episodes.agents.llm import LLMAgent
+    from episodes.tau2.users import LLMUser
+
+    overrides: dict[str, Any] = {"system_prompt": ""}
+    if args.user_llm_base_url:
+        overrides["base_url"] = args.user_llm_base_url
+    if args.user_llm_model:
+        overrides["model"] = args.user_llm_model
+    if args.user_llm_api_key_env:
+        overrides["api_key_env"] = args.user_llm_api_key_env
+    try:
+        client = LLMAgent.from_env(**overrides)
+    except ValueError as exc:
+        raise ValueError(f"--user llm: {exc} (or --user-llm-base-url / --user-llm-model for "
+                         "the user alone)") from None
+
+    def make(task: Any, seed: int) -> Any:
+        return LLMUser(task.task, client, seed=seed)
+
+    return make
+
+
+def tau2_setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
+    """Every option checked before any work: (world, agent, tasks, users)."""
+    from episodes.cli.run import _llm_options
+    from episodes.tau2.agents import make_tau2_agent
+    from episodes.tau2.tasks import select_tasks
+    from mcp_shop.tau2.loader import load_tau2_retail
+
+    _llm_options(args)
+    world = load_tau2_retail(args.tau2_path)
+    ids = [i.strip() for i in args.task_ids.split(",") if i.strip()] if args.task_ids else None
+    tasks = select_tasks(world, split=args.split, ids=ids)
+    agent = make_tau2_agent(args.agent, world.policy)
+    users = user_factory(args)
+    check_out(args.out)
+    return world, agent, tasks, users
+
+
+@contextlib.contextmanager
+def _database(args: argparse.Namespace) -> Iterator[str]:
+    """The URL the world goes into (see the module), and a temporary directory's cleanup."""
+    if args.tau2_db:
+        yield args.tau2_db
+    elif args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{out.with_name(out.name + '.tau2.db')}"
+    else:
+        with tempfile.TemporaryDirectory(prefix="tau2-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'tau2.db'}"
+
+
+def play_tau2(args: argparse.Namespace, world: Any, agent: Any, tasks: list[Any], users: Any,
+              ) -> tuple[list[dict[str, Any]], float]:
+    """Run ``agent`` on ``tasks`` (``--trials`` each), writing ``--out``; Ctrl-C keeps every
+    finished episode and raises ``Interrupted`` saying how many."""
+    from episodes.tau2.env import Tau2Env
+
+    writer = RolloutWriter(args.out, args.trials)
+    with _database(args) as url, output.watch_ctrl_c() as ctrl_c:
+        try:
+            env = Tau2Env.open(world, url)
+            output.err.print(f"tau2 retail world {env.key[:12]} in {url}", soft_wrap=True,
+                             markup=False)
+            started = time.perf_counter()
+            with ctrl_c.asyncio_owned():
+                records = anyio.run(_run, args, env, agent, tasks, users, writer)
+            elapsed = time.perf_counter() - started
+            env.shop.engine.dispose()
+        except BaseException as exc:
+            if not ctrl_c.interrupted(exc):
+                raise
+            writer.close(interrupted=True)
+            raise Interrupted(writer.saved()) from None
+        finally:
+            writer.close()
+    return records, elapsed
+
+
+async def _run(args: argparse.Namespace, env: Any, agent: Any, tasks: list[Any], users: Any,
+               writer: RolloutWriter) -> list[dict[str, Any]]:
+    from episodes.tau2.episode import Tau2Runner
+
+    async with Tau2Runner(env, users=users, connect="direct" if args.direct else None,
+                          keep_sessions=args.keep_sessions) as runner:
+        with output.Bar(f"tau2 retail episodes ({agent.name})",
+                        len(tasks) * args.trials) as advance:
+            writer.start(tasks, advance)
+            return await runner.run(agent, tasks, concurrency=args.concurrency,
+                                    trials=args.trials, on_done=writer)
+
+
+def tau2_scope_line(records: list[dict[str, Any]]) -> str:
+    """How many episodes' rewards are tau2's own, and how many cover only the judged
+    components."""
+    own = sum(1 for r in records if r.get("tau2", {}).get("reward") is not None)
+    rest = len(records) - own
+    line = f"tau2 reward: {own} episode(s) judged in full"
+    if rest:
+        line += (f"; {rest} with NL assertions not judged (their reward is that of the "
+                 "judged components only)")
+    return line
+
+
+def _report(args: argparse.Namespace, records: list[dict[str, Any]], elapsed: float) -> None:
+    print_summary(summarize(records), f"{args.agent} on tau2 retail: {len(records)} episodes "
+                  f"in {elapsed:.1f} s")
+    if args.trials > 1 and records:
+        print_trials(records, args.trials)
+    output.err.print(tau2_scope_line(records), soft_wrap=True, markup=False)
+    if args.out:
+        output.err.print(f"Rollouts written to {args.out}")
+
+

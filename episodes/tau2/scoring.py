@@ -1,0 +1,198 @@
+"""The verdict of a tau2 retail episode: tau2's own, and this project's components beside it.
+
+**tau2's verdict** (:func:`mcp_shop.tau2.verdict.tau2_verdict`): DB from the replay check
+(the session's state against the gold actions replayed from the same world), COMMUNICATE on
+the agent's text messages, NL assertions "not judged" (no judge is configured), the product
+over the task's ``reward_basis``, and 0 when the episode did not end with the user or the
+agent stopping. It is recorded whole in the rollout's ``tau2`` field (its reward may be None).
+
+**The record's reward** is tau2's reward. When tau2's reward is None (a component of the
+basis was not judged: the NL assertions), the record's ``reward`` is the product of the
+judged components of the basis (``tau2.reward_scope`` says ``"judged components"`` and
+names the unjudged ones), because a record's reward must be a number; ``success`` is
+``reward == 1``. A tau2 run's success rate on such tasks is therefore the rate without the
+NL assertions, and says so.
+
+**Our own components** (weight 0: reported, never part of the reward):
+
+- ``hallucination``: ids the agent passed in an id argument (user, order, item, product,
+  payment method) that no earlier tool result or user message held;
+- ``policy``: writes made without the user's yes: the user's last message before a write
+  must agree ("yes", "go ahead", "please do", ...);
+- ``efficiency``: the gold's tool calls against the agent's (1 at or below gold);
+- ``errors``: failed tool calls.
+
+tau2's components appear in ``reward_components`` too, named ``tau2_db``,
+``tau2_communicate``, ``tau2_nl_assertion``, ... with weight 1 when judged; an unjudged one
+has value 0 and weight 0 and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from episodes.tau2.tasks import Tau2Task
+from mcp_shop.tau2.records import WRITE_TOOLS
+from mcp_shop.tau2.verdict import Tau2Verdict, tau2_verdict
+from verifiers.types import Component, Message, Reason
+
+__all__ = ["ID_ARGUMENTS", "Termination", "Tau2Call", "Tau2Score", "confirmed_writes",
+           "invented_ids", "score_episode"]
+
+Termination = Literal["user_stop", "agent_stop", "max_steps", "too_many_errors", "agent_idle"]
+NORMAL_STOPS: frozenset[str] = frozenset({"user_stop", "agent_stop"})
+ID_ARGUMENTS = frozenset({"user_id", "order_id", "item_id", "product_id", "payment_method_id",
+                          "item_ids", "new_item_ids"})
+_YES = re.compile(r"\b(yes|yeah|yep|sure|go ahead|please do|confirm(ed)?|correct|proceed|"
+                  r"ok|okay|that's right|do it)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Tau2Call:
+    """One tool call of the episode: the index of the message that made it, its name,
+    arguments and outcome."""
+
+    message: int
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    content: Any
+
+
+@dataclass(frozen=True)
+class Tau2Score:
+    verdict: Tau2Verdict
+    reward: float
+    success: bool
+    scope: str
+    components: list[Component]
+
+
+def _id_values(arguments: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in sorted(ID_ARGUMENTS & arguments.keys()):
+        value = arguments[key]
+        values = value if isinstance(value, list) else [value]
+        out += [v for v in values if isinstance(v, str) and v]
+    return out
+
+
+def invented_ids(messages: Sequence[Message]) -> list[str]:
+    """Distinct ids the agent passed in id arguments before any tool result or user message
+    held them, in order of first use."""
+    seen: list[str] = []
+    invented: list[str] = []
+    for m in messages:
+        if m.role in ("tool", "user"):
+            seen.append(m.content or "")
+            continue
+        for call in m.tool_calls or []:
+            try:
+                args = json.loads(call.function.get("arguments", "{}"))
+            except ValueError:
+                continue
+            if not isinstance(args, dict):
+                continue
+            for value in _id_values(args):
+                if value not in invented and not any(value in text for text in seen):
+                    invented.append(value)
+    return invented
+
+
+def confirmed_writes(messages: Sequence[Message]) -> list[tuple[str, bool]]:
+    """Each write call (name) and whether the user's last message before it agreed."""
+    last_user = ""
+    out: list[tuple[str, bool]] = []
+    for m in messages:
+        if m.role == "user":
+            last_user = m.content or ""
+        for call in m.tool_calls or []:
+            name = call.function.get("name", "")
+            if name in WRITE_TOOLS:
+                out.append((name, bool(_YES.search(last_user))))
+    return out
+
+
+def _tau2_components(verdict: Tau2Verdict, db_hashes: tuple[str, str]) -> list[Component]:
+    out = []
+    for name, value in verdict.components.items():
+        key = f"tau2_{name.lower()}"
+        if value is None:
+            out.append(Component(name=key, value=0.0, weight=0.0,
+                                 reason=f"not judged: {name} needs a judge, and none is "
+                                 "configured"))
+            continue
+        if name == "DB":
+            text = ("the state equals the gold replay's" if value == 1.0 else
+                    f"the state differs from the gold replay's (hash {db_hashes[0][:12]} "
+                    f"against {db_hashes[1][:12]})")
+        elif name == "COMMUNICATE":
+            text = f"{sum(verdict.communicate)} of {len(verdict.communicate)} strings said"
+        elif name == "ACTION":
+            text = f"{sum(verdict.actions)} of {len(verdict.actions)} gold actions matched"
+        else:
+            text = "passed" if value == 1.0 else "failed"
+        out.append(Component(name=key, value=value, weight=1.0, reason=text))
+    return out
+
+
+def _own_components(task: Tau2Task, messages: Sequence[Message],
+                    calls: Sequence[Tau2Call]) -> list[Component]:
+    invented = invented_ids(messages)
+    writes = confirmed_writes(messages)
+    unconfirmed = [name for name, ok in writes if not ok]
+    gold = len(task.task.gold_actions())
+    used = len(calls)
+    eff = 1.0 if used <= gold else gold / used
+    errors = [c for c in calls if not c.ok]
+    eff_text = f"{used} tool calls (gold {gold})"
+    return [
+        Component(name="hallucination", value=0.0 if invented else 1.0, weight=0.0,
+                  reason=("invented ids: " + ", ".join(invented)) if invented
+                  else "no invented ids",
+                  reasons=[Reason(code="invented_id", params={"ids": invented},
+                                  text="invented ids: " + ", ".join(invented))]
+                  if invented else []),
+        Component(name="policy", value=0.0 if unconfirmed else 1.0, weight=0.0,
+                  reason=(f"{len(unconfirmed)} of {len(writes)} write(s) without the user's "
+                          "yes: " + ", ".join(unconfirmed)) if unconfirmed
+                  else f"every write confirmed ({len(writes)})",
+                  reasons=[Reason(code="unconfirmed_action", params={"tools": unconfirmed},
+                                  text="writes without the user's yes: "
+                                  + ", ".join(unconfirmed))] if unconfirmed else []),
+        Component(name="efficiency", value=round(eff, 6), weight=0.0, reason=eff_text,
+                  reasons=[] if eff >= 1.0 else [Reason(
+                      code="extra_steps", params={"tool_calls": used, "gold": gold},
+                      text=eff_text)]),
+        Component(name="errors", value=0.0 if errors else 1.0, weight=0.0,
+                  reason=f"{len(errors)} failed tool call(s)",
+                  reasons=[Reason(code="failed_calls", params={
+                      "count": len(errors), "tools": [c.name for c in errors]},
+                      text=f"{len(errors)} failed tool call(s)")] if errors else []),
+    ]
+
+
+def score_episode(task: Tau2Task, *, db_match: bool, db_hashes: tuple[str, str],
+                  messages: Sequence[Message], calls: Sequence[Tau2Call],
+                  termination: Termination) -> Tau2Score:
+    """tau2's verdict of the episode, the record's reward and success, and the components
+    (see the module)."""
+    texts = [m.content for m in messages if m.role == "assistant" and m.content]
+    verdict = tau2_verdict(task.task, db_match=db_match, assistant_texts=texts,
+                           calls=[(c.name, c.arguments) for c in calls],
+                           nl_judgement=None, stopped_normally=termination in NORMAL_STOPS)
+    if verdict.reward is not None:
+        reward, scope = verdict.reward, "tau2"
+    else:
+        judged = [v for v in verdict.components.values() if v is not None]
+        unjudged = [k for k, v in verdict.components.items() if v is None]
+        reward = 1.0
+        for v in judged:
+            reward *= v
+        scope = "judged components (not judged: " + ", ".join(unjudged) + ")"
+    components = _tau2_components(verdict, db_hashes) + _own_components(task, messages, calls)
+    return Tau2Score(verdict, float(reward), reward == 1.0, scope, components)

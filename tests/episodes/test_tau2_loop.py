@@ -1,0 +1,117 @@
+"""The tau2 episode loop, users, oracle and scoring over the reference stand-in of the tau2
+tools (tests/episodes/tau2_fake_env.py): fast, no database. Expected verdicts come from the
+fixture's task data (what each task basis and communicate strings are), not from the code
+under test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from episodes.records import parse_record
+from episodes.tau2.agents import Tau2Oracle, oracle_actions
+from episodes.tau2.episode import Tau2Runner
+from episodes.tau2.tasks import Tau2Task, select_tasks
+from episodes.tau2.users import STOP, TRANSFER, ScriptedUser, first_person
+from mcp_shop.tau2 import load_tau2_retail
+from mcp_shop.tau2.loader import Tau2Retail
+from tests.episodes.tau2_fake_env import FakeEnv
+from tests.fixtures.tau2_retail import make_fixture
+
+FIXTURE = Path(make_fixture.__file__).resolve().parent
+NL_TASKS = {"4", "9", "10", "12"}  # the fixture's tasks whose basis holds NL_ASSERTION
+COMMUNICATE_TASKS = {"0", "2", "3", "5", "7", "8", "13"}
+
+
+@pytest.fixture(scope="module")
+def world() -> Tau2Retail:
+    return load_tau2_retail(FIXTURE)
+
+
+async def _run(world: Tau2Retail, agent: Any, tasks: list[Tau2Task], trials: int = 1,
+               ) -> list[dict[str, Any]]:
+    async with Tau2Runner(FakeEnv(world)) as runner:
+        return await runner.run(agent, tasks, trials=trials, concurrency=4)
+
+
+async def test_the_oracle_passes_every_task(world: Tau2Retail) -> None:
+    tasks = select_tasks(world)
+    records = await _run(world, Tau2Oracle(), tasks)
+    assert [r["task_id"] for r in records] == [f"tau2-retail/{i}" for i in range(14)]
+    for r in records:
+        parse_record(r, r["task_id"])
+        tau2 = r["tau2"]
+        tid = tau2["task_id"]
+        assert tau2["db_match"] is True, tid
+        assert all(tau2["communicate"]), tid
+        assert r["stop_reason"] == "shopper_done", tid
+        assert r["reward"] == 1.0 and r["success"] is True, tid
+        if tid in NL_TASKS:
+            assert tau2["reward"] is None and tau2["components"]["NL_ASSERTION"] is None
+            assert tau2["reward_scope"].startswith("judged components")
+        else:
+            assert tau2["reward"] == 1.0 and tau2["reward_scope"] == "tau2"
+        own = {c["name"]: c for c in r["reward_components"]}
+        assert own["policy"]["value"] == 1.0, tid
+        # task 2's gold pays with the user's gift card without looking the user up, so the
+        # id was shown by nothing before the write
+        invented = [] if tid != "2" else ["gift_card_9090155"]
+        assert own["hallucination"]["value"] == (0.0 if invented else 1.0), tid
+        assert [x["params"]["ids"] for x in own["hallucination"]["reasons"]] == \
+            ([invented] if invented else [])
+
+
+async def test_wrong_oracles_lose_what_they_skip(world: Tau2Retail) -> None:
+    tasks = select_tasks(world)
+    skip = await _run(world, Tau2Oracle("skip-write"), tasks)
+    for r in skip:
+        tid = r["tau2"]["task_id"]
+        writes = next(t.gold_writes for t in tasks if t.tau2_id == tid)
+        assert r["tau2"]["db_match"] is (writes == 0), tid
+        assert r["success"] is (writes == 0), tid
+    silent = await _run(world, Tau2Oracle("silent"), tasks)
+    for r in silent:
+        tid = r["tau2"]["task_id"]
+        assert r["tau2"]["db_match"] is True
+        if tid in COMMUNICATE_TASKS:
+            assert r["tau2"]["components"]["COMMUNICATE"] == 0.0 and r["reward"] == 0.0, tid
+        else:
+            assert r["reward"] == 1.0, tid
+
+
+async def test_trials_group_and_ids_are_stable(world: Tau2Retail) -> None:
+    tasks = select_tasks(world, split="test")
+    one = await _run(world, Tau2Oracle(), tasks, trials=2)
+    two = await _run(world, Tau2Oracle(), tasks, trials=2)
+    assert [r["rollout_id"] for r in one] == [r["rollout_id"] for r in two]
+    assert len({r["rollout_id"] for r in one}) == 10
+    assert [r["group_id"] for r in one[:2]] == ["tau2-retail/9"] * 2
+    assert [r["trial"] for r in one[:2]] == [0, 1]
+
+
+async def test_the_scripted_user() -> None:
+    world = load_tau2_retail(FIXTURE)
+    task = world.task("1")
+    user = ScriptedUser(task)
+    opening = await user.opening()
+    assert opening.startswith("Hi. My order #W9894600 should go to my cabin")
+    answer = await user.reply("Could you give me your email?", [])
+    assert answer.text == "I do not remember which email I used." and answer.stop is None
+    answer = await user.reply("What is your name and zip code?", [])
+    assert answer.text == "I am Dmitri Halvorsen. My zip code is 55802."
+    answer = await user.reply("Shall I change the address?", [])
+    assert answer.text == "Yes, please go ahead."
+    assert (await user.reply("It is done.", [])).stop == STOP
+    assert (await user.reply("One moment.", [("transfer_to_human_agents", True)])).stop \
+        == TRANSFER
+    assert first_person("You are sure your card is yours.") == "I am sure my card is mine."
+
+
+def test_oracle_actions_ask_before_each_write(world: Tau2Retail) -> None:
+    actions = oracle_actions(world.task("0"))
+    assert [a.tool_calls[0].name if a.tool_calls else a.message for a in actions] == [
+        "find_user_id_by_email", "get_user_details", "get_order_details",
+        'Shall I call cancel_pending_order with {"order_id": "#W2875821", "reason": '
+        '"no longer needed"}?', "cancel_pending_order", "Done. 137.56."]
