@@ -6,6 +6,8 @@
     mcp-shop serve --http --host 127.0.0.1 --port 8000   # Streamable HTTP at /mcp, GET /health
     mcp-shop import --format amazon meta.jsonl.gz --db sqlite:///mystore.db   # your own catalog
     mcp-shop prune --keep 100          # remove every session but the 100 opened last
+    mcp-shop import-tau2 ~/src/tau2-bench --db sqlite:///tau2.db   # a tau2-bench retail world
+    mcp-shop serve --surface tau2-retail --db sqlite:///tau2.db    # ... served with tau2's tools
 
 --db defaults to $MCP_SHOP_DB when set, else sqlite:///shop.db. Exit codes: 0 done, 1 import
 --strict stopped at a bad row, 2 the command cannot run as given (bad option, unusable database
@@ -44,6 +46,7 @@ from mcp_shop.cli_support import (
     make_console,
     print_error,
 )
+from mcp_shop.cli_tau2 import add_import_tau2_parser
 from mcp_shop.errors import ShopError
 from mcp_shop.money import dollars
 
@@ -227,7 +230,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         db=args.db, seed=args.seed, size=args.size, schema=args.schema, index_dir=args.index_dir,
         http=args.http, host=args.host, port=args.port, allowed_hosts=args.allowed_host,
         allowed_origins=args.allowed_origin, session=args.session,
-        session_seed=args.session_seed, log_level=args.log_level))
+        session_seed=args.session_seed, log_level=args.log_level, surface=args.surface,
+        world=args.world))
 
 
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -262,6 +266,12 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                    help="log level (default INFO)")
+    p.add_argument("--surface", default="native", choices=["native", "tau2-retail"],
+                   help="the tools served: the shop's own (native, default) or tau2-bench "
+                   "retail's over a database made by mcp-shop import-tau2")
+    p.add_argument("--world", default=None, metavar="KEY",
+                   help="tau2-retail: the installed world to serve (its key or a prefix; "
+                   "default: the only one)")
     p.set_defaults(fn=cmd_serve)
 
 
@@ -282,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_parser(sub)
     add_import_parser(sub)
     add_prune_parser(sub)
+    add_import_tau2_parser(sub)
     return parser
 
 

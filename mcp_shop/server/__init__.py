@@ -6,6 +6,9 @@ stdio or Streamable HTTP, with per-session isolation and a server-side trace of 
 
     server = build_server(Shop.open("sqlite:///shop.db"))      # session_id required (HTTP)
     async with Client(server) as client: ...
+
+    # tau2-bench retail's tools, over a database given a tau2 world (mcp-shop import-tau2)
+    server = build_server(Shop.open("sqlite:///tau2.db"), surface="tau2-retail")
 """
 
 from __future__ import annotations
@@ -14,16 +17,23 @@ from typing import Any
 
 from mcp_shop.server.app import HANDLE_REQUIRED, ShopServer, ShopToolError, digest
 from mcp_shop.shop import Shop
+from mcp_shop.tool_catalog import Surface
 
 __all__ = ["HANDLE_REQUIRED", "ShopServer", "ShopToolError", "build_server", "digest"]
 
 
-def build_server(shop: Shop, *, default_session: str | None = None,
-                 offload: bool | None = None, **options: Any) -> ShopServer:
-    """The shop's MCP server over ``shop`` with every tool, resource and prompt registered.
+def build_server(shop: Shop, *, surface: Surface = "native", world: str | None = None,
+                 default_session: str | None = None, offload: bool | None = None,
+                 **options: Any) -> ShopServer:
+    """The shop's MCP server over ``shop`` with every tool of one surface registered (and, on
+    the native surface, the resources and prompt).
 
     Args:
         shop: the shop to serve.
+        surface: ``native`` (the shop's own tools) or ``tau2-retail`` (tau2-bench retail's
+            tools over an installed tau2 world; see ``tools_tau2``).
+        world: tau2-retail: the installed world whose sessions ``open_session`` opens (its key
+            or a unique prefix; default: the only one installed).
         default_session: the session calls without ``session_id`` use (stdio); ``None`` makes
             ``session_id`` required on every stateful tool (HTTP).
         offload: run the blocking shop calls in worker threads (True) or on the event loop
@@ -38,9 +48,18 @@ def build_server(shop: Shop, *, default_session: str | None = None,
         tools_catalog,
         tools_facts,
         tools_orders,
+        tools_tau2,
     )
 
-    server = ShopServer(shop, default_session=default_session, offload=offload, **options)
+    server = ShopServer(shop, surface=surface, default_session=default_session,
+                        offload=offload, **options)
+    if surface == "tau2-retail":
+        tools_tau2.register(server, world)
+        server.compact_output_schemas()
+        http_app.add_health_route(server)
+        return server
+    if world is not None:
+        raise ValueError("world names a tau2 world: only for surface='tau2-retail'")
     tools_catalog.register(server)
     tools_cart.register(server)
     tools_orders.register(server)

@@ -1,5 +1,8 @@
 """Start-up for ``mcp-shop serve``: open (or build) the shop, then serve it over stdio or
 Streamable HTTP. Logs go to stderr only; on stdio, stdout is the protocol wire.
+
+``--surface tau2-retail`` serves tau2-bench retail's tools instead of the shop's own, over a
+database given a tau2 world by ``mcp-shop import-tau2`` (never built here).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from mcp_shop.shop import Shop
+from mcp_shop.tool_catalog import Surface
 
 __all__ = ["SERVE_SQLITE_CACHE_MIB", "ServeOptions", "bound_sqlite_cache", "freeze_startup_heap",
-           "open_shop", "serve"]
+           "open_shop", "open_tau2_shop", "serve"]
 
 log = logging.getLogger("mcp_shop.server")
 
@@ -48,6 +52,8 @@ class ServeOptions:
     session_seed: int = 0
     log_level: str = "INFO"
     keep_alive: int = 75  # idle HTTP connections: see http_app.KEEP_ALIVE_SECONDS
+    surface: Surface = "native"
+    world: str | None = None  # tau2-retail: the installed world (default: the only one)
 
 
 def _say(message: str) -> None:
@@ -88,6 +94,36 @@ def open_shop(options: ServeOptions) -> Shop:
     return shop
 
 
+def open_tau2_shop(options: ServeOptions) -> tuple[Shop, str]:
+    """The shop at ``options.db`` and the key of its tau2 world (``options.world``, or the only
+    one installed); ``InvalidState`` / ``InvalidInput`` saying what to run when the database
+    holds none or the options are the native catalog's."""
+    from mcp_shop.catalog import load_catalog_info
+    from mcp_shop.db import make_engine
+    from mcp_shop.errors import InvalidInput, InvalidState
+    from mcp_shop.server.tools_tau2 import INSTALL_HINT, pick_world
+    from mcp_shop.shop import default_index_dir
+
+    if options.seed is not None or options.size is not None:
+        raise InvalidInput("--seed and --size choose a generated catalog: the tau2-retail "
+                           "surface serves the catalog of its tau2 world (leave them out)")
+    started = time.perf_counter()
+    engine = make_engine(options.db, schema=options.schema)
+    try:
+        if load_catalog_info(engine) is None:
+            raise InvalidState(f"the database holds no tau2 retail world: {INSTALL_HINT}")
+        key = pick_world(engine, options.world)
+    except BaseException:
+        engine.dispose()
+        raise
+    where = options.index_dir or default_index_dir(options.db)
+    shop = Shop(engine, index_dir=Path(where) if where else None)
+    bound_sqlite_cache(shop.engine)
+    _opened(shop, started)
+    _say(f"tau2 retail world {key[:12]}")
+    return shop, key
+
+
 def bound_sqlite_cache(engine: Engine, mib: int = SERVE_SQLITE_CACHE_MIB) -> None:
     """Cap the page cache of every connection of a SQLite ``engine`` at ``mib`` MiB (the
     connections already open are closed and reopened on demand with the cap); other backends
@@ -126,21 +162,47 @@ def serve(options: ServeOptions) -> int:
     from mcp_shop.server.http_app import serve_http
 
     level = options.log_level.upper()
-    shop = open_shop(options)
+    world = None
+    if options.surface == "tau2-retail":
+        shop, world = open_tau2_shop(options)
+    else:
+        shop = open_shop(options)
+    surface: dict[str, Any] = {"surface": options.surface, "world": world}
     if options.http:
-        server = build_server(shop, log_level=level)  # type: ignore[arg-type]
+        server = build_server(shop, log_level=level, **surface)  # type: ignore[arg-type]
         freeze_startup_heap()
         serve_http(server, host=options.host, port=options.port,
                    allowed_hosts=options.allowed_hosts, allowed_origins=options.allowed_origins,
                    log_level=level, keep_alive=options.keep_alive)
         return 0
-    if options.session:
-        sid = shop.session(options.session).session_id  # raises for an unknown handle
-        _say(f"default session {sid} (resumed)")
-    else:
-        sid = shop.open_session(seed=options.session_seed).session_id
-        _say(f"default session {sid} (seed {options.session_seed})")
-    server = build_server(shop, default_session=sid, log_level=level)  # type: ignore[arg-type]
+    sid = _default_session(shop, options, world)
+    server = build_server(shop, default_session=sid, log_level=level,  # type: ignore[arg-type]
+                          **surface)
     freeze_startup_heap()
     server.run("stdio")
     return 0
+
+
+def _default_session(shop: Shop, options: ServeOptions, world: str | None) -> str:
+    """stdio: the session calls without a handle use (resumed, else opened now)."""
+    from mcp_shop.errors import NotFound
+    from mcp_shop.server.surfaces import session_surface, wrong_surface
+    from mcp_shop.sessions import check_handle
+
+    if options.session:
+        sid = check_handle(options.session)  # raises for a malformed handle
+        surface = session_surface(shop, sid)
+        if surface is None:
+            raise NotFound(f"unknown session {sid}: leave --session out to open a new one")
+        if surface != options.surface:
+            raise wrong_surface(surface, options.surface)
+        _say(f"default session {sid} (resumed)")
+    elif world is not None:
+        from mcp_shop.tau2.session_world import open_tau2_session
+
+        sid = open_tau2_session(shop.engine, world)
+        _say(f"default session {sid} (tau2 world {world[:12]})")
+    else:
+        sid = shop.open_session(seed=options.session_seed).session_id
+        _say(f"default session {sid} (seed {options.session_seed})")
+    return sid
