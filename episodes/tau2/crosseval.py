@@ -130,7 +130,9 @@ def cmd_cross_eval(args: argparse.Namespace) -> int:
     tau2_records, _ = play_tau2(tau2_args, world, tau2_agent, tau2_tasks, users)
     elapsed = time.perf_counter() - started
     families = args.families or "all"
-    split = args.split or "every task"
+    chosen = [f"split {args.split}"] if args.split else []
+    chosen += [f"tasks {args.task_ids}"] if args.task_ids else []
+    split = ", ".join(chosen) or "every task"
     print_side_by_side(
         {f"shop ({families})": environment_row(shop_records, args.trials),
          f"tau2 retail ({split})": environment_row(tau2_records, args.trials)},

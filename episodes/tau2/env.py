@@ -51,7 +51,7 @@ def prepare_database(url: str, world: Tau2Retail) -> tuple[Shop, str]:
     from sqlalchemy import inspect
 
     from mcp_shop.catalog import load_catalog_info
-    from mcp_shop.db import make_engine
+    from mcp_shop.db import create_schema, make_engine
     from mcp_shop.tau2.session_world import install_tau2_world
     from mcp_shop.tau2.world import catalog_ids, import_tau2_catalog
 
@@ -63,6 +63,7 @@ def prepare_database(url: str, world: Tau2Retail) -> tuple[Shop, str]:
     else:
         with engine.connect() as conn:
             catalog_ids(conn, world)  # refuses a catalog that is not this world's
+        create_schema(engine)  # a database made before the tau2 tables gains them
     key = install_tau2_world(engine, world)
     return Shop(engine, index_dir=None), key
 
