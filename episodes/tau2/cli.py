@@ -60,6 +60,15 @@ def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
     g.add_argument("--user-llm-model", help="the LLM user's model (default: the llm agent's)")
     g.add_argument("--user-llm-api-key-env", metavar="VAR", help="the variable holding the "
                    "LLM user's API key (default OPENAI_API_KEY)")
+    g.add_argument("--judge", choices=("none", "llm"), default="none",
+                   help="NL assertions: none (reported not judged; the reward then covers "
+                   "the judged components, default) or llm (a model judges them: "
+                   "--judge-llm-*)")
+    g.add_argument("--judge-llm-base-url", metavar="URL", help="the judge's endpoint "
+                   "(default: the llm agent's)")
+    g.add_argument("--judge-llm-model", help="the judge's model (default: the llm agent's)")
+    g.add_argument("--judge-llm-api-key-env", metavar="VAR", help="the variable holding the "
+                   "judge's API key (default OPENAI_API_KEY)")
     g.add_argument("--tau2-db", metavar="URL", help="the database the world is imported into "
                    "(default: a SQLite file beside --out named <out>.tau2.db, or a temporary "
                    "one without --out); never the shop's own --db")
@@ -71,9 +80,10 @@ def _check_suite_options(args: argparse.Namespace) -> None:
         given = [flag for name, flag in (("tau2_path", "--tau2-path"), ("split", "--split"),
                                          ("task_ids", "--task-ids"), ("tau2_db", "--tau2-db"))
                  if getattr(args, name, None)]
-        if given or getattr(args, "user", "scripted") != "scripted":
-            raise ValueError(f"{', '.join(given) or '--user'} applies to --suite tau2-retail "
-                             "only")
+        given += ["--user"] if args.user != "scripted" else []
+        given += ["--judge"] if args.judge != "none" else []
+        if given:
+            raise ValueError(f"{', '.join(given)} applies to --suite tau2-retail only")
         return
     if not args.tau2_path:
         raise ValueError("--suite tau2-retail needs --tau2-path: a tau2-bench checkout (or "
@@ -103,6 +113,33 @@ def cmd_run_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client(args: argparse.Namespace, role: str, **overrides: Any) -> Any:
+    """An ``LLMAgent`` used as the endpoint client of ``role`` (user, judge): its
+    --ROLE-llm-* options, falling back to the llm agent's (--llm-*)."""
+    from episodes.agents.llm import LLMAgent
+
+    overrides["system_prompt"] = ""
+    for option, key in (("base_url", "base_url"), ("model", "model"),
+                        ("api_key_env", "api_key_env")):
+        value = getattr(args, f"{role}_llm_{option}", None)
+        if value:
+            overrides[key] = value
+    try:
+        return LLMAgent.from_env(**overrides)
+    except ValueError as exc:
+        raise ValueError(f"--{role} llm: {exc} (or --{role}-llm-base-url / "
+                         f"--{role}-llm-model for the {role} alone)") from None
+
+
+def judge_of(args: argparse.Namespace) -> Any:
+    """The NL-assertion judge ``--judge`` names, or None."""
+    if getattr(args, "judge", "none") != "llm":
+        return None
+    from episodes.tau2.judge import NLJudge
+
+    return NLJudge(_client(args, "judge", temperature=0.0))
+
+
 def user_factory(args: argparse.Namespace) -> Any:
     """What makes each episode's user: the scripted user, or an LLM user (its client is an
     ``LLMAgent`` built from the --user-llm-* options, falling back to the agent's)."""
@@ -110,21 +147,9 @@ def user_factory(args: argparse.Namespace) -> Any:
 
     if args.user != "llm":
         return scripted_users
-    from episodes.agents.llm import LLMAgent
     from episodes.tau2.users import LLMUser
 
-    overrides: dict[str, Any] = {"system_prompt": ""}
-    if args.user_llm_base_url:
-        overrides["base_url"] = args.user_llm_base_url
-    if args.user_llm_model:
-        overrides["model"] = args.user_llm_model
-    if args.user_llm_api_key_env:
-        overrides["api_key_env"] = args.user_llm_api_key_env
-    try:
-        client = LLMAgent.from_env(**overrides)
-    except ValueError as exc:
-        raise ValueError(f"--user llm: {exc} (or --user-llm-base-url / --user-llm-model for "
-                         "the user alone)") from None
+    client = _client(args, "user")
 
     def make(task: Any, seed: int) -> Any:
         return LLMUser(task.task, client, seed=seed)
@@ -133,7 +158,8 @@ def user_factory(args: argparse.Namespace) -> Any:
 
 
 def tau2_setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
-    """Every option checked before any work: (world, agent, tasks, users)."""
+    """Every option checked before any work: (world, agent, tasks, users); the judge is
+    checked too (``judge_of``) and made again where the run starts."""
     from episodes.cli.run import _llm_options
     from episodes.tau2.agents import make_tau2_agent
     from episodes.tau2.tasks import select_tasks
@@ -145,6 +171,7 @@ def tau2_setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
     tasks = select_tasks(world, split=args.split, ids=ids)
     agent = make_tau2_agent(args.agent, world.policy)
     users = user_factory(args)
+    judge_of(args)
     check_out(args.out)
     return world, agent, tasks, users
 
@@ -195,7 +222,7 @@ async def _run(args: argparse.Namespace, env: Any, agent: Any, tasks: list[Any],
     from episodes.tau2.episode import Tau2Runner
 
     async with Tau2Runner(env, users=users, connect="direct" if args.direct else None,
-                          keep_sessions=args.keep_sessions) as runner:
+                          keep_sessions=args.keep_sessions, judge=judge_of(args)) as runner:
         with output.Bar(f"tau2 retail episodes ({agent.name})",
                         len(tasks) * args.trials) as advance:
             writer.start(tasks, advance)

@@ -51,7 +51,14 @@ from episodes.records import (
     Tau2Outcome,
 )
 from episodes.tau2.env import HIDDEN, Backend, agent_tools
-from episodes.tau2.scoring import Tau2Call, Tau2Score, Termination, score_episode
+from episodes.tau2.judge import NLJudge
+from episodes.tau2.scoring import (
+    NORMAL_STOPS,
+    Tau2Call,
+    Tau2Score,
+    Termination,
+    score_episode,
+)
 from episodes.tau2.tasks import Tau2Task
 from episodes.tau2.users import ScriptedUser, User
 from verifiers.types import Message, ToolCall, TraceEntry
@@ -79,9 +86,12 @@ class Tau2Runner:
     """Runs tau2 episodes on one prepared world, through one link to its tools."""
 
     def __init__(self, env: Backend, *, users: UserFactory = scripted_users,
-                 connect: str | None = None, keep_sessions: bool = False) -> None:
+                 connect: str | None = None, keep_sessions: bool = False,
+                 judge: NLJudge | None = None) -> None:
+        """``judge``: judges the tasks' NL assertions (None: they are not judged)."""
         self.env = env
         self.users = users
+        self.judge = judge
         self.keep_sessions = keep_sessions
         self._link: Link = env.link(connect)
         self.tools: list[dict[str, Any]] = []
@@ -160,6 +170,7 @@ class Tau2Episode:
     hashes: tuple[str, str] = ("", "")
     db_match: bool = False
     trace: list[TraceEntry] = field(default_factory=list)
+    judge_note: str = ""
     wall: float = 0.0
     closed: bool = False
 
@@ -260,9 +271,17 @@ class Tau2Episode:
         self.db_match, *hashes = await anyio.to_thread.run_sync(env.db_check, sid, task)
         self.hashes = (hashes[0], hashes[1])
         self.trace = await anyio.to_thread.run_sync(self._server_trace)
+        crit = task.evaluation_criteria
+        assertions = list(crit.nl_assertions or []) if crit is not None else []
+        nl = None
+        judge = self.runner.judge
+        if judge is not None and assertions and termination in NORMAL_STOPS:
+            nl = await judge.judge(assertions, self.messages)
+            if nl is None:
+                self.judge_note = "the judge's answer was not the asked JSON: not judged"
         self.score = score_episode(self.task, db_match=self.db_match, db_hashes=self.hashes,
                                    messages=self.messages, calls=self.calls,
-                                   termination=termination)
+                                   termination=termination, nl_judgement=nl)
 
     def _server_trace(self) -> list[TraceEntry]:
         """The server's record of the session's calls (turns from the call order)."""
@@ -308,7 +327,8 @@ class Tau2Episode:
                              components=verdict.components, db_match=self.db_match,
                              communicate=verdict.communicate,
                              nl_assertions=verdict.nl_assertions,
-                             termination=self.termination, note=verdict.note))
+                             termination=self.termination,
+                             note="; ".join(n for n in (verdict.note, self.judge_note) if n)))
 
     def record(self) -> dict[str, Any]:
         return self.rollout().to_record()

@@ -2,7 +2,8 @@
 
 **tau2's verdict** (:func:`mcp_shop.tau2.verdict.tau2_verdict`): DB from the replay check
 (the session's state against the gold actions replayed from the same world), COMMUNICATE on
-the agent's text messages, NL assertions "not judged" (no judge is configured), the product
+the agent's text messages, NL assertions by the judge when one is configured
+(``episodes.tau2.judge``) and "not judged" otherwise, the product
 over the task's ``reward_basis``, and 0 when the episode did not end with the user or the
 agent stopping. It is recorded whole in the rollout's ``tau2`` field (its reward may be None).
 
@@ -40,8 +41,8 @@ from mcp_shop.tau2.records import WRITE_TOOLS
 from mcp_shop.tau2.verdict import Tau2Verdict, tau2_verdict
 from verifiers.types import Component, Message, Reason
 
-__all__ = ["ID_ARGUMENTS", "Termination", "Tau2Call", "Tau2Score", "confirmed_writes",
-           "invented_ids", "score_episode"]
+__all__ = ["ID_ARGUMENTS", "NORMAL_STOPS", "Tau2Call", "Tau2Score", "Termination",
+           "confirmed_writes", "invented_ids", "score_episode"]
 
 Termination = Literal["user_stop", "agent_stop", "max_steps", "too_many_errors", "agent_idle"]
 NORMAL_STOPS: frozenset[str] = frozenset({"user_stop", "agent_stop"})
@@ -119,12 +120,14 @@ def confirmed_writes(messages: Sequence[Message]) -> list[tuple[str, bool]]:
 
 def _tau2_components(verdict: Tau2Verdict, db_hashes: tuple[str, str]) -> list[Component]:
     out = []
+    if not verdict.components and verdict.reward == 0.0:  # it did not end with a stop
+        out.append(Component(name="tau2_stop", value=0.0, weight=1.0, reason=verdict.note))
     for name, value in verdict.components.items():
         key = f"tau2_{name.lower()}"
         if value is None:
             out.append(Component(name=key, value=0.0, weight=0.0,
-                                 reason=f"not judged: {name} needs a judge, and none is "
-                                 "configured"))
+                                 reason=f"not judged: {name} needs a judge (none is "
+                                 "configured, or its answer was unusable)"))
             continue
         if name == "DB":
             text = ("the state equals the gold replay's" if value == 1.0 else
@@ -132,6 +135,9 @@ def _tau2_components(verdict: Tau2Verdict, db_hashes: tuple[str, str]) -> list[C
                     f"against {db_hashes[1][:12]})")
         elif name == "COMMUNICATE":
             text = f"{sum(verdict.communicate)} of {len(verdict.communicate)} strings said"
+        elif name == "NL_ASSERTION" and verdict.nl_assertions:
+            text = (f"{sum(verdict.nl_assertions)} of {len(verdict.nl_assertions)} "
+                    "assertions hold (judge)")
         elif name == "ACTION":
             text = f"{sum(verdict.actions)} of {len(verdict.actions)} gold actions matched"
         else:
@@ -178,13 +184,15 @@ def _own_components(task: Tau2Task, messages: Sequence[Message],
 
 def score_episode(task: Tau2Task, *, db_match: bool, db_hashes: tuple[str, str],
                   messages: Sequence[Message], calls: Sequence[Tau2Call],
-                  termination: Termination) -> Tau2Score:
+                  termination: Termination, nl_judgement: Sequence[bool] | None = None,
+                  ) -> Tau2Score:
     """tau2's verdict of the episode, the record's reward and success, and the components
     (see the module)."""
     texts = [m.content for m in messages if m.role == "assistant" and m.content]
     verdict = tau2_verdict(task.task, db_match=db_match, assistant_texts=texts,
                            calls=[(c.name, c.arguments) for c in calls],
-                           nl_judgement=None, stopped_normally=termination in NORMAL_STOPS)
+                           nl_judgement=nl_judgement,
+                           stopped_normally=termination in NORMAL_STOPS)
     if verdict.reward is not None:
         reward, scope = verdict.reward, "tau2"
     else:

@@ -116,3 +116,53 @@ def test_the_llm_user_needs_an_endpoint(tmp_path: Path, clean_env: None,
     assert cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
                      "--agent", "oracle", "--user", "llm"]) == 2
     assert "--user llm: the llm agent needs an endpoint" in capsys.readouterr().err
+
+
+def _judge_policy(refuse: str) -> Any:
+    """The judge: every assertion met, except in the conversation mentioning ``refuse``;
+    anything else asked of the stub is an error."""
+    from episodes.tau2.judge import JUDGE_PROMPT
+
+    def policy(body: dict[str, Any]) -> Reply:
+        system, asked = body["messages"]
+        assert system == {"role": "system", "content": JUDGE_PROMPT} and not body.get("tools")
+        count = asked["content"].split("The expectations:\n", 1)[1].count("\n") + 1
+        met = refuse not in asked["content"]
+        return text_reply(json.dumps({"results": [
+            {"index": k, "met": met, "why": "stub"} for k in range(1, count + 1)]}))
+
+    return policy
+
+
+def test_a_judge_decides_the_nl_assertions(tmp_path: Path, stub: ChatStub, clean_env: None,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    stub.policy = _judge_policy(refuse="#W8302444")  # task 12's order
+    out = tmp_path / "judged.jsonl"
+    assert cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
+                     "--task-ids", "4,9,12,0", "--agent", "oracle", "--judge", "llm",
+                     "--judge-llm-base-url", stub.url, "--judge-llm-model", "judge-model",
+                     "--tau2-db", f"sqlite:///{tmp_path / 'tau2.db'}", "--out", str(out)]) == 0
+    records = {r["tau2"]["task_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    # the fixture's NL assertions: one for task 4, two for task 9, one for task 12
+    assert [records[t]["tau2"]["nl_assertions"] for t in ("4", "9", "12")] == [
+        [True], [True, True], [False]]
+    assert [records[t]["tau2"]["reward"] for t in ("4", "9", "12", "0")] == [1.0, 1.0, 0.0, 1.0]
+    assert [records[t]["reward"] for t in ("4", "9", "12", "0")] == [1.0, 1.0, 0.0, 1.0]
+    assert all(records[t]["tau2"]["reward_scope"] == "tau2" for t in records)
+    assert len(stub.bodies) == 3  # task 0 has no assertion: the judge is not asked
+    assert {b["model"] for b in stub.bodies} == {"judge-model"}
+    assert "tau2 reward: 4 episode(s) judged in full" in capsys.readouterr().err
+
+
+def test_an_unusable_judgement_leaves_the_assertions_unjudged(
+        tmp_path: Path, stub: ChatStub, clean_env: None) -> None:
+    stub.policy = lambda body: text_reply("They all look fine to me.")
+    out = tmp_path / "unjudged.jsonl"
+    assert cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
+                     "--task-ids", "4", "--agent", "oracle", "--judge", "llm",
+                     "--judge-llm-base-url", stub.url, "--judge-llm-model", "judge-model",
+                     "--tau2-db", f"sqlite:///{tmp_path / 'tau2.db'}", "--out", str(out)]) == 0
+    [r] = map(json.loads, out.read_text().splitlines())
+    assert r["tau2"]["reward"] is None and r["tau2"]["nl_assertions"] is None
+    assert "the judge's answer was not the asked JSON" in r["tau2"]["note"]
+    assert r["reward"] == 1.0 and r["tau2"]["reward_scope"].startswith("judged components")
