@@ -347,7 +347,10 @@ class Tau2World(SQLModel, table=True):
     __tablename__ = "tau2_world"
 
     key: str = Field(primary_key=True, max_length=64, description="the world's database hash")
-    template_session_id: str = Field(foreign_key="shop_session.id", max_length=64)
+    template_session_id: str = Field(
+        max_length=64, description="no foreign key: removing sessions (mcp-shop prune) may "
+                                   "remove the template, and installing the world again "
+                                   "writes a new one")
     catalog_fingerprint: str
     product_ids: dict[str, int] = Field(default_factory=dict,
                                         sa_column=Column(JSON, nullable=False))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from mcp_shop import InvalidState, NotFound, Shop
 from mcp_shop.db import read_tx, write_tx
+from mcp_shop.pruning import remove_session
 from mcp_shop.sessions import open_session
 from mcp_shop.tau2 import Tau2DataError, load_tau2_retail
 from mcp_shop.tau2.loader import Tau2Retail
@@ -246,3 +247,16 @@ def test_a_world_of_tau2_benchs_size_reads_back(engine: Engine, tmp_path: Path) 
     assert _project(engine, first) == big.db
     with write_tx(engine) as conn:  # a native session still opens on the same database
         open_session(conn, seed=1)
+
+
+def test_a_removed_template_is_written_again(engine: Engine, world: Tau2Retail) -> None:  # noqa: F811
+    import_tau2_catalog(engine, world)
+    key = install_tau2_world(engine, world)
+    sid = open_tau2_session(engine, key)
+    template = _one(engine, "SELECT template_session_id FROM tau2_world WHERE key = :k", k=key)
+    remove_session(engine, template)  # as a prune of old sessions may
+    with pytest.raises(NotFound, match="install the world again"):
+        open_tau2_session(engine, key)
+    assert install_tau2_world(engine, world) == key
+    assert _project(engine, open_tau2_session(engine, key)) == world.db
+    assert _project(engine, sid) == world.db  # the sessions already open keep their rows
