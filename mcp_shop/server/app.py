@@ -284,7 +284,7 @@ class ShopServer(MCPServer):
         try:
             try:
                 await self._check_argument_names(name, arguments)
-                await self._check_surface(arguments, info)
+                await self._check_surface(name, arguments, info)
                 result: Any
                 if direct:
                     result = await self._run_direct(name, arguments, info)
@@ -380,7 +380,8 @@ class ShopServer(MCPServer):
             raise InvalidArguments(f"Error executing tool {name}: invalid arguments: unknown "
                                    f"argument(s) {given}; valid arguments: {valid}")
 
-    async def _check_surface(self, arguments: dict[str, Any], info: _CallInfo) -> None:
+    async def _check_surface(self, name: str, arguments: dict[str, Any],
+                             info: _CallInfo) -> None:
         """Refuse a call naming a session of another surface than the server's (each session
         is checked once per server: a session's surface never changes). A call on a template
         session is not recorded in its trace (nothing may change a template)."""
@@ -392,7 +393,8 @@ class ShopServer(MCPServer):
             return  # no such session: the tool's own error says so
         if surface != self.surface:
             info.recorded = surface == "tau2-retail-template"
-            raise ShopToolError(wrong_surface(surface, self.surface))
+            refused = ShopToolError(wrong_surface(surface, self.surface))
+            raise ToolError(f"Error executing tool {name}: {refused}") from refused  # as SDK
         if len(self._surface_checked) >= SURFACE_MEMORY:
             self._surface_checked.clear()
         self._surface_checked.add(sid)

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, inspect, select
 
+from mcp_shop import sessions
 from mcp_shop.db import read_tx, write_tx
 from mcp_shop.errors import InvalidInput, InvalidState, NotFound
 from mcp_shop.models.session import Tau2World
@@ -101,6 +102,7 @@ def register(server: ShopServer, world: str | None = None) -> str:
 
         tx = write_tx if name in WRITE_TOOLS else read_tx
         with tx(shop.engine) as conn:  # the unit's transaction, inside a tool call
+            sessions.read_session(conn, session_id)  # an unknown handle is said to be one
             return call_tau2_tool(conn, session_id, name, arguments)
 
     async def call(name: str, session_id: str | None, **arguments: Any) -> Any:

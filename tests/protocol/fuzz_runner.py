@@ -31,7 +31,7 @@ from mcp_shop.ids import product_of
 from mcp_shop.models import TraceEvent
 from mcp_shop.search import SearchQuery
 from mcp_shop.state import snapshot_bytes
-from mcp_shop.tool_catalog import TOOLS
+from mcp_shop.tool_catalog import CATALOGUE
 from mcp_shop.trace import (
     MAX_ARGUMENTS_CHARS,
     MAX_MESSAGE_CHARS,
@@ -48,11 +48,14 @@ WIRE = [10**5000, -10**5000, RawDeep(), RawDeep(300), float("nan"), "\ud800", "a
 TYPED_CODES = frozenset({"not_found", "invalid_input", "out_of_stock", "invalid_code",
                          "ineligible", "invalid_state", "payment_declined",
                          "invalid_arguments", "unknown_tool"})
-READ_TOOLS = frozenset(t.name for t in TOOLS if t.kind == "read")
+# the tau2-retail surface's refusals: tau2_<kind> (mcp_shop.tau2.tools_common)
+TYPED_PREFIXES = ("tau2_",)
+# every surface's (a tool's name means one kind on every surface)
+READ_TOOLS = frozenset(t.name for tools in CATALOGUE.values() for t in tools if t.kind == "read")
 # JSON-RPC answers to a request no tool saw: a body the server cannot parse, or params that
 # are not a tools/call's (from raw_http.RawClient); such a request addresses no session
 UNPARSED = ("jsonrpc error -32700:", "jsonrpc error -32602:")
-_CODE = re.compile(r"([a-z_]+): ")
+_CODE = re.compile(r"([a-z0-9_]+): ")
 MAX_ERROR_TEXT = 2000  # an error answer stays short, whatever the size of the input
 _T = TraceEvent.__table__  # type: ignore[attr-defined]
 
@@ -118,7 +121,10 @@ def error_code(tool: str, text: str) -> str | None:
     if rest.startswith("invalid arguments: "):
         return "invalid_arguments"
     match = _CODE.match(rest)
-    return match.group(1) if match and match.group(1) in TYPED_CODES else None
+    if match is None:
+        return None
+    code = match.group(1)
+    return code if code in TYPED_CODES or code.startswith(TYPED_PREFIXES) else None
 
 
 # -- the world a block of calls works in ---------------------------------------------------
@@ -296,7 +302,7 @@ async def run_calls(client: ToolCaller, shop: Shop, calls: list[Call], pools: Po
     return stats
 
 
-_SHOP_TOOLS = frozenset(t.name for t in TOOLS)
+_SHOP_TOOLS = frozenset(t.name for tools in CATALOGUE.values() for t in tools)
 
 
 def _bounded(record: TraceRecord) -> bool:

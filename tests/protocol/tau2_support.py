@@ -1,0 +1,167 @@
+"""What the tau2-retail surface tests share: the fixture world (tests/fixtures/tau2_retail)
+installed in a database, the state of a session in tau2's layout, the state a list of calls
+must give (from the test reference of tau2's rules, tests/mcp_shop/tau2_reference.py, and from
+the domain's own replay), tau2 calls over an MCP client, and the fuzzed session's pools.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from mcp_shop import Shop
+from mcp_shop.db import make_engine, read_tx
+from mcp_shop.tau2.loader import Tau2Retail, load_tau2_retail
+from mcp_shop.tau2.projection import project_session
+from mcp_shop.tau2.records import CANCEL_REASONS, TOOL_PARAMS, RetailDB
+from mcp_shop.tau2.replay import replay_calls
+from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
+from mcp_shop.tau2.world import db_hash, import_tau2_catalog
+from tests.mcp_shop.tau2_reference import Calls, gold_calls, replay
+from tests.protocol.fuzz_strategies import Pools
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tau2_retail"
+SURFACE = ["--surface", "tau2-retail"]
+
+
+def fixture_world() -> Tau2Retail:
+    return load_tau2_retail(FIXTURE)
+
+
+def install_fixture(url: str, *, schema: str | None = None) -> str:
+    """Import the fixture world's catalog and install its users and orders; its key."""
+    engine = make_engine(url, schema=schema)
+    try:
+        world = fixture_world()
+        import_tau2_catalog(engine, world)
+        return install_tau2_world(engine, world)
+    finally:
+        engine.dispose()
+
+
+def projection(engine: Engine, session_id: str) -> RetailDB:
+    with read_tx(engine) as conn:
+        return project_session(conn, session_id)
+
+
+def state_hash(engine: Engine, session_id: str) -> str:
+    return db_hash(projection(engine, session_id))
+
+
+def rounded(value: Any) -> Any:
+    """``value`` with every float rounded to cents (the reference keeps tau2's unrounded
+    floats where the shop keeps cents)."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
+def reference_state(world: Tau2Retail, calls: Calls) -> Any:
+    """The state ``calls`` give from the world by the test reference (floats to cents)."""
+    return rounded(replay(world.db, calls)[0].model_dump())
+
+
+def domain_replay(engine: Engine, key: str, calls: Calls) -> RetailDB:
+    """The state ``calls`` give in a new session through the domain functions, without MCP
+    (a refused call skipped, as tau2 skips a failing gold action)."""
+    sid = open_tau2_session(engine, key)
+    replay_calls(engine, sid, calls)
+    return projection(engine, sid)
+
+
+@dataclass
+class Tau2Calls:
+    """tau2 tool calls on one session over an MCP client: every call and its result kept
+    (as ``journey.Recorder`` keeps them, for ``assert_trace_matches``), refusals too."""
+
+    client: Any
+    session_id: str | None = None
+    calls: list[tuple[str, dict[str, Any], Any]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    async def __call__(self, tool: str, args: dict[str, Any]) -> Any:
+        sent = dict(args)
+        if self.session_id is not None:
+            sent["session_id"] = self.session_id
+        result = await self.client.call_tool(tool, sent)
+        if result.is_error:
+            self.refused.append((tool, str(getattr(result.content[0], "text", ""))))
+            return None
+        self.calls.append((tool, args, result.structured_content))
+        return result.structured_content
+
+    async def open(self) -> str:
+        opened = await self("open_session", {})
+        assert opened is not None, self.refused
+        self.session_id = str(opened["session_id"])
+        self.calls.clear()  # recorded in the session it opened, not counted as one of its calls
+        return self.session_id
+
+    async def play(self, calls: Calls) -> None:
+        for name, args in calls:
+            await self(name, args)
+
+
+def task_calls(world: Tau2Retail, task_id: str) -> Calls:
+    return gold_calls(world.task(task_id))
+
+
+# -- fuzzing ------------------------------------------------------------------------------
+
+def fuzz_world(shop: Shop, key: str, world: Tau2Retail) -> Callable[[Shop, int],
+                                                                     tuple[Pools, str]]:
+    """A ``make_world`` for the fuzz runner: a fresh tau2 session (pools of the world's ids)
+    and another one it must not reach."""
+    db = world.db
+
+    def make(_: Shop, seed: int) -> tuple[Pools, str]:
+        a = open_tau2_session(shop.engine, key)
+        b = open_tau2_session(shop.engine, key)
+        items = sorted(db.item_product())
+        return Pools(products=sorted(db.products), variants=items, orders=sorted(db.orders),
+                     payments=sorted({m for u in db.users.values() for m in u.payment_methods}),
+                     addresses=[], codes=[], categories=[], brands=[], attributes={},
+                     foreign=[b], handle=a), b
+
+    return make
+
+
+def valid_calls(world: Tau2Retail, rng: random.Random, count: int,
+                handle: str) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` well-formed calls of random tools with ids of the world (many still refused
+    by tau2's rules: a delivered order cannot be cancelled, ...)."""
+    db = world.db
+    users = sorted(db.users.values(), key=lambda u: u.user_id)
+    item_product = db.item_product()
+    out = []
+    for _ in range(count):
+        user = rng.choice(users)
+        order = db.orders[rng.choice(user.orders)] if user.orders else None
+        owned = [i.item_id for i in order.items] if order else []
+        olds = rng.sample(owned, k=min(len(owned), rng.randint(1, 2)))
+        news = [rng.choice(sorted(db.products[item_product[i]].variants)) for i in olds]
+        address = dict(address1=f"{rng.randint(1, 999)} Fuzz Road", address2="",
+                       city="Testville", state="OR", country="USA", zip="97000")
+        values: dict[str, Any] = dict(
+            email=user.email, first_name=user.name.first_name, last_name=user.name.last_name,
+            user_id=user.user_id,
+            order_id=order.order_id if order else "#W0000000",
+            product_id=rng.choice(sorted(db.products)), item_id=rng.choice(sorted(item_product)),
+            reason=rng.choice(CANCEL_REASONS), item_ids=olds, new_item_ids=news,
+            payment_method_id=rng.choice(sorted(user.payment_methods)),
+            expression=f"{rng.randint(1, 99)}.5 * {rng.randint(1, 9)}",
+            summary="the customer asks for a person", **address)
+        name = rng.choice(sorted(TOOL_PARAMS))
+        if name == "find_user_id_by_name_zip":
+            values["zip"] = user.address.zip
+        out.append((name, {p: values[p] for p in TOOL_PARAMS[name]} | {"session_id": handle}))
+    return out
