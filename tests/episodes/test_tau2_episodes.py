@@ -252,3 +252,23 @@ def test_cross_eval_prints_both_environments(tmp_path: Path, ep_shop: Any, tau2_
     assert [r["task_id"] for r in tau2] == ["tau2-retail/0"] * 2 + ["tau2-retail/7"] * 2
     calls = [sum(r["metrics"]["tool_calls"] for r in rs) / 4 for rs in (shop, tau2)]
     assert rows["tool calls / episode"] == [f"{c:.1f}" for c in calls]
+
+
+def test_ctrl_c_keeps_the_finished_episodes(tmp_path: Path, tau2_db: str, env: Tau2Env) -> None:
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    from tests.episodes.test_cli_interrupts import interrupt_when_written, last_line
+
+    out = tmp_path / "r.jsonl"
+    done = interrupt_when_written(
+        ["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE), "--agent", "oracle",
+         "--trials", "50", "--concurrency", "4", "--tau2-db", tau2_db, "--out", str(out)], out)
+    assert done.returncode == 130, done.stderr
+    text = out.read_text()
+    assert text.endswith("\n")
+    records = [json.loads(line) for line in text.splitlines()]
+    assert last_line(done.stderr) == f"interrupted: {len(records)} episodes written to {out}"
+    assert 0 < len(records) < 700
+    assert all(r["success"] for r in records)

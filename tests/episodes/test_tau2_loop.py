@@ -115,3 +115,43 @@ def test_oracle_actions_ask_before_each_write(world: Tau2Retail) -> None:
         "find_user_id_by_email", "get_user_details", "get_order_details",
         'Shall I call cancel_pending_order with {"order_id": "#W2875821", "reason": '
         '"no longer needed"}?', "cancel_pending_order", "Done. 137.56."]
+
+
+class _Loop:
+    """An agent repeating one action for ever."""
+
+    privileged = False
+
+    def __init__(self, name: str, action: Any) -> None:
+        self.name = name
+        self.action = action
+
+    def start(self, task: Any, obs: Any, *, seed: int) -> Any:
+        action = self.action
+
+        class _Policy:
+            async def act(self, obs: Any) -> Any:
+                return action
+
+        return _Policy()
+
+
+@pytest.mark.parametrize(("action", "termination", "stop_reason", "messages"), [
+    # each step adds a tool-call message and its result: 200 messages after 100 steps
+    ({"tool_calls": [{"name": "list_all_product_types"}]}, "max_steps", "turn_budget", 201),
+    # ten failed calls (an unknown order) end it
+    ({"tool_calls": [{"name": "get_order_details", "arguments": {"order_id": "#W0"}}]},
+     "too_many_errors", "tool_budget", 21),
+    ({}, "agent_idle", "agent_idle", 1),
+])
+async def test_budgets_end_an_episode_with_no_reward(world: Tau2Retail, action: dict[str, Any],
+                                                     termination: str, stop_reason: str,
+                                                     messages: int) -> None:
+    from episodes.controller import Action
+
+    [r] = await _run(world, _Loop("loop", Action.model_validate(action)),
+                     select_tasks(world, ids=["7"]))
+    assert r["tau2"]["termination"] == termination and r["stop_reason"] == stop_reason
+    assert r["truncated"] is True and r["reward"] == 0.0 and r["tau2"]["reward"] == 0.0
+    assert len(r["messages"]) == messages
+    assert [c["name"] for c in r["reward_components"]][0] == "tau2_stop"
