@@ -16,7 +16,10 @@ The scripted user (:class:`ScriptedUser`) follows fixed rules over the scenario'
   email, a name and zip code, an order, an address, a payment method, a reason), or the
   scenario's unknown info ("I do not remember my email."), or "I have nothing to add." (after
   three of those in a row, it stops: ``###OUT-OF-SCOPE###``);
-- a message without a question means the agent is done: ``###STOP###``;
+- a message without a question that reports an outcome ("done", "has been cancelled",
+  "updated", "anything else", ...) means the agent is done: ``###STOP###``; another message
+  without a question gets "Okay." (the agent is working), and a second such message in a row
+  ends the conversation too (``###STOP###``);
 - after a successful ``transfer_to_human_agents`` it answers ``###TRANSFER###``.
 
 The LLM user (:class:`LLMUser`) is a model told the scenario in our own prompt; its client is
@@ -40,6 +43,10 @@ TRANSFER = "###TRANSFER###"
 OUT_OF_SCOPE = "###OUT-OF-SCOPE###"
 STOP_TOKENS = (STOP, TRANSFER, OUT_OF_SCOPE)
 MAX_UNANSWERED = 3  # questions in a row the scripted user cannot answer before it stops
+MAX_STATEMENTS = 2  # messages without a question in a row before the scripted user stops
+_FINISHED = re.compile(r"\b(done|complete[d]?|cancel+ed|has been|have been|processed|submitted|"
+                       r"updated|changed|modified|returned|exchanged|transferr(ed|ing)|all set|"
+                       r"anything else|successful(ly)?|refunded)\b", re.I)
 
 
 def stop_token(text: str | None) -> str | None:
@@ -124,6 +131,7 @@ class ScriptedUser:
 
     task: Task
     unanswered: int = 0
+    statements: int = 0
     said: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -140,7 +148,11 @@ class ScriptedUser:
         if any(name == "transfer_to_human_agents" and ok for name, ok in tools):
             return UserTurn(self._say(TRANSFER), TRANSFER)
         if "?" not in message:
-            return UserTurn(self._say(f"Thank you, that is all. {STOP}"), STOP)
+            self.statements += 1
+            if _FINISHED.search(message) or self.statements >= MAX_STATEMENTS:
+                return UserTurn(self._say(f"Thank you, that is all. {STOP}"), STOP)
+            return UserTurn(self._say("Okay."))
+        self.statements = 0
         if _CONFIRM.search(message):
             self.unanswered = 0
             return UserTurn(self._say("Yes, please go ahead."))

@@ -104,6 +104,11 @@ async def test_the_scripted_user() -> None:
     answer = await user.reply("Shall I change the address?", [])
     assert answer.text == "Yes, please go ahead."
     assert (await user.reply("It is done.", [])).stop == STOP
+    user = ScriptedUser(task)  # statements without a question: once "Okay.", twice stop
+    assert (await user.reply("Let me look it up.", [])).text == "Okay."
+    assert (await user.reply("Which one?", [])).stop is None
+    assert (await user.reply("Let me look it up.", [])).text == "Okay."
+    assert (await user.reply("Your address is now 5 Birch Point Road.", [])).stop == STOP
     assert (await user.reply("One moment.", [("transfer_to_human_agents", True)])).stop \
         == TRANSFER
     assert first_person("You are sure your card is yours.") == "I am sure my card is mine."
