@@ -84,6 +84,7 @@ def _instructions(task: Task) -> Instructions:
 
 
 _PRONOUNS = [(re.compile(p), r) for p, r in (
+    (r"^Ask\b", "I would like to know"),
     (r"\bYou are\b", "I am"), (r"\byou are\b", "I am"), (r"\bYou were\b", "I was"),
     (r"\byou were\b", "I was"), (r"\bYou have\b", "I have"), (r"\byou have\b", "I have"),
     (r"\bYours\b", "Mine"), (r"\byours\b", "mine"), (r"\bYour\b", "My"), (r"\byour\b", "my"),
@@ -93,7 +94,7 @@ _PRONOUNS = [(re.compile(p), r) for p, r in (
 
 def first_person(text: str) -> str:
     """A scenario sentence ("You want ... your card") as the user says it ("I want ... my
-    card")."""
+    card"); one starting "Ask" becomes "I would like to know"."""
     for pattern, repl in _PRONOUNS:
         text = pattern.sub(repl, text)
     return text

@@ -112,6 +112,7 @@ async def test_the_scripted_user() -> None:
     assert (await user.reply("One moment.", [("transfer_to_human_agents", True)])).stop \
         == TRANSFER
     assert first_person("You are sure your card is yours.") == "I am sure my card is mine."
+    assert first_person("Ask what your balance is.") == "I would like to know what my balance is."
 
 
 def test_oracle_actions_ask_before_each_write(world: Tau2Retail) -> None:
