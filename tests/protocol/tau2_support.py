@@ -6,6 +6,7 @@ the domain's own replay), tau2 calls over an MCP client, and the fuzzed session'
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
 from mcp_shop.tau2.world import db_hash, import_tau2_catalog
 from tests.mcp_shop.tau2_reference import Calls, gold_calls, replay
 from tests.protocol.fuzz_strategies import Pools
+from tests.protocol.journey import assert_trace_matches
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tau2_retail"
 SURFACE = ["--surface", "tau2-retail"]
@@ -113,6 +115,42 @@ class Tau2Calls:
 
 def task_calls(world: Tau2Retail, task_id: str) -> Calls:
     return gold_calls(world.task(task_id))
+
+
+# -- many sessions at once ----------------------------------------------------------------
+
+async def run_tasks_at_once(connect: Callable[..., Any], shop: Shop, world: Tau2Retail, *,
+                            sessions: int, concurrency: int) -> list[str]:
+    """``sessions`` sessions, session ``i`` playing the gold of the world's task ``i`` (modulo
+    the number of tasks) over its own client ``connect(mode=...)``, ``concurrency`` at a time;
+    returns the problems found (each session's final state must be its task's, its trace
+    exactly its calls)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> tuple[str, Tau2Calls]:
+        task_id = world.tasks[i % len(world.tasks)].id
+        async with gate, connect(mode="legacy" if i % 3 == 0 else "2026-07-28") as client:
+            play = Tau2Calls(client)
+            await play.open()
+            for name, args in task_calls(world, task_id):
+                await play(name, args)
+                await asyncio.sleep(0)  # let the other sessions interleave
+            return task_id, play
+
+    done = await asyncio.gather(*(one(i) for i in range(sessions)))
+    problems = []
+    if len({p.session_id for _, p in done}) != sessions:
+        problems.append("two sessions got the same handle")
+    for task_id, play in done:
+        sid = str(play.session_id)
+        got = rounded(projection(shop.engine, sid).model_dump())
+        if play.refused or got != reference_state(world, task_calls(world, task_id)):
+            problems.append(f"task {task_id} in {sid}: refused {play.refused[:2]} or state")
+        try:
+            assert_trace_matches(shop.trace(sid)[1:], play.calls)
+        except AssertionError as exc:
+            problems.append(f"task {task_id} in {sid}: trace {str(exc)[:200]}")
+    return problems
 
 
 # -- fuzzing ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ isolation, fuzzing, and the transports (stdio, HTTP)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.protocol.tau2_support import (
     projection,
     reference_state,
     rounded,
+    run_tasks_at_once,
     state_hash,
     task_calls,
     valid_calls,
@@ -284,44 +284,12 @@ async def test_two_sessions_do_not_see_each_others_writes(tau2_server: ShopServe
         reference_state(WORLD, calls)
 
 
-async def run_tasks_at_once(connect: Any, shop: Shop, sessions: int,
-                            concurrency: int) -> list[str]:
-    """``sessions`` sessions, each playing the gold of task ``i % 14`` over its own client,
-    ``concurrency`` at a time; returns the problems found (each session's final state must be
-    its task's, its trace exactly its calls)."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> tuple[str, Tau2Calls]:
-        task_id = TASKS[i % len(TASKS)]
-        async with gate, connect(mode="legacy" if i % 3 == 0 else "2026-07-28") as client:
-            play = Tau2Calls(client)
-            await play.open()
-            for name, args in task_calls(WORLD, task_id):
-                await play(name, args)
-                await asyncio.sleep(0)  # let the other sessions interleave
-            return task_id, play
-
-    done = await asyncio.gather(*(one(i) for i in range(sessions)))
-    problems = []
-    if len({p.session_id for _, p in done}) != sessions:
-        problems.append("two sessions got the same handle")
-    for task_id, play in done:
-        sid = str(play.session_id)
-        got = rounded(projection(shop.engine, sid).model_dump())
-        if play.refused or got != reference_state(WORLD, task_calls(WORLD, task_id)):
-            problems.append(f"task {task_id} in {sid}: refused {play.refused[:2]} or state")
-        try:
-            assert_trace_matches(shop.trace(sid)[1:], play.calls)
-        except AssertionError as exc:
-            problems.append(f"task {task_id} in {sid}: trace {str(exc)[:200]}")
-    return problems
-
-
 async def test_concurrent_sessions_in_memory(tau2_server: ShopServer, tau2_shop: Shop) -> None:
     def connect(mode: str) -> Client:
         return Client(tau2_server, mode=mode)
 
-    assert await run_tasks_at_once(connect, tau2_shop, sessions=28, concurrency=14) == []
+    problems = await run_tasks_at_once(connect, tau2_shop, WORLD, sessions=28, concurrency=14)
+    assert problems == []
 
 
 async def test_fuzzed_calls(tau2_server: ShopServer, tau2_shop: Shop,
