@@ -166,3 +166,26 @@ def test_an_unusable_judgement_leaves_the_assertions_unjudged(
     assert r["tau2"]["reward"] is None and r["tau2"]["nl_assertions"] is None
     assert "the judge's answer was not the asked JSON" in r["tau2"]["note"]
     assert r["reward"] == 1.0 and r["tau2"]["reward_scope"].startswith("judged components")
+
+
+def test_llm_agent_with_the_scripted_user(tmp_path: Path, stub: ChatStub,
+                                          clean_env: None) -> None:
+    import anyio
+
+    from episodes.tau2.users import ScriptedUser
+
+    world = load_tau2_retail(FIXTURE)
+    scripts = {}
+    for t in TASKS:
+        opening = anyio.run(ScriptedUser(world.task(t)).opening)  # routes the stub only
+        scripts[opening] = oracle_actions(world.task(t))
+    stub.policy = gold_policy(scripts)
+    out = tmp_path / "llm.jsonl"
+    assert cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
+                     "--task-ids", ",".join(TASKS), "--agent", "llm", "--direct",
+                     "--llm-base-url", stub.url, "--llm-model", "stub-model",
+                     "--tau2-db", f"sqlite:///{tmp_path / 'tau2.db'}", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["reward"] for r in records] == [1.0, 1.0, 1.0]
+    assert all(r["tau2"]["db_match"] and r["stop_reason"] == "shopper_done" for r in records)
+    assert all(b["messages"][0]["content"] == world.policy for b in stub.bodies)
