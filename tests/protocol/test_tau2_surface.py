@@ -6,7 +6,6 @@ isolation, fuzzing, and the transports (stdio, HTTP)."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
@@ -20,14 +19,12 @@ from mcp_shop.shop import default_index_dir
 from mcp_shop.tau2.records import TOOL_PARAMS, WRITE_TOOLS
 from mcp_shop.tau2.session_world import open_tau2_session
 from mcp_shop.tau2.world import db_hash
-from tests.protocol.fuzz_runner import FuzzStats, run_calls, tool_schemas
-from tests.protocol.fuzz_strategies import call_strategy, draw_calls
 from tests.protocol.journey import assert_trace_matches
 from tests.protocol.tau2_support import (
     Tau2Calls,
     domain_replay,
     fixture_world,
-    fuzz_world,
+    fuzz_tau2,
     install_fixture,
     projection,
     reference_state,
@@ -35,7 +32,6 @@ from tests.protocol.tau2_support import (
     run_tasks_at_once,
     state_hash,
     task_calls,
-    valid_calls,
 )
 
 BIG = "x" * 1_000_000
@@ -294,20 +290,30 @@ async def test_concurrent_sessions_in_memory(tau2_server: ShopServer, tau2_shop:
 
 async def test_fuzzed_calls(tau2_server: ShopServer, tau2_shop: Shop,
                             tau2_db: tuple[str, str]) -> None:
-    """The native fuzz runner's checks on the tau2 tools: fuzzed calls (about a quarter
-    well-formed) mixed with well-formed calls of the world's ids."""
-    make = fuzz_world(tau2_shop, tau2_db[1], WORLD)
-    total = FuzzStats()
+    """The native fuzz runner's checks on the tau2 tools."""
     async with Client(tau2_server) as client:
-        schemas = await tool_schemas(client)
-        for block in range(2):
-            pools, other = make(tau2_shop, block)
-            drawn = draw_calls(call_strategy(schemas, pools), 100, 7_000 + block)
-            rng = random.Random(block)
-            calls = drawn + valid_calls(WORLD, rng, 50, pools.handle)
-            rng.shuffle(calls)
-            total.merge(await run_calls(client, tau2_shop, calls, pools, other))
+        total = await fuzz_tau2(client, tau2_shop, tau2_db[1], WORLD, blocks=2)
     assert total.faults == 0, "\n".join(total.examples)
     assert total.calls == 300 and total.accepted > 30 and total.rejected > 100
     assert len(total.tools) >= 15, total.tools
     assert any(code.startswith("tau2_") for code in total.codes), total.codes
+
+
+async def test_the_direct_path_answers_as_a_client_gets(tau2_server: ShopServer) -> None:
+    """``call_in_process`` (trainers in the same process) gives what a client gets."""
+    opened = await tau2_server.call_in_process("open_session", None)
+    sid = opened.structured_content["session_id"]  # type: ignore[index]
+    async with Client(tau2_server) as client:
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("find_user_id_by_email", {"email": "priya.okonkwo986@example.com"}),
+            ("list_all_product_types", {}),
+            ("get_order_details", {"order_id": "#W6357742"}),
+            ("calculate", {"expression": "2 / 0"}),
+            ("get_user_details", {"user_id": 7})]
+        for name, args in cases:
+            direct = await tau2_server.call_in_process(name, {**args, "session_id": sid})
+            remote = await client.call_tool(name, {**args, "session_id": sid})
+            assert (direct.is_error, direct.structured_content) == (
+                remote.is_error, remote.structured_content), name
+            if remote.is_error:
+                assert _text(direct) == _text(remote), name

@@ -21,7 +21,7 @@ from mcp.client.stdio import stdio_client
 from mcp_shop import Shop
 from mcp_shop.cli import main
 from mcp_shop.db import make_engine
-from mcp_shop.server import admin
+from mcp_shop.server import admin, build_server
 from mcp_shop.shop import default_index_dir
 from mcp_shop.tau2.session_world import open_tau2_session
 from mcp_shop.tau2.world import db_hash
@@ -33,6 +33,7 @@ from tests.protocol.tau2_support import (
     SURFACE,
     Tau2Calls,
     fixture_world,
+    fuzz_tau2,
     install_fixture,
     projection,
     reference_state,
@@ -233,3 +234,25 @@ async def test_two_processes_serve_one_session_on_postgresql(
         WORLD, [*calls, cancel])
     assert_trace_matches(shop.trace(sid)[:len(done)], done)
     shop.engine.dispose()
+
+
+async def test_fuzzing_and_many_sessions_on_postgresql(tau2_pg: tuple[str, str],
+                                                       tmp_path: Path) -> None:
+    """The fuzz runner's checks and 28 sessions at once, in memory, on PostgreSQL (where a NUL
+    byte reaching a statement would fail, and shop calls run in worker threads)."""
+    schema, key = tau2_pg
+    shop = Shop(make_engine(PG_URL, schema=schema), index_dir=tmp_path / "index")
+    server = build_server(shop, surface="tau2-retail", log_level="CRITICAL")
+    assert server.offload
+    try:
+        async with Client(server) as client:
+            stats = await fuzz_tau2(client, shop, key, WORLD, blocks=1, seed=3)
+        assert stats.faults == 0, "\n".join(stats.examples)
+        assert stats.calls == 150 and stats.accepted > 15
+
+        def connect(mode: str) -> Client:
+            return Client(server, mode=mode)
+
+        assert await run_tasks_at_once(connect, shop, WORLD, sessions=28, concurrency=14) == []
+    finally:
+        shop.engine.dispose()
