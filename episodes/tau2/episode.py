@@ -233,6 +233,12 @@ class Tau2Episode:
             for i, r in zip(ids, requests, strict=True)]))
         results = []
         for call_id, req in zip(ids, requests, strict=True):
+            if self.done:  # the error budget ran out earlier in this batch
+                self.messages.append(Message(
+                    role="tool", tool_call_id=call_id, name=req.name,
+                    content=f"not executed: the episode ended after {MAX_ERRORS} failed "
+                    "tool calls"))
+                continue
             if req.name in HIDDEN:
                 ok, content = False, (f"{req.name} is not available here: the episode's "
                                       "session is already open and is used automatically")
@@ -248,8 +254,8 @@ class Tau2Episode:
                 role="tool", tool_call_id=call_id, name=req.name,
                 content=content if isinstance(content, str)
                 else json.dumps(content, sort_keys=True, default=str)))
-        if sum(1 for c in self.calls if not c.ok) >= MAX_ERRORS:
-            await self._finish("too_many_errors")
+            if not ok and sum(1 for c in self.calls if not c.ok) >= MAX_ERRORS:
+                await self._finish("too_many_errors")
         return results
 
     async def _talk(self, message: str) -> str:

@@ -149,6 +149,9 @@ class _Loop:
     ({"tool_calls": [{"name": "get_order_details", "arguments": {"order_id": "#W0"}}]},
      "too_many_errors", "tool_budget", 21),
     ({}, "agent_idle", "agent_idle", 1),
+    # twelve failing calls at once: the last two are not made, but answered
+    ({"tool_calls": [{"name": "get_order_details", "arguments": {"order_id": "#W0"}}] * 12},
+     "too_many_errors", "tool_budget", 14),
 ])
 async def test_budgets_end_an_episode_with_no_reward(world: Tau2Retail, action: dict[str, Any],
                                                      termination: str, stop_reason: str,
@@ -161,3 +164,4 @@ async def test_budgets_end_an_episode_with_no_reward(world: Tau2Retail, action: 
     assert r["truncated"] is True and r["reward"] == 0.0 and r["tau2"]["reward"] == 0.0
     assert len(r["messages"]) == messages
     assert [c["name"] for c in r["reward_components"]][0] == "tau2_stop"
+    assert r["metrics"]["tool_calls"] == len(r["trace"]) <= 100
