@@ -11,7 +11,7 @@ transaction of their own.
 
 A server serves one tool surface (``mcp_shop.tool_catalog``): the native tools, or tau2-bench
 retail's (``tools_tau2``). Every session serves one surface too, and a call naming a session
-of another surface is refused before its tool runs (:meth:`ShopServer._check_surface`).
+of another surface is refused before its tool runs (``surfaces.SurfaceGuard``).
 """
 
 from __future__ import annotations
@@ -50,13 +50,7 @@ from mcp_shop.server.call_errors import (
     short,
 )
 from mcp_shop.server.schemas import compact_schema
-from mcp_shop.server.surfaces import (
-    INSTRUCTIONS,
-    SURFACE_MEMORY,
-    describe,
-    session_surface,
-    wrong_surface,
-)
+from mcp_shop.server.surfaces import INSTRUCTIONS, SurfaceGuard, WrongSurface, describe
 from mcp_shop.shop import Shop
 from mcp_shop.tool_catalog import Surface
 from mcp_shop.trace import record_call
@@ -132,7 +126,7 @@ class ShopServer(MCPServer):
                          log_level=log_level)
         self.shop = shop
         self.surface: Surface = surface
-        self._surface_checked: set[str] = set()
+        self._surfaces = SurfaceGuard(self, surface)
         self.default_session = default_session
         self.offload = (backend_name(shop.engine) != "sqlite") if offload is None else offload
         self.trace_result_limit = trace_result_limit
@@ -284,7 +278,11 @@ class ShopServer(MCPServer):
         try:
             try:
                 await self._check_argument_names(name, arguments)
-                await self._check_surface(name, arguments, info)
+                try:
+                    await self._surfaces.check(name, self._guess_session(arguments))
+                except WrongSurface as refused:
+                    info.recorded = refused.template  # nothing may change a template
+                    raise
                 result: Any
                 if direct:
                     result = await self._run_direct(name, arguments, info)
@@ -379,25 +377,6 @@ class ShopServer(MCPServer):
             given = ", ".join(short(u) for u in unknown[:5])
             raise InvalidArguments(f"Error executing tool {name}: invalid arguments: unknown "
                                    f"argument(s) {given}; valid arguments: {valid}")
-
-    async def _check_surface(self, name: str, arguments: dict[str, Any],
-                             info: _CallInfo) -> None:
-        """Refuse a call naming a session of another surface than the server's (each session
-        is checked once per server: a session's surface never changes). A call on a template
-        session is not recorded in its trace (nothing may change a template)."""
-        sid = self._guess_session(arguments)
-        if sid is None or sid in self._surface_checked:
-            return
-        surface = await self.run_db(session_surface, self.shop, sid)
-        if surface is None:
-            return  # no such session: the tool's own error says so
-        if surface != self.surface:
-            info.recorded = surface == "tau2-retail-template"
-            refused = ShopToolError(wrong_surface(surface, self.surface))
-            raise ToolError(f"Error executing tool {name}: {refused}") from refused  # as SDK
-        if len(self._surface_checked) >= SURFACE_MEMORY:
-            self._surface_checked.clear()
-        self._surface_checked.add(sid)
 
     def _guess_session(self, arguments: dict[str, Any]) -> str | None:
         """The session of a call rejected before its body ran (bad arguments, unknown tool)."""

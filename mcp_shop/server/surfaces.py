@@ -3,15 +3,23 @@ instructions and description it announces, and the refusal of a session of anoth
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mcp.server.mcpserver.exceptions import ToolError
+
 from mcp_shop import sessions
 from mcp_shop.db import read_tx
 from mcp_shop.errors import InvalidInput, ShopError
+from mcp_shop.server.call_errors import ShopToolError
 from mcp_shop.shop import Shop
 from mcp_shop.sql import Sql, fetch_one
 from mcp_shop.tool_catalog import Surface
 
-__all__ = ["INSTRUCTIONS", "SURFACE_MEMORY", "TAU2_INSTRUCTIONS", "describe", "session_surface",
-           "wrong_surface"]
+if TYPE_CHECKING:
+    from mcp_shop.server.app import ShopServer
+
+__all__ = ["INSTRUCTIONS", "SURFACE_MEMORY", "TAU2_INSTRUCTIONS", "SurfaceGuard", "WrongSurface",
+           "describe", "session_surface", "wrong_surface"]
 
 INSTRUCTIONS = """\
 An online shop. Call open_session first and pass the session_id it returns to every other tool \
@@ -69,3 +77,40 @@ def wrong_surface(surface: str, served: Surface) -> InvalidInput:
         f"session_id names a {surface} session, and this server serves the {served} tools: "
         f"use that session on {how}, or call open_session here and pass the session_id it "
         "returns", session_surface=surface, server_surface=served)
+
+
+class WrongSurface(ToolError):
+    """A call refused because its session serves another surface (worded as the SDK words a
+    tool's error; the shop error is its cause, so the trace keeps its code). ``template``: the
+    session is a tau2 world's template, whose trace is not written either."""
+
+    def __init__(self, tool: str, error: ShopError, *, template: bool) -> None:
+        refused = ShopToolError(error)
+        super().__init__(f"Error executing tool {tool}: {refused}")
+        self.__cause__ = refused
+        self.template = template
+
+
+class SurfaceGuard:
+    """Refuses calls naming a session of another surface than its server's; each session is
+    read once (a session's surface never changes), up to ``SURFACE_MEMORY`` remembered."""
+
+    def __init__(self, server: ShopServer, surface: Surface) -> None:
+        self.server = server
+        self.surface = surface
+        self.checked: set[str] = set()
+
+    async def check(self, tool: str, session_id: str | None) -> None:
+        """Raise :class:`WrongSurface` when ``session_id`` names a session of another
+        surface; a handle that names no session passes (the tool says what is wrong)."""
+        if session_id is None or session_id in self.checked:
+            return
+        surface = await self.server.run_db(session_surface, self.server.shop, session_id)
+        if surface is None:
+            return
+        if surface != self.surface:
+            raise WrongSurface(tool, wrong_surface(surface, self.surface),
+                               template=surface == "tau2-retail-template")
+        if len(self.checked) >= SURFACE_MEMORY:
+            self.checked.clear()
+        self.checked.add(session_id)
