@@ -220,7 +220,8 @@ def test_a_database_of_another_catalog_is_refused(tmp_path: Path, ep_shop: Any,
     url = ep_shop.engine.url.render_as_string(hide_password=False)
     assert cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE), "--agent",
                      "oracle", "--tau2-db", url]) == 2
-    assert "the catalog does not hold this tau2 world" in capsys.readouterr().err
+    assert "holds another catalog than this tau2 world's products: a tau2 world needs a " \
+        "database of its own" in capsys.readouterr().err
 
 
 def test_cross_eval_prints_both_environments(tmp_path: Path, ep_shop: Any, tau2_db: str,
