@@ -193,7 +193,9 @@ def _default_session(shop: Shop, options: ServeOptions, world: str | None) -> st
         sid = check_handle(options.session)  # raises for a malformed handle
         surface = session_surface(shop, sid)
         if surface is None:
-            raise NotFound(f"unknown session {sid}: leave --session out to open a new one")
+            raise NotFound("unknown session_id: open a session with open_session first"
+                           if options.surface == "native" else
+                           f"unknown session {sid}: leave --session out to open a new one")
         if surface != options.surface:
             raise wrong_surface(surface, options.surface)
         _say(f"default session {sid} (resumed)")

@@ -105,6 +105,9 @@ def test_serve_refuses_a_database_without_a_world(tmp_path: Path, tau2_url: str,
     assert done.returncode == 2 and b"names a native session" in done.stderr
     done = _serve(*SURFACE, "--db", tau2_url, "--world", "ffffffffff")
     assert done.returncode == 2 and b"no single tau2 world" in done.stderr
+    tau2_sid = open_tau2_session(tau2_shop.engine, db_hash(WORLD.db))
+    done = _serve("--db", tau2_url, "--session", tau2_sid)  # the native surface
+    assert done.returncode == 2 and b"names a tau2-retail session" in done.stderr
 
 
 # -- stdio --------------------------------------------------------------------------------
