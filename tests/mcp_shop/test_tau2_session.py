@@ -5,6 +5,7 @@ sessions untouched, and worlds the rows cannot hold exactly refused."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,26 @@ def test_a_removed_template_is_written_again(engine: Engine, world: Tau2Retail) 
     assert install_tau2_world(engine, world) == key
     assert _project(engine, open_tau2_session(engine, key)) == world.db
     assert _project(engine, sid) == world.db  # the sessions already open keep their rows
+
+
+def test_sessions_opened_at_once_are_each_the_world(engine: Engine,  # noqa: F811
+                                                    world: Tau2Retail) -> None:
+    """Copies running in parallel, beside native sessions being opened, take distinct keys
+    (PostgreSQL: from the sequences, with no lock) and each holds the whole world."""
+    import_tau2_catalog(engine, world)
+    key = install_tau2_world(engine, world)
+
+    def tau2(_: int) -> str:
+        return open_tau2_session(engine, key)
+
+    def native(seed: int) -> str:
+        with write_tx(engine) as conn:
+            return open_session(conn, seed=seed).session_id
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(tau2 if n % 2 else native, n) for n in range(12)]
+        opened = [f.result() for f in futures]
+    for n, sid in enumerate(opened):
+        if n % 2:
+            assert _project(engine, sid) == world.db
+    assert len(set(opened)) == 12
