@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import operator
+import random
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,8 @@ from mcp_shop.tau2.records import (
 
 Calls = list[tuple[str, dict[str, Any]]]
 
-__all__ = ["Calls", "Reference", "ToolFailed", "gold_calls", "perturbations", "replay"]
+__all__ = ["Calls", "Reference", "ToolFailed", "gold_calls", "perturbations", "random_call",
+           "replay"]
 
 
 class ToolFailed(Exception):
@@ -363,3 +365,57 @@ def perturbations(db: RetailDB, task: Task) -> list[tuple[str, Calls]]:
                     (name, {**args, "payment_method_id": first})]
             out.append((f"{name} swapped there and back", calls[:j] + swap + calls[j + 1:]))
     return out
+
+
+_WEIGHTS = {"cancel_pending_order": 3, "modify_pending_order_address": 2,
+            "modify_pending_order_items": 4, "modify_pending_order_payment": 3,
+            "modify_user_address": 1, "exchange_delivered_order_items": 3,
+            "return_delivered_order_items": 3, "get_order_details": 1, "get_user_details": 1,
+            "find_user_id_by_email": 1, "find_user_id_by_name_zip": 1, "get_item_details": 1,
+            "get_product_details": 1}
+
+
+def random_call(db: RetailDB, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """A plausible call on world ``db`` as it is now: a random order and its user, some of its
+    units (now and then a unit named twice), new items mostly of the same products (now and
+    then any item), one of the user's payment methods (now and then an unknown one), a cancel
+    reason now and then invalid. Many such calls are refused, in every way the rules refuse."""
+    order = db.orders[rng.choice(sorted(db.orders))]
+    user = db.users[order.user_id]
+    method = rng.choice([*user.payment_methods, "gift_card_0000000"]
+                        if rng.random() < 0.05 else list(user.payment_methods))
+    units = [i.item_id for i in order.items]
+    olds = (rng.sample(units, rng.randrange(1, len(units) + 1)) if rng.random() < 0.9
+            else units[:1] * 2)
+    product = db.item_product()
+    news = [rng.choice(sorted(db.products[product[o]].variants)) if rng.random() < 0.95
+            else rng.choice(sorted(product)) for o in olds]
+    address = {"address1": "1 Elm Street", "address2": rng.choice(["", "Apt 2"]),
+               "city": rng.choice(["Dayton", "Akron"]), "state": "OH", "country": "USA",
+               "zip": rng.choice(["45402", "44308"])}
+    name = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()))[0]
+    oid, uid = order.order_id, user.user_id
+    args: dict[str, Any] = {
+        "cancel_pending_order": lambda: {"order_id": oid, "reason": rng.choice(
+            [*CANCEL_REASONS, "changed my mind"])},
+        "modify_pending_order_address": lambda: {"order_id": oid, **address},
+        "modify_user_address": lambda: {"user_id": uid, **address},
+        "modify_pending_order_items": lambda: {"order_id": oid, "item_ids": olds,
+                                               "new_item_ids": news,
+                                               "payment_method_id": method},
+        "exchange_delivered_order_items": lambda: {"order_id": oid, "item_ids": olds,
+                                                   "new_item_ids": news,
+                                                   "payment_method_id": method},
+        "modify_pending_order_payment": lambda: {"order_id": oid, "payment_method_id": method},
+        "return_delivered_order_items": lambda: {"order_id": oid, "item_ids": olds,
+                                                 "payment_method_id": method},
+        "get_order_details": lambda: {"order_id": oid},
+        "get_user_details": lambda: {"user_id": uid},
+        "find_user_id_by_email": lambda: {"email": user.email.upper()},
+        "find_user_id_by_name_zip": lambda: {"first_name": user.name.first_name,
+                                             "last_name": user.name.last_name,
+                                             "zip": user.address.zip},
+        "get_item_details": lambda: {"item_id": olds[0]},
+        "get_product_details": lambda: {"product_id": product[olds[0]]},
+    }[name]()
+    return name, args
