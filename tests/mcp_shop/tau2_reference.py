@@ -395,7 +395,7 @@ def random_call(db: RetailDB, rng: random.Random) -> tuple[str, dict[str, Any]]:
                "zip": rng.choice(["45402", "44308"])}
     name = rng.choices(list(_WEIGHTS), weights=list(_WEIGHTS.values()))[0]
     oid, uid = order.order_id, user.user_id
-    args: dict[str, Any] = {
+    builders: dict[str, Callable[[], dict[str, Any]]] = {
         "cancel_pending_order": lambda: {"order_id": oid, "reason": rng.choice(
             [*CANCEL_REASONS, "changed my mind"])},
         "modify_pending_order_address": lambda: {"order_id": oid, **address},
@@ -417,5 +417,5 @@ def random_call(db: RetailDB, rng: random.Random) -> tuple[str, dict[str, Any]]:
                                              "zip": user.address.zip},
         "get_item_details": lambda: {"item_id": olds[0]},
         "get_product_details": lambda: {"product_id": product[olds[0]]},
-    }[name]()
-    return name, args
+    }
+    return name, builders[name]()
