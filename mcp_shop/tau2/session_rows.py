@@ -62,6 +62,13 @@ class TemplateRows:
         batch.append(row)
         return len(batch) - 1
 
+    def variant(self, item: str, where: str) -> int:
+        """The catalog key of an item; a problem (and 0) when the catalog has no such item."""
+        if item not in self.ids.variant_pk:
+            self.problems.append(Problem(where, f"name item {item!r}",
+                                         "items of the world's products"))
+        return self.ids.variant_pk.get(item, 0)
+
     def catalog_price(self, item: str) -> int:
         return self.prices[self.ids.variant_pk[item]]
 
@@ -184,7 +191,7 @@ def _requests(rows: TemplateRows, sid: str, o: Order, order: int, methods: dict[
     used = _units(rows, f"{where}.exchange_items", lines, o.exchange_items)
     by_line = {line: (item, price) for (line, item), price in zip(lines, prices, strict=True)}
     for line, new in zip(used, o.exchange_new_items, strict=True):
-        if line is None or new not in rows.ids.variant_pk:
+        if line is None or not rows.variant(new, f"{where}.exchange_new_items"):
             continue
         old_item, paid = by_line[line]
         counters["exchange"] += 1
@@ -250,7 +257,7 @@ def _order(rows: TemplateRows, sid: str, o: Order, user: User, customer: int,
                  "delivered" if delivered else "in_transit",
                  shipped_at=SIM_EPOCH, delivered_at=SIM_EPOCH,
                  tracking_ids=list(f.tracking_id),
-                 variant_ids=[rows.ids.variant_pk.get(item, 0) for item in f.item_ids])
+                 variant_ids=[rows.variant(item, f"{where}.fulfillments") for item in f.item_ids])
     _requests(rows, sid, o, order, methods, lines,
               [p for p, it in zip(prices, o.items, strict=True)
                if it.item_id in rows.ids.variant_pk and it.product_id in rows.ids.product_pk],
