@@ -32,6 +32,7 @@ from tests.protocol.tau2_support import (
     FIXTURE,
     SURFACE,
     Tau2Calls,
+    domain_replay,
     fixture_world,
     fuzz_tau2,
     install_fixture,
@@ -182,6 +183,40 @@ async def test_state_survives_kill_and_restart(tau2_url: str, tau2_shop: Shop,
     assert play.refused == []
     assert _state(tau2_shop, sid) == reference_state(WORLD, calls)
     assert_trace_matches(tau2_shop.trace(sid)[1:], done + play.calls)
+
+
+async def test_kill_during_writes_keeps_state_and_trace_together(
+        tau2_url: str, tau2_shop: Shop, tmp_path: Path) -> None:
+    """Sessions play gold trajectories over HTTP until the server is killed (SIGKILL) in the
+    middle; after a restart every session's state is exactly what the calls its trace records
+    as accepted give, and every acknowledged call is in its trace, in order."""
+    args = [*SURFACE, "--db", tau2_url]
+    plays: list[Tau2Calls] = []
+    server = ServerProcess(args, log=tmp_path / "killed.log").start()
+
+    async def shopper(i: int) -> None:
+        async with Client(server.mcp_url) as client:
+            for k in range(100):
+                play = Tau2Calls(client)
+                await play.open()
+                plays.append(play)
+                await play.play(task_calls(WORLD, WORLD.tasks[(i + k) % len(WORLD.tasks)].id))
+
+    runs = [asyncio.ensure_future(shopper(i)) for i in range(12)]
+    await asyncio.sleep(3)
+    server.kill()
+    await asyncio.gather(*runs, return_exceptions=True)
+    assert len(plays) > 12 and sum(len(p.calls) for p in plays) > 24, "calls before the kill"
+    with ServerProcess(args, log=tmp_path / "restarted.log"):  # recovers the file
+        pass
+    for play in plays:
+        sid = str(play.session_id)
+        traced = [(t.tool, t.arguments) for t in tau2_shop.trace(sid)[1:] if t.ok]
+        acknowledged = [(tool, arguments) for tool, arguments, _ in play.calls]
+        assert traced[:len(acknowledged)] == acknowledged, sid
+        assert len(traced) - len(acknowledged) <= 1, "at most the call in flight was lost"
+        assert projection(tau2_shop.engine, sid) == domain_replay(
+            tau2_shop.engine, db_hash(WORLD.db), traced), sid
 
 
 @pytest.fixture(scope="module")
