@@ -35,10 +35,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from mcp_shop.errors import shown
+from mcp_shop.errors import InvalidState, NotFound, shown
+from mcp_shop.models import ShopSession
+from mcp_shop.sql import Sql, fetch_one
 from mcp_shop.tau2 import tools_read as r
 from mcp_shop.tau2 import tools_write as w
 from mcp_shop.tau2.records import READ_TOOLS, TOOL_PARAMS, WRITE_TOOLS
+from mcp_shop.tau2.session_world import SURFACE
 from mcp_shop.tau2.tools_common import Tau2ToolError, fail
 
 __all__ = [
@@ -182,10 +185,28 @@ TAU2_TOOLS: dict[str, ToolFn] = {
 assert set(TAU2_TOOLS) == set(TOOL_PARAMS) == READ_TOOLS | WRITE_TOOLS
 
 
+_SURFACE = Sql(f"SELECT surface FROM {ShopSession.__tablename__} WHERE id = ?")
+
+
+def _require_tau2_session(conn: Connection, session_id: str) -> None:
+    """NotFound for an unknown session; InvalidState for a session that is not a tau2 retail
+    episode's (a native session, or the template every tau2 session is copied from, which must
+    never change)."""
+    row = fetch_one(conn, _SURFACE, (session_id,))
+    if row is None:
+        raise NotFound("unknown session_id: open a tau2 retail session first",
+                       session_id=shown(session_id))
+    if row[0] != SURFACE:
+        raise InvalidState(f"session is a {row[0]} session, not a {SURFACE} one: tau2's tools "
+                           "serve only tau2 retail episode sessions", surface=row[0])
+
+
 def call_tau2_tool(conn: Connection, session_id: str, name: str,
                    arguments: Mapping[str, Any]) -> Any:
     """Run tau2 tool ``name`` with ``arguments`` on session ``session_id`` over ``conn`` (the
     caller's transaction). Returns tau2's result; raises :class:`Tau2ToolError` (nothing
-    written) for an unknown tool, arguments it does not take, or a call its rules refuse."""
+    written) for an unknown tool, arguments it does not take, or a call its rules refuse, and
+    the shop's NotFound / InvalidState for a session that is unknown or not a tau2 one."""
     args = check_arguments(name, arguments)
+    _require_tau2_session(conn, session_id)
     return TAU2_TOOLS[name](conn, session_id, **args)

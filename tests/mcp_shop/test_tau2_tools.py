@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from mcp_shop.db import create_schema, read_tx, write_tx
-from mcp_shop.errors import ShopError
+from mcp_shop.errors import InvalidState, NotFound, ShopError
+from mcp_shop.shop import Shop
 from mcp_shop.tau2 import load_tau2_retail
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.projection import project_session
@@ -404,3 +405,17 @@ def test_look_ups_ignore_case_where_tau2_does(shop: tuple[Engine, str],
             "zip": user.address.zip}) == user.user_id
         assert call_tau2_tool(conn, sid, "transfer_to_human_agents",
                               {"summary": "x"}) == "Transfer successful"
+
+
+def test_a_session_that_is_not_a_tau2_one_is_refused(shop: tuple[Engine, str]) -> None:
+    engine, key = shop
+    with read_tx(engine) as conn:
+        with pytest.raises(NotFound, match="unknown session_id"):
+            call_tau2_tool(conn, "no-such-session", "get_order_details",
+                           {"order_id": "#W2875821"})
+        template = conn.execute(text("SELECT template_session_id FROM tau2_world")).scalar()
+    native = Shop(engine).open_session(seed=1).session_id
+    with read_tx(engine) as conn:
+        for sid in (native, template):
+            with pytest.raises(InvalidState, match="not a tau2-retail one"):
+                call_tau2_tool(conn, sid, "get_order_details", {"order_id": "#W2875821"})
