@@ -187,6 +187,16 @@ def remove_session(engine: Engine, session_id: str, *, missing_ok: bool = False)
         raise
 
 
+# Sessions newest first. Keys are handed out in opening order, so a session's customer key
+# says when it was opened: a native session's one shopper, a tau2 session's first customer
+# (it has many; ShopSession.customer_id is NULL). The templates of installed tau2 worlds are
+# part of the world, like the catalog: never selected.
+_BY_OPENING = (
+    f"SELECT id FROM {SESSION_TABLE} WHERE surface <> 'tau2-retail-template' "
+    "ORDER BY coalesce(customer_id, (SELECT min(c.id) FROM customer c "
+    f"WHERE c.session_id = {SESSION_TABLE}.id)) DESC NULLS LAST, id DESC")
+
+
 def select_sessions(conn: Connection, *, keep: int | None = None,
                     session_ids: Iterable[str] | None = None) -> list[str]:
     """The sessions a prune would remove, oldest opened first.
@@ -196,13 +206,13 @@ def select_sessions(conn: Connection, *, keep: int | None = None,
         session_ids: only these (malformed ids are ``InvalidInput``; unknown ones are left
             out).
 
-    With neither, every session is selected.
+    With neither, every session is selected. The template sessions of installed tau2 worlds
+    (``mcp-shop import-tau2``) never are.
     """
     if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
         raise InvalidInput(f"keep must be a whole number >= 0, got {keep!r}", keep=keep)
     wanted = None if session_ids is None else {check_handle(s) for s in session_ids}
-    rows = fetch_all(conn, Sql(f"SELECT id FROM {SESSION_TABLE} "
-                               "ORDER BY customer_id DESC, id DESC"))
+    rows = fetch_all(conn, Sql(_BY_OPENING))
     newest_first = [r[0] for r in rows]
     chosen = newest_first[keep or 0:]
     if wanted is not None:

@@ -266,3 +266,35 @@ async def test_the_controller_removes_the_sessions_of_finished_episodes(shop: Sh
         assert added == (len(tasks) if keep else 0)
     assert [_strip(r) for r in records[True]] == [_strip(r) for r in records[False]]
     assert all(r["success"] and r["trace"] for r in records[False])
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+def test_prune_orders_tau2_sessions_by_opening_and_keeps_the_world_template(
+        backend_name: str, tmp_path: Path, pg_reason: str | None) -> None:
+    """A tau2 session has many customers and no session customer; it is as old as its first
+    customer. The template every tau2 session is copied from is part of the world."""
+    from mcp_shop.tau2 import load_tau2_retail
+    from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
+    from mcp_shop.tau2.world import import_tau2_catalog
+
+    gen = engine_for(backend_name, tmp_path, pg_reason)
+    engine = next(gen)
+    try:
+        world = load_tau2_retail(Path(__file__).parent.parent / "fixtures" / "tau2_retail")
+        import_tau2_catalog(engine, world)
+        key = install_tau2_world(engine, world)
+        shop = Shop(engine, index_dir=None)
+        opened = []
+        for k in range(4):  # tau2 and native sessions, interleaved
+            opened.append(open_tau2_session(engine, key) if k % 2 == 0
+                          else shop.open_session(seed=k).session_id)
+        with engine.connect() as conn:
+            assert select_sessions(conn, keep=1) == opened[:3]
+            assert select_sessions(conn) == opened
+        assert prune_sessions(engine, keep=0).sessions == 4
+        with engine.connect() as conn:
+            (template,) = conn.execute(text("SELECT surface FROM shop_session")).scalars()
+        assert template == "tau2-retail-template"
+        assert open_tau2_session(engine, key)  # the world still opens
+    finally:
+        gen.close()
