@@ -37,6 +37,7 @@ from episodes.records import (
     Rollout,
     RolloutMetrics,
     StopReason,
+    rollout_id,
 )
 from episodes.shopper import Shopper
 from episodes.world import apply_event, build_world, product_facts
@@ -554,7 +555,7 @@ class Episode:
             raise RuntimeError("the episode has not finished")
         task = self.task
         group = f"{task.task_id}"
-        rollout = hashlib.sha256(f"{group}:{self.policy}:{self.trial}".encode()).hexdigest()[:16]
+        rollout = rollout_id(group, self.policy, self.trial)
         errors = sum(1 for c in self.calls if not c.ok)
         return Rollout(
             schema_version=ROLLOUT_SCHEMA_VERSION, rollout_id=rollout, group_id=group,

@@ -16,6 +16,7 @@ refused with the versions this reader knows.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from typing import Any, Literal
@@ -227,6 +228,11 @@ class Rollout(BaseModel):
     def to_record(self) -> dict[str, Any]:
         """The record as JSON-ready data (what one JSONL line holds)."""
         return self.model_dump(mode="json")
+
+
+def rollout_id(group_id: str, policy: str, trial: int) -> str:
+    """The stable id of a rollout: one per (task group, agent, trial)."""
+    return hashlib.sha256(f"{group_id}:{policy}:{trial}".encode()).hexdigest()[:16]
 
 
 def rollout_schema() -> dict[str, Any]:

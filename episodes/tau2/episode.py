@@ -49,6 +49,7 @@ from episodes.records import (
     RolloutMetrics,
     StopReason,
     Tau2Outcome,
+    rollout_id,
 )
 from episodes.tau2.env import HIDDEN, Backend, agent_tools
 from episodes.tau2.judge import NLJudge
@@ -313,11 +314,10 @@ class Tau2Episode:
             raise RuntimeError("the episode has not finished")
         task, score, verdict = self.task, self.score, self.score.verdict
         group = task.task_id
-        rollout_id = hashlib.sha256(f"{group}:{self.policy}:{self.trial}".encode()
-                                    ).hexdigest()[:16]
+        rollout = rollout_id(group, self.policy, self.trial)
         truncated = self.termination in ("max_steps", "too_many_errors", "agent_idle")
         return Rollout(
-            schema_version=ROLLOUT_SCHEMA_VERSION, rollout_id=rollout_id, group_id=group,
+            schema_version=ROLLOUT_SCHEMA_VERSION, rollout_id=rollout, group_id=group,
             task_id=task.task_id, family=task.family, difficulty=task.difficulty,
             seed=task.seed, trial=self.trial, env_version=ENV_VERSION, policy=self.policy,
             messages=[m.model_dump(exclude_none=True) for m in self.messages],
