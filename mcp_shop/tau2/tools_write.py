@@ -11,6 +11,12 @@ written in cents: an item change's difference is stored as whole cents where tau
 unrounded float (docs/tau2-retail.md section 8, "Money"). An item change sets every changed
 unit's price and options from the *last* new item of the call, as tau2 does (section 8, "A
 tau2 quirk"), so that the DB verdict is tau2's in every order of the pairs.
+
+Known differences of the stored state from tau2's, which never change a verdict of ours (both
+sides of the DB check are projected alike): beside the cents above, an exchange of no items
+(empty lists, which tau2 accepts) records a difference tau2 keeps as the integer ``0`` and the
+projection shows as ``0.0``, and a difference that tau2's float sum leaves at ``-0.0`` reads
+back as ``0.0``.
 """
 
 from __future__ import annotations
