@@ -38,6 +38,8 @@ from mcp_shop.server.inputs_tau2 import (
     ZipArg,
 )
 from mcp_shop.tau2.records import WRITE_TOOLS, Order, Product, User, Variant
+from mcp_shop.tau2.session_world import open_tau2_session
+from mcp_shop.tau2.tools import call_tau2_tool
 
 __all__ = ["INSTALL_HINT", "Tau2SessionOpened", "installed_worlds", "pick_world", "register"]
 
@@ -98,8 +100,6 @@ def register(server: ShopServer, world: str | None = None) -> str:
     key = pick_world(shop.engine, world)
 
     def body(session_id: str, name: str, arguments: dict[str, Any]) -> Any:
-        from mcp_shop.tau2.tools import call_tau2_tool
-
         tx = write_tx if name in WRITE_TOOLS else read_tx
         with tx(shop.engine) as conn:  # the unit's transaction, inside a tool call
             sessions.read_session(conn, session_id)  # an unknown handle is said to be one
@@ -116,8 +116,6 @@ def register(server: ShopServer, world: str | None = None) -> str:
         Call this once at the start and pass the returned session_id to every other tool.
         Nothing done in one session is visible in another.
         """
-        from mcp_shop.tau2.session_world import open_tau2_session
-
         sid = await server.run_db(open_tau2_session, shop.engine, key)
         server.note_session(sid)
         return Tau2SessionOpened(session_id=sid, world=key)
