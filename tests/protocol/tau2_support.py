@@ -24,9 +24,10 @@ from mcp_shop.tau2.replay import replay_calls
 from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
 from mcp_shop.tau2.world import db_hash, import_tau2_catalog
 from tests.mcp_shop.tau2_reference import Calls, gold_calls, replay
-from tests.protocol.fuzz_runner import FuzzStats, run_calls, tool_schemas
+from tests.protocol.fuzz_runner import WIRE, FuzzStats, run_calls, tool_schemas
 from tests.protocol.fuzz_strategies import Pools, call_strategy, draw_calls
 from tests.protocol.journey import assert_trace_matches
+from tests.protocol.raw_http import RawClient
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tau2_retail"
 SURFACE = ["--surface", "tau2-retail"]
@@ -209,14 +210,17 @@ def valid_calls(world: Tau2Retail, rng: random.Random, count: int,
 async def fuzz_tau2(client: Any, shop: Shop, key: str, world: Tau2Retail, *,
                     blocks: int, seed: int = 0) -> FuzzStats:
     """``blocks`` blocks of 150 calls, each on a fresh session: 100 fuzzed calls of the
-    tools' schemas (about a quarter well-formed, ids from the pools) and 50 well-formed calls
-    of the world's ids, shuffled, through the native fuzz runner's checks."""
+    tools' schemas (about a quarter well-formed, ids from the pools; with a ``RawClient``,
+    values only it can send mixed in) and 50 well-formed calls of the world's ids, shuffled,
+    through the native fuzz runner's checks."""
     make = fuzz_world(shop, key, world)
     schemas = await tool_schemas(client)
     total = FuzzStats()
     for block in range(blocks):
         pools, other = make(shop, block)
-        drawn = draw_calls(call_strategy(schemas, pools), 100, seed * 1000 + 7_000 + block)
+        wire = WIRE if isinstance(client, RawClient) else None  # values only it can send
+        drawn = draw_calls(call_strategy(schemas, pools, wire), 100,
+                           seed * 1000 + 7_000 + block)
         rng = random.Random(seed * 1000 + block)
         calls = drawn + valid_calls(world, rng, 50, pools.handle)
         rng.shuffle(calls)

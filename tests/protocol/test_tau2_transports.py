@@ -28,6 +28,7 @@ from mcp_shop.tau2.world import db_hash
 from tests.conftest import PG_URL
 from tests.protocol.journey import assert_trace_matches
 from tests.protocol.procs import ServerProcess
+from tests.protocol.raw_http import RawClient
 from tests.protocol.tau2_support import (
     FIXTURE,
     SURFACE,
@@ -159,6 +160,17 @@ async def test_many_sessions_at_once_over_http(tau2_url: str, tau2_shop: Shop,
         problems = await run_tasks_at_once(connect, tau2_shop, WORLD, sessions=42,
                                            concurrency=21)
     assert problems == []
+
+
+async def test_raw_fuzzing_over_http(tau2_url: str, tau2_shop: Shop, tmp_path: Path) -> None:
+    """Fuzzed calls over HTTP from a bare JSON-RPC client: integers of 5,000 digits, NaN,
+    lone surrogates, nesting thousands deep; no fault."""
+    with ServerProcess([*SURFACE, "--db", tau2_url], log=tmp_path / "raw.log") as server:
+        async with RawClient(server.mcp_url) as client:
+            stats = await fuzz_tau2(client, tau2_shop, db_hash(WORLD.db), WORLD, blocks=1,
+                                    seed=5)
+    assert stats.faults == 0, "\n".join(stats.examples)
+    assert stats.calls == 150 and stats.accepted > 15
 
 
 async def test_state_survives_kill_and_restart(tau2_url: str, tau2_shop: Shop,
