@@ -14,7 +14,8 @@ from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.records import WRITE_TOOLS, GiftCard, Task
 from mcp_shop.tau2.world import db_hash
 from tests.fixtures.tau2_retail import make_fixture
-from tests.mcp_shop.tau2_reference import Reference, ToolFailed, perturbations, replay
+from tests.mcp_shop.tau2_reference import Reference, ToolFailed, replay
+from tests.mcp_shop.tau2_trajectories import perturbations
 
 FIXTURE = Path(make_fixture.__file__).resolve().parent
 
