@@ -215,10 +215,13 @@ async def test_kill_during_writes_keeps_state_and_trace_together(
                 await play.play(task_calls(WORLD, WORLD.tasks[(i + k) % len(WORLD.tasks)].id))
 
     runs = [asyncio.ensure_future(shopper(i)) for i in range(12)]
-    await asyncio.sleep(3)
+    for _ in range(600):  # until 40 calls are answered (at most a minute), with more in flight
+        await asyncio.sleep(0.1)
+        if sum(len(p.calls) for p in plays) >= 40:
+            break
     server.kill()
     await asyncio.gather(*runs, return_exceptions=True)
-    assert len(plays) > 12 and sum(len(p.calls) for p in plays) > 24, "calls before the kill"
+    assert len(plays) > 12 and sum(len(p.calls) for p in plays) >= 40, "calls before the kill"
     with ServerProcess(args, log=tmp_path / "restarted.log"):  # recovers the file
         pass
     for play in plays:
