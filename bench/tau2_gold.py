@@ -87,7 +87,7 @@ def main() -> None:
           f"rounds per way (alternating), one episode at a time; gold hash "
           f"{'kept after the first replay' if args.warm else 'replayed for every check'}")
     ways = ["replay", "episode, MCP", "episode, direct"]
-    totals = {w: [0.0, 0.0, 0, 0] for w in ways}  # wall, cpu, episodes, ok
+    totals: dict[str, list[float]] = {w: [0.0, 0.0, 0.0, 0.0] for w in ways}  # wall, cpu, n, ok
     with tempfile.TemporaryDirectory(prefix="tau2-bench-") as tmp:
         started = time.perf_counter()
         env = Tau2Env.open(world, f"sqlite:///{tmp}/tau2.db")
