@@ -107,9 +107,9 @@ def main() -> None:
         env.shop.engine.dispose()
     print(f"\n{'way':<16} {'episodes/s':>10} {'ms/episode':>10} {'CPU ms/ep':>10} "
           f"{'passed':>7}")
-    for way, (wall, cpu, n, ok) in totals.items():
-        print(f"{way:<16} {n / wall:>10.1f} {1000 * wall / n:>10.2f} {1000 * cpu / n:>10.2f} "
-              f"{ok / n:>7.0%}")
+    for way, (w_s, c_s, n, passed) in totals.items():
+        print(f"{way:<16} {n / w_s:>10.1f} {1000 * w_s / n:>10.2f} {1000 * c_s / n:>10.2f} "
+              f"{passed / n:>7.0%}")
     print("\npassed: the DB check matched (replay), the episode succeeded (episodes)")
 
 
