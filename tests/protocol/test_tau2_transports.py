@@ -76,7 +76,7 @@ def test_import_tau2(tau2_url: str, tau2_shop: Shop, tmp_path: Path,
     assert main(["import-tau2", str(FIXTURE), "--db", tau2_url]) == 0, "again: nothing to do"
     out, err = capsys.readouterr()
     assert f"tau2 retail world {key[:12]}" in out and "serve --surface tau2-retail" in out
-    assert "already holds this world's products" in err and "already installed" in err
+    assert "already holds this world's products" in err and "nothing written" in err
     assert main(["import-tau2", str(tmp_path / "nowhere"), "--db", tau2_url]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and len(err.strip().splitlines()) == 2  # the step, the error
