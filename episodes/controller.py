@@ -18,6 +18,7 @@ the Python API for what the agent must not do: building the world, reading state
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import inspect
@@ -69,6 +70,7 @@ __all__ = [
     "StepResult",
     "ToolRequest",
     "ToolResult",
+    "play_in_order",
     "start_policy",
 ]
 
@@ -182,6 +184,31 @@ def _unfreeze_gc() -> None:
             gc.unfreeze()
 
 
+async def play_in_order(play: Callable[..., Awaitable[dict[str, Any]]], tasks: Sequence[Any],
+                        *, concurrency: int = 1, trials: int = 1,
+                        on_done: Callable[[dict[str, Any]], Any] | None = None,
+                        ) -> list[dict[str, Any]]:
+    """``await play(task, trial=t)`` for every task ``trials`` times, up to ``concurrency`` at
+    once; ``on_done(record)`` (awaited if it returns an awaitable) as each ends; the records in
+    task order, the trials of a task together."""
+    jobs = [(task, t) for task in tasks for t in range(trials)]
+    records: list[dict[str, Any] | None] = [None] * len(jobs)
+    limiter = anyio.CapacityLimiter(max(1, concurrency))
+
+    async def one(k: int, task: Any, trial: int) -> None:
+        async with limiter:
+            records[k] = await play(task, trial=trial)
+        if on_done is not None:
+            result = on_done(records[k])  # type: ignore[arg-type]
+            if isinstance(result, Awaitable):
+                await result
+
+    async with anyio.create_task_group() as tg:
+        for k, (task, trial) in enumerate(jobs):
+            tg.start_soon(one, k, task, trial)
+    return [r for r in records if r is not None]
+
+
 class EpisodeController:
     """Runs episodes against one shop, through one MCP connection (or the direct path)."""
 
@@ -247,22 +274,8 @@ class EpisodeController:
                   ) -> list[dict[str, Any]]:
         """Run ``agent`` on every task (``trials`` times each) with up to ``concurrency``
         episodes in flight; returns the rollout records in task order."""
-        jobs = [(i, task, t) for i, task in enumerate(tasks) for t in range(trials)]
-        records: list[dict[str, Any] | None] = [None] * len(jobs)
-        limiter = anyio.CapacityLimiter(max(1, concurrency))
-
-        async def one(k: int, task: TaskSpec, trial: int) -> None:
-            async with limiter:
-                records[k] = await self.run_episode(agent, task, trial=trial)
-            if on_done is not None:
-                result = on_done(records[k])  # type: ignore[arg-type]
-                if isinstance(result, Awaitable):
-                    await result
-
-        async with anyio.create_task_group() as tg:
-            for k, (_, task, trial) in enumerate(jobs):
-                tg.start_soon(one, k, task, trial)
-        return [r for r in records if r is not None]
+        return await play_in_order(functools.partial(self.run_episode, agent), tasks,
+                                   concurrency=concurrency, trials=trials, on_done=on_done)
 
     async def run_episode(self, agent: Agent, task: TaskSpec, *, trial: int = 0
                           ) -> dict[str, Any]:

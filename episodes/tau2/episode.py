@@ -23,10 +23,11 @@ the runner keeps sessions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from episodes.controller import (
     StepResult,
     ToolRequest,
     ToolResult,
+    play_in_order,
     start_policy,
 )
 from episodes.links import Link
@@ -118,22 +120,8 @@ class Tau2Runner:
                   ) -> list[dict[str, Any]]:
         """``agent`` on every task ``trials`` times, up to ``concurrency`` at once; the
         records in task order (as ``EpisodeController.run``)."""
-        jobs = [(task, t) for task in tasks for t in range(trials)]
-        records: list[dict[str, Any] | None] = [None] * len(jobs)
-        limiter = anyio.CapacityLimiter(max(1, concurrency))
-
-        async def one(k: int, task: Tau2Task, trial: int) -> None:
-            async with limiter:
-                records[k] = await self.run_episode(agent, task, trial=trial)
-            if on_done is not None:
-                result = on_done(records[k])  # type: ignore[arg-type]
-                if isinstance(result, Awaitable):
-                    await result
-
-        async with anyio.create_task_group() as tg:
-            for k, (task, trial) in enumerate(jobs):
-                tg.start_soon(one, k, task, trial)
-        return [r for r in records if r is not None]
+        return await play_in_order(functools.partial(self.run_episode, agent), tasks,
+                                   concurrency=concurrency, trials=trials, on_done=on_done)
 
     async def run_episode(self, agent: Agent, task: Tau2Task, *, trial: int = 0
                           ) -> dict[str, Any]:
