@@ -10,7 +10,6 @@ import anyio
 
 from episodes.cli import output
 from episodes.cli.options import check_out, open_shop
-from episodes.cli.output import Interrupted
 from episodes.cli.run import build_agent, run_in_process, run_in_workers
 from episodes.cli.summary import print_summary, summarize
 from episodes.cli.writer import RolloutWriter
@@ -42,28 +41,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     for note in skipped:
         output.err.print(note)
     writer = RolloutWriter(args.out, trials=1)
-    with output.watch_ctrl_c() as ctrl_c:
-        try:
-            tasks = []
-            with output.Bar("Generating tasks", len(jobs)) as advance:
-                for f, d, s in jobs:
-                    tasks.append(generate_task(shop, f, d, s))
-                    advance()
-            started = time.perf_counter()
-            if args.workers > 1:
-                records = run_in_workers(run_args, tasks, writer)
-            else:
-                with ctrl_c.asyncio_owned():
-                    records = anyio.run(run_in_process, run_args, shop, tasks, writer,
-                                        agent)
-            elapsed = time.perf_counter() - started
-        except BaseException as exc:
-            if not ctrl_c.interrupted(exc):
-                raise
-            writer.close(interrupted=True)
-            raise Interrupted(writer.saved()) from None
-        finally:
-            writer.close()
+    with writer.kept_on_ctrl_c() as ctrl_c:
+        tasks = []
+        with output.Bar("Generating tasks", len(jobs)) as advance:
+            for f, d, s in jobs:
+                tasks.append(generate_task(shop, f, d, s))
+                advance()
+        started = time.perf_counter()
+        if args.workers > 1:
+            records = run_in_workers(run_args, tasks, writer)
+        else:
+            with ctrl_c.asyncio_owned():
+                records = anyio.run(run_in_process, run_args, shop, tasks, writer,
+                                    agent)
+        elapsed = time.perf_counter() - started
     failed = [r for r in records if not r["success"]]
     print_summary([r for r in summarize(records) if r["family"] == "all" or args.verbose],
                   f"oracle check: {len(records)} tasks in {elapsed:.1f} s")

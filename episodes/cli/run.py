@@ -17,7 +17,6 @@ import anyio
 from episodes.cli import output
 from episodes.cli.curriculum_steps import CurriculumSteps, open_curriculum, print_windows
 from episodes.cli.options import check_out, open_shop, task_list
-from episodes.cli.output import Interrupted
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
@@ -203,18 +202,13 @@ def _play(args: argparse.Namespace, agent: Any, curriculum: Any) -> int:
     """``cmd_run``'s work once every option is checked: the tasks, the run, the summary."""
     shop = open_shop(args)
     writer = RolloutWriter(args.out, args.trials)
-    with output.watch_ctrl_c() as ctrl_c:
-        try:
-            return _play_and_report(args, agent, curriculum, shop, writer, ctrl_c)
-        except BaseException as exc:
-            if not ctrl_c.interrupted(exc):
-                raise
-            writer.close(interrupted=True)
-            kept = (f"; curriculum state saved to {curriculum.path}"
-                    if curriculum is not None and Path(curriculum.path).exists() else "")
-            raise Interrupted(writer.saved() + kept) from None
-        finally:
-            writer.close()
+
+    def kept() -> str:
+        return (f"; curriculum state saved to {curriculum.path}"
+                if curriculum is not None and Path(curriculum.path).exists() else "")
+
+    with writer.kept_on_ctrl_c(kept) as ctrl_c:
+        return _play_and_report(args, agent, curriculum, shop, writer, ctrl_c)
 
 
 def _play_and_report(args: argparse.Namespace, agent: Any, curriculum: Any, shop: Any,

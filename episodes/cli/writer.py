@@ -3,11 +3,13 @@ order); on Ctrl-C, every finished episode still reaches the file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from episodes.cli.output import CtrlC, Interrupted, watch_ctrl_c
 from episodes.records import Rollout
 
 __all__ = ["RolloutWriter"]
@@ -84,3 +86,19 @@ class RolloutWriter:
         if not self.created:
             return "no episode finished; nothing written"
         return f"{self.written} episodes written to {self.path}"
+
+    @contextlib.contextmanager
+    def kept_on_ctrl_c(self, also: Callable[[], str] | None = None) -> Iterator[CtrlC]:
+        """The file closed at the end, whatever happens; on Ctrl-C (``watch_ctrl_c``) the
+        finished records written first and ``Interrupted`` raised saying what was kept
+        (``also()`` adds to it, e.g. where a curriculum's state went)."""
+        with watch_ctrl_c() as ctrl_c:
+            try:
+                yield ctrl_c
+            except BaseException as exc:
+                if not ctrl_c.interrupted(exc):
+                    raise
+                self.close(interrupted=True)
+                raise Interrupted(self.saved() + (also() if also else "")) from None
+            finally:
+                self.close()

@@ -26,7 +26,6 @@ import anyio
 
 from episodes.cli import output
 from episodes.cli.options import check_out
-from episodes.cli.output import Interrupted
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
@@ -197,23 +196,15 @@ def play_tau2(args: argparse.Namespace, world: Any, agent: Any, tasks: list[Any]
     from episodes.tau2.env import Tau2Env
 
     writer = RolloutWriter(args.out, args.trials)
-    with _database(args) as url, output.watch_ctrl_c() as ctrl_c:
-        try:
-            env = Tau2Env.open(world, url)
-            output.err.print(f"tau2 retail world {env.key[:12]} in {url}", soft_wrap=True,
-                             markup=False)
-            started = time.perf_counter()
-            with ctrl_c.asyncio_owned():
-                records = anyio.run(_run, args, env, agent, tasks, users, writer)
-            elapsed = time.perf_counter() - started
-            env.shop.engine.dispose()
-        except BaseException as exc:
-            if not ctrl_c.interrupted(exc):
-                raise
-            writer.close(interrupted=True)
-            raise Interrupted(writer.saved()) from None
-        finally:
-            writer.close()
+    with _database(args) as url, writer.kept_on_ctrl_c() as ctrl_c:
+        env = Tau2Env.open(world, url)
+        output.err.print(f"tau2 retail world {env.key[:12]} in {url}", soft_wrap=True,
+                         markup=False)
+        started = time.perf_counter()
+        with ctrl_c.asyncio_owned():
+            records = anyio.run(_run, args, env, agent, tasks, users, writer)
+        elapsed = time.perf_counter() - started
+        env.shop.engine.dispose()
     return records, elapsed
 
 
