@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING
 
 from mcp_shop.cli_support import add_db_option
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 __all__ = ["add_import_tau2_parser", "cmd_import_tau2"]
 
@@ -48,14 +44,11 @@ def add_import_tau2_parser(sub: argparse._SubParsersAction) -> None:  # type: ig
 
 
 def cmd_import_tau2(args: argparse.Namespace) -> int:
-    from mcp_shop.catalog import load_catalog_info
     from mcp_shop.cli import console, err
-    from mcp_shop.db import create_schema, make_engine
-    from mcp_shop.errors import InvalidState
+    from mcp_shop.db import make_engine
     from mcp_shop.shop import Shop, default_index_dir
-    from mcp_shop.tau2.loader import Tau2DataError, load_tau2_retail
-    from mcp_shop.tau2.session_world import install_tau2_world
-    from mcp_shop.tau2.world import catalog_ids, db_hash, import_tau2_catalog
+    from mcp_shop.tau2.install import import_tau2_world
+    from mcp_shop.tau2.loader import load_tau2_retail
 
     started = time.perf_counter()
 
@@ -68,27 +61,10 @@ def cmd_import_tau2(args: argparse.Namespace) -> int:
     stats = world.db.statistics()
     engine = make_engine(args.db)
     try:
-        info = None if args.replace else load_catalog_info(engine)
-        if info is None:
-            step(f"importing {stats['products']:,} products ({stats['items']:,} items) as the "
-                 "catalog")
-            import_tau2_catalog(engine, world, replace=args.replace)
-        else:
-            try:
-                with engine.connect() as conn:
-                    catalog_ids(conn, world)
-            except Tau2DataError:
-                raise InvalidState(
-                    f"the database holds another catalog ({info.source}, "
-                    f"{info.product_count:,} products): import into a new database, or pass "
-                    "--replace to drop it (and every session of it)") from None
-            step("the catalog already holds this world's products")
-        create_schema(engine)
-        before = _template(engine, db_hash(world.db))
-        step(f"installing {stats['users']:,} users and {stats['orders']:,} orders")
-        key = install_tau2_world(engine, world)
-        if before is not None and _template(engine, key) == before:
-            step("they were installed already: nothing written")
+        key = import_tau2_world(
+            engine, world, replace=args.replace, step=step,
+            remedy="import into a new database, or pass --replace to drop the catalog it "
+            "holds and every session of it").key
         if not args.no_index:
             step("building the search index")
             Shop(engine, index_dir=default_index_dir(args.db))
@@ -100,17 +76,3 @@ def cmd_import_tau2(args: argparse.Namespace) -> int:
                   f"orders, {len(world.tasks):,} tasks. Serve it with: mcp-shop serve "
                   f"--surface tau2-retail --db {args.db}", soft_wrap=True, markup=False)
     return 0
-
-
-def _template(engine: Engine, key: str) -> str | None:
-    """The template session of the installed world ``key``, if any."""
-    from sqlalchemy import inspect, select
-
-    from mcp_shop.models.session import Tau2World
-
-    if not inspect(engine).has_table("tau2_world"):
-        return None
-    T = Tau2World.__table__  # type: ignore[attr-defined]  # noqa: N806
-    with engine.connect() as conn:
-        found = conn.execute(select(T.c.template_session_id).where(T.c.key == key)).first()
-    return None if found is None else str(found[0])

@@ -48,33 +48,16 @@ def prepare_database(url: str, world: Tau2Retail) -> tuple[Shop, str]:
     """The shop over ``url`` holding ``world`` (imported when missing) and the world's key.
     A database whose catalog is another one is refused (``InvalidState``): a tau2 world needs
     a database of its own."""
-    from sqlalchemy import inspect, make_url
-
-    from mcp_shop.catalog import load_catalog_info
-    from mcp_shop.db import create_schema, make_engine
-    from mcp_shop.errors import InvalidState
-    from mcp_shop.tau2.loader import Tau2DataError
-    from mcp_shop.tau2.session_world import install_tau2_world
-    from mcp_shop.tau2.world import catalog_ids, import_tau2_catalog
+    from mcp_shop.db import make_engine
+    from mcp_shop.tau2.install import import_tau2_world
 
     engine = make_engine(url)
-    has_catalog = "product" in inspect(engine).get_table_names() and \
-        load_catalog_info(engine) is not None
-    if not has_catalog:
-        import_tau2_catalog(engine, world)
-    else:
-        try:
-            with engine.connect() as conn:
-                catalog_ids(conn, world)  # refuses a catalog that is not this world's
-        except Tau2DataError:
-            engine.dispose()
-            shown = make_url(url).render_as_string(hide_password=True)
-            raise InvalidState(
-                f"{shown} holds another catalog than this tau2 world's products: a tau2 world "
-                "needs a database of its own (give a new --tau2-db, or leave it out)",
-                url=shown) from None
-        create_schema(engine)  # a database made before the tau2 tables gains them
-    key = install_tau2_world(engine, world)
+    try:
+        key = import_tau2_world(engine, world,
+                                remedy="give a new --tau2-db, or leave it out").key
+    except BaseException:
+        engine.dispose()
+        raise
     return Shop(engine, index_dir=None), key
 
 
