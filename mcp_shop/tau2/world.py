@@ -7,8 +7,8 @@ no stock when the item is unavailable. The tau2 ids are recovered from the catal
 the SKUs (:func:`catalog_ids`), and the catalog reads back into tau2's records
 (:func:`project_products`), which must give the products of the world unchanged.
 
-Users and orders become a session's rows once the domain has the extensions listed in
-docs/tau2-retail.md section 4 (customers per session, tau2's statuses, per-method charges).
+Users and orders become a session's rows (:mod:`mcp_shop.tau2.session_world`); the whole
+import is :func:`mcp_shop.tau2.install.import_tau2_world`.
 
 :func:`db_hash` is tau2's database hash: SHA-256 over the world dumped to JSON with sorted
 keys; the tau2-compatible DB verdict compares it between the episode's final state and the
