@@ -156,6 +156,17 @@ class CurriculumMark(BaseModel):
     episode: int = Field(ge=0, description="the draw's index in the curriculum run")
 
 
+class GoldFailure(BaseModel):
+    """A gold action of a tau2 task that the tools refused when the DB check replayed it
+    (skipped, as tau2 skips it): its place among the gold actions, tool and error code."""
+
+    model_config = _CLOSED
+
+    index: int = Field(ge=0)
+    tool: str
+    code: str
+
+
 class Tau2Outcome(BaseModel):
     """tau2-bench's own verdict of a tau2 retail episode (``episodes.tau2.scoring``), kept
     apart from this project's components: tau2's reward (None when a component of its basis
@@ -177,6 +188,9 @@ class Tau2Outcome(BaseModel):
     termination: str = Field(description="user_stop, agent_stop, max_steps, "
                              "too_many_errors or agent_idle")
     note: str = ""
+    failed_gold_calls: list[GoldFailure] = Field(
+        default_factory=list, description="gold actions the tools refused on replay (tau2's "
+        "DB check skips them; its own data has tasks whose gold holds such calls)")
 
 
 class Rollout(BaseModel):

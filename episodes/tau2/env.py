@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from episodes.links import DirectLink, Link, McpLink, openai_tool
 from mcp_shop import Shop
 from mcp_shop.tau2.loader import Tau2Retail
+from mcp_shop.tau2.replay import DbCheck
 from mcp_shop.tool_catalog import Surface, hidden_tools
 
 __all__ = ["SURFACE", "Backend", "Tau2Env", "agent_tools", "prepare_database"]
@@ -37,7 +38,7 @@ class Backend(Protocol):
 
     def open_session(self) -> str: ...
 
-    def db_check(self, session_id: str, task: Any) -> tuple[bool, str, str]: ...
+    def db_check(self, session_id: str, task: Any) -> DbCheck: ...
 
     def trace(self, session_id: str) -> list[Any]: ...
 
@@ -101,13 +102,12 @@ class Tau2Env:
 
         return open_tau2_session(self.shop.engine, self.key)
 
-    def db_check(self, session_id: str, task: Any) -> tuple[bool, str, str]:
-        """Whether the session's state equals the task's gold actions replayed on the world,
-        with both hashes (the session's, the gold's)."""
+    def db_check(self, session_id: str, task: Any) -> DbCheck:
+        """tau2's DB check: the session's state against the task's gold actions replayed on
+        the world (both hashes, and the gold calls the tools refused)."""
         from mcp_shop.tau2.replay import db_check
 
-        result = db_check(self.shop.engine, session_id, task)
-        return bool(result.match), str(result.actual), str(result.expected)
+        return db_check(self.shop.engine, session_id, task)
 
     def trace(self, session_id: str) -> list[Any]:
         """The server's trace records of the session's calls."""

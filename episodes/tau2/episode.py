@@ -47,6 +47,7 @@ from episodes.links import Link
 from episodes.records import (
     ROLLOUT_SCHEMA_VERSION,
     FunctionTool,
+    GoldFailure,
     Rollout,
     RolloutMetrics,
     StopReason,
@@ -160,6 +161,7 @@ class Tau2Episode:
     db_match: bool = False
     trace: list[TraceEntry] = field(default_factory=list)
     judge_note: str = ""
+    gold_failures: list[GoldFailure] = field(default_factory=list)
     wall: float = 0.0
     closed: bool = False
 
@@ -263,8 +265,10 @@ class Tau2Episode:
         self.done = True
         self.termination = termination
         env, sid, task = self.runner.env, self.session_id, self.task.task
-        self.db_match, *hashes = await anyio.to_thread.run_sync(env.db_check, sid, task)
-        self.hashes = (hashes[0], hashes[1])
+        check = await anyio.to_thread.run_sync(env.db_check, sid, task)
+        self.db_match, self.hashes = check.match, (check.actual, check.expected)
+        self.gold_failures = [GoldFailure(index=f.index, tool=f.tool, code=f.code)
+                              for f in check.failed_gold_calls]
         self.trace = await anyio.to_thread.run_sync(self._server_trace)
         crit = task.evaluation_criteria
         assertions = list(crit.nl_assertions or []) if crit is not None else []
@@ -322,6 +326,7 @@ class Tau2Episode:
                              communicate=verdict.communicate,
                              nl_assertions=verdict.nl_assertions,
                              termination=self.termination,
+                             failed_gold_calls=self.gold_failures,
                              note="; ".join(n for n in (verdict.note, self.judge_note) if n)))
 
     def record(self) -> dict[str, Any]:

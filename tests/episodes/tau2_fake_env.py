@@ -11,6 +11,7 @@ from typing import Any
 
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.records import TOOL_PARAMS, Task
+from mcp_shop.tau2.replay import DbCheck, FailedCall
 from mcp_shop.tau2.world import db_hash
 from tests.mcp_shop.tau2_reference import Reference, ToolFailed, gold_calls, replay
 
@@ -85,10 +86,12 @@ class FakeEnv:
         self.logs[sid] = []
         return sid
 
-    def db_check(self, session_id: str, task: Task) -> tuple[bool, str, str]:
-        gold, _ = replay(self.world.db, gold_calls(task))
+    def db_check(self, session_id: str, task: Task) -> DbCheck:
+        gold, failures = replay(self.world.db, gold_calls(task))
         actual, expected = db_hash(self.sessions[session_id].db), db_hash(gold)
-        return actual == expected, actual, expected
+        failed = tuple(FailedCall(i, text.split(":")[0], "refused", text)
+                       for i, text in enumerate(failures))
+        return DbCheck(actual == expected, actual, expected, failed)
 
     def trace(self, session_id: str) -> list[Any]:
         return list(self.logs[session_id])

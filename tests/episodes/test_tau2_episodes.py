@@ -273,3 +273,25 @@ def test_ctrl_c_keeps_the_finished_episodes(tmp_path: Path, tau2_db: str, env: T
     assert last_line(done.stderr) == f"interrupted: {len(records)} episodes written to {out}"
     assert 0 < len(records) < 700
     assert all(r["success"] for r in records)
+
+
+def test_gold_calls_the_tools_refuse_are_in_the_record(env: Tau2Env, world: Tau2Retail) -> None:
+    """tau2's own gold trajectories hold calls that fail (a wrong email tried first): the DB
+    check skips them, as tau2 does, and the record names each by place, tool and code."""
+    from episodes.tau2.tasks import tau2_task, world_digest
+    from mcp_shop.tau2.records import Action
+
+    task = world.task("0")
+    crit = task.evaluation_criteria
+    assert crit is not None and crit.actions
+    tried_first = Action(action_id="wrong_email", name="find_user_id_by_email",
+                         arguments={"email": "nobody@example.invalid"})
+    changed = task.model_copy(update={"evaluation_criteria": crit.model_copy(
+        update={"actions": [tried_first, *crit.actions]})})
+    [r] = _run(env, Tau2Oracle(), [tau2_task(changed, world_digest(world))])
+    assert r["tau2"]["failed_gold_calls"] == [
+        {"index": 0, "tool": "find_user_id_by_email", "code": "tau2_user_not_found"}]
+    assert r["tau2"]["db_match"] is True and r["success"] is True
+    assert parse_record(json.loads(json.dumps(r)), "test").tau2 is not None
+    [plain] = _run(env, Tau2Oracle(), select_tasks(world, ids=["0"]))
+    assert plain["tau2"]["failed_gold_calls"] == []
