@@ -7,8 +7,9 @@ skipped), and SHA-256 over each database dumped as sorted-key JSON compared. Her
 replayed on a fresh tau2 session of the same world through the same tool functions the agent
 used (:func:`mcp_shop.tau2.tools.call_tau2_tool`), each call in its own transaction (a
 refused call leaves nothing), and both sessions are read back in tau2's layout by the
-projection (:func:`mcp_shop.tau2.projection.project_session`) and hashed with
-:func:`mcp_shop.tau2.world.db_hash`. The agent's session is read live, where tau2 replays the
+projection and hashed as :func:`mcp_shop.tau2.world.db_hash` hashes
+:func:`mcp_shop.tau2.projection.project_session` (:func:`mcp_shop.tau2.projection.state_hash`
+builds the same text from bulk reads). The agent's session is read live, where tau2 replays the
 agent's recorded calls: with deterministic tools the two agree.
 
 The gold's hash depends only on the world and the gold calls, so it is kept per (world, calls)
@@ -27,12 +28,11 @@ from sqlalchemy import Engine
 
 from mcp_shop.db import read_tx, write_tx
 from mcp_shop.pruning import remove_session
-from mcp_shop.tau2.projection import project_session
+from mcp_shop.tau2.projection import state_hash
 from mcp_shop.tau2.records import Task
 from mcp_shop.tau2.session_world import open_tau2_session, world_of
 from mcp_shop.tau2.tools import call_tau2_tool
 from mcp_shop.tau2.tools_common import Tau2ToolError
-from mcp_shop.tau2.world import db_hash
 
 __all__ = ["DbCheck", "FailedCall", "GoldReplay", "db_check", "gold_hash", "replay_calls",
            "replay_gold", "session_hash"]
@@ -101,9 +101,10 @@ def replay_gold(engine: Engine, world_key: str, task: Task) -> GoldReplay:
 
 
 def session_hash(engine: Engine, session_id: str) -> str:
-    """tau2's hash of the world a tau2 session holds now."""
+    """tau2's hash of the world a tau2 session holds now (``world.db_hash`` of its
+    projection, built from bulk reads: :func:`mcp_shop.tau2.projection.state_hash`)."""
     with read_tx(engine) as conn:
-        return db_hash(project_session(conn, session_id))
+        return state_hash(conn, session_id)
 
 
 _GOLD: dict[tuple[str, str], tuple[str, tuple[FailedCall, ...]]] = {}

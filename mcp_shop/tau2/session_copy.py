@@ -82,40 +82,39 @@ def write_rows(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
             insert(conn, _table(model), out)
 
 
+def _param(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows straight from the driver (a few thousand keys: SQLAlchemy's result rows would
+    cost more than the copy's own statements)."""
+    cursor = conn.connection.dbapi_connection.execute(sql, params)  # type: ignore[union-attr]
+    return list(cursor.fetchall())
+
+
 def _old_ids(conn: Connection, table: str, session_id: str) -> list[int]:
-    param = "?" if conn.dialect.name == "sqlite" else "%(s)s"
-    args: Any = (session_id,) if conn.dialect.name == "sqlite" else {"s": session_id}
-    return list(conn.exec_driver_sql(
-        f"SELECT id FROM {table} WHERE session_id = {param} ORDER BY id", args).scalars())
+    return [r[0] for r in _driver_rows(
+        conn, f"SELECT id FROM {table} WHERE session_id = {_param(conn)} ORDER BY id",
+        (session_id,))]
 
 
 def copy_session_rows(conn: Connection, source: str, target: str) -> dict[str, int]:
     """Copy every row of ``COPIED``'s tables from session ``source`` to session ``target``
     (whose ``shop_session`` row exists), with fresh keys; returns the rows copied per table."""
-    sqlite = conn.dialect.name == "sqlite"
-    offsets: dict[str, int] = {}  # SQLite: new key = old key + offset
-    pairs: dict[str, tuple[list[int], list[int]]] = {}  # PostgreSQL: old keys, new keys
+    if conn.dialect.name == "sqlite":
+        return _copy_sqlite(conn, source, target)
+    pairs: dict[str, tuple[list[int], list[int]]] = {}  # old keys, new keys
     counts: dict[str, int] = {}
     for model, refs in COPIED:
         table = _table(model)
         name = table.name
         old = _old_ids(conn, name, source)
         counts[name] = len(old)
+        pairs[name] = (old, reserve_ids(conn, name, len(old)))
         if not old:
-            offsets[name] = 0
-            pairs[name] = ([], [])
             continue
         columns = [c.name for c in table.columns if c.name not in ("id", "session_id")]
-        if sqlite:
-            top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {name}").scalar_one()
-            offsets[name] = top + 1 - old[0]
-            values = [f"t.id + {offsets[name]}", "?"] + [
-                f"t.{c} + {offsets[refs[c]]}" if c in refs else f"t.{c}" for c in columns]
-            sql = (f"INSERT INTO {name} (id, session_id, {', '.join(columns)}) "
-                   f"SELECT {', '.join(values)} FROM {name} t WHERE t.session_id = ?")
-            conn.exec_driver_sql(sql, (target, source))
-            continue
-        pairs[name] = (old, reserve_ids(conn, name, len(old)))
         params: list[Any] = [target, *pairs[name]]
         joins = ["JOIN unnest(%s::bigint[], %s::bigint[]) AS m(old, new) ON m.old = t.id"]
         values = ["m.new", "%s"]
@@ -132,4 +131,30 @@ def copy_session_rows(conn: Connection, source: str, target: str) -> dict[str, i
                "WHERE t.session_id = %s")
         # in statement order: the target handle (SELECT list), the arrays (joins), the source
         conn.exec_driver_sql(sql, (*params, source))
+    return counts
+
+
+def _copy_sqlite(conn: Connection, source: str, target: str) -> dict[str, int]:
+    """SQLite: the writer holds the database lock, so each table's copies take the keys a
+    block above its largest key, ``new = old + offset`` (only the source's smallest key and
+    the table's largest are read)."""
+    offsets: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for model, refs in COPIED:
+        table = _table(model)
+        name = table.name
+        (low, count), = _driver_rows(
+            conn, f"SELECT min(id), count(*) FROM {name} WHERE session_id = ?", (source,))
+        counts[name] = count
+        if not count:
+            offsets[name] = 0
+            continue
+        (top,), = _driver_rows(conn, f"SELECT coalesce(max(id), 0) FROM {name}", ())
+        offsets[name] = top + 1 - low
+        columns = [c.name for c in table.columns if c.name not in ("id", "session_id")]
+        values = [f"t.id + {offsets[name]}", "?"] + [
+            f"t.{c} + {offsets[refs[c]]}" if c in refs else f"t.{c}" for c in columns]
+        conn.exec_driver_sql(f"INSERT INTO {name} (id, session_id, {', '.join(columns)}) "
+                             f"SELECT {', '.join(values)} FROM {name} t "
+                             "WHERE t.session_id = ?", (target, source))
     return counts

@@ -15,7 +15,7 @@ Nothing here follows the clock: every time is ``sessions.SIM_EPOCH`` and every o
 
 from __future__ import annotations
 
-import json
+import threading
 import weakref
 from typing import Any
 
@@ -28,14 +28,15 @@ from mcp_shop.models import CatalogInfo, ShopSession
 from mcp_shop.models import Variant as CatalogVariant
 from mcp_shop.models.session import Tau2World
 from mcp_shop.sessions import SIM_EPOCH, new_handle
-from mcp_shop.sql import insert
+from mcp_shop.sql import Sql, as_json, fetch_one, insert
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.session_copy import copy_session_rows, write_rows
 from mcp_shop.tau2.session_rows import order_key, order_number, template_rows
 from mcp_shop.tau2.world import CatalogIds, db_hash
 
-__all__ = ["SURFACE", "TEMPLATE_SURFACE", "install_tau2_world", "open_tau2_session",
-           "order_key", "order_number", "world_ids", "world_of"]
+__all__ = ["SURFACE", "TEMPLATE_SURFACE", "WorldCache", "install_tau2_world",
+           "open_tau2_session", "order_key", "order_number", "world_cache", "world_ids",
+           "world_of"]
 
 SURFACE = "tau2-retail"
 TEMPLATE_SURFACE = "tau2-retail-template"
@@ -128,35 +129,71 @@ def open_tau2_session(engine: Engine, world_key: str) -> str:
     return sid
 
 
-def world_of(conn: Connection, session_id: str) -> str:
-    """The world key of a tau2 session (or template); NotFound/InvalidState otherwise."""
-    S = ShopSession.__table__  # type: ignore[attr-defined]  # noqa: N806
-    row = conn.execute(select(S.c.surface, S.c.world).where(S.c.id == session_id)).first()
+_KIND = Sql(f"SELECT surface, world, catalog_fingerprint FROM {ShopSession.__tablename__} "
+            "WHERE id = ?")
+
+
+def _world_row(conn: Connection, session_id: str) -> tuple[str, str]:
+    """(world key, catalog fingerprint) of a tau2 session or template; NotFound/InvalidState
+    otherwise."""
+    row = fetch_one(conn, _KIND, (session_id,))
     if row is None:
         raise NotFound("unknown session_id: open a tau2 session with open_tau2_session first")
     if row[0] not in (SURFACE, TEMPLATE_SURFACE) or row[1] is None:
         raise InvalidState(f"session is a {row[0]} session, not a tau2 retail one",
                            surface=row[0])
-    return str(row[1])
+    return str(row[1]), str(row[2])
 
 
-_IDS: weakref.WeakKeyDictionary[Engine, dict[str, CatalogIds]] = weakref.WeakKeyDictionary()
+def world_of(conn: Connection, session_id: str) -> str:
+    """The world key of a tau2 session (or template); NotFound/InvalidState otherwise."""
+    return _world_row(conn, session_id)[0]
+
+
+class WorldCache:
+    """What never changes for one world in one database: the tau2 ids of its catalog keys,
+    and ``memo``, where readers keep what they derive from the immutable catalog (the
+    projection keeps the products in tau2's layout there)."""
+
+    __slots__ = ("ids", "key", "memo")
+
+    def __init__(self, key: str, ids: CatalogIds) -> None:
+        self.key, self.ids = key, ids
+        self.memo: dict[str, Any] = {}
+
+
+# Per engine (a PostgreSQL schema is part of the engine, not of its URL), then per world and
+# catalog fingerprint: two databases never share an entry, nor one database's catalogs.
+_WORLDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], WorldCache]] = \
+    weakref.WeakKeyDictionary()
+_WORLDS_LOCK = threading.Lock()
+_PRODUCT_IDS = Sql(f"SELECT product_ids FROM {Tau2World.__tablename__} WHERE \"key\" = ?")
+
+
+def world_cache(conn: Connection, session_id: str) -> WorldCache:
+    """The cached immutable half of the world a tau2 session (or template) holds."""
+    key = _world_row(conn, session_id)
+    with _WORLDS_LOCK:
+        cache = _WORLDS.get(conn.engine)
+        if cache is None:
+            cache = _WORLDS[conn.engine] = {}
+        found = cache.get(key)
+    if found is not None:
+        return found
+    V = CatalogVariant.__table__  # type: ignore[attr-defined]  # noqa: N806
+    row = fetch_one(conn, _PRODUCT_IDS, (key[0],))
+    if row is None:
+        raise NotFound(f"no tau2 world {key[0]!r} in this database: install it with "
+                       "install_tau2_world first", world=key[0])
+    products = as_json(row[0])
+    variants = {sku: vid for vid, sku in conn.execute(
+        select(V.c.id, V.c.sku).where(V.c.product_id.in_(list(products.values()))))}
+    made = WorldCache(key[0], CatalogIds.of(dict(products), variants))
+    with _WORLDS_LOCK:
+        return cache.setdefault(key, made)
 
 
 def world_ids(conn: Connection, session_id: str) -> CatalogIds:
-    """tau2 product and item ids <-> catalog keys for the session's world (cached per engine
-    and world: the catalog is immutable)."""
-    key = world_of(conn, session_id)
-    cache = _IDS.setdefault(conn.engine, {})
-    found = cache.get(key)
-    if found is not None:
-        return found
-    W = Tau2World.__table__  # type: ignore[attr-defined]  # noqa: N806
-    V = CatalogVariant.__table__  # type: ignore[attr-defined]  # noqa: N806
-    products = conn.execute(select(W.c.product_ids).where(W.c.key == key)).scalar_one()
-    if isinstance(products, str):
-        products = json.loads(products)
-    variants = {sku: vid for vid, sku in conn.execute(
-        select(V.c.id, V.c.sku).where(V.c.product_id.in_(list(products.values()))))}
-    found = cache[key] = CatalogIds.of(dict(products), variants)
-    return found
+    """tau2 product and item ids <-> catalog keys for the session's world (cached per engine,
+    world and catalog fingerprint: the catalog is immutable)."""
+    return world_cache(conn, session_id).ids

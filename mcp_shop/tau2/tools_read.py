@@ -11,10 +11,14 @@ from sqlalchemy import Connection
 
 from mcp_shop.models import Address, Customer
 from mcp_shop.sql import Sql, fetch_all
-from mcp_shop.tau2.projection import find_item, project_order, project_product, project_user
-from mcp_shop.tau2.session_world import world_ids
+from mcp_shop.tau2.projection import (
+    find_item,
+    product_list,
+    project_order,
+    project_product,
+    project_user,
+)
 from mcp_shop.tau2.tools_common import fail
-from mcp_shop.tau2.world import project_products
 
 __all__ = [
     "find_user_id_by_email",
@@ -30,8 +34,9 @@ CU = Customer.__table__  # type: ignore[attr-defined]
 AD = Address.__table__  # type: ignore[attr-defined]
 _EMAILS = Sql(f"SELECT public_id, email FROM {CU.name} WHERE session_id = ? ORDER BY id")
 _NAMES = Sql(f"""SELECT c.public_id, c.first_name, c.last_name, a.postcode
-    FROM {CU.name} c JOIN {AD.name} a ON a.customer_id = c.id AND a.is_default = ?
-    WHERE c.session_id = ? ORDER BY c.id""")
+    FROM {AD.name} a JOIN {CU.name} c ON c.id = a.customer_id
+    WHERE a.session_id = ? AND a.is_default = ? AND c.session_id = a.session_id
+    ORDER BY c.id""")
 
 
 def _user_not_found(**context: Any) -> Exception:
@@ -53,7 +58,7 @@ def find_user_id_by_name_zip(conn: Connection, session_id: str, first_name: str,
     """The id of the first user whose first and last name equal the ones given ignoring case
     and whose default address has exactly this zip."""
     wanted = (first_name.lower(), last_name.lower(), zip)
-    for user_id, first, last, postcode in fetch_all(conn, _NAMES, (True, session_id)):
+    for user_id, first, last, postcode in fetch_all(conn, _NAMES, (session_id, True)):
         if ((first or "").lower(), (last or "").lower(), postcode) == wanted:
             return str(user_id)
     raise _user_not_found(first_name=first_name, last_name=last_name, zip=zip)
@@ -89,5 +94,4 @@ def get_item_details(conn: Connection, session_id: str, item_id: str) -> dict[st
 
 def list_all_product_types(conn: Connection, session_id: str) -> dict[str, str]:
     """Every product type's name and product id, sorted by name."""
-    products = project_products(conn, world_ids(conn, session_id))
-    return dict(sorted((p.name, p.product_id) for p in products.values()))
+    return product_list(conn, session_id)

@@ -1,0 +1,150 @@
+"""The rows the tau2 projection reads (:mod:`mcp_shop.tau2.projection`), in bulk: one
+hand-written statement (:class:`mcp_shop.sql.Sql`) per table for a whole session, one order or
+one customer, never one per row, run on the driver.
+
+Each order and each user comes out as one hashable tuple of plain values (no keys of the
+session's own rows, so two sessions holding the same order give equal tuples): what
+``projection.order_record`` and ``projection.user_record`` take, and what the projection
+memoises each one's JSON text by. JSON columns are read as text (``CAST ... AS TEXT``) on
+both backends, so every value is hashable and read the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from mcp_shop import models
+from mcp_shop.sql import Sql
+
+__all__ = ["OrderRows", "UserRows", "customer_of", "order_rows", "user_rows"]
+
+OrderRows = tuple[Any, ...]
+"""One order's values: (head, lines, payments, shipments, return method, returned variants,
+exchanges) with head = (number, status, cancel_reason, exchange difference in cents, user id,
+exchange method id, line1, line2, city, region, postcode, country), lines = ((title, product
+key, variant key, unit price in cents, options JSON), ...) in line order, payments = ((kind,
+cents, method id), ...), shipments = ((tracking ids JSON, variant keys JSON), ...) in key
+order, the last return request's method id (None: no request), the variant keys of its
+returned units, and exchanges = ((from variant, to variant), ...)."""
+
+UserRows = tuple[Any, ...]
+"""One user's values: (user id, first name, last name, email, (line1, line2, city, region,
+postcode, country) of the default address, methods = ((public id, kind, brand, last four,
+balance cents), ...) in key order, order numbers in key order)."""
+
+
+def _t(model: Any) -> str:
+    return str(model.__tablename__)
+
+
+_ORD, _CU, _AD, _PM = _t(models.Order), _t(models.Customer), _t(models.Address), \
+    _t(models.PaymentMethod)
+_OL, _PAY, _SH = _t(models.OrderLine), _t(models.Payment), _t(models.Shipment)
+_RR, _RL, _XR = _t(models.ReturnRequest), _t(models.ReturnLine), _t(models.ExchangeRequest)
+
+
+def _both(sql: str, session: str, one: str) -> tuple[Sql, Sql]:
+    """The statement for a whole session and for one order (or customer)."""
+    return Sql(sql.format(where=session)), Sql(sql.format(where=one))
+
+
+_HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
+    o.exchange_price_difference_cents, c.public_id, m.public_id, a.line1, a.line2, a.city,
+    a.region, a.postcode, a.country
+    FROM {_ORD} o JOIN {_CU} c ON c.id = o.customer_id JOIN {_AD} a ON a.id = o.address_id
+    LEFT JOIN {_PM} m ON m.id = o.exchange_payment_method_id
+    WHERE {{where}} ORDER BY o.id""", "o.session_id = ?", "o.session_id = ? AND o.number = ?")
+_LINES = _both(f"""SELECT l.order_id, l.title, l.product_id, l.variant_id, l.unit_price_cents,
+    CAST(l.options AS TEXT) FROM {_OL} l WHERE {{where}} ORDER BY l.order_id, l.line_no""",
+               "l.session_id = ?", "l.order_id = ?")
+_PAYMENTS = _both(f"""SELECT p.order_id, p.kind, p.amount_cents, m.public_id
+    FROM {_PAY} p JOIN {_PM} m ON m.id = p.payment_method_id
+    WHERE {{where}} ORDER BY p.id""", "p.session_id = ?", "p.order_id = ?")
+_SHIPMENTS = _both(f"""SELECT s.order_id, CAST(s.tracking_ids AS TEXT),
+    CAST(s.variant_ids AS TEXT) FROM {_SH} s WHERE {{where}} ORDER BY s.id""",
+                   "s.session_id = ?", "s.order_id = ?")
+_RETURNS = _both(f"""SELECT r.order_id, m.public_id FROM {_RR} r
+    JOIN {_PM} m ON m.id = r.payment_method_id WHERE {{where}} ORDER BY r.id""",
+                 "r.session_id = ?", "r.order_id = ?")
+_RETURNED = _both(f"""SELECT r.order_id, l.variant_id FROM {_RL} x
+    JOIN {_RR} r ON r.id = x.return_id JOIN {_PM} m ON m.id = r.payment_method_id
+    JOIN {_OL} l ON l.id = x.order_line_id WHERE {{where}} ORDER BY x.id""",
+                  "x.session_id = ?", "r.order_id = ?")
+_EXCHANGES = _both(f"""SELECT e.order_id, e.from_variant_id, e.to_variant_id FROM {_XR} e
+    WHERE {{where}} ORDER BY e.id""", "e.session_id = ?", "e.order_id = ?")
+
+_CUSTOMERS = _both(f"""SELECT id, public_id, first_name, last_name, email FROM {_CU}
+    WHERE {{where}} ORDER BY id""", "session_id = ?", "session_id = ? AND id = ?")
+_HOMES = _both(f"""SELECT customer_id, line1, line2, city, region, postcode, country
+    FROM {_AD} WHERE {{where}} AND is_default = ? ORDER BY id""",
+               "session_id = ?", "session_id = ? AND customer_id = ?")
+_METHODS = _both(f"""SELECT customer_id, public_id, kind, brand, last_four, balance_cents
+    FROM {_PM} WHERE {{where}} ORDER BY id""", "session_id = ?",
+                 "session_id = ? AND customer_id = ?")
+_ORDER_NUMBERS = _both(f"""SELECT customer_id, number FROM {_ORD} WHERE {{where}}
+    ORDER BY id""", "session_id = ?", "session_id = ? AND customer_id = ?")
+_CUSTOMER = Sql(f"SELECT id FROM {_CU} WHERE session_id = ? AND public_id = ?")
+
+
+def _rows(conn: Connection, sql: Sql, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Every row as a plain tuple, straight from the driver (inside ``conn``'s transaction):
+    the bulk reads skip even :mod:`mcp_shop.sql`'s named tuples."""
+    cursor = conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+        sql.text(conn), tuple(params))
+    return list(cursor.fetchall())
+
+
+def _grouped(conn: Connection, sql: Sql, params: Sequence[Any]) -> dict[Any, list[Any]]:
+    """Rows by their first column (rest of the row; one value when only one is left)."""
+    out: dict[Any, list[Any]] = defaultdict(list)
+    for row in _rows(conn, sql, params):
+        out[row[0]].append(row[1] if len(row) == 2 else row[1:])
+    return out
+
+
+def order_rows(conn: Connection, session_id: str, number: int | None = None
+               ) -> list[OrderRows]:
+    """The session's orders (or the one numbered ``number``) as :data:`OrderRows`, in key
+    order."""
+    one = number is not None
+    heads = _rows(conn, _HEADS[one], (session_id, number) if one else (session_id,))
+    if not heads:
+        return []
+    scope = (heads[0][0],) if one else (session_id,)
+    lines, payments, shipments, returns, returned, exchanges = (
+        _grouped(conn, sql[one], scope)
+        for sql in (_LINES, _PAYMENTS, _SHIPMENTS, _RETURNS, _RETURNED, _EXCHANGES))
+    empty: list[Any] = []
+    out = []
+    for head in heads:
+        pk = head[0]
+        methods = returns.get(pk)
+        out.append((head[1:], tuple(lines.get(pk, empty)), tuple(payments.get(pk, empty)),
+                    tuple(shipments.get(pk, empty)), methods[-1] if methods else None,
+                    tuple(returned.get(pk, empty)), tuple(exchanges.get(pk, empty))))
+    return out
+
+
+def customer_of(conn: Connection, session_id: str, user_id: str) -> int | None:
+    """The key of the session's customer whose tau2 user id is ``user_id``, or None."""
+    rows = _rows(conn, _CUSTOMER, (session_id, user_id))
+    return int(rows[0][0]) if rows else None
+
+
+def user_rows(conn: Connection, session_id: str, customer: int | None = None
+              ) -> list[UserRows]:
+    """The session's users (or the one whose customer key is ``customer``) as
+    :data:`UserRows`, in key order."""
+    one = customer is not None
+    params = (session_id, customer) if one else (session_id,)
+    customers = _rows(conn, _CUSTOMERS[one], params)
+    homes = {r[0]: r[1:] for r in _rows(conn, _HOMES[one], (*params, True))}
+    methods = _grouped(conn, _METHODS[one], params)
+    numbers = _grouped(conn, _ORDER_NUMBERS[one], params)
+    empty: list[Any] = []
+    return [(c[1], c[2], c[3], c[4], homes[c[0]], tuple(methods.get(c[0], empty)),
+             tuple(numbers.get(c[0], empty))) for c in customers]
