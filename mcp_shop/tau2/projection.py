@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -54,7 +56,7 @@ def _address(line1: str, line2: str, city: str, region: str, postcode: str,
 def _method(public_id: str, kind: str, brand: str | None, last_four: str | None,
             balance_cents: int | None) -> Record:
     if kind == "gift_card":
-        return {"source": "gift_card", "id": public_id, "balance": balance_cents / 100}  # type: ignore[operator]
+        return {"source": "gift_card", "id": public_id, "balance": (balance_cents or 0) / 100}
     if kind == "paypal":
         return {"source": "paypal", "id": public_id}
     return {"source": "credit_card", "id": public_id, "brand": brand, "last_four": last_four}
@@ -172,31 +174,48 @@ def project_session(conn: Connection, session_id: str) -> RetailDB:
         "orders": {o["order_id"]: o for o in orders}})
 
 
-def _text(memo: dict[Any, str], key: Any, record: Any) -> str:
-    found = memo.get(key)
-    if found is None:
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        found = memo[key] = json.dumps(record(), sort_keys=True)
-    return found
+class _Texts:
+    """Each order's and user's member text (``"<id>": <sorted-key JSON>``) by its id, for
+    each version of its values met (a few per id: the world's, and changed ones). A version is
+    found by comparing values, cheaper than hashing them; past ``_MEMO_LIMIT`` versions the
+    memo starts afresh."""
+
+    def __init__(self) -> None:
+        self.known: dict[Any, list[tuple[Any, str]]] = {}
+        self.size = 0
+
+    def member(self, name: Any, key: str, rows: Any, record: Callable[[], Record]) -> str:
+        versions = self.known.get(name)
+        if versions is not None:
+            for values, text in versions:
+                if values == rows:
+                    return text
+        if self.size >= _MEMO_LIMIT:
+            self.known, self.size = {}, 0
+        text = f"{json.dumps(key)}: {json.dumps(record(), sort_keys=True)}"
+        self.known.setdefault(name, []).append((rows, text))
+        self.size += 1
+        return text
 
 
 def _object(members: list[tuple[str, str]]) -> str:
-    """The JSON text of an object whose members' texts are given, keys sorted as
-    ``json.dumps(..., sort_keys=True)`` sorts them."""
-    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in sorted(dict(members).items())) \
-        + "}"
+    """The JSON text of an object of (key, member text) pairs, keys sorted (a repeated key:
+    its last member) as ``json.dumps(..., sort_keys=True)`` writes a dictionary."""
+    return "{" + ", ".join(text for _, text in sorted(dict(members).items())) + "}"
 
 
 def state_text(conn: Connection, session_id: str) -> str:
     """The text ``world.db_hash`` hashes for ``project_session(conn, session_id)``: the world
     dumped to JSON with sorted keys (built from the same records, without validating them)."""
     world = world_cache(conn, session_id)
-    memo: dict[Any, str] = world.memo.setdefault("texts", {})
+    memo: _Texts = world.memo.setdefault("texts", _Texts())
     ids = world.ids
-    orders = [(order_key(o[0][0]), _text(memo, ("order", o), lambda o=o: order_record(ids, o)))
-              for o in order_rows(conn, session_id)]
-    users = [(u[0], _text(memo, ("user", u), lambda u=u: user_record(u)))
+    orders = []
+    for o in order_rows(conn, session_id):
+        key = order_key(o[0][0])
+        orders.append((key, memo.member(("order", o[0][0]), key, o,
+                                        partial(order_record, ids, o))))
+    users = [(u[0], memo.member(("user", u[0]), u[0], u, partial(user_record, u)))
              for u in user_rows(conn, session_id)]
     return (f'{{"orders": {_object(orders)}, "products": {_catalog(conn, world).text}, '
             f'"users": {_object(users)}}}')

@@ -99,10 +99,15 @@ def _rows(conn: Connection, sql: Sql, params: Sequence[Any]) -> list[tuple[Any, 
 
 
 def _grouped(conn: Connection, sql: Sql, params: Sequence[Any]) -> dict[Any, list[Any]]:
-    """Rows by their first column (rest of the row; one value when only one is left)."""
+    """Rows by their first column: the rest of each row, or its one value when one is left."""
     out: dict[Any, list[Any]] = defaultdict(list)
-    for row in _rows(conn, sql, params):
-        out[row[0]].append(row[1] if len(row) == 2 else row[1:])
+    rows = _rows(conn, sql, params)
+    if rows and len(rows[0]) == 2:
+        for key, value in rows:
+            out[key].append(value)
+    else:
+        for row in rows:
+            out[row[0]].append(row[1:])
     return out
 
 

@@ -5,8 +5,9 @@ tau2 judges the database by replay (docs/tau2-retail.md section 6): a fresh envi
 the world, the task's gold actions replayed on it (a gold action that fails is logged and
 skipped), and SHA-256 over each database dumped as sorted-key JSON compared. Here the gold is
 replayed on a fresh tau2 session of the same world through the same tool functions the agent
-used (:func:`mcp_shop.tau2.tools.call_tau2_tool`), each call in its own transaction (a
-refused call leaves nothing), and both sessions are read back in tau2's layout by the
+used (:func:`mcp_shop.tau2.tools.call_tau2_tool`), each call atomic (a refused call leaves
+nothing; for the DB check the whole gold session lives in one transaction, each call in a
+savepoint, and is rolled back once hashed), and both sessions are read back in tau2's layout by the
 projection and hashed as :func:`mcp_shop.tau2.world.db_hash` hashes
 :func:`mcp_shop.tau2.projection.project_session` (:func:`mcp_shop.tau2.projection.state_hash`
 builds the same text from bulk reads). The agent's session is read live, where tau2 replays the
@@ -27,10 +28,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from mcp_shop.db import read_tx, write_tx
-from mcp_shop.pruning import remove_session
 from mcp_shop.tau2.projection import state_hash
 from mcp_shop.tau2.records import Task
-from mcp_shop.tau2.session_world import open_tau2_session, world_of
+from mcp_shop.tau2.session_world import open_tau2_session, open_tau2_session_in, world_of
 from mcp_shop.tau2.tools import call_tau2_tool
 from mcp_shop.tau2.tools_common import Tau2ToolError
 
@@ -111,20 +111,42 @@ _GOLD: dict[tuple[str, str], tuple[str, tuple[FailedCall, ...]]] = {}
 _GOLD_LOCK = threading.Lock()
 
 
+def _gold_rolled_back(engine: Engine, world_key: str,
+                      task: Task) -> tuple[str, tuple[FailedCall, ...]]:
+    """``task``'s gold replayed on a fresh copy of the world inside one transaction that is
+    rolled back (each call in a savepoint of its own, a refused one rolled back to it, as
+    ``replay_calls`` runs each in a transaction): the hash of the result and the calls that
+    failed. Nothing is committed, so there is no session to remove."""
+    with engine.connect() as conn:
+        conn.execution_options(tx_mode="IMMEDIATE")  # SQLite: take the write lock at once
+        with conn.begin() as tx:
+            session_id = open_tau2_session_in(conn, world_key)
+            failures = []
+            for index, (name, arguments) in enumerate(task_calls(task)):
+                savepoint = conn.begin_nested()
+                try:
+                    call_tau2_tool(conn, session_id, name, arguments)
+                except Tau2ToolError as exc:
+                    savepoint.rollback()
+                    failures.append(FailedCall(index, str(name), exc.code, exc.message))
+                else:
+                    savepoint.commit()
+            found = (state_hash(conn, session_id), tuple(failures))
+            tx.rollback()
+    return found
+
+
 def gold_hash(engine: Engine, world_key: str, task: Task, *,
               cache: bool = True) -> tuple[str, tuple[FailedCall, ...]]:
     """The hash of the world after ``task``'s gold actions, and the gold calls that failed
-    (replayed on a fresh session that is removed afterwards; kept per world and calls)."""
+    (replayed on a fresh copy of the world that is never committed; kept per world and
+    calls)."""
     key = (world_key, json.dumps(task_calls(task), sort_keys=True, default=str))
     with _GOLD_LOCK:
         found = _GOLD.get(key) if cache else None
     if found is not None:
         return found
-    gold = replay_gold(engine, world_key, task)
-    try:
-        found = (session_hash(engine, gold.session_id), gold.failures)
-    finally:
-        remove_session(engine, gold.session_id, missing_ok=True)
+    found = _gold_rolled_back(engine, world_key, task)
     if cache:
         with _GOLD_LOCK:
             _GOLD[key] = found

@@ -55,10 +55,9 @@ def reserve_ids(conn: Connection, table: str, n: int) -> list[int]:
     if conn.dialect.name == "sqlite":
         top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
         return list(range(top + 1, top + 1 + n))
-    got = conn.exec_driver_sql(
-        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-        "FROM generate_series(1, %(n)s)", {"n": n}).scalars().all()
-    return sorted(got)
+    got = _driver_rows(conn, f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                       "FROM generate_series(1, %s)", (n,))
+    return sorted(r[0] for r in got)
 
 
 def write_rows(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -104,14 +103,14 @@ def copy_session_rows(conn: Connection, source: str, target: str) -> dict[str, i
     (whose ``shop_session`` row exists), with fresh keys; returns the rows copied per table."""
     if conn.dialect.name == "sqlite":
         return _copy_sqlite(conn, source, target)
-    pairs: dict[str, tuple[list[int], list[int]]] = {}  # old keys, new keys
+    pairs: dict[str, tuple[str, str]] = {}  # old keys, new keys (array literals)
     counts: dict[str, int] = {}
     for model, refs in COPIED:
         table = _table(model)
         name = table.name
         old = _old_ids(conn, name, source)
         counts[name] = len(old)
-        pairs[name] = (old, reserve_ids(conn, name, len(old)))
+        pairs[name] = (_array(old), _array(reserve_ids(conn, name, len(old))))
         if not old:
             continue
         columns = [c.name for c in table.columns if c.name not in ("id", "session_id")]
@@ -130,8 +129,15 @@ def copy_session_rows(conn: Connection, source: str, target: str) -> dict[str, i
                f"SELECT {', '.join(values)} FROM {name} t {' '.join(joins)} "
                "WHERE t.session_id = %s")
         # in statement order: the target handle (SELECT list), the arrays (joins), the source
-        conn.exec_driver_sql(sql, (*params, source))
+        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            sql, (*params, source))
     return counts
+
+
+def _array(keys: list[int]) -> str:
+    """A PostgreSQL array literal of keys, for a ``%s::bigint[]`` parameter (the driver would
+    adapt a list element by element, which costs more than the copy's statements)."""
+    return "{" + ",".join(map(str, keys)) + "}"
 
 
 def _copy_sqlite(conn: Connection, source: str, target: str) -> dict[str, int]:

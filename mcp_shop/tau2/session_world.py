@@ -35,8 +35,8 @@ from mcp_shop.tau2.session_rows import order_key, order_number, template_rows
 from mcp_shop.tau2.world import CatalogIds, db_hash
 
 __all__ = ["SURFACE", "TEMPLATE_SURFACE", "WorldCache", "install_tau2_world",
-           "open_tau2_session", "order_key", "order_number", "world_cache", "world_ids",
-           "world_of"]
+           "open_tau2_session", "open_tau2_session_in", "order_key", "order_number",
+           "world_cache", "world_ids", "world_of"]
 
 SURFACE = "tau2-retail"
 TEMPLATE_SURFACE = "tau2-retail-template"
@@ -104,28 +104,33 @@ def install_tau2_world(engine: Engine, world: Tau2Retail) -> str:
 def open_tau2_session(engine: Engine, world_key: str) -> str:
     """A new ``tau2-retail`` session holding an exact copy of the world's template; returns
     its handle. NotFound when the world was not installed in this database."""
+    with write_tx(engine) as conn:
+        return open_tau2_session_in(conn, world_key)
+
+
+def open_tau2_session_in(conn: Connection, world_key: str) -> str:
+    """``open_tau2_session`` inside the caller's write transaction."""
     W = Tau2World.__table__  # type: ignore[attr-defined]  # noqa: N806
     S = ShopSession.__table__  # type: ignore[attr-defined]  # noqa: N806
-    with write_tx(engine) as conn:
-        found = conn.execute(select(W.c.template_session_id, W.c.catalog_fingerprint)
-                             .where(W.c.key == world_key)).first()
-        if found is None:
-            raise NotFound(f"no tau2 world {world_key!r} in this database: install it with "
-                           "install_tau2_world first", world=world_key)
-        template, fingerprint = found
-        if not _exists(conn, template):
-            raise NotFound(f"the template of tau2 world {world_key!r} was removed (by a "
-                           "prune?): install the world again with install_tau2_world",
-                           world=world_key)
-        if _catalog_fingerprint(conn) != fingerprint:
-            raise InvalidState("the catalog changed since this tau2 world was installed; "
-                               "install the world again over its own catalog", world=world_key)
-        t = conn.execute(select(S.c.next_return_number, S.c.next_exchange_number)
-                         .where(S.c.id == template)).one()
-        sid = new_handle()
-        insert(conn, S, _session_row(sid, surface=SURFACE, world=world_key,
-                                     fingerprint=fingerprint, returns=t[0], exchanges=t[1]))
-        copy_session_rows(conn, template, sid)
+    found = conn.execute(select(W.c.template_session_id, W.c.catalog_fingerprint)
+                         .where(W.c.key == world_key)).first()
+    if found is None:
+        raise NotFound(f"no tau2 world {world_key!r} in this database: install it with "
+                       "install_tau2_world first", world=world_key)
+    template, fingerprint = found
+    if not _exists(conn, template):
+        raise NotFound(f"the template of tau2 world {world_key!r} was removed (by a "
+                       "prune?): install the world again with install_tau2_world",
+                       world=world_key)
+    if _catalog_fingerprint(conn) != fingerprint:
+        raise InvalidState("the catalog changed since this tau2 world was installed; "
+                           "install the world again over its own catalog", world=world_key)
+    t = conn.execute(select(S.c.next_return_number, S.c.next_exchange_number)
+                     .where(S.c.id == template)).one()
+    sid = new_handle()
+    insert(conn, S, _session_row(sid, surface=SURFACE, world=world_key,
+                                 fingerprint=fingerprint, returns=t[0], exchanges=t[1]))
+    copy_session_rows(conn, template, sid)
     return sid
 
 

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine
 
 from mcp_shop.db import create_schema, read_tx, write_tx
+from mcp_shop.pruning import remove_session
 from mcp_shop.tau2 import projection
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.projection import (
@@ -31,6 +32,7 @@ from mcp_shop.tau2.projection import (
     state_text,
 )
 from mcp_shop.tau2.records import RetailDB
+from mcp_shop.tau2.replay import gold_hash, replay_gold, session_hash
 from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
 from mcp_shop.tau2.tools import call_tau2_tool
 from mcp_shop.tau2.tools_common import Tau2ToolError
@@ -152,6 +154,42 @@ def test_the_memo_of_texts_may_start_afresh(shop: tuple[Engine, str], world: Tau
     engine, key = shop
     monkeypatch.setattr(projection, "_MEMO_LIMIT", 3)
     assert _random_run(engine, key, world.db, 99, 30, 3) >= 5
+
+
+def test_the_gold_in_a_rolled_back_transaction_is_the_committed_replays(
+        shop: tuple[Engine, str], world: Tau2Retail) -> None:
+    """The DB check replays the gold in one transaction it rolls back (a savepoint per call):
+    the hash and the failed calls are those of the gold replayed call by call on a committed
+    session, also when calls fail between others, and no session is left behind."""
+    engine, key = shop
+    tasks = list(world.tasks)
+    for task in world.tasks[:4]:  # the gold with a refused call before and after each write
+        actions = []
+        for a in task.gold_actions():
+            actions.append(a.model_dump())
+            if "order_id" in a.arguments:
+                actions.append({"name": "cancel_pending_order", "arguments": {
+                    "order_id": a.arguments["order_id"], "reason": "too expensive"}})
+        tasks.append(type(task).model_validate({
+            "id": f"{task.id}-x", "user_scenario": task.user_scenario.model_dump(),
+            "evaluation_criteria": {"actions": [dict(a, action_id=f"x_{k}")
+                                                for k, a in enumerate(actions)]}}))
+
+    def sessions() -> int:
+        with read_tx(engine) as conn:
+            return int(conn.exec_driver_sql("SELECT count(*) FROM shop_session").scalar_one())
+
+    before = sessions()
+    failed = 0
+    for task in tasks:
+        expected, failures = gold_hash(engine, key, task, cache=False)
+        assert sessions() == before
+        gold = replay_gold(engine, key, task)
+        assert session_hash(engine, gold.session_id) == expected, task.id
+        assert gold.failures == failures, task.id
+        remove_session(engine, gold.session_id)
+        failed += len(failures)
+    assert failed >= 4
 
 
 def test_two_schemas_with_one_world_under_other_keys_read_their_own(
