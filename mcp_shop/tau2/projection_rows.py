@@ -5,12 +5,13 @@ one customer, never one per row, run on the driver.
 Each order and each user comes out as one hashable tuple of plain values (no keys of the
 session's own rows, so two sessions holding the same order give equal tuples): what
 ``projection.order_record`` and ``projection.user_record`` take, and what the projection
-memoises each one's JSON text by. JSON columns are read as text (``CAST ... AS TEXT``) on
-both backends, so every value is hashable and read the same way.
+memoises each one's JSON text by. JSON columns are read as their text on both backends, so every
+value is hashable and read the same way.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -48,8 +49,16 @@ _RR, _RL, _XR = _t(models.ReturnRequest), _t(models.ReturnLine), _t(models.Excha
 
 
 def _both(sql: str, session: str, one: str) -> tuple[Sql, Sql]:
-    """The statement for a whole session and for one order (or customer)."""
-    return Sql(sql.format(where=session)), Sql(sql.format(where=one))
+    """The statement for a whole session and for one order (or customer). ``{text(x)}``
+    reads JSON column ``x`` as its text: SQLite holds it as text already (a cast would cost
+    a function call per row), PostgreSQL's driver would parse it."""
+    def made(where: str) -> Sql:
+        return Sql(_TEXT.sub(r"\1", sql).format(where=where),
+                   pg=_TEXT.sub(r"CAST(\1 AS TEXT)", sql).format(where=where))
+    return made(session), made(one)
+
+
+_TEXT = re.compile(r"\{text\(([a-z_.]+)\)\}")
 
 
 _HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
@@ -59,13 +68,13 @@ _HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
     LEFT JOIN {_PM} m ON m.id = o.exchange_payment_method_id
     WHERE {{where}} ORDER BY o.id""", "o.session_id = ?", "o.session_id = ? AND o.number = ?")
 _LINES = _both(f"""SELECT l.order_id, l.title, l.product_id, l.variant_id, l.unit_price_cents,
-    CAST(l.options AS TEXT) FROM {_OL} l WHERE {{where}} ORDER BY l.order_id, l.line_no""",
+    {{text(l.options)}} FROM {_OL} l WHERE {{where}} ORDER BY l.order_id, l.line_no""",
                "l.session_id = ?", "l.order_id = ?")
 _PAYMENTS = _both(f"""SELECT p.order_id, p.kind, p.amount_cents, m.public_id
     FROM {_PAY} p JOIN {_PM} m ON m.id = p.payment_method_id
     WHERE {{where}} ORDER BY p.id""", "p.session_id = ?", "p.order_id = ?")
-_SHIPMENTS = _both(f"""SELECT s.order_id, CAST(s.tracking_ids AS TEXT),
-    CAST(s.variant_ids AS TEXT) FROM {_SH} s WHERE {{where}} ORDER BY s.id""",
+_SHIPMENTS = _both(f"""SELECT s.order_id, {{text(s.tracking_ids)}},
+    {{text(s.variant_ids)}} FROM {_SH} s WHERE {{where}} ORDER BY s.id""",
                    "s.session_id = ?", "s.order_id = ?")
 _RETURNS = _both(f"""SELECT r.order_id, m.public_id FROM {_RR} r
     JOIN {_PM} m ON m.id = r.payment_method_id WHERE {{where}} ORDER BY r.id""",
