@@ -95,7 +95,7 @@ def invented_tasks(world: Tau2Retail, n: int, seed: int = 5) -> list[Task]:
     """``n`` tasks of a world without tasks: look up the user and the order, then one or two
     writes the reference accepts (drawn by ``random_call`` from the world as it is)."""
     rng = random.Random(seed)
-    tasks = []
+    tasks: list[Task] = []
     while len(tasks) < n:
         ref = Reference(world.db)
         actions: list[dict[str, Any]] = []
