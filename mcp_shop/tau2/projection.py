@@ -29,13 +29,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from mcp_shop.sql import as_json
-from mcp_shop.tau2.projection_rows import (
-    OrderRows,
-    UserRows,
-    customer_of,
-    order_rows,
-    user_rows,
-)
+from mcp_shop.tau2.projection_rows import OrderRows, UserRows, order_rows, user_rows
 from mcp_shop.tau2.records import Order, Product, RetailDB, User, Variant
 from mcp_shop.tau2.session_world import WorldCache, order_key, order_number, world_cache
 from mcp_shop.tau2.world import CatalogIds, project_products
@@ -149,8 +143,7 @@ def find_item(conn: Connection, session_id: str, item_id: str) -> Variant | None
 
 def project_user(conn: Connection, session_id: str, user_id: str) -> User | None:
     """One user (tau2's ``get_user_details``), or None when the session has no such user."""
-    pk = customer_of(conn, session_id, user_id)
-    rows = [] if pk is None else user_rows(conn, session_id, pk)
+    rows = user_rows(conn, session_id, user_id)
     return User.model_validate(user_record(rows[0])) if rows else None
 
 

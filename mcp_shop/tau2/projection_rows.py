@@ -1,6 +1,7 @@
 """The rows the tau2 projection reads (:mod:`mcp_shop.tau2.projection`), in bulk: one
 hand-written statement (:class:`mcp_shop.sql.Sql`) per table for a whole session, one order or
-one customer, never one per row, run on the driver.
+one user, never one per row, run on the driver (on PostgreSQL all of an order's or a user's
+statements in one pipeline, one round trip).
 
 Each order and each user comes out as one hashable tuple of plain values (no keys of the
 session's own rows, so two sessions holding the same order give equal tuples): what
@@ -21,7 +22,7 @@ from sqlalchemy import Connection
 from mcp_shop import models
 from mcp_shop.sql import Sql
 
-__all__ = ["OrderRows", "UserRows", "customer_of", "order_rows", "user_rows"]
+__all__ = ["OrderRows", "UserRows", "order_rows", "user_rows"]
 
 OrderRows = tuple[Any, ...]
 """One order's values: (head, lines, payments, shipments, return method, returned variants,
@@ -61,6 +62,10 @@ def _both(sql: str, session: str, one: str) -> tuple[Sql, Sql]:
 _TEXT = re.compile(r"\{text\(([a-z_.]+)\)\}")
 
 
+_ONE_ORDER = f"IN (SELECT id FROM {_ORD} WHERE session_id = ? AND number = ?)"
+_ONE_USER = f"IN (SELECT id FROM {_CU} WHERE session_id = ? AND public_id = ?)"
+# every statement takes (session,) for a whole session, (session, number) for one order and
+# (session, user id) for one user
 _HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
     o.exchange_price_difference_cents, c.public_id, m.public_id, a.line1, a.line2, a.city,
     a.region, a.postcode, a.country
@@ -69,48 +74,53 @@ _HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
     WHERE {{where}} ORDER BY o.id""", "o.session_id = ?", "o.session_id = ? AND o.number = ?")
 _LINES = _both(f"""SELECT l.order_id, l.title, l.product_id, l.variant_id, l.unit_price_cents,
     {{text(l.options)}} FROM {_OL} l WHERE {{where}} ORDER BY l.order_id, l.line_no""",
-               "l.session_id = ?", "l.order_id = ?")
+               "l.session_id = ?", f"l.order_id {_ONE_ORDER}")
 _PAYMENTS = _both(f"""SELECT p.order_id, p.kind, p.amount_cents, m.public_id
     FROM {_PAY} p JOIN {_PM} m ON m.id = p.payment_method_id
-    WHERE {{where}} ORDER BY p.id""", "p.session_id = ?", "p.order_id = ?")
+    WHERE {{where}} ORDER BY p.id""", "p.session_id = ?", f"p.order_id {_ONE_ORDER}")
 _SHIPMENTS = _both(f"""SELECT s.order_id, {{text(s.tracking_ids)}},
     {{text(s.variant_ids)}} FROM {_SH} s WHERE {{where}} ORDER BY s.id""",
-                   "s.session_id = ?", "s.order_id = ?")
+                   "s.session_id = ?", f"s.order_id {_ONE_ORDER}")
 _RETURNS = _both(f"""SELECT r.order_id, m.public_id FROM {_RR} r
     JOIN {_PM} m ON m.id = r.payment_method_id WHERE {{where}} ORDER BY r.id""",
-                 "r.session_id = ?", "r.order_id = ?")
+                 "r.session_id = ?", f"r.order_id {_ONE_ORDER}")
 _RETURNED = _both(f"""SELECT r.order_id, l.variant_id FROM {_RL} x
     JOIN {_RR} r ON r.id = x.return_id JOIN {_PM} m ON m.id = r.payment_method_id
     JOIN {_OL} l ON l.id = x.order_line_id WHERE {{where}} ORDER BY x.id""",
-                  "x.session_id = ?", "r.order_id = ?")
+                  "x.session_id = ?", f"r.order_id {_ONE_ORDER}")
 _EXCHANGES = _both(f"""SELECT e.order_id, e.from_variant_id, e.to_variant_id FROM {_XR} e
-    WHERE {{where}} ORDER BY e.id""", "e.session_id = ?", "e.order_id = ?")
+    WHERE {{where}} ORDER BY e.id""", "e.session_id = ?", f"e.order_id {_ONE_ORDER}")
+_ORDER_READS = (_HEADS, _LINES, _PAYMENTS, _SHIPMENTS, _RETURNS, _RETURNED, _EXCHANGES)
 
 _CUSTOMERS = _both(f"""SELECT id, public_id, first_name, last_name, email FROM {_CU}
-    WHERE {{where}} ORDER BY id""", "session_id = ?", "session_id = ? AND id = ?")
+    WHERE {{where}} ORDER BY id""", "session_id = ?", "session_id = ? AND public_id = ?")
 _HOMES = _both(f"""SELECT customer_id, line1, line2, city, region, postcode, country
-    FROM {_AD} WHERE {{where}} AND is_default = ? ORDER BY id""",
-               "session_id = ?", "session_id = ? AND customer_id = ?")
+    FROM {_AD} WHERE is_default AND {{where}} ORDER BY id""",
+               "session_id = ?", f"customer_id {_ONE_USER}")
 _METHODS = _both(f"""SELECT customer_id, public_id, kind, brand, last_four, balance_cents
-    FROM {_PM} WHERE {{where}} ORDER BY id""", "session_id = ?",
-                 "session_id = ? AND customer_id = ?")
+    FROM {_PM} WHERE {{where}} ORDER BY id""", "session_id = ?", f"customer_id {_ONE_USER}")
 _ORDER_NUMBERS = _both(f"""SELECT customer_id, number FROM {_ORD} WHERE {{where}}
-    ORDER BY id""", "session_id = ?", "session_id = ? AND customer_id = ?")
-_CUSTOMER = Sql(f"SELECT id FROM {_CU} WHERE session_id = ? AND public_id = ?")
+    ORDER BY id""", "session_id = ?", f"customer_id {_ONE_USER}")
+_USER_READS = (_CUSTOMERS, _HOMES, _METHODS, _ORDER_NUMBERS)
 
 
-def _rows(conn: Connection, sql: Sql, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Every row as a plain tuple, straight from the driver (inside ``conn``'s transaction):
-    the bulk reads skip even :mod:`mcp_shop.sql`'s named tuples."""
-    cursor = conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-        sql.text(conn), tuple(params))
-    return list(cursor.fetchall())
+def _fetch(conn: Connection, statements: Sequence[Sql], params: tuple[Any, ...], *,
+           pipeline: bool) -> list[list[tuple[Any, ...]]]:
+    """Every row of each statement as plain tuples, straight from the driver (inside
+    ``conn``'s transaction). On PostgreSQL with ``pipeline`` the statements go in one
+    pipeline, one round trip for all of them (for the few rows of one order or user; whole
+    sessions read faster without)."""
+    driver: Any = conn.connection.dbapi_connection
+    if not pipeline or conn.dialect.name != "postgresql":
+        return [driver.execute(sql.text(conn), params).fetchall() for sql in statements]
+    with driver.pipeline():
+        cursors = [driver.execute(sql.text(conn), params) for sql in statements]
+    return [c.fetchall() for c in cursors]
 
 
-def _grouped(conn: Connection, sql: Sql, params: Sequence[Any]) -> dict[Any, list[Any]]:
+def _grouped(rows: list[tuple[Any, ...]]) -> dict[Any, list[Any]]:
     """Rows by their first column: the rest of each row, or its one value when one is left."""
     out: dict[Any, list[Any]] = defaultdict(list)
-    rows = _rows(conn, sql, params)
     if rows and len(rows[0]) == 2:
         for key, value in rows:
             out[key].append(value)
@@ -125,13 +135,9 @@ def order_rows(conn: Connection, session_id: str, number: int | None = None
     """The session's orders (or the one numbered ``number``) as :data:`OrderRows`, in key
     order."""
     one = number is not None
-    heads = _rows(conn, _HEADS[one], (session_id, number) if one else (session_id,))
-    if not heads:
-        return []
-    scope = (heads[0][0],) if one else (session_id,)
-    lines, payments, shipments, returns, returned, exchanges = (
-        _grouped(conn, sql[one], scope)
-        for sql in (_LINES, _PAYMENTS, _SHIPMENTS, _RETURNS, _RETURNED, _EXCHANGES))
+    heads, *children = _fetch(conn, [sql[one] for sql in _ORDER_READS],
+                              (session_id, number) if one else (session_id,), pipeline=one)
+    lines, payments, shipments, returns, returned, exchanges = map(_grouped, children)
     empty: list[Any] = []
     out = []
     for head in heads:
@@ -143,22 +149,16 @@ def order_rows(conn: Connection, session_id: str, number: int | None = None
     return out
 
 
-def customer_of(conn: Connection, session_id: str, user_id: str) -> int | None:
-    """The key of the session's customer whose tau2 user id is ``user_id``, or None."""
-    rows = _rows(conn, _CUSTOMER, (session_id, user_id))
-    return int(rows[0][0]) if rows else None
-
-
-def user_rows(conn: Connection, session_id: str, customer: int | None = None
+def user_rows(conn: Connection, session_id: str, user_id: str | None = None
               ) -> list[UserRows]:
-    """The session's users (or the one whose customer key is ``customer``) as
+    """The session's users (or the one whose tau2 user id is ``user_id``) as
     :data:`UserRows`, in key order."""
-    one = customer is not None
-    params = (session_id, customer) if one else (session_id,)
-    customers = _rows(conn, _CUSTOMERS[one], params)
-    homes = {r[0]: r[1:] for r in _rows(conn, _HOMES[one], (*params, True))}
-    methods = _grouped(conn, _METHODS[one], params)
-    numbers = _grouped(conn, _ORDER_NUMBERS[one], params)
+    one = user_id is not None
+    customers, homes, methods, numbers = _fetch(
+        conn, [sql[one] for sql in _USER_READS],
+        (session_id, user_id) if one else (session_id,), pipeline=one)
+    home = {r[0]: r[1:] for r in homes}
+    by_customer, orders = _grouped(methods), _grouped(numbers)
     empty: list[Any] = []
-    return [(c[1], c[2], c[3], c[4], homes[c[0]], tuple(methods.get(c[0], empty)),
-             tuple(numbers.get(c[0], empty))) for c in customers]
+    return [(c[1], c[2], c[3], c[4], home[c[0]], tuple(by_customer.get(c[0], empty)),
+             tuple(orders.get(c[0], empty))) for c in customers]
