@@ -63,9 +63,11 @@ _TEXT = re.compile(r"\{text\(([a-z_.]+)\)\}")
 
 
 _ONE_ORDER = f"IN (SELECT id FROM {_ORD} WHERE session_id = ? AND number = ?)"
-_ONE_USER = f"IN (SELECT id FROM {_CU} WHERE session_id = ? AND public_id = ?)"
-# every statement takes (session,) for a whole session, (session, number) for one order and
-# (session, user id) for one user
+# (the session's own rows of the user: no index on customer_id, that on session_id serves)
+_ONE_USER = f"session_id = ? AND customer_id IN (SELECT id FROM {_CU} WHERE session_id = ? " \
+    "AND public_id = ?)"
+# every statement takes (session,) for a whole session and (session, number) for one order;
+# for one user, (session, user id) or for _ONE_USER (session, session, user id)
 _HEADS = _both(f"""SELECT o.id, o.number, o.status, o.cancel_reason,
     o.exchange_price_difference_cents, c.public_id, m.public_id, a.line1, a.line2, a.city,
     a.region, a.postcode, a.country
@@ -96,15 +98,14 @@ _CUSTOMERS = _both(f"""SELECT id, public_id, first_name, last_name, email FROM {
     WHERE {{where}} ORDER BY id""", "session_id = ?", "session_id = ? AND public_id = ?")
 _HOMES = _both(f"""SELECT customer_id, line1, line2, city, region, postcode, country
     FROM {_AD} WHERE is_default AND {{where}} ORDER BY id""",
-               "session_id = ?", f"customer_id {_ONE_USER}")
+               "session_id = ?", _ONE_USER)
 _METHODS = _both(f"""SELECT customer_id, public_id, kind, brand, last_four, balance_cents
-    FROM {_PM} WHERE {{where}} ORDER BY id""", "session_id = ?", f"customer_id {_ONE_USER}")
+    FROM {_PM} WHERE {{where}} ORDER BY id""", "session_id = ?", _ONE_USER)
 _ORDER_NUMBERS = _both(f"""SELECT customer_id, number FROM {_ORD} WHERE {{where}}
-    ORDER BY id""", "session_id = ?", f"customer_id {_ONE_USER}")
-_USER_READS = (_CUSTOMERS, _HOMES, _METHODS, _ORDER_NUMBERS)
+    ORDER BY id""", "session_id = ?", _ONE_USER)
 
 
-def _fetch(conn: Connection, statements: Sequence[Sql], params: tuple[Any, ...], *,
+def _fetch(conn: Connection, statements: Sequence[tuple[Sql, tuple[Any, ...]]], *,
            pipeline: bool) -> list[list[tuple[Any, ...]]]:
     """Every row of each statement as plain tuples, straight from the driver (inside
     ``conn``'s transaction). On PostgreSQL with ``pipeline`` the statements go in one
@@ -112,9 +113,10 @@ def _fetch(conn: Connection, statements: Sequence[Sql], params: tuple[Any, ...],
     sessions read faster without)."""
     driver: Any = conn.connection.dbapi_connection
     if not pipeline or conn.dialect.name != "postgresql":
-        return [driver.execute(sql.text(conn), params).fetchall() for sql in statements]
+        return [driver.execute(sql.text(conn), params).fetchall()
+                for sql, params in statements]
     with driver.pipeline():
-        cursors = [driver.execute(sql.text(conn), params) for sql in statements]
+        cursors = [driver.execute(sql.text(conn), params) for sql, params in statements]
     return [c.fetchall() for c in cursors]
 
 
@@ -135,8 +137,9 @@ def order_rows(conn: Connection, session_id: str, number: int | None = None
     """The session's orders (or the one numbered ``number``) as :data:`OrderRows`, in key
     order."""
     one = number is not None
-    heads, *children = _fetch(conn, [sql[one] for sql in _ORDER_READS],
-                              (session_id, number) if one else (session_id,), pipeline=one)
+    params = (session_id, number) if one else (session_id,)
+    heads, *children = _fetch(conn, [(sql[one], params) for sql in _ORDER_READS],
+                              pipeline=one)
     lines, payments, shipments, returns, returned, exchanges = map(_grouped, children)
     empty: list[Any] = []
     out = []
@@ -154,9 +157,11 @@ def user_rows(conn: Connection, session_id: str, user_id: str | None = None
     """The session's users (or the one whose tau2 user id is ``user_id``) as
     :data:`UserRows`, in key order."""
     one = user_id is not None
+    params = (session_id, session_id, user_id) if one else (session_id,)
     customers, homes, methods, numbers = _fetch(
-        conn, [sql[one] for sql in _USER_READS],
-        (session_id, user_id) if one else (session_id,), pipeline=one)
+        conn, [(_CUSTOMERS[one], params[1:] if one else params),
+               *((sql[one], params) for sql in (_HOMES, _METHODS, _ORDER_NUMBERS))],
+        pipeline=one)
     home = {r[0]: r[1:] for r in homes}
     by_customer, orders = _grouped(methods), _grouped(numbers)
     empty: list[Any] = []
