@@ -113,13 +113,14 @@ _GOLD_LOCK = threading.Lock()
 
 def _gold_rolled_back(engine: Engine, world_key: str,
                       task: Task) -> tuple[str, tuple[FailedCall, ...]]:
-    """``task``'s gold replayed on a fresh copy of the world inside one transaction that is
-    rolled back (each call in a savepoint of its own, a refused one rolled back to it, as
+    """``task``'s gold replayed on a fresh copy of the world inside a savepoint that is rolled
+    back (each call in a savepoint of its own, a refused one rolled back to it, as
     ``replay_calls`` runs each in a transaction): the hash of the result and the calls that
-    failed. Nothing is committed, so there is no session to remove."""
-    with engine.connect() as conn:
-        conn.execution_options(tx_mode="IMMEDIATE")  # SQLite: take the write lock at once
-        with conn.begin() as tx:
+    failed. Nothing of the copy is committed, so there is no session to remove (inside a
+    ``db.unit_tx`` the savepoint is the unit's)."""
+    with write_tx(engine) as conn:
+        scratch = conn.begin_nested()
+        try:
             session_id = open_tau2_session_in(conn, world_key)
             failures = []
             for index, (name, arguments) in enumerate(task_calls(task)):
@@ -131,9 +132,9 @@ def _gold_rolled_back(engine: Engine, world_key: str,
                     failures.append(FailedCall(index, str(name), exc.code, exc.message))
                 else:
                     savepoint.commit()
-            found = (state_hash(conn, session_id), tuple(failures))
-            tx.rollback()
-    return found
+            return state_hash(conn, session_id), tuple(failures)
+        finally:
+            scratch.rollback()
 
 
 def gold_hash(engine: Engine, world_key: str, task: Task, *,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from mcp_shop.db import create_schema, read_tx, write_tx
+from mcp_shop.db import create_schema, read_tx, unit_tx, write_tx
 from mcp_shop.pruning import remove_session
 from mcp_shop.tau2 import projection
 from mcp_shop.tau2.loader import Tau2Retail
@@ -190,6 +190,10 @@ def test_the_gold_in_a_rolled_back_transaction_is_the_committed_replays(
         remove_session(engine, gold.session_id)
         failed += len(failures)
     assert failed >= 4
+    want = gold_hash(engine, key, tasks[-1], cache=False)
+    with unit_tx(engine):  # inside a unit of work: a savepoint of the unit's, rolled back
+        assert gold_hash(engine, key, tasks[-1], cache=False) == want
+    assert sessions() == before
 
 
 def test_two_schemas_with_one_world_under_other_keys_read_their_own(
