@@ -5,9 +5,9 @@ Three ways, each over every task of the world, in alternating rounds on one SQLi
 
 - ``replay``: the domain alone. A fresh tau2 session (copy of the installed world), the task's
   gold actions through the tau2 tools (``replay_calls``), then tau2's DB check
-  (``db_check``): the gold replayed again on another fresh session, both projected into tau2's
-  layout and hashed. ``--cold`` (the default) replays the gold for every check, as tau2 does;
-  with ``--warm`` the gold hash is kept per world and task after its first replay, as runs do.
+  (``db_check``): the gold replayed again on another copy of the world, both projected into
+  tau2's layout and hashed. By default every check replays the gold, as tau2 does; with
+  ``--warm`` the gold hash is kept per world and task after its first replay, as runs do.
 - ``episode, MCP``: whole episodes, the oracle agent (gold actions, then the information to
   communicate) with the scripted user, through the tau2 surface's MCP server in memory, scored
   with the tau2-compatible verdict and this project's components, one rollout record each.
@@ -36,7 +36,12 @@ from episodes.tau2.episode import Tau2Runner  # noqa: E402
 from episodes.tau2.tasks import select_tasks  # noqa: E402
 from mcp_shop.pruning import remove_session  # noqa: E402
 from mcp_shop.tau2 import load_tau2_retail  # noqa: E402
-from mcp_shop.tau2.replay import db_check, replay_calls, task_calls  # noqa: E402
+from mcp_shop.tau2.replay import (  # noqa: E402
+    db_check,
+    forget_gold_hashes,
+    replay_calls,
+    task_calls,
+)
 from mcp_shop.tau2.session_world import open_tau2_session  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tau2_retail"
@@ -57,10 +62,12 @@ def replay_round(env: Tau2Env, tasks: list[Any], cache: bool) -> tuple[float, fl
 
 
 async def episode_round(env: Tau2Env, tasks: list[Any], agent: Any,
-                        connect: str | None) -> tuple[float, float, int]:
+                        connect: str | None, warm: bool) -> tuple[float, float, int]:
     """(wall s, CPU s, successes) of oracle episodes over ``tasks``."""
     async with Tau2Runner(env, connect=connect) as runner:
         await runner.run(agent, tasks[:2])  # warm-up: the client, first statements
+        if not warm:
+            forget_gold_hashes()
         wall, cpu = time.perf_counter(), time.process_time()
         records = await runner.run(agent, tasks)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -98,7 +105,8 @@ def main() -> None:
                     wall, cpu, ok = replay_round(env, tasks, cache=args.warm)
                 else:
                     connect = "direct" if way.endswith("direct") else None
-                    wall, cpu, ok = anyio.run(episode_round, env, tasks, agent, connect)
+                    wall, cpu, ok = anyio.run(episode_round, env, tasks, agent, connect,
+                                             args.warm)
                 t = totals[way]
                 t[0] += wall
                 t[1] += cpu

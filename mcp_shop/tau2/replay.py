@@ -111,6 +111,12 @@ _GOLD: dict[tuple[str, str], tuple[str, tuple[FailedCall, ...]]] = {}
 _GOLD_LOCK = threading.Lock()
 
 
+def forget_gold_hashes() -> None:
+    """Drop every kept gold hash (the next check of each task replays its gold again)."""
+    with _GOLD_LOCK:
+        _GOLD.clear()
+
+
 def _gold_rolled_back(engine: Engine, world_key: str,
                       task: Task) -> tuple[str, tuple[FailedCall, ...]]:
     """``task``'s gold replayed on a fresh copy of the world inside a savepoint that is rolled
