@@ -87,6 +87,8 @@ REASON_CODES: dict[str, ReasonCode] = {
     "failed_calls": _C("tool errors (3+)", "tool calls failed"),
     "unconfirmed_action": _C("unconfirmed action", "a consequential call lacked the "
                              "shopper's yes"),
+    "unauthenticated_write": _C("unauthenticated action", "a write on a user's data before "
+                                "the user was located (tau2 retail's policy)"),
     "unconfirmed_terms": _C("unconfirmed action", "a consequential call's terms differ from "
                             "those the shopper agreed to"),
     "forbidden_action": _C("forbidden action", "a consequential call on something that must "

@@ -20,6 +20,10 @@ NL assertions, and says so.
   payment method) that no earlier tool result or user message held;
 - ``policy``: writes made without the user's yes: the user's last message before a write
   must agree ("yes", "go ahead", "please do", ...);
+- ``authentication``: writes on a user's data (an order's or the user's own record, as the
+  write's result names its ``user_id``) before a successful ``find_user_id_by_email`` or
+  ``find_user_id_by_name_zip`` located that user, which tau2's policy asks for first and
+  tau2's tools do not enforce;
 - ``efficiency``: the gold's tool calls against the agent's (1 at or below gold);
 - ``errors``: failed tool calls.
 
@@ -41,7 +45,8 @@ from mcp_shop.tau2.records import WRITE_TOOLS
 from mcp_shop.tau2.verdict import Tau2Verdict, tau2_verdict
 from verifiers.types import Component, Message, Reason
 
-__all__ = ["ID_ARGUMENTS", "NORMAL_STOPS", "Tau2Call", "Tau2Score", "Termination",
+__all__ = ["FIND_TOOLS", "ID_ARGUMENTS", "NORMAL_STOPS", "Tau2Call", "Tau2Score", "Termination",
+           "unauthenticated_writes",
            "confirmed_writes", "invented_ids", "score_episode"]
 
 Termination = Literal["user_stop", "agent_stop", "max_steps", "too_many_errors", "agent_idle"]
@@ -118,6 +123,36 @@ def confirmed_writes(messages: Sequence[Message]) -> list[tuple[str, bool]]:
     return out
 
 
+FIND_TOOLS = frozenset({"find_user_id_by_email", "find_user_id_by_name_zip"})
+
+
+def _user_of(content: Any) -> str | None:
+    """The user id a tool result names: a record's ``user_id``, or a find's answer."""
+    if isinstance(content, dict):
+        value = content.get("user_id", content.get("result"))
+        return value if isinstance(value, str) else None
+    return content if isinstance(content, str) else None
+
+
+def unauthenticated_writes(calls: Sequence[Tau2Call]) -> list[tuple[str, str | None]]:
+    """Each accepted write (tool, user id) whose user no earlier successful find had
+    located, in call order."""
+    located: set[str] = set()
+    out: list[tuple[str, str | None]] = []
+    for call in calls:
+        if not call.ok:
+            continue
+        if call.name in FIND_TOOLS:
+            user = _user_of(call.content)
+            if user is not None:
+                located.add(user)
+        elif call.name in WRITE_TOOLS:
+            user = _user_of(call.content)
+            if user is None or user not in located:
+                out.append((call.name, user))
+    return out
+
+
 def _tau2_components(verdict: Tau2Verdict, db_hashes: tuple[str, str]) -> list[Component]:
     out = []
     if not verdict.components and verdict.reward == 0.0:  # it did not end with a stop
@@ -156,6 +191,11 @@ def _own_components(task: Tau2Task, messages: Sequence[Message],
     eff = 1.0 if used <= gold else gold / used
     errors = [c for c in calls if not c.ok]
     eff_text = f"{used} tool calls (gold {gold})"
+    strangers = unauthenticated_writes(calls)
+    written = sum(1 for c in calls if c.ok and c.name in WRITE_TOOLS)
+    auth_text = (f"{len(strangers)} of {written} write(s) before the user was located: "
+                 + ", ".join(f"{tool} ({user})" for tool, user in strangers)) if strangers \
+        else f"every write on a located user ({written})"
     return [
         Component(name="hallucination", value=0.0 if invented else 1.0, weight=0.0,
                   reason=("invented ids: " + ", ".join(invented)) if invented
@@ -170,6 +210,11 @@ def _own_components(task: Tau2Task, messages: Sequence[Message],
                   reasons=[Reason(code="unconfirmed_action", params={"tools": unconfirmed},
                                   text="writes without the user's yes: "
                                   + ", ".join(unconfirmed))] if unconfirmed else []),
+        Component(name="authentication", value=0.0 if strangers else 1.0, weight=0.0,
+                  reason=auth_text,
+                  reasons=[Reason(code="unauthenticated_write", params={
+                      "writes": [{"tool": t, "user_id": u} for t, u in strangers]},
+                      text=auth_text)] if strangers else []),
         Component(name="efficiency", value=round(eff, 6), weight=0.0, reason=eff_text,
                   reasons=[] if eff >= 1.0 else [Reason(
                       code="extra_steps", params={"tool_calls": used, "gold": gold},

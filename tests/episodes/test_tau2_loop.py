@@ -165,3 +165,36 @@ async def test_budgets_end_an_episode_with_no_reward(world: Tau2Retail, action: 
     assert len(r["messages"]) == messages
     assert [c["name"] for c in r["reward_components"]][0] == "tau2_stop"
     assert r["metrics"]["tool_calls"] == len(r["trace"]) <= 100
+
+
+def test_writes_on_a_user_never_located_are_reported_not_scored() -> None:
+    """tau2's policy asks the agent to locate the user (by email, or name and zip) before
+    acting on their data; the tools do not enforce it. Our ``authentication`` component says
+    which writes came first, and changes no reward."""
+    from episodes.tau2.scoring import Tau2Call, unauthenticated_writes
+
+    def call(name: str, content: Any, ok: bool = True) -> Tau2Call:
+        return Tau2Call(0, name, {}, ok, content)
+
+    order = {"order_id": "#W0000001", "user_id": "ana_p_1"}
+    found = call("find_user_id_by_email", {"result": "ana_p_1"})
+    assert unauthenticated_writes([found, call("cancel_pending_order", order)]) == []
+    assert unauthenticated_writes([call("cancel_pending_order", order)]) == [
+        ("cancel_pending_order", "ana_p_1")]
+    other = call("find_user_id_by_name_zip", {"result": "bo_q_2"})
+    assert unauthenticated_writes([other, call("modify_user_address",
+                                                {"user_id": "ana_p_1"})]) == [
+        ("modify_user_address", "ana_p_1")]
+    failed_find = call("find_user_id_by_email", "Error: User not found", ok=False)
+    refused_write = call("cancel_pending_order", "Error: not pending", ok=False)
+    assert unauthenticated_writes([failed_find, refused_write]) == []  # nothing was written
+    reads = [call("get_order_details", order), call("cancel_pending_order", order)]
+    assert unauthenticated_writes(reads) == [("cancel_pending_order", "ana_p_1")]
+
+
+async def test_the_oracle_locates_every_user_it_writes_for_on_the_fixture(
+        world: Tau2Retail) -> None:
+    records = await _run(world, Tau2Oracle(), select_tasks(world))
+    for r in records:
+        auth = {c["name"]: c for c in r["reward_components"]}["authentication"]
+        assert auth["value"] == 1.0 and auth["weight"] == 0.0, r["task_id"]
