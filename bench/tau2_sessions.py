@@ -14,7 +14,6 @@ with --backend postgresql, on PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import tempfile
@@ -27,36 +26,24 @@ from sqlalchemy import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mcp_shop.db import make_engine, read_tx  # noqa: E402
+from mcp_shop.db import read_tx  # noqa: E402
 from mcp_shop.tau2 import load_tau2_retail  # noqa: E402
 from mcp_shop.tau2.loader import Tau2Retail  # noqa: E402
 from mcp_shop.tau2.projection import project_session, state_hash  # noqa: E402
 from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session  # noqa: E402
 from mcp_shop.tau2.world import db_hash, import_tau2_catalog  # noqa: E402
+from tests.conftest import engine_for  # noqa: E402
 from tests.mcp_shop.tau2_synthetic import synthetic_world  # noqa: E402
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tau2_retail"
 
 
 @contextmanager
 def database(backend: str) -> Iterator[Engine]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{tmp}/tau2.db")
-            yield engine
-            engine.dispose()
-        return
-    schema = "bench_tau2_" + secrets.token_hex(4)
-    engine = make_engine(PG_URL, schema=schema)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    """A fresh database on ``backend`` (a temporary SQLite file, or a PostgreSQL schema),
+    removed afterwards (the tests' ``engine_for``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield from engine_for(backend, Path(tmp), None)
 
 
 def measure(name: str, world: Tau2Retail, backend: str, sessions: int) -> None:

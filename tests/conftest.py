@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,7 +56,7 @@ def pg_reason() -> str | None:
     return _pg_unavailable()
 
 
-def engine_for(backend: str, tmp: Path, pg_reason: str | None) -> Iterator[Engine]:
+def engine_for(backend: str, tmp: Path, pg_reason: str | None) -> Generator[Engine, None, None]:
     """A fresh empty database on ``backend``; dropped afterwards."""
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{tmp / 'shop.db'}")

@@ -16,7 +16,7 @@ from mcp_shop import InvalidState, NotFound, Shop
 from mcp_shop.db import read_tx, write_tx
 from mcp_shop.pruning import remove_session
 from mcp_shop.sessions import open_session
-from mcp_shop.tau2 import Tau2DataError, load_tau2_retail
+from mcp_shop.tau2 import Tau2DataError
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.projection import (
     find_item,
@@ -34,16 +34,12 @@ from mcp_shop.tau2.session_world import (
     world_of,
 )
 from mcp_shop.tau2.world import db_hash, import_tau2_catalog
-from tests.fixtures.tau2_retail import make_fixture
+from tests.mcp_shop import tau2_shop
 from tests.mcp_shop.import_db import engine, rows  # noqa: F401 - the engine fixture
+from tests.mcp_shop.tau2_shop import FIXTURE
 from tests.mcp_shop.tau2_synthetic import synthetic_world
 
-FIXTURE = Path(make_fixture.__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def world() -> Tau2Retail:
-    return load_tau2_retail(FIXTURE)
+world = tau2_shop.world  # the fixture world (a fixture)
 
 
 def _project(engine: Engine, sid: str) -> RetailDB:  # noqa: F811

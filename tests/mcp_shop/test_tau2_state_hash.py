@@ -55,12 +55,8 @@ def big_world(tmp_path_factory: pytest.TempPathFactory) -> Tau2Retail:
 def big_shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
              pg_reason: str | None, big_world: Tau2Retail) -> Iterator[tuple[Engine, str]]:
     """A database holding the synthetic tau2-size world, on each backend."""
-    gen = engine_for(request.param, tmp_path_factory.mktemp("tau2big"), pg_reason)
-    engine = next(gen)
-    create_schema(engine)
-    import_tau2_catalog(engine, big_world)
-    yield engine, install_tau2_world(engine, big_world)
-    next(gen, None)
+    yield from tau2_shop.world_database(request.param, tmp_path_factory.mktemp("tau2big"),
+                                        pg_reason, big_world)
 
 
 def _check_state(engine: Engine, sid: str, orders: list[str], users: list[str]) -> RetailDB:

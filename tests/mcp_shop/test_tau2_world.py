@@ -25,15 +25,11 @@ from mcp_shop.tau2.world import (
     project_products,
     source_products,
 )
-from tests.fixtures.tau2_retail import make_fixture
+from tests.mcp_shop import tau2_shop
 from tests.mcp_shop.import_db import engine, rows  # noqa: F401 - the engine fixture
+from tests.mcp_shop.tau2_shop import FIXTURE
 
-FIXTURE = Path(make_fixture.__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def world() -> Tau2Retail:
-    return load_tau2_retail(FIXTURE)
+world = tau2_shop.world  # the fixture world (a fixture)
 
 
 def _with_products(world: Tau2Retail, change: Any) -> Tau2Retail:

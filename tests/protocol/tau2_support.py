@@ -17,12 +17,13 @@ from sqlalchemy import Engine
 
 from mcp_shop import Shop
 from mcp_shop.db import make_engine, read_tx
+from mcp_shop.tau2.install import import_tau2_world
 from mcp_shop.tau2.loader import Tau2Retail, load_tau2_retail
 from mcp_shop.tau2.projection import project_session
 from mcp_shop.tau2.records import CANCEL_REASONS, TOOL_PARAMS, RetailDB
 from mcp_shop.tau2.replay import replay_calls
-from mcp_shop.tau2.session_world import install_tau2_world, open_tau2_session
-from mcp_shop.tau2.world import db_hash, import_tau2_catalog
+from mcp_shop.tau2.session_world import open_tau2_session
+from mcp_shop.tau2.world import db_hash
 from tests.mcp_shop.tau2_reference import Calls, gold_calls, replay
 from tests.protocol.fuzz_runner import WIRE, FuzzStats, run_calls, tool_schemas
 from tests.protocol.fuzz_strategies import Pools, call_strategy, draw_calls
@@ -41,9 +42,7 @@ def install_fixture(url: str, *, schema: str | None = None) -> str:
     """Import the fixture world's catalog and install its users and orders; its key."""
     engine = make_engine(url, schema=schema)
     try:
-        world = fixture_world()
-        import_tau2_catalog(engine, world)
-        return install_tau2_world(engine, world)
+        return import_tau2_world(engine, fixture_world()).key
     finally:
         engine.dispose()
 
