@@ -36,6 +36,7 @@ __all__ = [
     "backend_name",
     "check_db_url",
     "create_schema",
+    "ddl_tx",
     "default_db_url",
     "make_engine",
     "read_tx",
@@ -101,7 +102,9 @@ def make_engine(url: str = DEFAULT_DB_URL, *, schema: str | None = None) -> Engi
     engine = create_engine(u, connect_args=args, pool_size=10, max_overflow=20,
                            pool_pre_ping=True)
     if schema:
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # one process at a time (see ddl_tx)
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%(k)s))",
+                                 {"k": f"mcp-shop new schema {schema}"})
             conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     return engine
 
@@ -148,27 +151,40 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def ddl_tx(engine: Engine) -> Iterator[Connection]:
+    """A transaction for creating or upgrading tables: on PostgreSQL it first takes an advisory
+    lock on the schema, so processes started side by side on a new schema create its tables
+    one at a time (two concurrent ``CREATE TABLE`` of one name fail on PostgreSQL's catalog
+    even with ``IF NOT EXISTS``); the later ones find the tables made and create nothing."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext('mcp-shop schema ' || current_schema()))")
+        yield conn
+
+
 def create_schema(engine: Engine) -> None:
     """Create every table that does not exist yet, and bring the tables of a database made by
     an earlier version up to date: a column added since is added with its default, an index
-    added since is created (idempotent; cheap when nothing is missing).
+    added since is created (idempotent; safe for processes starting at once on one database,
+    see ``ddl_tx``).
 
     Raises:
         InvalidState: a missing column has neither a default nor NULL to give the rows that
             exist (the message names it; such a database has to be rebuilt).
     """
-    SQLModel.metadata.create_all(engine)
-    found = inspect(engine)
-    columns = {key[1]: {c["name"] for c in cs} for key, cs in found.get_multi_columns().items()}
-    indexes = {key[1]: {ix["name"] for ix in ixs}
-               for key, ixs in found.get_multi_indexes().items()}
-    missing = [(table, column) for table in SQLModel.metadata.sorted_tables
-               for column in table.columns if column.name not in columns.get(table.name, ())]
-    new_indexes = [ix for table in SQLModel.metadata.sorted_tables for ix in table.indexes
-                   if ix.name not in indexes.get(table.name, ())]
-    if not (missing or new_indexes):
-        return
-    with engine.begin() as conn:
+    with ddl_tx(engine) as conn:
+        SQLModel.metadata.create_all(conn)
+        found = inspect(conn)
+        columns = {key[1]: {c["name"] for c in cs}
+                   for key, cs in found.get_multi_columns().items()}
+        indexes = {key[1]: {ix["name"] for ix in ixs}
+                   for key, ixs in found.get_multi_indexes().items()}
+        missing = [(table, column) for table in SQLModel.metadata.sorted_tables
+                   for column in table.columns if column.name not in columns.get(table.name, ())]
+        new_indexes = [ix for table in SQLModel.metadata.sorted_tables for ix in table.indexes
+                       if ix.name not in indexes.get(table.name, ())]
         for table, column in missing:
             _add_column(conn, table.name, column)
         for index in new_indexes:

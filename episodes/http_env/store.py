@@ -49,7 +49,7 @@ from sqlalchemy import (
     update,
 )
 
-from mcp_shop.db import read_tx, write_tx
+from mcp_shop.db import ddl_tx, read_tx, write_tx
 
 __all__ = ["EPISODES", "LEASE_SECONDS", "EpisodeStore", "Row"]
 
@@ -102,8 +102,9 @@ class EpisodeStore:
         self.engine = engine
         self.pool = pool
         self.clock = clock
-        _META.create_all(engine, checkfirst=True)
-        have = {c["name"] for c in inspect(engine).get_columns(EPISODES.name)}
+        with ddl_tx(engine) as conn:  # servers starting side by side: one creates the table
+            _META.create_all(conn, checkfirst=True)
+            have = {c["name"] for c in inspect(conn).get_columns(EPISODES.name)}
         missing = sorted({c.name for c in EPISODES.columns} - have)
         if missing:
             raise ValueError(f"the database's {EPISODES.name} table is of another version "

@@ -3,17 +3,22 @@ and indexes added since, with their defaults for the rows already there."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Barrier
 
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, text
+from sqlmodel import SQLModel
 
+from episodes.http_env.store import EPISODES, EpisodeStore
 from mcp_shop import Shop
 from mcp_shop.catalog import ensure_catalog
-from mcp_shop.db import _add_column
+from mcp_shop.db import _add_column, create_schema, make_engine
 from mcp_shop.errors import InvalidState
-from tests.conftest import engine_for
+from tests.conftest import PG_URL, engine_for
 
 SEED, SIZE = 3, 60
 
@@ -75,3 +80,41 @@ def test_a_column_that_cannot_be_filled_in_is_refused_by_name(engine: Engine) ->
     assert caught.value.context == {"table": "shop_session", "column": "weight_grams"}
     assert "build a new database" in str(caught.value)
     assert "weight_grams" not in _columns(engine, "shop_session")
+
+
+
+def _start_at_once(schema: str, servers: int) -> None:
+    """``servers`` threads, each as a server process starting on ``schema``: its own engine,
+    the shop's tables, the env server's table; the first failure is raised."""
+    starts = Barrier(servers)
+    engines: list[Engine] = []
+
+    def start(_: int) -> None:
+        starts.wait()
+        engine = make_engine(PG_URL, schema=schema)
+        engines.append(engine)
+        create_schema(engine)
+        EpisodeStore(engine)
+
+    try:
+        with ThreadPoolExecutor(servers) as pool:
+            list(pool.map(start, range(servers)))
+        tables = set(inspect(engines[0]).get_table_names())
+        assert {t.name for t in SQLModel.metadata.sorted_tables} | {EPISODES.name} <= tables
+    finally:
+        for engine in engines:
+            engine.dispose()
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_processes_starting_at_once_create_one_schema(pg_reason: str | None) -> None:
+    """Servers started side by side on a new PostgreSQL schema each create the schema, the
+    shop's tables and the env server's table; they take turns, so every one of them starts
+    (two concurrent CREATE TABLE of one name otherwise fail on PostgreSQL's catalog)."""
+    if pg_reason:
+        pytest.skip(pg_reason)
+    for _ in range(3):  # the race needs the starts to overlap: several tries
+        _start_at_once("t_" + secrets.token_hex(6), servers=8)
