@@ -156,12 +156,15 @@ def ddl_tx(engine: Engine) -> Iterator[Connection]:
     """A transaction for creating or upgrading tables: on PostgreSQL it first takes an advisory
     lock on the schema, so processes started side by side on a new schema create its tables
     one at a time (two concurrent ``CREATE TABLE`` of one name fail on PostgreSQL's catalog
-    even with ``IF NOT EXISTS``); the later ones find the tables made and create nothing."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(
-                "SELECT pg_advisory_xact_lock(hashtext('mcp-shop schema ' || current_schema()))")
-        yield conn
+    even with ``IF NOT EXISTS``); the later ones find the tables made and create nothing. On
+    SQLite it holds the write lock from its start (``BEGIN IMMEDIATE``) for the same reason."""
+    with engine.connect() as conn:
+        conn.execution_options(tx_mode="IMMEDIATE")  # SQLite: the write lock from the start
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock("
+                                     "hashtext('mcp-shop schema ' || current_schema()))")
+            yield conn
 
 
 def create_schema(engine: Engine) -> None:

@@ -83,15 +83,16 @@ def test_a_column_that_cannot_be_filled_in_is_refused_by_name(engine: Engine) ->
 
 
 
-def _start_at_once(schema: str, servers: int) -> None:
-    """``servers`` threads, each as a server process starting on ``schema``: its own engine,
-    the shop's tables, the env server's table; the first failure is raised."""
+def _start_at_once(url: str, schema: str | None, servers: int) -> None:
+    """``servers`` threads, each as a server process starting on a new database (``url``, and
+    ``schema`` on PostgreSQL): its own engine, the shop's tables, the env server's table; the
+    first failure is raised."""
     starts = Barrier(servers)
     engines: list[Engine] = []
 
     def start(_: int) -> None:
         starts.wait()
-        engine = make_engine(PG_URL, schema=schema)
+        engine = make_engine(url, schema=schema)
         engines.append(engine)
         create_schema(engine)
         EpisodeStore(engine)
@@ -104,17 +105,23 @@ def _start_at_once(schema: str, servers: int) -> None:
     finally:
         for engine in engines:
             engine.dispose()
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+        if schema is not None:
+            admin = make_engine(url)
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            admin.dispose()
 
 
-def test_processes_starting_at_once_create_one_schema(pg_reason: str | None) -> None:
-    """Servers started side by side on a new PostgreSQL schema each create the schema, the
-    shop's tables and the env server's table; they take turns, so every one of them starts
-    (two concurrent CREATE TABLE of one name otherwise fail on PostgreSQL's catalog)."""
-    if pg_reason:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_starting_at_once_create_one_schema(backend: str, tmp_path: Path,
+                                                      pg_reason: str | None) -> None:
+    """Servers started side by side on a new database each create the shop's tables and the
+    env server's table (and on PostgreSQL their schema); they take turns, so every one of them
+    starts (two concurrent CREATE TABLE of one name otherwise fail on PostgreSQL's catalog)."""
+    if backend == "postgresql" and pg_reason:
         pytest.skip(pg_reason)
-    for _ in range(3):  # the race needs the starts to overlap: several tries
-        _start_at_once("t_" + secrets.token_hex(6), servers=8)
+    for k in range(3):  # the race needs the starts to overlap: several tries
+        if backend == "sqlite":
+            _start_at_once(f"sqlite:///{tmp_path / f'shop{k}.db'}", None, servers=8)
+        else:
+            _start_at_once(PG_URL, "t_" + secrets.token_hex(6), servers=8)
