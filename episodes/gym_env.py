@@ -59,11 +59,17 @@ from episodes.controller import (
     ToolRequest,
     ToolResult,
 )
-from episodes.sync import EpisodeOver, ShopSettings, SyncController, shared_controller
+from episodes.sync import (
+    EpisodeOver,
+    HeldRuntime,
+    ShopSettings,
+    SyncController,
+    shared_controller,
+)
 from mcp_shop import Shop
 from verifiers.types import TaskSpec
 
-__all__ = ["ENV_ID", "ActionError", "ShopEnv", "parse_action"]
+__all__ = ["ENV_ID", "ActionError", "ShopEnv", "TextEnv", "parse_action"]
 
 ENV_ID = "McpShop-v0"
 DEFAULT_DIFFICULTIES = tuple(range(0, 6))
@@ -151,23 +157,20 @@ def _tool_request(doc: Any) -> ToolRequest:
     return ToolRequest(name=name, arguments=args)
 
 
-class ShopEnv(gym.Env[str, str]):
-    """One shopping episode per reset; text in, text out (see the module docstring)."""
+class TextEnv(gym.Env[str, str]):
+    """What the text doors share (``ShopEnv`` here, the tau2 retail env in
+    ``episodes.tau2.gym_env``): text spaces, reading actions (``parse_action``), steps through
+    a ``HeldRuntime``, observations as JSON text cut to the space, the "episode over" answer,
+    rendering and closing. A subclass sets ``_runtime`` and ``_episode`` (in ``reset``) and
+    says what ``info`` always carries (``_base_info``)."""
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    _user_label = "Shopper"  # who the user is in the rendered transcript
+    _runtime: HeldRuntime
 
-    def __init__(self, shop: Shop | None = None, *, tasks: Sequence[TaskSpec] | None = None,
-                 families: Sequence[str] | None = None,
-                 difficulties: Sequence[int] = DEFAULT_DIFFICULTIES,
-                 connect: str | tuple[str, ...] | None = None,
-                 reward_mode: RewardMode | None = None, settings: ShopSettings | None = None,
-                 render_mode: str | None = None,
+    def __init__(self, *, render_mode: str | None = None,
                  max_observation_length: int = OBSERVATION_MAX_LENGTH,
                  max_action_length: int = ACTION_MAX_LENGTH) -> None:
-        """``tasks``: a fixed pool to draw from; else tasks are generated for ``families``
-        (default all) and ``difficulties`` (default 0-5). ``shop``, ``connect``,
-        ``reward_mode``, ``settings``: which shop and how (default: the ``MCP_SHOP_*``
-        environment variables; ``connect="direct"``: the tools in process, no MCP protocol)."""
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r}: choose one of "
                              f"{', '.join(self.metadata['render_modes'])}")
@@ -179,51 +182,14 @@ class ShopEnv(gym.Env[str, str]):
                 or max_action_length < 1):
             raise ValueError(f"max_action_length={max_action_length!r}: it must be a positive "
                              "integer")
-        from episodes.generate import families as known_families
-
         self.render_mode = render_mode
-        self._runtime: SyncController = shared_controller(
-            shop, connect=connect, reward_mode=reward_mode, settings=settings)
-        self.tasks: list[TaskSpec] = list(tasks or [])
-        known = known_families()
-        self.families: list[str] = list(families) if families else list(known)
-        bad = [f for f in self.families if f not in known]
-        if bad:
-            raise ValueError(f"unknown family {bad[0]!r}; families are {', '.join(known)}")
-        self.difficulties: list[int] = list(difficulties)
-        if not self.difficulties:
-            raise ValueError("difficulties must not be empty")
         self.observation_space = spaces.Text(max_observation_length, min_length=1,
                                              charset=TEXT_CHARSET)
         self.action_space = spaces.Text(max_action_length, min_length=1, charset=TEXT_CHARSET)
         self._max_obs = max_observation_length
-        self._episode: Episode | None = None
-
-    @property
-    def shop(self) -> Shop:
-        return self._runtime.shop
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        """The agent's tools in OpenAI function format (a copy)."""
-        return copy.deepcopy(self._runtime.tools)
-
-    @property
-    def episode(self) -> Episode | None:
-        """The controller's episode being played (for its messages, record and breakdown)."""
-        return self._episode
+        self._episode: Any = None
 
     # -- the Gymnasium API ------------------------------------------------------------------
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[str, dict[str, Any]]:
-        super().reset(seed=seed)
-        task = self._pick_task(options or {})
-        self._release()
-        self._episode, first = self._runtime.start(task, policy="gym")
-        info = self._base_info()
-        info["tools"] = self.tools
-        return self._render_obs(first), info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._episode is None:
@@ -245,6 +211,7 @@ class ShopEnv(gym.Env[str, str]):
             return self._over()
         info = self._base_info()
         info.update(copy.deepcopy(result.info))
+        self._end_info(info)
         return (self._render_obs(result.observation), float(result.reward),
                 bool(result.terminated), bool(result.truncated), info)
 
@@ -261,45 +228,29 @@ class ShopEnv(gym.Env[str, str]):
         return text
 
     def close(self) -> None:
-        """Drop the current episode and remove its shop session (unless the controller keeps
-        sessions; the shared shop connection stays open for other environments and closes at
+        """Drop the current episode and remove its session (unless the controller keeps
+        sessions; the shared connection stays open for other environments and closes at
         exit)."""
         self._release()
         self._episode = None
 
+    # -- what subclasses say ----------------------------------------------------------------
+
     def _release(self) -> None:
-        """The episode being replaced or dropped leaves the database (its record stays
-        readable: it holds the trace)."""
-        if self._episode is not None:
-            self._runtime.controller.release(self._episode)
+        """The episode being replaced or dropped leaves the database."""
+
+    def _base_info(self) -> dict[str, Any]:
+        """What every step's ``info`` carries (the task's identity)."""
+        raise NotImplementedError
+
+    def _end_flags(self) -> tuple[bool, bool]:
+        """(terminated, truncated) of the ended episode."""
+        return bool(self._episode.terminated), bool(self._episode.truncated)
+
+    def _end_info(self, info: dict[str, Any]) -> None:
+        """Add to a played step's ``info`` (at the end, say) what the door adds."""
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _pick_task(self, options: dict[str, Any]) -> TaskSpec:
-        unknown = sorted(set(options) - {"task", "family", "difficulty", "task_seed"})
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}: "
-                             "expected 'task', 'family', 'difficulty' or 'task_seed'")
-        spec = options.get("task")
-        if spec is not None:
-            if isinstance(spec, TaskSpec):
-                return spec
-            if isinstance(spec, str | bytes):
-                return TaskSpec.model_validate_json(spec)
-            return TaskSpec.model_validate(spec)
-        rng = self.np_random
-        if self.tasks and not ({"family", "difficulty", "task_seed"} & set(options)):
-            return self.tasks[int(rng.integers(len(self.tasks)))]
-        family = options.get("family") or self.families[int(rng.integers(len(self.families)))]
-        difficulty = options.get("difficulty")
-        if difficulty is None:
-            difficulty = self.difficulties[int(rng.integers(len(self.difficulties)))]
-        task_seed = options.get("task_seed")
-        if task_seed is None:
-            task_seed = int(rng.integers(2**31 - 1))
-        from episodes.generate import generate_task
-
-        return generate_task(self.shop, str(family), int(difficulty), int(task_seed))
 
     def _over(self) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         """The step result of an action after the episode's end: nothing is played, the
@@ -311,13 +262,7 @@ class ShopEnv(gym.Env[str, str]):
                           tool_calls=len(episode.calls), done=True)
         info = self._base_info()
         info.update(turn=episode.turn, tool_calls=len(episode.calls), error=message)
-        return (self._render_obs(obs, error=message), 0.0, episode.terminated,
-                episode.truncated, info)
-
-    def _base_info(self) -> dict[str, Any]:
-        assert self._episode is not None
-        task = self._episode.task
-        return {"task_id": task.task_id, "family": task.family, "difficulty": task.difficulty}
+        return (self._render_obs(obs, error=message), 0.0, *self._end_flags(), info)
 
     def _render_obs(self, obs: Observation, *, error: str | None = None) -> str:
         """The observation as ASCII JSON within ``max_observation_length``: long tool results
@@ -368,9 +313,103 @@ class ShopEnv(gym.Env[str, str]):
                 lines.extend(f"[call] {c.function.get('name')}({c.function.get('arguments')})"
                              for c in m.tool_calls)
             else:
-                who = "Shopper" if m.role == "user" else "Agent"
+                who = self._user_label if m.role == "user" else "Agent"
                 lines.append(f"{who}: {m.content}")
         return "\n".join(lines)
+
+
+class ShopEnv(TextEnv):
+    """One shopping episode per reset; text in, text out (see the module docstring)."""
+
+    def __init__(self, shop: Shop | None = None, *, tasks: Sequence[TaskSpec] | None = None,
+                 families: Sequence[str] | None = None,
+                 difficulties: Sequence[int] = DEFAULT_DIFFICULTIES,
+                 connect: str | tuple[str, ...] | None = None,
+                 reward_mode: RewardMode | None = None, settings: ShopSettings | None = None,
+                 render_mode: str | None = None,
+                 max_observation_length: int = OBSERVATION_MAX_LENGTH,
+                 max_action_length: int = ACTION_MAX_LENGTH) -> None:
+        """``tasks``: a fixed pool to draw from; else tasks are generated for ``families``
+        (default all) and ``difficulties`` (default 0-5). ``shop``, ``connect``,
+        ``reward_mode``, ``settings``: which shop and how (default: the ``MCP_SHOP_*``
+        environment variables; ``connect="direct"``: the tools in process, no MCP protocol)."""
+        super().__init__(render_mode=render_mode, max_observation_length=max_observation_length,
+                         max_action_length=max_action_length)
+        from episodes.generate import families as known_families
+
+        self._runtime: SyncController = shared_controller(
+            shop, connect=connect, reward_mode=reward_mode, settings=settings)
+        self.tasks: list[TaskSpec] = list(tasks or [])
+        known = known_families()
+        self.families: list[str] = list(families) if families else list(known)
+        bad = [f for f in self.families if f not in known]
+        if bad:
+            raise ValueError(f"unknown family {bad[0]!r}; families are {', '.join(known)}")
+        self.difficulties: list[int] = list(difficulties)
+        if not self.difficulties:
+            raise ValueError("difficulties must not be empty")
+        self._episode: Episode | None = None
+
+    @property
+    def shop(self) -> Shop:
+        return self._runtime.shop
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The agent's tools in OpenAI function format (a copy)."""
+        return copy.deepcopy(self._runtime.tools)
+
+    @property
+    def episode(self) -> Episode | None:
+        """The controller's episode being played (for its messages, record and breakdown)."""
+        return self._episode
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        task = self._pick_task(options or {})
+        self._release()
+        self._episode, first = self._runtime.start(task, policy="gym")
+        info = self._base_info()
+        info["tools"] = self.tools
+        return self._render_obs(first), info
+
+    def _release(self) -> None:
+        """The episode being replaced or dropped leaves the database (its record stays
+        readable: it holds the trace)."""
+        if self._episode is not None:
+            self._runtime.controller.release(self._episode)
+
+    def _pick_task(self, options: dict[str, Any]) -> TaskSpec:
+        unknown = sorted(set(options) - {"task", "family", "difficulty", "task_seed"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(map(repr, unknown))}: "
+                             "expected 'task', 'family', 'difficulty' or 'task_seed'")
+        spec = options.get("task")
+        if spec is not None:
+            if isinstance(spec, TaskSpec):
+                return spec
+            if isinstance(spec, str | bytes):
+                return TaskSpec.model_validate_json(spec)
+            return TaskSpec.model_validate(spec)
+        rng = self.np_random
+        if self.tasks and not ({"family", "difficulty", "task_seed"} & set(options)):
+            return self.tasks[int(rng.integers(len(self.tasks)))]
+        family = options.get("family") or self.families[int(rng.integers(len(self.families)))]
+        difficulty = options.get("difficulty")
+        if difficulty is None:
+            difficulty = self.difficulties[int(rng.integers(len(self.difficulties)))]
+        task_seed = options.get("task_seed")
+        if task_seed is None:
+            task_seed = int(rng.integers(2**31 - 1))
+        from episodes.generate import generate_task
+
+        return generate_task(self.shop, str(family), int(difficulty), int(task_seed))
+
+    def _base_info(self) -> dict[str, Any]:
+        assert self._episode is not None
+        task = self._episode.task
+        return {"task_id": task.task_id, "family": task.family, "difficulty": task.difficulty}
 
 
 def _dump(doc: dict[str, Any]) -> str:

@@ -51,6 +51,7 @@ from verifiers.types import TaskSpec
 
 __all__ = [
     "EpisodeOver",
+    "HeldRuntime",
     "ShopSettings",
     "SyncController",
     "background_loop",
@@ -161,17 +162,20 @@ class EpisodeOver(RuntimeError):
     another thread)."""
 
 
-class SyncController:
-    """An ``EpisodeController`` held open on the background loop, driven by blocking calls.
+class HeldRuntime:
+    """An async context manager (``held``) kept open on the background loop, and episodes of
+    it driven by blocking calls: what ``SyncController`` (the shop's episodes) and the tau2
+    doors' runtime (``episodes.tau2.sync``) share.
 
-    Thread-safe: environments in several threads may start and step episodes at once (each
-    call is one coroutine on the shared loop); the steps of any one episode are serialised,
-    so threads sharing an episode cannot interleave inside a step (tool budget, call ids)."""
+    ``held.episode(task, policy=...)`` makes an episode whose ``reset()`` and ``step(action)``
+    are coroutines and whose ``done`` says it has ended. Thread-safe: environments in several
+    threads may start and step episodes at once (each call is one coroutine on the shared
+    loop); the steps of any one episode are serialised, so threads sharing an episode cannot
+    interleave inside a step (tool budget, call ids)."""
 
-    def __init__(self, shop: Shop, *, connect: str | tuple[str, ...] | None = None,
-                 reward_mode: RewardMode = "sparse", timeout: float | None = 600.0) -> None:
+    def __init__(self, held: Any, *, timeout: float | None = 600.0) -> None:
         """``timeout``: seconds to wait for any one call (None: no limit)."""
-        self.controller = EpisodeController(shop, connect=connect, reward_mode=reward_mode)
+        self.held = held
         self.timeout = timeout
         self._loop = background_loop()
         self._stop: asyncio.Event | None = None
@@ -183,11 +187,11 @@ class SyncController:
         ready.result(timeout)  # re-raises a failure to connect
 
     async def _hold(self, ready: concurrent.futures.Future[None]) -> None:
-        """Keep the controller open in this one task (the MCP client's task groups must be
-        entered and left by the same task) until ``close``."""
+        """Keep ``held`` open in this one task (the MCP client's task groups must be entered
+        and left by the same task) until ``close``."""
         self._stop = asyncio.Event()
         try:
-            async with self.controller:
+            async with self.held:
                 ready.set_result(None)
                 await self._stop.wait()
         except BaseException as exc:
@@ -200,6 +204,62 @@ class SyncController:
         """Open, and its loop runs in this process (not a stale copy from before a fork)."""
         return (not self._closed and self._loop.pid == os.getpid()
                 and self._loop.thread.is_alive())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine that uses the held object and wait for its result."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("this controller is closed")
+        return self._loop.run(coro, self.timeout)
+
+    def start(self, task: Any, *, policy: str = "") -> tuple[Any, Observation]:
+        """A new episode of ``task``, reset: the episode and its first observation."""
+        episode = self.held.episode(task, policy=policy)
+        return episode, self.run(episode.reset())
+
+    def step(self, episode: Any, action: Action) -> StepResult:
+        """One step of ``episode``, never concurrent with another step of it; ``EpisodeOver``
+        if it has ended (also when another thread ended it while this one waited)."""
+        with self._episode_lock(episode):
+            if episode.done:
+                raise EpisodeOver("the episode is over: reset() a new one")
+            result: StepResult = self.run(episode.step(action))
+            return result
+
+    def _episode_lock(self, episode: Any) -> threading.Lock:
+        """The lock serialising ``episode``'s steps (dropped when the episode is collected;
+        episodes are unhashable dataclasses, hence the id key)."""
+        key = id(episode)
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+                # no lock in the callback: it may run from a collection inside this block
+                weakref.finalize(episode, self._locks.pop, key, None)
+            return lock
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close the held object (idempotent); wait at most ``timeout`` seconds (default:
+        the call timeout)."""
+        if self._closed:
+            return
+        self._closed = True
+        stop = self._stop
+        if stop is not None and self._loop.thread.is_alive():
+            self._loop.loop.call_soon_threadsafe(stop.set)
+            with contextlib.suppress(Exception):  # closing is best effort
+                self._host.result(self.timeout if timeout is None else timeout)
+
+
+class SyncController(HeldRuntime):
+    """An ``EpisodeController`` held open on the background loop, driven by blocking calls
+    (thread-safe as ``HeldRuntime`` says)."""
+
+    def __init__(self, shop: Shop, *, connect: str | tuple[str, ...] | None = None,
+                 reward_mode: RewardMode = "sparse", timeout: float | None = 600.0) -> None:
+        """``timeout``: seconds to wait for any one call (None: no limit)."""
+        self.controller = EpisodeController(shop, connect=connect, reward_mode=reward_mode)
+        super().__init__(self.controller, timeout=timeout)
 
     @property
     def shop(self) -> Shop:
@@ -214,49 +274,10 @@ class SyncController:
         """The agent's tools in OpenAI function format (no session handle)."""
         return self.controller.tools
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine that uses the controller and wait for its result."""
-        if self._closed:
-            coro.close()
-            raise RuntimeError("this controller is closed")
-        return self._loop.run(coro, self.timeout)
-
     def start(self, task: TaskSpec, *, policy: str = "") -> tuple[Episode, Observation]:
         """A new episode of ``task``, reset: the episode and its first observation."""
-        episode = self.controller.episode(task, policy=policy)
-        return episode, self.run(episode.reset())
-
-    def step(self, episode: Episode, action: Action) -> StepResult:
-        """One step of ``episode``, never concurrent with another step of it; ``EpisodeOver``
-        if it has ended (also when another thread ended it while this one waited)."""
-        with self._episode_lock(episode):
-            if episode.done:
-                raise EpisodeOver("the episode is over: reset() a new one")
-            return self.run(episode.step(action))
-
-    def _episode_lock(self, episode: Episode) -> threading.Lock:
-        """The lock serialising ``episode``'s steps (dropped when the episode is collected;
-        episodes are unhashable dataclasses, hence the id key)."""
-        key = id(episode)
-        with self._locks_guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-                # no lock in the callback: it may run from a collection inside this block
-                weakref.finalize(episode, self._locks.pop, key, None)
-            return lock
-
-    def close(self, timeout: float | None = None) -> None:
-        """Close the MCP connection (idempotent); wait at most ``timeout`` seconds (default:
-        the call timeout)."""
-        if self._closed:
-            return
-        self._closed = True
-        stop = self._stop
-        if stop is not None and self._loop.thread.is_alive():
-            self._loop.loop.call_soon_threadsafe(stop.set)
-            with contextlib.suppress(Exception):  # closing is best effort
-                self._host.result(self.timeout if timeout is None else timeout)
+        episode, obs = super().start(task, policy=policy)
+        return episode, obs
 
 
 # -- process-wide caches ----------------------------------------------------------------------
