@@ -30,7 +30,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from episodes.controller import Action, Episode, RewardMode, StepResult, ToolRequest
-from episodes.sync import EpisodeOver, ShopSettings, SyncController, shared_controller
+from episodes.sync import (
+    EpisodeOver,
+    HeldRuntime,
+    ShopSettings,
+    SyncController,
+    shared_controller,
+)
 from mcp_shop import Shop
 from mcp_shop.server.inputs import (
     CancelReason,
@@ -42,7 +48,7 @@ from mcp_shop.server.inputs import (
 )
 from verifiers.types import Breakdown, TaskSpec
 
-__all__ = ["SYSTEM_PROMPT", "ShopToolEnv", "task_from_row", "trl_rows"]
+__all__ = ["SYSTEM_PROMPT", "EpisodeToolEnv", "ShopToolEnv", "task_from_row", "trl_rows"]
 
 SYSTEM_PROMPT = (
     "You are the shopping assistant of an online shop. A customer writes to you. Use the tools "
@@ -116,44 +122,16 @@ def task_from_row(shop: Shop, row: dict[str, Any]) -> TaskSpec:
     return task
 
 
-class ShopToolEnv:
-    """One shopping episode at a time, driven through tool methods (TRL's environment
-    contract). Built with no arguments, it uses the shop the ``MCP_SHOP_*`` environment
-    variables name; ``ShopToolEnv.factory(shop)`` binds an explicit one."""
+class EpisodeToolEnv:
+    """What the TRL doors share (``ShopToolEnv`` here, ``Tau2ToolEnv`` in
+    ``episodes.tau2.trl_env``): tool calls and messages as steps of the episode through a
+    ``HeldRuntime``, their results as text (``Error: ...`` for a refused call or after the
+    end), and ``get_reward``. A subclass sets ``_runtime``, ``_episode`` and ``_last`` and
+    says what the ended episode's reward is (``_reward``)."""
 
-    def __init__(self, *, shop: Shop | None = None, connect: str | tuple[str, ...] | None = None,
-                 reward_mode: RewardMode | None = None,
-                 settings: ShopSettings | None = None) -> None:
-        """Every argument is optional (TRL passes none): ``shop`` (default: from
-        ``settings``, default the environment), ``connect`` (an MCP server URL or stdio
-        command; default in memory; ``"direct"``: the in-process tools without the MCP
-        protocol, same results and records, faster) and ``reward_mode`` (sparse, shaped or
-        dense)."""
-        self._runtime: SyncController = shared_controller(
-            shop, connect=connect, reward_mode=reward_mode, settings=settings)
-        self._episode: Episode | None = None
-        self._last: StepResult | None = None
-
-    @classmethod
-    def factory(cls, shop: Shop | None = None, *, connect: str | tuple[str, ...] | None = None,
-                reward_mode: RewardMode | None = None,
-                settings: ShopSettings | None = None) -> Callable[[], ShopToolEnv]:
-        """A zero-argument callable making environments bound to these settings (for
-        ``environment_factory=``)."""
-        return functools.partial(cls, shop=shop, connect=connect, reward_mode=reward_mode,
-                                 settings=settings)
-
-    # -- the episode ------------------------------------------------------------------------
-
-    def reset(self, **row: Any) -> str:
-        """Start the episode a dataset row names (see ``trl_rows``; other columns, such as
-        ``prompt``, are ignored) and return the shopper's opening message."""
-        task = task_from_row(self._runtime.shop, row)
-        if self._episode is not None:  # the previous episode's session leaves the database
-            self._runtime.controller.release(self._episode)
-        self._episode, obs = self._runtime.start(task, policy="trl")
-        self._last = None
-        return obs.shopper_message or ""
+    _runtime: HeldRuntime
+    _episode: Any
+    _last: StepResult | None
 
     def get_reward(self) -> float:
         """The episode's reward; an episode still running is ended first (as if the agent
@@ -162,13 +140,7 @@ class ShopToolEnv:
         if not episode.done:
             with contextlib.suppress(EpisodeOver):  # another thread ended it meanwhile
                 self._last = self._runtime.step(episode, Action(done=True))
-        assert episode.breakdown is not None
-        return episode.breakdown.reward
-
-    @property
-    def task(self) -> TaskSpec | None:
-        """The task being played (None before the first reset)."""
-        return self._episode.task if self._episode is not None else None
+        return self._reward(episode)
 
     @property
     def done(self) -> bool:
@@ -176,32 +148,24 @@ class ShopToolEnv:
         return self._episode is not None and self._episode.done
 
     @property
-    def breakdown(self) -> Breakdown | None:
-        """The verdict (success, reward components with reasons, reward) once the episode has
-        ended; None before."""
-        return self._episode.breakdown if self._episode is not None else None
-
-    @property
     def info(self) -> dict[str, Any]:
         """The last step's info (turn, tool calls; at the end success, stop reason and the
-        breakdown), as the controller reports it."""
+        verdict), as the episode reports it."""
         return dict(self._last.info) if self._last is not None else {}
-
-    @property
-    def record(self) -> dict[str, Any]:
-        """The rollout record (the same JSONL line as ``shop-episodes run``) of the ended
-        episode."""
-        return self._require().record()
 
     # -- plumbing (private: TRL exposes every public method as a tool) ----------------------
 
-    def _require(self) -> Episode:
+    def _reward(self, episode: Any) -> float:
+        """The ended episode's reward."""
+        raise NotImplementedError
+
+    def _require(self) -> Any:
         if self._episode is None:
             raise RuntimeError("no episode: call reset() first")
         return self._episode
 
     def _tool(self, name: str, **arguments: Any) -> str:
-        """Call one shop tool as one step of the episode; the result as JSON text, or an
+        """Call one tool as one step of the episode; the result as JSON text, or an
         ``Error: ...`` text. Arguments left at None are not sent (the tool's default
         applies)."""
         episode = self._require()
@@ -243,6 +207,73 @@ class ShopToolEnv:
         if step.done:
             reply += "\n[The conversation is over.]"
         return reply
+
+
+class ShopToolEnv(EpisodeToolEnv):
+    """One shopping episode at a time, driven through tool methods (TRL's environment
+    contract). Built with no arguments, it uses the shop the ``MCP_SHOP_*`` environment
+    variables name; ``ShopToolEnv.factory(shop)`` binds an explicit one."""
+
+    def __init__(self, *, shop: Shop | None = None, connect: str | tuple[str, ...] | None = None,
+                 reward_mode: RewardMode | None = None,
+                 settings: ShopSettings | None = None) -> None:
+        """Every argument is optional (TRL passes none): ``shop`` (default: from
+        ``settings``, default the environment), ``connect`` (an MCP server URL or stdio
+        command; default in memory; ``"direct"``: the in-process tools without the MCP
+        protocol, same results and records, faster) and ``reward_mode`` (sparse, shaped or
+        dense)."""
+        self._runtime: SyncController = shared_controller(
+            shop, connect=connect, reward_mode=reward_mode, settings=settings)
+        self._episode: Episode | None = None
+        self._last: StepResult | None = None
+
+    @classmethod
+    def factory(cls, shop: Shop | None = None, *, connect: str | tuple[str, ...] | None = None,
+                reward_mode: RewardMode | None = None,
+                settings: ShopSettings | None = None) -> Callable[[], ShopToolEnv]:
+        """A zero-argument callable making environments bound to these settings (for
+        ``environment_factory=``)."""
+        return functools.partial(cls, shop=shop, connect=connect, reward_mode=reward_mode,
+                                 settings=settings)
+
+    # -- the episode ------------------------------------------------------------------------
+
+    def reset(self, **row: Any) -> str:
+        """Start the episode a dataset row names (see ``trl_rows``; other columns, such as
+        ``prompt``, are ignored) and return the shopper's opening message."""
+        task = task_from_row(self._runtime.shop, row)
+        if self._episode is not None:  # the previous episode's session leaves the database
+            self._runtime.controller.release(self._episode)
+        self._episode, obs = self._runtime.start(task, policy="trl")
+        self._last = None
+        return obs.shopper_message or ""
+
+    @property
+    def task(self) -> TaskSpec | None:
+        """The task being played (None before the first reset)."""
+        return self._episode.task if self._episode is not None else None
+
+    @property
+    def breakdown(self) -> Breakdown | None:
+        """The verdict (success, reward components with reasons, reward) once the episode has
+        ended; None before."""
+        return self._episode.breakdown if self._episode is not None else None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The rollout record (the same JSONL line as ``shop-episodes run``) of the ended
+        episode."""
+        return self._require().record()
+
+    # -- plumbing (private: TRL exposes every public method as a tool) ----------------------
+
+    def _reward(self, episode: Episode) -> float:
+        assert episode.breakdown is not None
+        return episode.breakdown.reward
+
+    def _require(self) -> Episode:
+        episode: Episode = super()._require()
+        return episode
 
     # -- catalog ----------------------------------------------------------------------------
 
