@@ -43,9 +43,10 @@ from episodes.records import (
 from episodes.shopper import Shopper
 from episodes.world import apply_event, build_world, product_facts
 from mcp_shop import Shop, tool_catalog
+from mcp_shop.db import write_tx
 from mcp_shop.errors import ShopError
 from mcp_shop.ids import product_of
-from mcp_shop.pruning import remove_session
+from mcp_shop.pruning import delete_sessions, remove_session
 from verifiers import normalize, progress_score, score
 from verifiers.types import (
     Breakdown,
@@ -79,6 +80,10 @@ RewardMode = Literal["sparse", "shaped", "dense"]
 HIDDEN_TOOLS = tool_catalog.HIDDEN_TOOLS  # never shown to agents (open_session)
 MAX_IDLE_STEPS = 3  # empty actions in a row before the episode is cut off ("agent_idle")
 MUTATING_TOOLS = tool_catalog.STATE_CHANGING_TOOLS  # calls after which the state is read again
+# Sessions of finished episodes that ``run`` removes together, in one transaction: most left
+# in the database at once (a crash leaves at most these, ordinary sessions that ``mcp-shop
+# prune`` removes); one removal per session costs about three times as much CPU
+REMOVAL_BATCH = 32
 
 
 class ToolRequest(BaseModel):
@@ -221,8 +226,8 @@ class EpisodeController:
         validation and trace records; for trainers); an ``http(s)://`` URL of a running server
         on the same database; or a stdio command (list of words).
         ``keep_sessions``: keep each episode's shop session in the database after the episode
-        (by default ``run_episode`` removes it, with every row it owns, once the record is
-        built: the record holds its trace)."""
+        (by default it is removed, with every row it owns, once the record is built: the record
+        holds its trace; ``run`` removes its episodes' sessions in batches, see ``run``)."""
         self.shop = shop
         self.keep_sessions = keep_sessions
         self.reward_mode: RewardMode = reward_mode
@@ -231,6 +236,8 @@ class EpisodeController:
         self.tools: list[dict[str, Any]] = []
         self._record_tools: tuple[list[dict[str, Any]], list[FunctionTool], str] | None = None
         self._gc_frozen = False
+        self._runs = 0  # run() calls in progress: their episodes' sessions go in batches
+        self._finished: list[str] = []  # sessions of their finished episodes not removed yet
 
     async def __aenter__(self) -> EpisodeController:
         await self._link.__aenter__()
@@ -243,6 +250,7 @@ class EpisodeController:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
+            self._remove_finished()
             await self._link.__aexit__(*exc)
         finally:
             if self._gc_frozen:
@@ -273,9 +281,36 @@ class EpisodeController:
                   trials: int = 1, on_done: Callable[[dict[str, Any]], Any] | None = None,
                   ) -> list[dict[str, Any]]:
         """Run ``agent`` on every task (``trials`` times each) with up to ``concurrency``
-        episodes in flight; returns the rollout records in task order."""
-        return await play_in_order(functools.partial(self.run_episode, agent), tasks,
-                                   concurrency=concurrency, trials=trials, on_done=on_done)
+        episodes in flight; returns the rollout records in task order.
+
+        The sessions of finished episodes are removed ``REMOVAL_BATCH`` at a time, and all of
+        them by the time this returns or raises (unless ``keep_sessions``)."""
+        self._runs += 1
+        try:
+            return await play_in_order(functools.partial(self.run_episode, agent), tasks,
+                                       concurrency=concurrency, trials=trials, on_done=on_done)
+        finally:
+            self._runs -= 1
+            self._remove_finished()
+
+    def _retire(self, episode: Episode) -> None:
+        """``release`` for an episode ``run`` played: its session joins the batch removed
+        next (at once when no ``run`` is in progress)."""
+        if self.keep_sessions or self._runs == 0:
+            self.release(episode)
+            return
+        if episode.session_id and not episode.closed:
+            self._finished.append(episode.session_id)
+        episode.closed = True
+        if len(self._finished) >= REMOVAL_BATCH:
+            self._remove_finished()
+
+    def _remove_finished(self) -> None:
+        """Remove the sessions ``_retire`` set aside, in one transaction."""
+        if self._finished:
+            ids, self._finished = self._finished, []
+            with write_tx(self.shop.engine) as conn:
+                delete_sessions(conn, ids)
 
     async def run_episode(self, agent: Agent, task: TaskSpec, *, trial: int = 0
                           ) -> dict[str, Any]:
@@ -294,7 +329,7 @@ class EpisodeController:
                     break
             return episode.record()  # built before the session goes (it holds the trace)
         finally:
-            self.release(episode)
+            self._retire(episode)
 
 
 @dataclass
