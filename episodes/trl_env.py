@@ -143,6 +143,11 @@ class EpisodeToolEnv:
         return self._reward(episode)
 
     @property
+    def task(self) -> Any:
+        """The task being played (None before the first reset)."""
+        return self._episode.task if self._episode is not None else None
+
+    @property
     def done(self) -> bool:
         """Whether the episode has ended."""
         return self._episode is not None and self._episode.done
@@ -154,6 +159,18 @@ class EpisodeToolEnv:
         return dict(self._last.info) if self._last is not None else {}
 
     # -- plumbing (private: TRL exposes every public method as a tool) ----------------------
+
+    def _start(self, task: Any) -> str:
+        """Start an episode of ``task`` in place of the current one (whose session leaves
+        the database); the user's opening message."""
+        self._release()
+        self._episode, obs = self._runtime.start(task, policy="trl")
+        self._last = None
+        return obs.shopper_message or ""
+
+    def _release(self) -> None:
+        """The current episode's session leaves the database."""
+        raise NotImplementedError
 
     def _reward(self, episode: Any) -> float:
         """The ended episode's reward."""
@@ -241,17 +258,7 @@ class ShopToolEnv(EpisodeToolEnv):
     def reset(self, **row: Any) -> str:
         """Start the episode a dataset row names (see ``trl_rows``; other columns, such as
         ``prompt``, are ignored) and return the shopper's opening message."""
-        task = task_from_row(self._runtime.shop, row)
-        if self._episode is not None:  # the previous episode's session leaves the database
-            self._runtime.controller.release(self._episode)
-        self._episode, obs = self._runtime.start(task, policy="trl")
-        self._last = None
-        return obs.shopper_message or ""
-
-    @property
-    def task(self) -> TaskSpec | None:
-        """The task being played (None before the first reset)."""
-        return self._episode.task if self._episode is not None else None
+        return self._start(task_from_row(self._runtime.shop, row))
 
     @property
     def breakdown(self) -> Breakdown | None:
@@ -270,6 +277,10 @@ class ShopToolEnv(EpisodeToolEnv):
     def _reward(self, episode: Episode) -> float:
         assert episode.breakdown is not None
         return episode.breakdown.reward
+
+    def _release(self) -> None:
+        if self._episode is not None:
+            self._runtime.controller.release(self._episode)
 
     def _require(self) -> Episode:
         episode: Episode = super()._require()
