@@ -189,7 +189,22 @@ class TextEnv(gym.Env[str, str]):
         self._max_obs = max_observation_length
         self._episode: Any = None
 
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The agent's tools in OpenAI function format, as the server lists them (a copy)."""
+        return copy.deepcopy(self._runtime.tools)
+
     # -- the Gymnasium API ------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        task = self._pick_task(options or {})
+        self._release()
+        self._episode, first = self._runtime.start(task, policy="gym")
+        info = self._base_info()
+        info["tools"] = self.tools
+        return self._render_obs(first), info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._episode is None:
@@ -238,6 +253,10 @@ class TextEnv(gym.Env[str, str]):
 
     def _release(self) -> None:
         """The episode being replaced or dropped leaves the database."""
+
+    def _pick_task(self, options: dict[str, Any]) -> Any:
+        """The task ``reset`` starts, from its ``options`` and the seeded generator."""
+        raise NotImplementedError
 
     def _base_info(self) -> dict[str, Any]:
         """What every step's ``info`` carries (the task's identity)."""
@@ -355,24 +374,9 @@ class ShopEnv(TextEnv):
         return self._runtime.shop
 
     @property
-    def tools(self) -> list[dict[str, Any]]:
-        """The agent's tools in OpenAI function format (a copy)."""
-        return copy.deepcopy(self._runtime.tools)
-
-    @property
     def episode(self) -> Episode | None:
         """The controller's episode being played (for its messages, record and breakdown)."""
         return self._episode
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[str, dict[str, Any]]:
-        super().reset(seed=seed)
-        task = self._pick_task(options or {})
-        self._release()
-        self._episode, first = self._runtime.start(task, policy="gym")
-        info = self._base_info()
-        info["tools"] = self.tools
-        return self._render_obs(first), info
 
     def _release(self) -> None:
         """The episode being replaced or dropped leaves the database (its record stays

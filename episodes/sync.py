@@ -205,6 +205,12 @@ class HeldRuntime:
         return (not self._closed and self._loop.pid == os.getpid()
                 and self._loop.thread.is_alive())
 
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The agent's tools in OpenAI function format (no session handle), as listed."""
+        tools: list[dict[str, Any]] = self.held.tools
+        return tools
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine that uses the held object and wait for its result."""
         if self._closed:
