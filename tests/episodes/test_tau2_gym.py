@@ -17,15 +17,8 @@ from episodes.controller import Action
 from episodes.tau2.agents import oracle_actions
 from mcp_shop.tau2.loader import Tau2Retail
 from tests.episodes.records import adapter_comparable
-from tests.episodes.tau2_doors import (
-    CONNECTS,
-    FIXTURE,
-    IDS,
-    runner_records,
-    world,
-    world_db,
-    wrong_payment,
-)
+from tests.episodes import tau2_doors as doors
+from tests.episodes.tau2_doors import world, world_db
 
 gym = pytest.importorskip("gymnasium")
 
@@ -64,12 +57,12 @@ def play(env: Tau2RetailEnv, actions: list[str]) -> tuple[float, float, dict[str
     return total, reward, info
 
 
-@pytest.mark.parametrize("connect", CONNECTS, ids=["mcp", "direct"])
+@pytest.mark.parametrize("connect", doors.CONNECTS, ids=["mcp", "direct"])
 def test_gold_actions_reach_reward_1_with_the_runners_records(
         world: Tau2Retail, world_db: str, connect: str | None) -> None:
     env = Tau2RetailEnv(world=world, db=world_db, connect=connect)
-    expected = runner_records(env._runtime.env, connect=connect)
-    for tid in IDS:
+    expected = doors.runner_records(env._runtime.env, connect=connect)
+    for tid in doors.IDS:
         obs, info = env.reset(seed=1, options={"task_id": tid})
         assert info["task_id"] == f"tau2-retail/{tid}" and info["tau2_task_id"] == tid
         assert {t["function"]["name"] for t in info["tools"]} == {
@@ -88,12 +81,13 @@ def test_gold_actions_reach_reward_1_with_the_runners_records(
 def test_a_wrong_write_gets_reward_0(world: Tau2Retail, world_db: str) -> None:
     env = Tau2RetailEnv(world=world, db=world_db, connect="direct")
     env.reset(options={"task_id": "2"})
-    actions = wrong_payment(world)
+    actions = doors.wrong_payment(world)
     total, reward, info = play(env, text_actions(actions))
     assert total == reward == 0.0 and not info["success"]
     assert info["tau2"]["db_match"] is False and info["tau2"]["reward"] == 0.0
     assert info["record"]["metrics"]["errors"] == 0  # every call was valid
-    [expected] = runner_records(env._runtime.env, [env.episode.task],  # type: ignore[union-attr]
+    assert env.episode is not None
+    [expected] = doors.runner_records(env._runtime.env, [env.episode.task],
                                 actions=actions).values()
     assert adapter_comparable(info["record"]) == adapter_comparable(expected)
 
@@ -135,7 +129,7 @@ def test_bad_actions_change_nothing(world: Tau2Retail, world_db: str) -> None:
 
 
 def test_gymnasium_env_checker_and_gym_make(world_db: str) -> None:
-    made = gym.make(ENV_ID, tau2_path=str(FIXTURE), db=world_db, split="test",
+    made = gym.make(ENV_ID, tau2_path=str(doors.FIXTURE), db=world_db, split="test",
                     render_mode="ansi")
     assert made.spec is not None and made.spec.id == ENV_ID
     with warnings.catch_warnings():
@@ -168,7 +162,7 @@ def test_task_choice(world: Tau2Retail, world_db: str) -> None:
     with pytest.raises(ValueError, match="in memory \(None\) or .direct."):
         Tau2RetailEnv(world=world, db=world_db, connect="http://127.0.0.1:1/mcp")
     with pytest.raises(ValueError, match="not both"):
-        Tau2RetailEnv(str(FIXTURE), world=world, db=world_db)
+        Tau2RetailEnv(str(doors.FIXTURE), world=world, db=world_db)
 
 
 def test_replaced_and_closed_episodes_leave_the_database(world: Tau2Retail,

@@ -24,15 +24,8 @@ from mcp_shop.errors import InvalidInput
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.records import TOOL_PARAMS
 from tests.episodes.records import adapter_comparable
-from tests.episodes.tau2_doors import (
-    CONNECTS,
-    FIXTURE,
-    IDS,
-    runner_records,
-    world,
-    world_db,
-    wrong_payment,
-)
+from tests.episodes import tau2_doors as doors
+from tests.episodes.tau2_doors import world, world_db
 
 __all__ = ["world", "world_db"]  # fixtures
 
@@ -125,13 +118,13 @@ def test_transformers_builds_the_surface_s_schemas(world: Tau2Retail, world_db: 
             p: _mcp_schema(s) for p, s in params.get("properties", {}).items()}, name
 
 
-@pytest.mark.parametrize("connect", CONNECTS, ids=["mcp", "direct"])
+@pytest.mark.parametrize("connect", doors.CONNECTS, ids=["mcp", "direct"])
 def test_gold_through_the_methods_reaches_reward_1_with_the_runners_records(
         world: Tau2Retail, world_db: str, connect: str | None) -> None:
     env = Tau2ToolEnv.factory(world, db=world_db, connect=connect)()
-    expected = runner_records(env._runtime.env, connect=connect)
+    expected = doors.runner_records(env._runtime.env, connect=connect)
     rows = {r["task_id"]: r for r in tau2_rows(world)}
-    for tid in IDS:
+    for tid in doors.IDS:
         row = rows[f"tau2-retail/{tid}"]
         record = expected[row["task_id"]]
         assert env.reset(**row) == record["messages"][0]["content"]
@@ -147,12 +140,12 @@ def test_gold_through_the_methods_reaches_reward_1_with_the_runners_records(
 def test_a_wrong_write_gets_reward_0(world: Tau2Retail, world_db: str) -> None:
     env = Tau2ToolEnv(world, db=world_db, connect="direct")
     env.reset(task_id="2")
-    actions = wrong_payment(world)
+    actions = doors.wrong_payment(world)
     play(env, actions)
     assert env.get_reward() == 0.0
     assert env.verdict is not None and env.verdict["db_match"] is False
     assert env.task is not None
-    [expected] = runner_records(env._runtime.env, [env.task], actions=actions).values()
+    [expected] = doors.runner_records(env._runtime.env, [env.task], actions=actions).values()
     assert adapter_comparable(env.record) == adapter_comparable(expected)
 
 
@@ -206,7 +199,7 @@ def test_zero_argument_construction_reads_the_environment(
     monkeypatch.delenv(PATH_VAR, raising=False)
     with pytest.raises(ValueError, match=PATH_VAR):
         Tau2ToolEnv()
-    monkeypatch.setenv(PATH_VAR, str(FIXTURE))
+    monkeypatch.setenv(PATH_VAR, str(doors.FIXTURE))
     monkeypatch.setenv(DB_VAR, world_db)
     env = Tau2ToolEnv()
     assert env._runtime.env.url == world_db
