@@ -16,8 +16,8 @@ from sqlalchemy import text
 from episodes.controller import Action
 from episodes.tau2.agents import oracle_actions
 from mcp_shop.tau2.loader import Tau2Retail
-from tests.episodes.records import adapter_comparable
 from tests.episodes import tau2_doors as doors
+from tests.episodes.records import adapter_comparable
 from tests.episodes.tau2_doors import world, world_db
 
 gym = pytest.importorskip("gymnasium")
@@ -32,7 +32,7 @@ __all__ = ["world", "world_db"]  # fixtures
 def text_actions(actions: list[Action]) -> list[str]:
     """Actions as the door reads them: a JSON tool call each, messages as plain text (every
     other one as a JSON message, to use both forms)."""
-    out = []
+    out: list[str] = []
     for i, a in enumerate(actions):
         if a.tool_calls:
             out.extend(json.dumps({"tool": c.name, "arguments": c.arguments})
@@ -44,7 +44,7 @@ def text_actions(actions: list[Action]) -> list[str]:
 
 def play(env: Tau2RetailEnv, actions: list[str]) -> tuple[float, float, dict[str, Any]]:
     """Play ``actions`` to the end: (sum of rewards, last reward, last info)."""
-    total, reward, info = 0.0, 0.0, {}
+    total, reward, info = 0.0, 0.0, dict[str, Any]()
     for action in actions:
         obs, r, terminated, truncated, info = env.step(action)
         assert obs in env.observation_space and "error" not in info, (action, info)
