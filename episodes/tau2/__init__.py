@@ -1,8 +1,10 @@
 """tau2-bench retail tasks played on this shop: tasks in the project's formats
 (``episodes.tau2.tasks``), scripted and LLM users (``users``), the oracle and the LLM agent
 (``agents``), the environment and the episode loop (``env``, ``episode``), tau2's verdict
-beside this project's components (``scoring``), and the command line (``cli``,
-``crosseval``). See docs/tau2-retail.md.
+beside this project's components (``scoring``), the command line (``cli``, ``crosseval``),
+and the trainer doors: a Gymnasium env (``gym_env``, "McpShopTau2Retail-v0") and a TRL tool
+env (``trl_env``) over a runner held on a background loop (``sync``). See
+docs/tau2-retail.md.
 
     from episodes.tau2 import Tau2Env, Tau2Oracle, Tau2Runner, select_tasks
     world = load_tau2_retail("~/src/tau2-bench")
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LLMUser", "ScriptedUser", "Tau2Env", "Tau2Oracle", "Tau2Runner", "Tau2Task",
-           "select_tasks"]
+__all__ = ["LLMUser", "ScriptedUser", "Tau2Env", "Tau2Oracle", "Tau2RetailEnv", "Tau2Runner",
+           "Tau2Task", "Tau2ToolEnv", "select_tasks", "tau2_rows", "tau2_world"]
 
 _WHERE = {"LLMUser": "users", "ScriptedUser": "users", "Tau2Env": "env",
-          "Tau2Oracle": "agents", "Tau2Runner": "episode", "Tau2Task": "tasks",
-          "select_tasks": "tasks"}
+          "Tau2Oracle": "agents", "Tau2RetailEnv": "gym_env", "Tau2Runner": "episode",
+          "Tau2Task": "tasks", "Tau2ToolEnv": "trl_env", "select_tasks": "tasks",
+          "tau2_rows": "trl_env", "tau2_world": "sync"}
 
 
 def __getattr__(name: str) -> Any:  # imported when first used (the CLI's parser imports cli)
