@@ -49,7 +49,9 @@ from mcp_shop.views import (
     SessionView,
 )
 
-__all__ = ["Shop", "default_index_dir"]
+__all__ = ["OPENED_MEMORY", "Shop", "default_index_dir"]
+
+OPENED_MEMORY = 100_000  # most handles a Shop remembers having opened (then it starts over)
 
 
 def default_index_dir(url: str) -> Path | None:
@@ -78,6 +80,7 @@ class Shop:
         self.catalog: CatalogInfo = info
         self.index = SearchIndex.open_or_build(engine, index_dir, progress=index_progress)
         self.policies = load_policies(engine)
+        self._opened: set[str] = set()  # see opened_here
 
     @classmethod
     def open(
@@ -123,8 +126,20 @@ class Shop:
                      clock: datetime | None = None) -> SessionView:
         """Open a new isolated session; its content is a function of ``seed``."""
         with write_tx(self.engine) as conn:
-            return sessions.open_session(conn, seed=seed, tier=tier,
+            view = sessions.open_session(conn, seed=seed, tier=tier,
                                          history_orders=history_orders, clock=clock)
+        if len(self._opened) >= OPENED_MEMORY:
+            self._opened.clear()
+        self._opened.add(view.session_id)
+        return view
+
+    def opened_here(self, session_id: str) -> bool:
+        """Whether ``open_session`` of this object made the handle ``session_id`` (among the
+        last ``OPENED_MEMORY``): then it names a native session or none (its unit of work
+        rolled back, or it was removed since), since a session's surface never changes and
+        handles are never reused. Lets a server of the native tools in this process skip
+        reading the surface of the sessions its trainer opens."""
+        return session_id in self._opened
 
     def session(self, session_id: str) -> SessionView:
         """The session's handle, seed, clock and customer id."""

@@ -93,7 +93,8 @@ class WrongSurface(ToolError):
 
 class SurfaceGuard:
     """Refuses calls naming a session of another surface than its server's; each session is
-    read once (a session's surface never changes), up to ``SURFACE_MEMORY`` remembered."""
+    read once (a session's surface never changes), up to ``SURFACE_MEMORY`` remembered, and
+    not at all on a native server when its shop opened it (``Shop.opened_here``)."""
 
     def __init__(self, server: ShopServer, surface: Surface) -> None:
         self.server = server
@@ -105,6 +106,8 @@ class SurfaceGuard:
         surface; a handle that names no session passes (the tool says what is wrong)."""
         if session_id is None or session_id in self.checked:
             return
+        if self.surface == "native" and self.server.shop.opened_here(session_id):
+            return  # a native session, or none: the read would let it pass either way
         surface = await self.server.run_db(session_surface, self.server.shop, session_id)
         if surface is None:
             return
