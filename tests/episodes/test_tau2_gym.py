@@ -159,7 +159,7 @@ def test_task_choice(world: Tau2Retail, world_db: str) -> None:
         env.reset(options={"family": "cart"})
     named = Tau2RetailEnv(world=world, db=world_db, task_ids=["4", "tau2-retail/7"])
     assert [t.task_id for t in named.tasks] == ["tau2-retail/4", "tau2-retail/7"]
-    with pytest.raises(ValueError, match="in memory \(None\) or .direct."):
+    with pytest.raises(ValueError, match=r"in memory \(None\) or .direct."):
         Tau2RetailEnv(world=world, db=world_db, connect="http://127.0.0.1:1/mcp")
     with pytest.raises(ValueError, match="not both"):
         Tau2RetailEnv(str(doors.FIXTURE), world=world, db=world_db)
