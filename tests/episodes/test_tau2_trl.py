@@ -205,3 +205,24 @@ def test_zero_argument_construction_reads_the_environment(
     assert env._runtime.env.url == world_db
     assert "send_message" in tool_methods(env) and "calculate" in tool_methods(env)
     assert type(env) is type(Tau2ToolEnv())  # one class per tool list: TRL's reward column
+
+
+def test_many_environments_in_threads_share_one_runtime(world: Tau2Retail,
+                                                        world_db: str) -> None:
+    """A trainer may hold many instances and call them from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    factory = Tau2ToolEnv.factory(world, db=world_db, connect="direct")
+
+    def one(tid: str) -> tuple[float, dict[str, Any] | None]:
+        env = factory()
+        env.reset(task_id=tid)
+        play(env, oracle_actions(world.task(tid)))
+        return env.get_reward(), env.record
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, doors.IDS))
+    assert [reward for reward, _ in results] == [1.0] * len(doors.IDS)
+    assert [r["task_id"] for _, r in results if r is not None] == [
+        f"tau2-retail/{tid}" for tid in doors.IDS]
+    assert len({id(factory()._runtime) for _ in range(3)}) == 1
