@@ -95,15 +95,15 @@ class Tau2ToolEnv(EpisodeToolEnv):
         self._episode: Tau2Episode | None = None
         self._last = None
 
-    @staticmethod
-    def factory(world: WorldSource = None, *, db: str | None = None,
+    @classmethod
+    def factory(cls, world: WorldSource = None, *, db: str | None = None,
                 connect: str | None = None, users: UserFactory = scripted_users,
                 judge: NLJudge | None = None) -> Callable[[], Tau2ToolEnv]:
         """A zero-argument callable making environments bound to these settings (for
-        ``environment_factory=``). A static method: TRL takes every public bound method of an
-        instance for a tool, a class method included."""
-        return functools.partial(Tau2ToolEnv, world, db=db, connect=connect, users=users,
-                                 judge=judge)
+        ``environment_factory=``). A class method, as ``ShopToolEnv.factory``: TRL (1.16)
+        takes the public functions of the instance's class for tools, which leaves class
+        methods and properties out (a static method would be a tool)."""
+        return functools.partial(cls, world, db=db, connect=connect, users=users, judge=judge)
 
     # -- the episode ------------------------------------------------------------------------
 

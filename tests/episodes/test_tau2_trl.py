@@ -19,11 +19,13 @@ import pytest
 from episodes.controller import Action
 from episodes.tau2.agents import oracle_actions
 from episodes.tau2.sync import DB_VAR, PATH_VAR, shared_tau2_runtime
+from episodes.tau2.tasks import select_tasks
 from episodes.tau2.trl_env import Tau2ToolEnv, tau2_rows
 from mcp_shop.errors import InvalidInput
 from mcp_shop.tau2.loader import Tau2Retail
 from mcp_shop.tau2.records import TOOL_PARAMS
 from tests.episodes import tau2_doors as doors
+from tests.episodes.grpo_tiny import one_grpo_step
 from tests.episodes.records import adapter_comparable
 from tests.episodes.tau2_doors import world, world_db
 
@@ -31,9 +33,11 @@ __all__ = ["world", "world_db"]  # fixtures
 
 
 def tool_methods(env: Tau2ToolEnv) -> dict[str, Any]:
-    """The methods GRPOTrainer takes for tools: the public bound methods of an instance
-    (``inspect.getmembers(instance, inspect.ismethod)``) but reset and get_reward."""
-    return {name: m for name, m in inspect.getmembers(env, predicate=inspect.ismethod)
+    """The methods GRPOTrainer (1.16) takes for tools: the public functions of the instance's
+    class (``inspect.getmembers(type(instance), inspect.isfunction)``) but reset and
+    get_reward, bound to the instance."""
+    return {name: getattr(env, name)
+            for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction)
             if not name.startswith("_") and name not in ("reset", "get_reward")}
 
 
@@ -226,3 +230,23 @@ def test_many_environments_in_threads_share_one_runtime(world: Tau2Retail,
     assert [r["task_id"] for _, r in results if r is not None] == [
         f"tau2-retail/{tid}" for tid in doors.IDS]
     assert len({id(factory()._runtime) for _ in range(3)}) == 1
+
+
+def test_one_grpo_step_on_cpu(world: Tau2Retail, world_db: str, tmp_path: Any) -> None:
+    """Where TRL is installed (`pip install torch==2.13.0 trl`): one GRPOTrainer step on two
+    tau2 tasks with ``environment_factory=Tau2ToolEnv.factory(...)``, the tools TRL takes from
+    the class being the sixteen tau2 tools and send_message, scored by ``get_reward`` (a tiny
+    random model: its episodes fail, each with a record and tau2's verdict)."""
+    pytest.importorskip("trl")
+    factory = Tau2ToolEnv.factory(world, db=world_db, connect="direct")
+    rows = tau2_rows(world, select_tasks(world, ids=["0", "2"]))
+    probe = factory()
+    corpus = [world.policy, *(json.dumps(t) for t in probe._runtime.tools),
+              *(probe.reset(**r) for r in rows)]
+    trainer = one_grpo_step(factory, rows, corpus, tmp_path / "grpo")
+    logged = trainer.state.log_history[0]
+    assert "rewards/Tau2ToolEnv/mean" in logged
+    assert trainer.environments
+    for env in trainer.environments:
+        assert env.done and env.record is not None and env.verdict is not None
+        assert env.get_reward() == env.record["reward"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, get_type_hints
@@ -18,6 +17,7 @@ from episodes.agents.oracle import gold_actions
 from episodes.sync import ShopSettings, shared_controller
 from episodes.trl_env import SYSTEM_PROMPT, ShopToolEnv, task_from_row, trl_rows
 from tests.conftest import TEST_SEED, TEST_SIZE
+from tests.episodes.grpo_tiny import one_grpo_step
 from tests.episodes.records import adapter_comparable
 from verifiers.types import TaskSpec
 
@@ -249,42 +249,12 @@ def test_one_grpo_step_on_cpu(ep_shop: Any, tasks: list[TaskSpec], tmp_path: Any
     ``environment_factory`` on a tiny randomly initialised model and a tokenizer trained here
     (no download), scored by ``get_reward``. About 15 s on two CPU cores."""
     pytest.importorskip("trl")
-    from datasets import Dataset
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
-    from trl import GRPOConfig, GRPOTrainer
-    from trl.chat_template_utils import add_response_schema, qwen3_chat_template
-
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     factory = ShopToolEnv.factory(ep_shop)
     rows = trl_rows(tasks[:2])
     probe = factory()
     corpus = [SYSTEM_PROMPT, *(json.dumps(t) for t in probe._runtime.tools),
               *(probe.reset(**r) for r in rows)]
-    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>",
-               "<tool_response>", "</tool_response>", "<think>", "</think>"]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=special,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>",
-                                        pad_token="<|endoftext|>",
-                                        additional_special_tokens=special[1:])
-    tokenizer.chat_template = qwen3_chat_template
-    tokenizer = add_response_schema(tokenizer)
-    model = Qwen3ForCausalLM(Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16,
-        max_position_embeddings=32768, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id))
-    args = GRPOConfig(output_dir=str(tmp_path / "grpo"), per_device_train_batch_size=2,
-                      num_generations=2, max_completion_length=16, max_steps=1, use_cpu=True,
-                      report_to="none", save_strategy="no", max_tool_calling_iterations=2)
-    trainer = GRPOTrainer(model=model, processing_class=tokenizer, args=args,
-                          train_dataset=Dataset.from_list(rows), environment_factory=factory)
-    trainer.train()
+    trainer = one_grpo_step(factory, rows, corpus, tmp_path / "grpo")
     logged = trainer.state.log_history[0]
     assert "rewards/ShopToolEnv/mean" in logged
     assert trainer.environments and all(e.done and e.breakdown is not None
