@@ -9,6 +9,8 @@ check that every generated task is solvable.
     shop-episodes run --agent heuristic --episodes 5000 --ray auto   # on a Ray cluster
     shop-episodes tasks --families all --difficulty 0-10 --episodes 500 --out tasks.jsonl
     shop-episodes tasks --schema                 # the task JSON schema
+    shop-episodes tasks --suite tau2-retail --tau2-path ~/src/tau2-bench --split train \\
+        --format trl --out tau2-train.jsonl      # a tau2 checkout's tasks
     shop-episodes records --schema               # the rollout record's JSON schema
     shop-episodes check --seeds 50 --difficulty 0-10   # the oracle must solve every task
 
@@ -34,7 +36,7 @@ from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
 from episodes.records import add_records_command
 from episodes.report import add_report_command
-from episodes.tau2.cli import add_tau2_options, cmd_run_suite
+from episodes.tau2.cli import add_tau2_options, add_tau2_task_options, cmd_run_suite
 from mcp_shop.cli_support import add_version_option
 
 __all__ = ["add_llm_options", "build_parser"]
@@ -129,17 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
 
-    tasks = sub.add_parser("tasks", help="export generated tasks as JSONL")
+    tasks = sub.add_parser("tasks", help="export generated tasks (or a tau2 checkout's) as "
+                           "JSONL")
     add_task_options(tasks, episodes=60)
     tasks.add_argument("--out", help="JSONL file (default: stdout); tasks are written as they "
                        "are generated")
     tasks.add_argument("--schema", action="store_true", help="print the task JSON schema")
     tasks.add_argument("--supported", action="store_true", help="list which families the "
                        "--db catalog supports (at which difficulties), and why not")
-    tasks.add_argument("--format", choices=("tasks", "trl"), default="tasks",
-                       help="tasks: TaskSpec JSONL (default); trl: dataset rows for "
-                       "GRPOTrainer(environment_factory=ShopToolEnv), see episodes.trl_env")
+    tasks.add_argument("--format", choices=("tasks", "jsonl", "trl"), default="tasks",
+                       help="tasks or jsonl: a task per line (TaskSpec; with --suite "
+                       "tau2-retail a Tau2Task, see docs/tau2-retail.md; default); trl: "
+                       "dataset rows for GRPOTrainer(environment_factory=ShopToolEnv), see "
+                       "episodes.trl_env (tau2: Tau2ToolEnv, episodes.tau2.trl_env)")
     add_shop_options(tasks)
+    add_tau2_task_options(tasks)
     tasks.set_defaults(fn=cmd_tasks)
 
     check = sub.add_parser("check", help="the oracle must solve every generated task")

@@ -29,16 +29,20 @@ from episodes.cli.options import check_out
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
-__all__ = ["SUITES", "add_tau2_options", "cmd_run_suite", "play_tau2", "tau2_setup",
+__all__ = ["SUITES", "add_tau2_options", "add_tau2_task_options", "check_suite_options",
+           "cmd_run_suite", "play_tau2", "tau2_setup", "tau2_task_lines", "tau2_tasks",
            "user_factory"]
 
 SUITES = ("shop", "tau2-retail")
 _NATIVE_ONLY = (("tasks", "--tasks"), ("curriculum", "--curriculum"), ("connect", "--connect"),
-                ("stdio", "--stdio"), ("ray", "--ray"), ("shopper_llm", "--shopper-llm"))
+                ("stdio", "--stdio"), ("ray", "--ray"), ("shopper_llm", "--shopper-llm"),
+                ("schema", "--schema"), ("supported", "--supported"))
 
 
-def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
-    """The tau2 options of ``run`` (``suite``: with ``--suite``) and ``cross-eval``."""
+def add_tau2_task_options(p: argparse.ArgumentParser, *, suite: bool = True,
+                          ) -> argparse._ArgumentGroup:
+    """``--suite`` (when ``suite``) and the options choosing tau2 tasks (``run``, ``tasks``,
+    ``cross-eval``); the group, for more options."""
     if suite:
         p.add_argument("--suite", choices=SUITES, default="shop",
                        help="shop: this project's generated or given tasks (default); "
@@ -51,6 +55,12 @@ def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
                    "every task)")
     g.add_argument("--task-ids", metavar="IDS", help="only these task ids, comma-separated "
                    "(e.g. 3,7 or tau2-retail/3)")
+    return g
+
+
+def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
+    """The tau2 options of ``run`` (``suite``: with ``--suite``) and ``cross-eval``."""
+    g = add_tau2_task_options(p, suite=suite)
     g.add_argument("--user", choices=("scripted", "llm"), default="scripted",
                    help="the customer: scripted (deterministic, default) or llm (a model "
                    "plays the task's scenario: --user-llm-*)")
@@ -73,14 +83,15 @@ def add_tau2_options(p: argparse.ArgumentParser, *, suite: bool = True) -> None:
                    "one without --out); never the shop's own --db")
 
 
-def _check_suite_options(args: argparse.Namespace) -> None:
-    tau2 = args.suite == "tau2-retail"
-    if not tau2:
+def check_suite_options(args: argparse.Namespace) -> None:
+    """Refuse the tau2 options without ``--suite tau2-retail``, and the shop's own task
+    options (those ``args`` has) with it (``run``, ``tasks``)."""
+    if args.suite != "tau2-retail":
         given = [flag for name, flag in (("tau2_path", "--tau2-path"), ("split", "--split"),
                                          ("task_ids", "--task-ids"), ("tau2_db", "--tau2-db"))
                  if getattr(args, name, None)]
-        given += ["--user"] if args.user != "scripted" else []
-        given += ["--judge"] if args.judge != "none" else []
+        given += ["--user"] if getattr(args, "user", "scripted") != "scripted" else []
+        given += ["--judge"] if getattr(args, "judge", "none") != "none" else []
         if given:
             raise ValueError(f"{', '.join(given)} applies to --suite tau2-retail only")
         return
@@ -91,17 +102,18 @@ def _check_suite_options(args: argparse.Namespace) -> None:
         if getattr(args, name, None):
             raise ValueError(f"{flag} applies to the shop's own tasks, not to --suite "
                              "tau2-retail")
-    if (args.workers or 1) > 1:
+    if (getattr(args, "workers", None) or 1) > 1:
         raise ValueError("--suite tau2-retail runs in this process: --workers is not "
                          "supported (raise --concurrency instead)")
-    if args.families or args.difficulty:
-        raise ValueError("--families and --difficulty choose the shop's own tasks; with "
-                         "--suite tau2-retail choose tasks with --split and --task-ids")
+    if args.families or args.difficulty or getattr(args, "seed", None) is not None:
+        raise ValueError("--families and --difficulty choose the shop's own tasks (--seed "
+                         "their mix); with --suite tau2-retail choose tasks with --split and "
+                         "--task-ids")
 
 
 def cmd_run_suite(args: argparse.Namespace) -> int:
     """``run``: the shop's own tasks (``episodes.cli.run.cmd_run``) or tau2's."""
-    _check_suite_options(args)
+    check_suite_options(args)
     if args.suite != "tau2-retail":
         from episodes.cli.run import cmd_run
 
@@ -156,18 +168,39 @@ def user_factory(args: argparse.Namespace) -> Any:
     return make
 
 
+def tau2_tasks(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """The world of ``--tau2-path`` and the tasks ``--split`` and ``--task-ids`` choose (a
+    missing path, an unknown split or task id raise, naming what exists)."""
+    from episodes.tau2.tasks import select_tasks
+    from mcp_shop.tau2.loader import load_tau2_retail
+
+    world = load_tau2_retail(args.tau2_path)
+    ids = [i.strip() for i in args.task_ids.split(",") if i.strip()] if args.task_ids else None
+    return world, select_tasks(world, split=args.split, ids=ids)
+
+
+def tau2_task_lines(args: argparse.Namespace) -> Iterator[str]:
+    """``shop-episodes tasks --suite tau2-retail``'s lines: a ``Tau2Task`` each (``--format``
+    tasks or jsonl) or a ``tau2_rows`` row each (trl). Every option is checked before the
+    first line."""
+    import json
+
+    from episodes.tau2.trl_env import tau2_rows
+
+    check_suite_options(args)
+    world, tasks = tau2_tasks(args)
+    rows = tau2_rows(world, tasks) if args.format == "trl" else [t.to_json() for t in tasks]
+    return (json.dumps(row, ensure_ascii=False) for row in rows)
+
+
 def tau2_setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
     """Every option checked before any work: (world, agent, tasks, users); the judge is
     checked too (``judge_of``) and made again where the run starts."""
     from episodes.cli.run import _llm_options
     from episodes.tau2.agents import make_tau2_agent
-    from episodes.tau2.tasks import select_tasks
-    from mcp_shop.tau2.loader import load_tau2_retail
 
     _llm_options(args)
-    world = load_tau2_retail(args.tau2_path)
-    ids = [i.strip() for i in args.task_ids.split(",") if i.strip()] if args.task_ids else None
-    tasks = select_tasks(world, split=args.split, ids=ids)
+    world, tasks = tau2_tasks(args)
     agent = make_tau2_agent(args.agent, world.policy)
     users = user_factory(args)
     judge_of(args)

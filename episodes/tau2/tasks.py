@@ -13,6 +13,10 @@ A tau2 task keeps its own record (:class:`mcp_shop.tau2.records.Task`) and is ca
 
     world = load_tau2_retail("~/src/tau2-bench")
     tasks = select_tasks(world, split="test", ids=["3", "7"])
+
+As JSON (``Tau2Task.to_json``: a line of ``shop-episodes tasks --suite tau2-retail``, a worker
+process's batch) a task is an object of the fields above named as the rollout records name
+them, the tau2 record under ``task``; ``Tau2Task.from_json`` reads it back.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mcp_shop.errors import InvalidInput, shown
 from mcp_shop.tau2.loader import Tau2Retail
@@ -52,6 +57,19 @@ class Tau2Task:
     @property
     def gold_writes(self) -> int:
         return sum(1 for a in self.task.gold_actions() if a.name in WRITE_TOOLS)
+
+    def to_json(self) -> dict[str, Any]:
+        """The task as JSON (see the module)."""
+        return {"task_id": self.task_id, "family": self.family, "difficulty": self.difficulty,
+                "seed": self.seed, "world": self.world,
+                "task": self.task.model_dump(mode="json", exclude_none=True)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tau2Task:
+        """The task ``to_json`` wrote."""
+        return cls(task_id=data["task_id"], family=data["family"],
+                   difficulty=data["difficulty"], seed=data["seed"], world=data["world"],
+                   task=Task.model_validate(data["task"]))
 
 
 def world_digest(world: Tau2Retail) -> str:
