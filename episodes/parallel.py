@@ -9,12 +9,13 @@ records come back in task order, exactly as a single process would produce them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -25,50 +26,145 @@ from anyio.from_thread import start_blocking_portal
 from mcp_shop.errors import InvalidState
 from verifiers.types import TaskSpec
 
-__all__ = ["CatalogMismatch", "WorkerPool", "WorkerShop", "batches", "default_batch",
+__all__ = ["BatchWorker", "CatalogMismatch", "RunnerSpec", "ShopSpec", "WorkerPool",
+           "WorkerShop", "batches", "default_batch", "machine_lock", "private_copy", "remove_copy",
            "run_in_workers"]
 
-_WORKER: WorkerShop | None = None
+_WORKER: Any = None
 
 
-class WorkerShop:
+@dataclasses.dataclass(frozen=True)
+class RunnerSpec:
+    """What each worker opens once (in its process, or as a Ray worker) and plays batches on:
+    ``open(private_dir)`` gives an object with ``run_batch(agent_name, tasks, trials,
+    concurrency, reward_mode)`` (``tasks`` as ``dump`` made them) and ``close()``. ``db``: the
+    database every worker opens."""
+
+    db: str
+
+    def open(self, private_dir: str | None) -> Any:
+        raise NotImplementedError
+
+    def dump(self, task: Any) -> dict[str, Any]:
+        """``task`` as JSON, as the workers' ``run_batch`` reads it."""
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class ShopSpec(RunnerSpec):
+    """The shop's own tasks: a ``WorkerShop`` on ``db`` (see there for the options)."""
+
+    catalog_seed: int = 0
+    catalog_size: int = 10_000
+    rephrase: dict[str, Any] | None = None
+    fingerprint: str | None = None
+    controller: dict[str, Any] | None = None
+
+    def open(self, private_dir: str | None) -> WorkerShop:
+        return WorkerShop(self.db, catalog_seed=self.catalog_seed,
+                          catalog_size=self.catalog_size, rephrase=self.rephrase,
+                          private_dir=private_dir, fingerprint=self.fingerprint,
+                          controller=self.controller)
+
+    def dump(self, task: Any) -> dict[str, Any]:
+        return dict(task.model_dump(mode="json"))
+
+
+def private_copy(db: str, private_dir: str | None) -> Path | None:
+    """On SQLite with a ``private_dir``: a copy of ``db``'s file made there for this process
+    (SQLite lets one process write at a time, and every episode writes its session and
+    trace), or None (PostgreSQL is shared as it is). ``remove_copy`` deletes it."""
+    from mcp_shop.db import sqlite_path
+
+    path = sqlite_path(db)
+    if private_dir is None or path is None:
+        return None
+    import sqlite3
+
+    Path(private_dir).mkdir(parents=True, exist_ok=True)
+    copy = Path(private_dir) / f"worker-{os.getpid()}.db"
+    with sqlite3.connect(path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    return copy
+
+
+def remove_copy(copy: Path | None) -> None:
+    """Delete a ``private_copy`` with its WAL files."""
+    if copy is not None:
+        for f in copy.parent.glob(copy.name + "*"):
+            f.unlink(missing_ok=True)
+
+
+class BatchWorker:
+    """A worker's event loop (in a daemon thread) and the async context managers (a
+    controller, a runner: opening one costs about as much as a few episodes) it keeps open
+    there for every batch, by key."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self.portal: Any = None
+        self.kept: dict[Any, tuple[Any, Any]] = {}  # key -> (context, what it entered)
+
+    def _portal(self) -> Any:
+        if self.portal is None:
+            self.portal = self._stack.enter_context(start_blocking_portal())
+        return self.portal
+
+    def play(self, key: Any, make: Callable[[], Any],
+             run: Callable[[Any], Awaitable[list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+        """``run(it)`` on the loop, ``it`` the context ``make()`` gives entered once for
+        ``key``; a failed run drops it (it may be left half-used: the next one anew)."""
+        if key not in self.kept:
+            cm = self._portal().wrap_async_context_manager(make())
+            self.kept[key] = (cm, cm.__enter__())
+        try:
+            return list(self._portal().call(run, self.kept[key][1]))
+        except BaseException:
+            self._drop(key)
+            raise
+
+    def _drop(self, key: Any) -> None:
+        cm, _ = self.kept.pop(key, (None, None))
+        if cm is not None:
+            with contextlib.suppress(Exception):
+                cm.__exit__(None, None, None)
+
+    def close_loop(self) -> None:
+        """Leave what is kept, then stop the loop."""
+        for key in list(self.kept):
+            self._drop(key)
+        self._stack.close()
+        self.portal = None
+
+
+class WorkerShop(BatchWorker):
     """One worker's shop and the batches it plays: what a worker process of ``WorkerPool`` and
-    a Ray worker (``episodes.ray_rollouts``) each open once and keep.
+    a Ray worker (``episodes.ray_rollouts``) each open once and keep (``ShopSpec``).
 
-    ``private_dir``: on SQLite, play in a private copy of the database made there (SQLite lets
-    one process write at a time, and every episode writes its session and trace; the catalog
-    is immutable, the sessions are the run's own), sharing the original's search index.
-    The catalog is opened (generated on first use, deterministically from ``catalog_seed`` and
-    ``catalog_size``, under a lock so the workers of one machine build it once) where ``db``
-    points on this machine; ``fingerprint``: the catalog it must hold (the driver's).
-    ``controller``: more ``EpisodeController`` options for every batch (e.g. ``connect``)."""
+    ``private_dir``: on SQLite, play in a private copy of the database made there
+    (``private_copy``; the catalog is immutable, the sessions are the run's own), sharing the
+    original's search index. The catalog is opened (generated on first use,
+    deterministically from ``catalog_seed`` and ``catalog_size``, under a lock so the workers
+    of one machine build it once) where ``db`` points on this machine; ``fingerprint``: the
+    catalog it must hold (the driver's). ``controller``: more ``EpisodeController`` options
+    for every batch (e.g. ``connect``)."""
 
     def __init__(self, db: str, *, catalog_seed: int, catalog_size: int,
                  rephrase: dict[str, Any] | None = None, private_dir: str | None = None,
                  fingerprint: str | None = None, controller: dict[str, Any] | None = None,
                  ) -> None:
         from mcp_shop import Shop
-        from mcp_shop.db import sqlite_path
         from mcp_shop.shop import default_index_dir
 
-        path = sqlite_path(db)
-        self.copy: Path | None = None
+        super().__init__()
         _check_catalog(db, catalog_seed, catalog_size, fingerprint)
-        if private_dir is not None and path is not None:
-            import sqlite3
-
-            Path(private_dir).mkdir(parents=True, exist_ok=True)
-            self.copy = Path(private_dir) / f"worker-{os.getpid()}.db"
-            with sqlite3.connect(path) as src, sqlite3.connect(self.copy) as dst:
-                src.backup(dst)
+        self.copy = private_copy(db, private_dir)
+        if self.copy is not None:
             self.shop = Shop.open(f"sqlite:///{self.copy}", seed=catalog_seed,
                                   size=catalog_size, index_dir=default_index_dir(db))
         else:
             self.shop = Shop.open(db, seed=catalog_seed, size=catalog_size)
         self.controller_options = controller or {}
-        self.controllers: dict[str, tuple[Any, Any]] = {}  # reward mode -> (context, controller)
-        self._stack = contextlib.ExitStack()
-        self.portal: Any = None
         self.rephraser: Any = None
         if rephrase is not None:
             from episodes.rephrase import ChatRephraser
@@ -78,56 +174,42 @@ class WorkerShop:
     def run_batch(self, agent_name: str, tasks: list[dict[str, Any]], trials: int,
                   concurrency: int, reward_mode: str) -> list[dict[str, Any]]:
         """The records of ``agent_name`` on ``tasks`` (``TaskSpec`` as JSON), in task order,
-        played ``concurrency`` at a time over this worker's in-memory server."""
+        played ``concurrency`` at a time over this worker's in-memory server (its controller
+        for ``reward_mode``, opened once)."""
         from episodes.agents import make_agent
+        from episodes.controller import EpisodeController
 
         specs = [TaskSpec.model_validate(t) for t in tasks]
         agent = make_agent(agent_name)
-        controller = self._controller(reward_mode)
-        try:
-            return self._portal().call(partial(controller.run, agent, specs, trials=trials,
-                                               concurrency=concurrency))
-        except BaseException:
-            self._drop(reward_mode)  # a failed run may leave it half-used: the next one anew
-            raise
-
-    def _portal(self) -> Any:
-        """The worker's event loop (in a daemon thread), where its controllers live."""
-        if self.portal is None:
-            self.portal = self._stack.enter_context(start_blocking_portal())
-        return self.portal
-
-    def _controller(self, reward_mode: str) -> Any:
-        """The worker's controller for ``reward_mode``: its in-memory MCP server and client,
-        opened once and kept for every batch (opening one costs about as much as a few
-        episodes)."""
-        if reward_mode not in self.controllers:
-            from episodes.controller import EpisodeController
-
-            cm = self._portal().wrap_async_context_manager(EpisodeController(
-                self.shop, reward_mode=reward_mode,  # type: ignore[arg-type]
-                rephraser=self.rephraser, **self.controller_options))
-            self.controllers[reward_mode] = (cm, cm.__enter__())
-        return self.controllers[reward_mode][1]
-
-    def _drop(self, reward_mode: str) -> None:
-        cm, _ = self.controllers.pop(reward_mode, (None, None))
-        if cm is not None:
-            with contextlib.suppress(Exception):
-                cm.__exit__(None, None, None)
+        make = partial(EpisodeController, self.shop,
+                       reward_mode=reward_mode,  # type: ignore[arg-type]
+                       rephraser=self.rephraser, **self.controller_options)
+        return self.play(reward_mode, make,
+                         partial(_run_controller, agent, specs, trials, concurrency))
 
     def close(self) -> None:
         """Close the controllers, the event loop and the shop's connections; delete the
         private copy (with its WAL files)."""
-        for mode in list(self.controllers):
-            self._drop(mode)
-        self._stack.close()
-        self.portal = None
+        self.close_loop()
         self.shop.engine.dispose()
-        if self.copy is not None:
-            for f in self.copy.parent.glob(self.copy.name + "*"):
-                f.unlink(missing_ok=True)
-            self.copy = None
+        remove_copy(self.copy)
+        self.copy = None
+
+
+async def _run_controller(agent: Any, specs: list[TaskSpec], trials: int, concurrency: int,
+                          controller: Any) -> list[dict[str, Any]]:
+    return list(await controller.run(agent, specs, trials=trials, concurrency=concurrency))
+
+
+@contextlib.contextmanager
+def machine_lock(db: str) -> Iterator[None]:
+    """Held by one process of this machine at a time per ``db``: the workers of one machine
+    fill a database that is missing there once (the catalog, a tau2 world)."""
+    from mcp_shop.search.index import _locked
+
+    digest = hashlib.sha256(db.encode()).hexdigest()[:16]
+    with _locked(Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"):
+        yield
 
 
 def _check_catalog(db: str, seed: int, size: int, fingerprint: str | None) -> None:
@@ -135,14 +217,11 @@ def _check_catalog(db: str, seed: int, size: int, fingerprint: str | None) -> No
     check it is the one of ``fingerprint``."""
     from mcp_shop.catalog import ensure_catalog
     from mcp_shop.db import make_engine, sqlite_path
-    from mcp_shop.search.index import _locked
 
     path = sqlite_path(db)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(db.encode()).hexdigest()[:16]
-    lock = Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"
-    with _locked(lock):
+    with machine_lock(db):
         engine = make_engine(db)
         try:
             info = ensure_catalog(engine, seed=seed, size=size)
@@ -162,22 +241,20 @@ class CatalogMismatch(InvalidState):
     """A worker's machine holds another catalog than the run's at the database's path."""
 
 
-def _init(db: str, catalog_seed: int, catalog_size: int, rephrase: dict[str, Any] | None,
-          private_dir: str | None, controller: dict[str, Any] | None) -> None:
+def _init(spec: RunnerSpec, private_dir: str | None) -> None:
     global _WORKER
     # Ctrl-C reaches the whole process group: the parent handles it (it stops the workers),
     # so a worker does not die mid-batch with a traceback of its own. The private copies
     # live in a directory the parent removes when the pool closes (workers end with
     # os._exit, which runs no clean-up of their own).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER = WorkerShop(db, catalog_seed=catalog_seed, catalog_size=catalog_size,
-                         rephrase=rephrase, private_dir=private_dir, controller=controller)
+    _WORKER = spec.open(private_dir)
 
 
 def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concurrency: int,
                reward_mode: str) -> list[dict[str, Any]]:
     assert _WORKER is not None
-    return _WORKER.run_batch(agent_name, tasks, trials, concurrency, reward_mode)
+    return list(_WORKER.run_batch(agent_name, tasks, trials, concurrency, reward_mode))
 
 
 def default_batch(tasks: int, workers: int) -> int:
@@ -185,7 +262,7 @@ def default_batch(tasks: int, workers: int) -> int:
     return max(8, min(100, -(-tasks // (workers * 4))))
 
 
-def batches(tasks: Sequence[TaskSpec], size: int) -> Iterator[list[TaskSpec]]:
+def batches(tasks: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(tasks), size):
         yield list(tasks[i:i + size])
 
@@ -193,18 +270,27 @@ def batches(tasks: Sequence[TaskSpec], size: int) -> Iterator[list[TaskSpec]]:
 class WorkerPool:
     """Worker processes with the shop open, reusable across runs (``with WorkerPool(...)``)."""
 
-    def __init__(self, db: str, *, workers: int, catalog_seed: int = 0,
+    def __init__(self, db: str | None = None, *, workers: int, catalog_seed: int = 0,
                  catalog_size: int = 10_000, rephrase: dict[str, Any] | None = None,
                  private_sqlite: bool = True, controller: dict[str, Any] | None = None,
-                 ) -> None:
-        """``rephrase``: ``ChatRephraser`` options (base_url, model) for every worker.
-        ``controller``: more ``EpisodeController`` options for every worker.
+                 spec: RunnerSpec | None = None) -> None:
+        """The shop's own tasks on ``db`` (a ``ShopSpec``): ``rephrase``: ``ChatRephraser``
+        options (base_url, model) for every worker; ``controller``: more
+        ``EpisodeController`` options for every worker. Or what ``spec`` names (then ``db``
+        and those options are not given).
         ``private_sqlite``: on SQLite, each worker plays in its own copy of the database
         (writers would otherwise queue for SQLite's single write lock); the copies are deleted
         when the workers exit. PostgreSQL is shared as it is."""
+        if spec is None:
+            if db is None:
+                raise ValueError("WorkerPool needs a database (db) or a runner spec (spec)")
+            spec = ShopSpec(db, catalog_seed=catalog_seed, catalog_size=catalog_size,
+                            rephrase=rephrase, controller=controller)
+        db = spec.db
         if db.startswith("sqlite") and (":memory:" in db or db.rstrip("/") == "sqlite:"):
             raise ValueError("worker processes need a database they can all open (a SQLite "
                              "file or PostgreSQL), not an in-memory one")
+        self.spec = spec
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         from mcp_shop.db import sqlite_path
 
@@ -212,8 +298,7 @@ class WorkerPool:
         if private_sqlite and sqlite_path(db) is not None:
             self._private = tempfile.mkdtemp(prefix="shop-episodes-")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=_init,
-                                         initargs=(db, catalog_seed, catalog_size, rephrase,
-                                                   self._private, controller))
+                                         initargs=(spec, self._private))
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -238,7 +323,7 @@ class WorkerPool:
         """Start every worker (each opens the shop) before anything is timed."""
         list(self._pool.map(_ping, range(self.workers * 2)))
 
-    def run(self, agent_name: str, tasks: Sequence[TaskSpec], *, trials: int = 1,
+    def run(self, agent_name: str, tasks: Sequence[Any], *, trials: int = 1,
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
@@ -247,7 +332,7 @@ class WorkerPool:
         if batch is None:
             batch = default_batch(len(tasks), self.workers)
         futures: list[Future[list[dict[str, Any]]]] = [
-            self._pool.submit(_run_batch, agent_name, [t.model_dump(mode="json") for t in chunk],
+            self._pool.submit(_run_batch, agent_name, [self.spec.dump(t) for t in chunk],
                               trials, concurrency, reward_mode)
             for chunk in batches(tasks, batch)]
         out: list[dict[str, Any]] = []

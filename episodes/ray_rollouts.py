@@ -8,7 +8,10 @@ opens the file at the ``--db`` path on its own disk, generating the catalog ther
 (deterministic from ``--catalog-seed`` and ``--catalog-size``, so no shared filesystem is
 needed; an imported catalog's file must be copied there), and each worker plays in a private
 copy of it, deleted when the run ends. Every worker checks its catalog's fingerprint against
-the driver's.
+the driver's. What a worker opens is a runner spec (``episodes.parallel.RunnerSpec``): the
+shop's own tasks as above, or tau2 retail tasks (``--suite tau2-retail``,
+``episodes.tau2.workers``: the loaded world travels with the spec, so a node needs no tau2
+checkout; on SQLite it is imported into the ``--tau2-db`` path there when missing).
 
 The driver hands out batches of tasks to the workers as they become free and writes the
 records in task order: the same records as one process would write, but for timing. A worker
@@ -20,6 +23,7 @@ recorded exactly once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import secrets
@@ -31,8 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from episodes.parallel import WorkerShop, batches, default_batch
-from verifiers.types import TaskSpec
+from episodes.parallel import RunnerSpec, ShopSpec, batches, default_batch
 
 __all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "import_ray", "ray_session"]
 
@@ -119,12 +122,13 @@ def _reachable(address: str) -> None:
 
 
 class RolloutWorker:
-    """A Ray worker (as an actor): its ``WorkerShop``, opened once, playing batch after batch."""
+    """A Ray worker (as an actor): what its runner spec opens (a ``WorkerShop``, a tau2
+    worker), opened once, playing batch after batch."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, spec: RunnerSpec, private_dir: str | None) -> None:
         self.error: Exception | None = None
         try:  # an error is kept for ready(), which raises it as it is (not as a dead actor)
-            self.worker = WorkerShop(**options)
+            self.worker = spec.open(private_dir)
         except Exception as exc:  # noqa: BLE001 - any failure to open the shop is reported
             self.error = exc
 
@@ -166,27 +170,34 @@ class RayPool:
     ``fingerprint``: the catalog every worker must hold (the driver's). ``num_cpus``: the CPUs
     of a local instance this pool starts (default all). ``cpus``: the CPUs each worker
     reserves. ``max_losses``: how often one batch may lose its worker before the run fails.
-    ``controller``: more ``EpisodeController`` options for every worker."""
+    ``controller``: more ``EpisodeController`` options for every worker. ``spec``: what the
+    workers open instead of the shop of ``db`` (``episodes.parallel.RunnerSpec``; then
+    ``db`` and the shop's options are not given)."""
 
-    def __init__(self, db: str, *, address: str | None = None, workers: int | None = None,
-                 catalog_seed: int = 0, catalog_size: int = 10_000,
+    def __init__(self, db: str | None = None, *, address: str | None = None,
+                 workers: int | None = None, catalog_seed: int = 0, catalog_size: int = 10_000,
                  fingerprint: str | None = None, rephrase: dict[str, Any] | None = None,
                  num_cpus: int | None = None, cpus: float = 1, max_losses: int = 3,
-                 controller: dict[str, Any] | None = None) -> None:
+                 controller: dict[str, Any] | None = None, spec: RunnerSpec | None = None,
+                 ) -> None:
         from mcp_shop.db import sqlite_path
 
         ray = import_ray()
+        if spec is None:
+            if db is None:
+                raise ValueError("RayPool needs a database (db) or a runner spec (spec)")
+            spec = ShopSpec(db, catalog_seed=catalog_seed, catalog_size=catalog_size,
+                            rephrase=rephrase, fingerprint=fingerprint, controller=controller)
+        db = spec.db
         if db.startswith("sqlite") and sqlite_path(db) is None:
             raise ValueError("Ray workers need a database they can open (a SQLite file or "
                              "PostgreSQL), not an in-memory one")
         path = sqlite_path(db)
         if path is not None:  # the same absolute path on every node
-            db = f"sqlite:///{path.resolve()}"
+            spec = dataclasses.replace(spec, db=f"sqlite:///{path.resolve()}")
         self._private = (str(Path(tempfile.gettempdir()) / f"mcp-shop-ray-{secrets.token_hex(6)}")
                          if path is not None else None)
-        self._options = {"db": db, "catalog_seed": catalog_seed, "catalog_size": catalog_size,
-                         "rephrase": rephrase, "private_dir": self._private,
-                         "fingerprint": fingerprint, "controller": controller}
+        self.spec = spec
         self._owner = connect(address, num_cpus=num_cpus)
         self.max_losses = max_losses
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -206,7 +217,7 @@ class RayPool:
 
     def _start(self) -> None:
         number, self._count = self._count, self._count + 1
-        handle = self._actor.remote(self._options)
+        handle = self._actor.remote(self.spec, self._private)
         self._handles[number] = handle
         self._starting[handle.ready.remote()] = number
 
@@ -256,7 +267,7 @@ class RayPool:
         self._ready[number] = where
         self._nodes.add(where["node"])
 
-    def run(self, agent_name: str, tasks: Sequence[TaskSpec], *, trials: int = 1,
+    def run(self, agent_name: str, tasks: Sequence[Any], *, trials: int = 1,
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
@@ -265,7 +276,7 @@ class RayPool:
         import ray
 
         size = batch or default_batch(len(tasks), self.workers)
-        queue = deque(enumerate([t.model_dump(mode="json") for t in chunk]
+        queue = deque(enumerate([self.spec.dump(t) for t in chunk]
                                 for chunk in batches(tasks, size)))
         total = len(queue)
         results: dict[int, list[dict[str, Any]]] = {}

@@ -36,7 +36,6 @@ from episodes.export import add_export_command
 from episodes.http_env import add_serve_env_command
 from episodes.records import add_records_command
 from episodes.report import add_report_command
-from episodes.tau2.cli import add_tau2_options, add_tau2_task_options, cmd_run_suite
 from mcp_shop.cli_support import add_version_option
 
 __all__ = ["add_llm_options", "build_parser"]
@@ -65,6 +64,9 @@ def add_llm_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    # imported here: episodes.tau2.cli imports this package (its output, writer, options)
+    from episodes.tau2.cli import add_tau2_options, cmd_run_suite
+
     run = sub.add_parser("run", help="run an agent on tasks and write rollouts")
     run.add_argument("--agent", default="heuristic", help="oracle, heuristic, random or llm")
     add_task_options(run, episodes=60)
@@ -145,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "dataset rows for GRPOTrainer(environment_factory=ShopToolEnv), see "
                        "episodes.trl_env (tau2: Tau2ToolEnv, episodes.tau2.trl_env)")
     add_shop_options(tasks)
+    from episodes.tau2.cli import add_tau2_task_options
+
     add_tau2_task_options(tasks)
     tasks.set_defaults(fn=cmd_tasks)
 

@@ -8,8 +8,10 @@
 The world is imported into ``--tau2-db`` (default: a SQLite file beside ``--out``, named
 after it with ``.tau2.db``; without ``--out``, a temporary file removed at the end) once; a
 database that already holds it is reused. Episodes reach the tau2 tools over MCP in memory
-(``--direct``: the same server's tools without the protocol). The summary, pass^k and Ctrl-C
-behave as for the shop's own tasks.
+(``--direct``: the same server's tools without the protocol). ``--workers N`` spreads them
+over N processes, ``--ray [ADDRESS]`` over a Ray cluster (``episodes.tau2.workers``); the
+records are those of one process but for timing. The summary, pass^k and Ctrl-C behave as
+for the shop's own tasks.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ __all__ = ["SUITES", "add_tau2_options", "add_tau2_task_options", "check_suite_o
 
 SUITES = ("shop", "tau2-retail")
 _NATIVE_ONLY = (("tasks", "--tasks"), ("curriculum", "--curriculum"), ("connect", "--connect"),
-                ("stdio", "--stdio"), ("ray", "--ray"), ("shopper_llm", "--shopper-llm"),
+                ("stdio", "--stdio"), ("shopper_llm", "--shopper-llm"),
                 ("schema", "--schema"), ("supported", "--supported"))
 
 
@@ -102,9 +104,6 @@ def check_suite_options(args: argparse.Namespace) -> None:
         if getattr(args, name, None):
             raise ValueError(f"{flag} applies to the shop's own tasks, not to --suite "
                              "tau2-retail")
-    if (getattr(args, "workers", None) or 1) > 1:
-        raise ValueError("--suite tau2-retail runs in this process: --workers is not "
-                         "supported (raise --concurrency instead)")
     if args.families or args.difficulty or getattr(args, "seed", None) is not None:
         raise ValueError("--families and --difficulty choose the shop's own tasks (--seed "
                          "their mix); with --suite tau2-retail choose tasks with --split and "
@@ -118,8 +117,17 @@ def cmd_run_suite(args: argparse.Namespace) -> int:
         from episodes.cli.run import cmd_run
 
         return cmd_run(args)
+    if args.ray is not None:
+        from episodes.ray_rollouts import import_ray
+
+        import_ray()  # installed?
     setup = tau2_setup(args)
-    records, elapsed = play_tau2(args, *setup)
+    with contextlib.ExitStack() as stack:
+        if args.ray is not None:  # the cluster reachable (before any work)
+            from episodes.ray_rollouts import ray_session
+
+            stack.enter_context(ray_session(args.ray))
+        records, elapsed = play_tau2(args, *setup)
     _report(args, records, elapsed)
     return 0
 
@@ -156,7 +164,7 @@ def user_factory(args: argparse.Namespace) -> Any:
     ``LLMAgent`` built from the --user-llm-* options, falling back to the agent's)."""
     from episodes.tau2.episode import scripted_users
 
-    if args.user != "llm":
+    if getattr(args, "user", "scripted") != "llm":
         return scripted_users
     from episodes.tau2.users import LLMUser
 
@@ -234,11 +242,35 @@ def play_tau2(args: argparse.Namespace, world: Any, agent: Any, tasks: list[Any]
         output.err.print(f"tau2 retail world {env.key[:12]} in {url}", soft_wrap=True,
                          markup=False)
         started = time.perf_counter()
-        with ctrl_c.asyncio_owned():
-            records = anyio.run(_run, args, env, agent, tasks, users, writer)
+        if getattr(args, "ray", None) is not None or (getattr(args, "workers", None) or 1) > 1:
+            env.shop.engine.dispose()  # the workers open the database themselves
+            records = _run_in_pool(args, env, url, tasks, writer)
+        else:
+            with ctrl_c.asyncio_owned():
+                records = anyio.run(_run, args, env, agent, tasks, users, writer)
         elapsed = time.perf_counter() - started
         env.shop.engine.dispose()
     return records, elapsed
+
+
+def _run_in_pool(args: argparse.Namespace, env: Any, url: str, tasks: list[Any],
+                 writer: RolloutWriter) -> list[dict[str, Any]]:
+    """``tasks`` in ``--workers`` processes or on the Ray cluster of ``--ray``
+    (``episodes.tau2.workers``), each record to ``writer`` in task order."""
+    from episodes.cli.run import run_in_pool
+    from episodes.tau2.workers import Tau2Spec, worker_options
+
+    spec = Tau2Spec(url, world=env.world, options=worker_options(args))
+    if args.ray is not None:
+        from episodes.ray_rollouts import RayPool
+
+        with RayPool(spec=spec, address=args.ray, workers=args.workers) as ray_pool:
+            return run_in_pool(args, ray_pool, f"{ray_pool.workers} Ray workers", tasks,
+                               writer)
+    from episodes.parallel import WorkerPool
+
+    with WorkerPool(spec=spec, workers=args.workers) as pool:
+        return run_in_pool(args, pool, f"{pool.workers} processes", tasks, writer)
 
 
 async def _run(args: argparse.Namespace, env: Any, agent: Any, tasks: list[Any], users: Any,

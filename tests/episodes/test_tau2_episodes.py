@@ -195,8 +195,6 @@ def test_sessions_are_removed_unless_kept(env: Tau2Env, world: Tau2Retail) -> No
      "no split 'dev'; the splits are base, test, train"),
     (["--agent", "heuristic", "--tau2-path", "{fixture}"],
      "agent 'heuristic' cannot play tau2 retail tasks; choose one of oracle"),
-    (["--agent", "oracle", "--tau2-path", "{fixture}", "--workers", "2"],
-     "--workers is not supported"),
     (["--agent", "oracle", "--tau2-path", "{fixture}", "--families", "cart"],
      "--families and --difficulty choose the shop's own tasks"),
     (["--agent", "oracle", "--tau2-path", "/nonexistent/tau2"], "does not exist"),
