@@ -1,8 +1,8 @@
 """tau2 retail runs in worker processes (``shop-episodes run --suite tau2-retail --workers N``)
 on the fixture world: the rollout file is the one one process writes (but for timing), with
 trials, on SQLite (private copies, removed at the end) and on PostgreSQL (one shared
-database), over MCP and --direct; a worker on a machine without the database imports the
-world there."""
+database), over MCP and --direct; Ctrl-C keeps the finished episodes and removes the copies;
+a worker on a machine without the database imports the world there."""
 
 from __future__ import annotations
 
@@ -96,3 +96,26 @@ def test_a_worker_imports_a_missing_world(world: Any, tmp_path: Path) -> None:
     finally:
         worker.close()
     assert list(copies.glob("worker-*")) == []
+
+
+def test_ctrl_c_keeps_the_finished_episodes_and_stops_the_workers(tmp_path: Path) -> None:
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    from tests.episodes.test_cli_interrupts import interrupt_when_written, last_line
+
+    out = tmp_path / "r.jsonl"
+    before = _copies()
+    done = interrupt_when_written(
+        ["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE), "--agent", "oracle",
+         "--trials", "50", "--workers", "2", "--out", str(out)], out)
+    assert done.returncode == 130, done.stderr
+    records = _records(out)
+    assert last_line(done.stderr) == f"interrupted: {len(records)} episodes written to {out}"
+    assert 0 < len(records) < 700 and all(r["success"] for r in records)
+    # in task order, each episode once (finished ones waiting for an earlier one are kept)
+    places = [int(r["task_id"].removeprefix("tau2-retail/")) * 50 + r["trial"]
+              for r in records]
+    assert places == sorted(set(places))
+    assert _copies() - before == set()
