@@ -257,9 +257,11 @@ def _run_batch(agent_name: str, tasks: list[dict[str, Any]], trials: int, concur
     return list(_WORKER.run_batch(agent_name, tasks, trials, concurrency, reward_mode))
 
 
-def default_batch(tasks: int, workers: int) -> int:
-    """Tasks per job: about a quarter of each worker's share, 8 to 100."""
-    return max(8, min(100, -(-tasks // (workers * 4))))
+def default_batch(tasks: int, workers: int, trials: int = 1) -> int:
+    """Tasks per job: about a quarter of each worker's share, 8 to 100 episodes (a task is
+    ``trials`` episodes; at least one task)."""
+    share = -(-tasks // (workers * 4))
+    return max(-(-8 // trials), min(max(1, 100 // trials), share))
 
 
 def batches(tasks: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -327,10 +329,9 @@ class WorkerPool:
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
-        returned list is in task order. ``batch``: tasks per job (default: about a quarter of
-        each worker's share, 8 to 100)."""
+        returned list is in task order. ``batch``: tasks per job (default ``default_batch``)."""
         if batch is None:
-            batch = default_batch(len(tasks), self.workers)
+            batch = default_batch(len(tasks), self.workers, trials)
         futures: list[Future[list[dict[str, Any]]]] = [
             self._pool.submit(_run_batch, agent_name, [self.spec.dump(t) for t in chunk],
                               trials, concurrency, reward_mode)

@@ -271,11 +271,10 @@ class RayPool:
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
-        returned list is in task order. ``batch``: tasks per job (default: about a quarter of
-        each worker's share, 8 to 100)."""
+        returned list is in task order. ``batch``: tasks per job (default ``default_batch``)."""
         import ray
 
-        size = batch or default_batch(len(tasks), self.workers)
+        size = batch or default_batch(len(tasks), self.workers, trials)
         queue = deque(enumerate([self.spec.dump(t) for t in chunk]
                                 for chunk in batches(tasks, size)))
         total = len(queue)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -13,6 +15,23 @@ from episodes.cli.output import CtrlC, Interrupted, watch_ctrl_c
 from episodes.records import Rollout
 
 __all__ = ["RolloutWriter"]
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C held back while a record is filed and delivered right after: in the main thread
+    (where a run over worker processes files them) it would otherwise land between two steps,
+    leaving a line written but not counted, or a record taken from the queue but not
+    written."""
+    if not hasattr(signal, "pthread_sigmask") or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class RolloutWriter:
@@ -56,12 +75,13 @@ class RolloutWriter:
     def __call__(self, record: dict[str, Any]) -> None:
         record.update(self.fields.get(record["task_id"], {}))
         record = Rollout.model_validate(record).to_record()  # what is written is a Rollout
-        self.finished += 1
-        self.successes += record["success"]
-        self.pending[self.order[(record["task_id"], record["trial"])]] = record
-        while self.next in self.pending:
-            self._write(self.pending.pop(self.next))
-            self.next += 1
+        with _ctrl_c_held():
+            self.finished += 1
+            self.successes += record["success"]
+            self.pending[self.order[(record["task_id"], record["trial"])]] = record
+            while self.next in self.pending:
+                self._write(self.pending.pop(self.next))
+                self.next += 1
         self.advance(f"success {self.successes}")
 
     def _write(self, record: dict[str, Any]) -> None:
