@@ -78,6 +78,8 @@ _SHIPPING = re.compile(
 _SHIP_CODE = {"standard": "standard", "express": "express", "two-day": "express",
               "2-day": "express", "overnight": "next_day"}
 _ADDRESS_ID = re.compile(r"\bA-\d{1,4}\b")
+_METHOD_ID = re.compile(r"\bPM-\d{1,4}\b")
+_PAREN = re.compile(r"\s*\(([^)]*)\)")
 _DEFAULT_ADDRESS = re.compile(r"\b(?:default|usual|saved|primary) (?:shipping |delivery )?"
                               r"address\b", re.I)
 _REFUND_ORIGINAL = re.compile(r"\boriginal (?:payment|form of payment|method|card)|"
@@ -156,7 +158,7 @@ def _items(t: _Text, known: Known) -> list[ItemTerm]:
     for title in sorted(titles, key=len, reverse=True):
         for m in t.take(re.compile(re.escape(title), re.I)):
             vids = sorted(titles[title])
-            paren = re.match(r"\s*\(([^)]*)\)", t.text[m.end():])
+            paren = _PAREN.match(t.text[m.end():])
             if paren:
                 narrow = [v for v in vids if known.variants[v][1] and all(
                     names_value(paren.group(1), x) for x in known.variants[v][1].values())]
@@ -180,7 +182,7 @@ def _payments(t: _Text, known: Known) -> list[PaymentTerm]:
     for method in known.methods:
         for m in t.take(re.compile(re.escape(method["label"]), re.I)):
             add(m, method, None)
-    for m in t.take(re.compile(r"\bPM-\d{1,4}\b")):
+    for m in t.take(_METHOD_ID):
         add(m, next((x for x in known.methods if x["payment_method_id"] == m.group(0)), None),
             None)
     for m in t.take(_ENDING):
@@ -216,12 +218,17 @@ def _addresses(t: _Text, known: Known) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# every cue of REASON_CUES as a pattern (spaces also match '_' and '-'), longest cue first
+_REASON_PATTERNS = tuple(
+    (re.compile(r"\b" + re.escape(cue).replace(r"\ ", r"[\s_-]+") + r"\b", re.I), code)
+    for cue, code in sorted(((cue, code) for code, words in REASON_CUES.items()
+                             for cue in words), key=lambda p: len(p[0]), reverse=True))
+
+
 def _reasons(t: _Text) -> list[str]:
     out: list[str] = []
-    cues = sorted(((cue, code) for code, words in REASON_CUES.items() for cue in words),
-                  key=lambda p: len(p[0]), reverse=True)
-    for cue, code in cues:
-        if t.take(re.compile(r"\b" + re.escape(cue).replace(r"\ ", r"[\s_-]+") + r"\b", re.I)):
+    for rx, code in _REASON_PATTERNS:
+        if t.take(rx):
             out.append(code)
     return list(dict.fromkeys(out))
 

@@ -85,7 +85,10 @@ class CatalogVariants:
     def __call__(self, conn: Connection, variant_keys: set[int]) -> dict[int, VariantRows]:
         """Product key -> its variants, for every product owning one of ``variant_keys``."""
         with self._lock:
-            missing = variant_keys - self._owner.keys()
+            # not ``variant_keys - self._owner.keys()``: a set minus a keys view walks every
+            # cached key (tens of thousands), where this looks up only the few asked for
+            owner = self._owner
+            missing = {v for v in variant_keys if v not in owner}
         fetched: dict[int, list[tuple[int, int, int]]] = {}
         if missing:
             # keys made by mcp_shop.ids.variant_key embed their product's key: use that index
