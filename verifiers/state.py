@@ -13,7 +13,7 @@ the verifiers never imports the shop's database layer; ``tests/verifiers`` check
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -118,14 +118,20 @@ def normalize(snapshot: Mapping[str, Rows], *,
 
     order_rows = sorted(snapshot.get("shop_order", []), key=lambda r: int(r["number"]))
     order_ids = {r["id"]: order_public_id(r["number"]) for r in order_rows}
-    line_variant = {r["id"]: variant_public_id(r["variant_id"])
-                    for r in snapshot.get("order_line", [])}
+    # each order's lines, payments and shipments, grouped once in their order
+    lines_of = _by_order(snapshot, "order_line", lambda x: int(x["line_no"]), order_rows)
+    payments_of = _by_order(snapshot, "payment", lambda p: p["id"], order_rows)
+    shipments_of = _by_order(snapshot, "shipment", lambda s: s["id"], order_rows)
 
     orders = [
-        _order(row, snapshot, methods) for row in order_rows
+        _order(row, lines_of.get(row["id"], []), payments_of.get(row["id"], []),
+               shipments_of.get(row["id"], []), methods) for row in order_rows
     ]
+    return_rows = snapshot.get("return_request", [])
+    line_variant = {r["id"]: variant_public_id(r["variant_id"])
+                    for r in snapshot.get("order_line", [])} if return_rows else {}
     returns = []
-    for r in sorted(snapshot.get("return_request", []), key=lambda r: int(r["number"])):
+    for r in sorted(return_rows, key=lambda r: int(r["number"])):
         lines = [(line_variant.get(x["order_line_id"], ""), int(x["quantity"]))
                  for x in sorted(snapshot.get("return_line", []), key=lambda x: x["id"])
                  if x["return_id"] == r["id"]]
@@ -148,10 +154,20 @@ def normalize(snapshot: Mapping[str, Rows], *,
                      stock=stock_overrides, prices=price_overrides)
 
 
-def _order(row: dict[str, Any], snapshot: Mapping[str, Rows],
+def _by_order(snapshot: Mapping[str, Rows], table: str, key: Callable[[dict[str, Any]], Any],
+              orders: Rows) -> dict[Any, Rows]:
+    """The rows of ``table`` by their ``order_id``, each order's sorted by ``key`` (read only
+    when there are orders)."""
+    out: dict[Any, Rows] = {}
+    for r in sorted(snapshot.get(table, []), key=key) if orders else ():
+        out.setdefault(r["order_id"], []).append(r)
+    return out
+
+
+def _order(row: dict[str, Any], line_rows: Rows, payment_rows: Rows, shipment_rows: Rows,
            methods: dict[Any, dict[str, Any]]) -> OrderState:
-    """One order with its lines, payments (joined to their methods) and tracking numbers."""
-    oid = row["id"]
+    """One order with its lines (by line number), payments (by id, joined to their methods)
+    and tracking numbers (shipments by id)."""
     lines = [
         OrderLineState(line_no=int(x["line_no"]),
                        variant_id=variant_public_id(x["variant_id"]),
@@ -159,21 +175,16 @@ def _order(row: dict[str, Any], snapshot: Mapping[str, Rows],
                        quantity=int(x["quantity"]), unit_price_cents=int(x["unit_price_cents"]),
                        returned_quantity=int(x.get("returned_quantity") or 0),
                        exchanged_quantity=int(x.get("exchanged_quantity") or 0))
-        for x in sorted(snapshot.get("order_line", []), key=lambda x: int(x["line_no"]))
-        if x["order_id"] == oid
+        for x in line_rows
     ]
     payments = []
-    for p in sorted(snapshot.get("payment", []), key=lambda p: p["id"]):
-        if p["order_id"] != oid:
-            continue
+    for p in payment_rows:
         method = methods.get(p["payment_method_id"], {})
         payments.append(PaymentState(
             payment_method_id=str(method.get("public_id", "")), kind=str(method.get("kind", "")),
             amount_cents=int(p["amount_cents"]), reason=str(p["reason"]),
             direction=str(p["kind"])))
-    tracking = [str(s["tracking_number"])
-                for s in sorted(snapshot.get("shipment", []), key=lambda s: s["id"])
-                if s["order_id"] == oid]
+    tracking = [str(s["tracking_number"]) for s in shipment_rows]
     return OrderState(
         order_id=order_public_id(row["number"]), status=str(row["status"]), lines=lines,
         code=row.get("discount_code"), shipping_option=str(row["shipping_option"]),

@@ -133,3 +133,26 @@ def test_returns_and_exchanges_of_a_past_order(shop, sid) -> None:
     assert len(o.tracking_numbers) == 2
     # a JSON round trip (datetimes as text) normalises to the same state
     assert normalize(json.loads(snapshot_bytes(snap))) == s
+
+
+def test_each_order_gets_its_own_lines_payments_and_parcels(shop) -> None:
+    """Several orders of several lines: each state order has exactly its order's lines (by
+    line number), payments and tracking numbers, whatever order the snapshot's rows come in."""
+    sid = shop.open_session(seed=11, history_orders=6).session_id
+    (v,) = find_variants(shop, sid, slug="home", min_stock=1)
+    shop.add_to_cart(sid, v, 1)
+    shop.checkout(sid, payment_method_id="PM-1")
+    snap = shop.snapshot(sid)
+    s = normalize(snap)
+    views = {o.order_id: shop.get_order(sid, o.order_id) for o in shop.list_orders(sid)}
+    assert [o.order_id for o in s.orders] == sorted(views, key=lambda o: int(o[2:]))
+    assert len(s.orders) >= 3 and any(len(o.lines) > 1 for o in s.orders)
+    for o in s.orders:
+        view = views[o.order_id]
+        assert [(ln.line_no, ln.variant_id, ln.quantity) for ln in o.lines] == [
+            (ln.line_no, ln.variant_id, ln.quantity) for ln in view.lines]
+        assert [(p.payment_method_id, p.amount_cents) for p in o.payments] == [
+            (p.payment_method_id, p.amount_cents) for p in view.payments]
+        assert o.tracking_numbers == [sh.tracking_number for sh in view.shipments]
+    reversed_rows = {table: rows[::-1] for table, rows in snap.items()}
+    assert normalize(reversed_rows) == s
