@@ -127,17 +127,21 @@ def place_order(
     discount_code: str | None = None,
     charges: Sequence[tuple[int, int]],
     policies: Policies | None = None,
+    bump: bool = True,
 ) -> int:
     """Write an order with its lines, charges and shipment; returns its number.
 
     ``policies`` default to the catalog's (:func:`mcp_shop.shop_policies.policies_for`).
+    ``bump=False``: the caller moves the session's ``next_order_number`` past this order
+    itself (once for a batch of orders).
     """
     if policies is None:
         policies = policies_for(conn)
     option = policies.shipping_option(shipping_option)
     assert option is not None
     number = session.next_order_number
-    run(conn, _BUMP_ORDER, (number + 1, session.id))
+    if bump:
+        run(conn, _BUMP_ORDER, (number + 1, session.id))
     subtotal = sum(v.price_cents * q for v, q in lines)
     processing_at = placed_at + policies.processing_after
     shipped_at = placed_at + option.ship_after
@@ -205,7 +209,8 @@ def add_past_orders(
     """Seed several past orders of ``({variant: quantity}, placed_at)``; returns their ids."""
     if not past:
         return []
-    shipping = policies_for(conn).shipping_option(shipping_option)
+    policies = policies_for(conn)
+    shipping = policies.shipping_option(shipping_option)
     if shipping is None:
         raise InvalidInput(f"unknown shipping option {shipping_option!r}")
     row = fetch_one(conn, _SESSION, (session_id,))
@@ -237,14 +242,15 @@ def add_past_orders(
     for lines, placed_at in past:
         picked = [(states[pk], n) for pk, n in lines.items()]
         subtotal = sum(v.price_cents * n for v, n in picked)
-        shipping_cents = policies_for(conn).shipping_cost(shipping_option, tier, subtotal)
-        at = SimpleNamespace(id=session.id, seed=session.seed, clock=session.clock,
-                             next_order_number=number)
-        place_order(conn, at, picked, placed_at=placed_at, address=address,
+        shipping_cents = policies.shipping_cost(shipping_option, tier, subtotal)
+        session.next_order_number = number
+        place_order(conn, session, picked, placed_at=placed_at, address=address,
                     shipping_option=shipping_option, shipping_cents=shipping_cents,
-                    charges=[(method, subtotal + shipping_cents)])
+                    charges=[(method, subtotal + shipping_cents)], policies=policies,
+                    bump=False)
         out.append(order_id(number))
         number += 1
+    run(conn, _BUMP_ORDER, (number, session.id))  # past every order written
     return out
 
 

@@ -146,17 +146,25 @@ def add_discount_code(conn: Connection, session_id: str, code: str, **rules: Any
     insert(conn, DiscountCode.__table__, row)  # type: ignore[attr-defined]
 
 
+# Every session's codes: rows checked once (by the rules of ``_code_row``), with the session and
+# each code's expiry (before the session's start, or none) filled in per session.
+_SEED_CODES = tuple((_code_row("", code, **rules), expired) for code, expired, rules in (
+    ("WELCOME10", None, dict(kind="percent", value=10, min_spend_cents=5000,
+                              description="10% off orders of $50 or more")),
+    ("SAVE20", None, dict(kind="fixed", value=2000, min_spend_cents=10000,
+                           description="$20 off orders of $100 or more")),
+    ("FREESHIP", None, dict(kind="free_shipping", description="free shipping on any order")),
+    ("SHOES15", None, dict(kind="percent", value=15, category_slug="shoes",
+                            description="15% off shoes")),
+    ("SPRING5", timedelta(days=3), dict(kind="fixed", value=500,
+                                        description="$5 off (spring promotion)")),
+))
+
+
 def _seed_codes(conn: Connection, sid: str, now: datetime) -> None:
     insert(conn, DiscountCode.__table__, [  # type: ignore[attr-defined]
-        _code_row(sid, "WELCOME10", kind="percent", value=10, min_spend_cents=5000,
-                  description="10% off orders of $50 or more"),
-        _code_row(sid, "SAVE20", kind="fixed", value=2000, min_spend_cents=10000,
-                  description="$20 off orders of $100 or more"),
-        _code_row(sid, "FREESHIP", kind="free_shipping", description="free shipping on any order"),
-        _code_row(sid, "SHOES15", kind="percent", value=15, category_slug="shoes",
-                  description="15% off shoes"),
-        _code_row(sid, "SPRING5", kind="fixed", value=500, expires_at=now - timedelta(days=3),
-                  description="$5 off (spring promotion)"),
+        {**row, "session_id": sid, "expires_at": None if expired is None else now - expired}
+        for row, expired in _SEED_CODES
     ])
 
 

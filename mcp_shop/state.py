@@ -48,9 +48,13 @@ def session_snapshot(conn: Connection, session_id: str, *,
     sqlite = conn.dialect.name == "sqlite"
     params = (session_id,)
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, sql, names in _statements(include_trace):
-        cursor = driver.execute(sql.sqlite if sqlite else sql.text(conn), params)
-        out[name] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor = driver.cursor()  # one for every table (a new one per statement costs more)
+    try:
+        for name, sql, names in _statements(include_trace):
+            cursor.execute(sql.sqlite if sqlite else sql.text(conn), params)
+            out[name] = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
     return out
 
 

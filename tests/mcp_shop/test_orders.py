@@ -91,3 +91,17 @@ def test_seeded_history_is_consistent_with_the_clock(shop):
             order.status
         assert order.status == expected
         assert sum(p.amount_cents for p in order.payments) == order.total_cents
+
+
+def test_past_orders_are_numbered_on_from_the_history_and_checkout_after_them(shop):
+    """A batch of past orders moves the session's order numbers past all of them: seeded
+    history, then a task's past orders, then a checkout each take the next numbers."""
+    s = shop.open_session(seed=5, history_orders=4).session_id
+    assert sorted(o.order_id for o in shop.list_orders(s)) == [
+        f"O-{n}" for n in range(1001, 1005)]
+    (v,) = find_variants(shop, s, slug="home", min_stock=2)
+    assert shop.add_past_order(s, {v: 1}, days_ago=5) == "O-1005"
+    assert shop.add_past_order(s, {v: 2}, days_ago=1) == "O-1006"
+    shop.add_to_cart(s, v, 1)
+    assert shop.checkout(s, payment_method_id="PM-1").order_id == "O-1007"
+    assert len(shop.list_orders(s)) == 7
