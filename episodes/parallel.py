@@ -313,13 +313,29 @@ class WorkerPool:
         running, after a failure or Ctrl-C) and delete the private database copies."""
         try:
             if cancel:
-                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-                    process.terminate()
+                self._end_workers()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
         finally:
             if self._private is not None:
                 shutil.rmtree(self._private, ignore_errors=True)
                 self._private = None
+
+    def _end_workers(self) -> None:
+        """Terminate the workers while holding the lock they send results under: a worker
+        ended in the middle of sending a batch's records would leave half a message in the
+        pipe, and the pool's manager thread would wait for the rest for ever (so would
+        ``shutdown``)."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        lock: Any = getattr(getattr(self._pool, "_result_queue", None), "_wlock", None)
+        held = lock is not None and lock.acquire(timeout=30)
+        try:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(timeout=30)
+        finally:
+            if held:
+                lock.release()
 
     def warm_up(self) -> None:
         """Start every worker (each opens the shop) before anything is timed."""

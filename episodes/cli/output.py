@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mcp_shop.cli_support import make_console
 
-__all__ = ["Bar", "CtrlC", "Interrupted", "console", "err", "watch_ctrl_c"]
+__all__ = ["Bar", "CtrlC", "Interrupted", "console", "ctrl_c_held", "err", "watch_ctrl_c"]
 
 console = make_console()  # full width when piped, so tables are not cut
 err = make_console(stderr=True)
@@ -53,6 +53,35 @@ class CtrlC:
         return isinstance(exc, KeyboardInterrupt) or self.pressed
 
 
+class _Held:
+    depth = 0
+    deferred = False
+
+
+_HELD = _Held()
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """In the main thread under ``watch_ctrl_c``: a Ctrl-C during the block is raised as the
+    block ends, not between two of its steps (e.g. a line written and not yet counted). The
+    signal may reach any thread, but its handler runs in the main thread, so blocking the
+    signal there is not enough. Elsewhere, nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _HELD.depth += 1
+    try:
+        yield
+    finally:
+        _HELD.depth -= 1
+        deferred = _HELD.deferred and not _HELD.depth
+        if deferred:
+            _HELD.deferred = False
+    if deferred:
+        raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def watch_ctrl_c() -> Iterator[CtrlC]:
     """Note a Ctrl-C (SIGINT) and raise KeyboardInterrupt as Python does by default; outside
@@ -64,6 +93,9 @@ def watch_ctrl_c() -> Iterator[CtrlC]:
 
     def pressed(signum: int, frame: Any) -> None:
         watch.pressed = True
+        if _HELD.depth:  # raised as the held block ends
+            _HELD.deferred = True
+            return
         signal.default_int_handler(signum, frame)
 
     watch.handler = pressed

@@ -5,33 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from episodes.cli.output import CtrlC, Interrupted, watch_ctrl_c
+from episodes.cli.output import CtrlC, Interrupted, ctrl_c_held, watch_ctrl_c
 from episodes.records import Rollout
 
 __all__ = ["RolloutWriter"]
-
-
-@contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Ctrl-C held back while a record is filed and delivered right after: in the main thread
-    (where a run over worker processes files them) it would otherwise land between two steps,
-    leaving a line written but not counted, or a record taken from the queue but not
-    written."""
-    if not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class RolloutWriter:
@@ -75,7 +56,7 @@ class RolloutWriter:
     def __call__(self, record: dict[str, Any]) -> None:
         record.update(self.fields.get(record["task_id"], {}))
         record = Rollout.model_validate(record).to_record()  # what is written is a Rollout
-        with _ctrl_c_held():
+        with ctrl_c_held():  # the file and its counts never apart
             self.finished += 1
             self.successes += record["success"]
             self.pending[self.order[(record["task_id"], record["trial"])]] = record
