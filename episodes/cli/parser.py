@@ -85,7 +85,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                      "'mcp-shop[ray]'): with no ADDRESS a local Ray instance, 'auto' the "
                      "cluster this machine belongs to, host:port or ray://host:port another; "
                      "every node opens --db (PostgreSQL: the same database; SQLite: the file "
-                     "at that path on each node, its catalog generated there if missing)")
+                     "at that path on each node, its catalog generated there if missing; "
+                     "with --suite tau2-retail --tau2-db, the world imported there if "
+                     "missing)")
     run.add_argument("--direct", action="store_true",
                      help="call the shop's tools in process without the MCP protocol (the same "
                      "results, errors and records as the in-memory server, faster; for "

@@ -261,7 +261,7 @@ def _run_in_pool(args: argparse.Namespace, env: Any, url: str, tasks: list[Any],
     from episodes.tau2.workers import Tau2Spec, worker_options
 
     spec = Tau2Spec(url, world=env.world, options=worker_options(args))
-    if args.ray is not None:
+    if getattr(args, "ray", None) is not None:
         from episodes.ray_rollouts import RayPool
 
         with RayPool(spec=spec, address=args.ray, workers=args.workers) as ray_pool:
