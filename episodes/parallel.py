@@ -313,6 +313,12 @@ class WorkerPool:
         running, after a failure or Ctrl-C) and delete the private database copies."""
         try:
             if cancel:
+                # First tell the pool's manager thread to drop the batches not started (it
+                # cancels their futures and forgets them), then end the running ones. In that
+                # order the manager never marks a cancelled future as failed when it sees the
+                # workers gone, which raises InvalidStateError in its thread on Python 3.11
+                # (and the shutdown below then waits for ever).
+                self._pool.shutdown(wait=False, cancel_futures=True)
                 self._end_workers()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
         finally:
