@@ -56,6 +56,15 @@ def pg_reason() -> str | None:
     return _pg_unavailable()
 
 
+def require_pg(pg_reason: str | None) -> None:
+    """Skip the test when PostgreSQL is unreachable (``pg_reason`` says why), or fail it under
+    CI=true, where the PostgreSQL tests must run."""
+    if pg_reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
+        pytest.skip(pg_reason)
+
+
 def engine_for(backend: str, tmp: Path, pg_reason: str | None) -> Generator[Engine, None, None]:
     """A fresh empty database on ``backend``; dropped afterwards."""
     if backend == "sqlite":
@@ -63,10 +72,7 @@ def engine_for(backend: str, tmp: Path, pg_reason: str | None) -> Generator[Engi
         yield engine
         engine.dispose()
         return
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
+    require_pg(pg_reason)
     schema = "t_" + secrets.token_hex(6)
     engine = make_engine(PG_URL, schema=schema)
     try:

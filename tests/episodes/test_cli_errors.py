@@ -17,7 +17,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from episodes import cli
-from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE
+from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE, require_pg
 from tests.episodes.records import untimed
 
 SHOP = ["--catalog-seed", str(TEST_SEED), "--catalog-size", str(TEST_SIZE)]
@@ -67,10 +67,7 @@ def test_postgresql_down_is_one_line(command: str, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize("part", ["username", "database"])
 def test_an_unknown_role_or_database_is_one_line(part: str, pg_reason: str | None,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
+    require_pg(pg_reason)
     url = _pg(**{part: "no_such_thing_x"})
     assert cli.main(["tasks", "--episodes", "2", "--db", url, *SHOP]) == 2
     line = one_error_line(capsys.readouterr().err)

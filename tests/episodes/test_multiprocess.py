@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import secrets
 import threading
 import time
@@ -42,7 +41,7 @@ from episodes.http_env.snapshot import (
 from episodes.http_env.store import EPISODES
 from mcp_shop import Shop
 from mcp_shop.db import make_engine
-from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE
+from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE, require_pg
 from tests.episodes.records import untimed
 from tests.episodes.round_robin import RoundRobin, serve_proxy
 from tests.episodes.test_http_env import env_process
@@ -66,10 +65,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def pg_shop(pg_reason: str | None) -> Iterator[tuple[str, Shop]]:
     """The test catalog in a fresh PostgreSQL schema (dropped afterwards)."""
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
+    require_pg(pg_reason)
     schema = "mp_" + secrets.token_hex(6)
     shop = Shop.open(PG_URL, seed=TEST_SEED, size=TEST_SIZE, schema=schema)
     try:

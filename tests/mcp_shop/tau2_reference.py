@@ -279,6 +279,18 @@ class Reference:
         return getattr(self, name)(**arguments)
 
 
+def in_cents(db: RetailDB) -> RetailDB:
+    """The world with every amount as whole cents, as the shop keeps it (tau2 stores an item
+    change's difference as an unrounded float, e.g. 51.58000000000001)."""
+    out = db.model_copy(deep=True)
+    for order in out.orders.values():
+        for pay in order.payment_history:
+            pay.amount = round(pay.amount, 2)
+        if order.exchange_price_difference is not None:
+            order.exchange_price_difference = round(order.exchange_price_difference, 2)
+    return out
+
+
 def replay(db: RetailDB, calls: list[tuple[str, dict[str, Any]]], *,
            skip_failures: bool = True) -> tuple[RetailDB, list[str]]:
     """The world after ``calls`` from ``db``, and the failures (skipped, as tau2 skips a failing

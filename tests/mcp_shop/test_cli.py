@@ -12,6 +12,7 @@ from importlib.metadata import version
 import pytest
 
 from mcp_shop.cli import main
+from tests.conftest import require_pg
 
 
 def test_tour_builds_then_reuses_the_catalog_and_runs_a_journey(tmp_path, capsys):
@@ -80,20 +81,13 @@ def _pg(**parts: object) -> str:
     return make_url(PG_URL).set(**parts).render_as_string(hide_password=False)
 
 
-def _need_pg(pg_reason: str | None) -> None:
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
-
-
 @pytest.mark.parametrize("case", ["closed-port", "no-such-role", "no-such-database"])
 def test_an_unusable_postgresql_is_one_line(case, capsys, pg_reason):
     if case == "closed-port":
         url, expected = _pg(host="127.0.0.1", port=1), ["127.0.0.1", "port 1",
                                                         "Connection refused"]
     else:
-        _need_pg(pg_reason)
+        require_pg(pg_reason)
         if case == "no-such-role":
             url = _pg(username="no_such_role_x")
             expected = ['role "no_such_role_x" does not exist', "name an existing role"]

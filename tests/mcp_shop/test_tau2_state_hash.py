@@ -39,7 +39,7 @@ from mcp_shop.tau2.tools_common import Tau2ToolError
 from mcp_shop.tau2.world import db_hash, import_tau2_catalog
 from tests.conftest import engine_for
 from tests.mcp_shop import tau2_shop
-from tests.mcp_shop.tau2_reference import Reference, ToolFailed
+from tests.mcp_shop.tau2_reference import Reference, ToolFailed, in_cents
 from tests.mcp_shop.tau2_synthetic import synthetic_world
 from tests.mcp_shop.tau2_trajectories import random_call
 
@@ -109,20 +109,10 @@ def _random_run(engine: Engine, key: str, base: RetailDB, seed: int, calls: int,
             users.append(args["user_id"])
         if k % every == 0:
             db = _check_state(engine, sid, orders, users)
-            assert db.model_dump() == _cents(ref.db).model_dump()
+            assert db.model_dump() == in_cents(ref.db).model_dump()
             orders, users = [], []
     return changed
 
-
-def _cents(db: RetailDB) -> RetailDB:
-    """The reference's world with its amounts in whole cents, as the shop keeps them."""
-    out = db.model_copy(deep=True)
-    for order in out.orders.values():
-        for pay in order.payment_history:
-            pay.amount = round(pay.amount, 2)
-        if order.exchange_price_difference is not None:
-            order.exchange_price_difference = round(order.exchange_price_difference, 2)
-    return out
 
 
 def test_the_fast_state_is_the_records_on_the_fixture(shop: tuple[Engine, str],

@@ -22,22 +22,17 @@ from mcp_shop.tau2.tools import TAU2_TOOLS, call_tau2_tool
 from mcp_shop.tau2.tools_common import Tau2ToolError
 from mcp_shop.tau2.world import db_hash
 from tests.mcp_shop import tau2_shop
-from tests.mcp_shop.tau2_reference import Calls, Reference, ToolFailed, gold_calls
+from tests.mcp_shop.tau2_reference import (
+    Calls,
+    Reference,
+    ToolFailed,
+    gold_calls,
+    in_cents,
+)
 from tests.mcp_shop.tau2_trajectories import perturbations, random_call
 
 shop, world = tau2_shop.shop, tau2_shop.world  # the fixtures
 
-
-def _cents(db: RetailDB) -> RetailDB:
-    """The reference's world with every amount as whole cents, as the shop keeps it (tau2
-    stores an item change's difference as an unrounded float, e.g. 51.58000000000001)."""
-    out = db.model_copy(deep=True)
-    for order in out.orders.values():
-        for pay in order.payment_history:
-            pay.amount = round(pay.amount, 2)
-        if order.exchange_price_difference is not None:
-            order.exchange_price_difference = round(order.exchange_price_difference, 2)
-    return out
 
 
 def _ref_run(db: RetailDB, calls: Calls) -> tuple[RetailDB, list[tuple[int, str]]]:
@@ -73,11 +68,11 @@ def test_every_gold_replays_to_the_references_state(shop: tuple[Engine, str],
         expected, failures = _ref_run(world.db, gold_calls(task))
         assert failures == [], task.id
         state = _shop_state(engine, gold.session_id)
-        assert state == _cents(expected), task.id
-        assert db_hash(state) == db_hash(_cents(expected)), task.id
+        assert state == in_cents(expected), task.id
+        assert db_hash(state) == db_hash(in_cents(expected)), task.id
 
 
-def test_the_item_change_difference_is_kept_in_cents(shop: tuple[Engine, str],
+def test_the_item_change_difference_is_kept_inin_cents(shop: tuple[Engine, str],
                                                      world: Tau2Retail) -> None:
     """Task 2: tau2 stores 51.58000000000001; the shop 5158 cents, read back as 51.58."""
     engine, key = shop
@@ -142,7 +137,7 @@ def test_random_call_sequences_agree_with_the_reference(shop: tuple[Engine, str]
                 got = ("refused", exc.message)
             assert got == want, (name, args)
             outcomes[want[0]] += 1
-        assert session_hash(engine, sid) == db_hash(_cents(ref.db))
+        assert session_hash(engine, sid) == db_hash(in_cents(ref.db))
     assert outcomes["ok"] >= 50 and outcomes["refused"] >= 50, outcomes
 
 
@@ -164,7 +159,7 @@ def test_db_verdicts_of_every_single_write_perturbation_equal_the_references(
             check = db_check(engine, sid, task)
             assert check.failed_gold_calls == ()
             assert check.match == (db_hash(ref_after) == db_hash(ref_gold)), (task.id, label)
-            assert check.actual == db_hash(_cents(ref_after)), (task.id, label)
+            assert check.actual == db_hash(in_cents(ref_after)), (task.id, label)
             checked += 1
             matched += check.match
     assert checked >= 55 + len(world.tasks)

@@ -4,7 +4,6 @@ in-process shop and by server subprocesses), servers in memory, over stdio and o
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from mcp import StdioServerParameters
 
 from mcp_shop import Shop
 from mcp_shop.server import ShopServer, build_server
-from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE
+from tests.conftest import PG_URL, TEST_SEED, TEST_SIZE, require_pg
 from tests.protocol.procs import ServerProcess
 
 
@@ -74,10 +73,7 @@ def http_server(shop_url: str,
 def pg_shop(tmp_path_factory: pytest.TempPathFactory,
             pg_reason: str | None) -> Iterator[tuple[str, str, Path]]:
     """(url, schema, index dir) of the test catalog in a fresh PostgreSQL schema."""
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
+    require_pg(pg_reason)
     schema = "p_" + secrets.token_hex(6)
     index_dir = tmp_path_factory.mktemp("pg-index")
     shop = Shop.open(PG_URL, seed=TEST_SEED, size=TEST_SIZE, schema=schema, index_dir=index_dir)

@@ -6,7 +6,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 import subprocess
@@ -25,7 +24,7 @@ from mcp_shop.server import admin, build_server
 from mcp_shop.shop import default_index_dir
 from mcp_shop.tau2.session_world import open_tau2_session
 from mcp_shop.tau2.world import db_hash
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, require_pg
 from tests.protocol.journey import assert_trace_matches
 from tests.protocol.procs import ServerProcess
 from tests.protocol.raw_http import RawClient
@@ -237,10 +236,7 @@ async def test_kill_during_writes_keeps_state_and_trace_together(
 @pytest.fixture(scope="module")
 def tau2_pg(pg_reason: str | None) -> Iterator[tuple[str, str]]:
     """(schema, world key) of the fixture world in a fresh PostgreSQL schema."""
-    if pg_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires PostgreSQL: {pg_reason}")
-        pytest.skip(pg_reason)
+    require_pg(pg_reason)
     schema = "t2_" + secrets.token_hex(6)
     try:
         yield schema, install_fixture(PG_URL, schema=schema)
