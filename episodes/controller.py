@@ -21,16 +21,14 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import inspect
 import json
 import marshal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, Field
 
 from episodes.links import Connect, make_link, openai_tool
 from episodes.records import (
@@ -42,6 +40,16 @@ from episodes.records import (
     rollout_id,
 )
 from episodes.shopper import Shopper
+from episodes.steps import (
+    Action,
+    Agent,
+    Observation,
+    Policy,
+    StepResult,
+    ToolRequest,
+    ToolResult,
+    start_policy,
+)
 from episodes.world import apply_event, build_world, product_facts
 from mcp_shop import Shop, tool_catalog
 from mcp_shop.db import write_tx
@@ -85,84 +93,6 @@ MUTATING_TOOLS = tool_catalog.STATE_CHANGING_TOOLS  # calls after which the stat
 # in the database at once (a crash leaves at most these, ordinary sessions that ``mcp-shop
 # prune`` removes); one removal per session costs about three times as much CPU
 REMOVAL_BATCH = 32
-
-
-class ToolRequest(BaseModel):
-    """A tool the agent wants called (without ``session_id``: the controller adds it)."""
-
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class Action(BaseModel):
-    """What an agent does in one step: tool calls, then optionally a message to the shopper
-    (which ends its turn), or ``done`` to end the episode."""
-
-    tool_calls: list[ToolRequest] = Field(default_factory=list)
-    message: str | None = None
-    done: bool = False
-
-
-class ToolResult(BaseModel):
-    name: str
-    arguments: dict[str, Any]
-    ok: bool
-    content: Any = Field(description="the structured result, or the error text")
-
-
-class Observation(BaseModel):
-    """What the agent sees after a reset or a step."""
-
-    shopper_message: str | None = Field(description="the shopper's new message, if the turn "
-                                        "ended")
-    tool_results: list[ToolResult] = Field(default_factory=list)
-    turn: int = Field(description="agent messages sent so far")
-    tool_calls: int = 0
-    tools: list[dict[str, Any]] = Field(default_factory=list, description="the tools (OpenAI "
-                                        "function format, no session_id); set on reset")
-    done: bool = False
-
-
-@dataclass
-class StepResult:
-    observation: Observation
-    reward: float
-    terminated: bool
-    truncated: bool
-    info: dict[str, Any]
-
-    @property
-    def done(self) -> bool:
-        return self.terminated or self.truncated
-
-
-class Policy(Protocol):
-    """One agent's behaviour in one episode."""
-
-    async def act(self, obs: Observation) -> Action: ...
-
-
-class Agent(Protocol):
-    """Makes a policy per episode. ``privileged`` agents (the oracle) are given the task.
-
-    ``seed`` is the episode's: a function of the task and the trial number. An agent whose
-    ``start`` also takes ``trial`` (0 for the first play of a task) is told it as well (the
-    heuristic plays its fixed behaviour on trial 0 and varies on later trials)."""
-
-    name: str
-    privileged: bool
-
-    def start(self, task: TaskSpec | None, obs: Observation, *, seed: int) -> Policy: ...
-
-
-def start_policy(agent: Agent, task: TaskSpec, obs: Observation, *, seed: int,
-                 trial: int = 0) -> Policy:
-    """``agent``'s policy for one episode: the task given only to privileged agents, and
-    ``trial`` only to agents whose ``start`` takes it."""
-    shown = task if agent.privileged else None
-    if "trial" in inspect.signature(agent.start).parameters:
-        return agent.start(shown, obs, seed=seed, trial=trial)  # type: ignore[call-arg]
-    return agent.start(shown, obs, seed=seed)
 
 
 # -- the controller ---------------------------------------------------------------------------
