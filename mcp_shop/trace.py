@@ -202,54 +202,6 @@ def bound_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
-# arguments whose JSON is at most this long, and whose values are plain (see _plain), are far
-# inside every bound: the size limit cuts nothing before MAX_ARGUMENTS_CHARS less a marker's
-# room per level of nesting
-_PLAIN_CHARS = MAX_ARGUMENTS_CHARS // 2
-
-
-def _plain(value: Any, depth: int, budget: int) -> int:
-    """``budget`` less (a lower bound of) the JSON length of ``value`` when ``value`` is plain
-    JSON kept as it is by every bound but the size limit: dicts with text keys and lists, of
-    at most ``MAX_ITEMS`` items and nested less than ``MAX_DEPTH`` deep, of ASCII strings
-    without NUL of at most ``MAX_STRING`` characters, ints of at most ``_INT_BITS`` bits,
-    finite floats, bools and None. -1 otherwise, or as soon as ``budget`` runs out (so a
-    huge value is not walked)."""
-    kind = type(value)
-    if kind is str:
-        if len(value) > MAX_STRING or not value.isascii() or "\x00" in value:
-            return -1
-        return budget - len(value) - 2
-    if kind is dict or kind is list:
-        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
-            return -1
-        for key in value if kind is dict else ():
-            budget = _plain(key, MAX_DEPTH, budget) if type(key) is str else -1
-            if budget < 0:
-                return -1
-        for item in value.values() if kind is dict else value:
-            budget = _plain(item, depth + 1, budget)
-            if budget < 0:
-                return -1
-        return budget - 2
-    if kind is int:
-        return budget - 1 if value.bit_length() <= _INT_BITS else -1
-    if kind is float:
-        return budget - 1 if math.isfinite(value) else -1
-    return budget - 1 if value is None or kind is bool else -1
-
-
-def _arguments_json(arguments: dict[str, Any]) -> str:
-    """The stored JSON of a call's arguments: that of ``bound_arguments(arguments)``, made
-    without bounding when the arguments are plain and short (what normal calls send), since
-    bounding would then copy them unchanged."""
-    if type(arguments) is dict and _plain(arguments, 0, _PLAIN_CHARS) >= 0:
-        text = json.dumps(arguments)
-        if len(text) <= _PLAIN_CHARS:
-            return text
-    return json.dumps(bound_arguments(arguments))
-
-
 def _unsafe_json(text: str) -> bool:
     """Whether JSON ``text`` holds something not to store as it is (cheap substring tests
     first: this runs on every result)."""
@@ -302,7 +254,7 @@ def record_call(conn: Connection, session_id: str, *, tool: str, arguments: dict
     stored = None if result is None and result_json is None else _result_json(result,
                                                                                result_json)
     run(conn, _EVENT, (
-        session_id, seq, storable_text(tool), _arguments_json(arguments), ok,
+        session_id, seq, storable_text(tool), json.dumps(bound_arguments(arguments)), ok,
         None if error_code is None else storable_text(error_code),
         None if error_message is None else _message(error_message),
         stored, None if result_digest is None else storable_text(result_digest),
