@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 from bench_direct import PATHS, SINGLE, one_round
 
-import episodes.controller as controller_module
+import episodes.episode as episode_module
 from episodes.agents.oracle import Replay
 from episodes.controller import Episode, EpisodeController
 from episodes.generate import generate_task
@@ -93,7 +93,7 @@ class Clock:
 
 
 TIMED: list[tuple[Any, str, str]] = [
-    (controller_module, "build_world", "world build"),
+    (episode_module, "build_world", "world build"),
     (Episode, "_call", "tool calls"),
     (Episode, "_shopper_turn", "shopper"),
     (Shopper, "opening", "shopper"),

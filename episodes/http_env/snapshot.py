@@ -22,7 +22,8 @@ from typing import Literal
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from episodes.controller import ENV_VERSION, Episode, EpisodeController, _Call
+from episodes.controller import ENV_VERSION, EpisodeController
+from episodes.episode import Episode, _Call
 from episodes.shopper import Shopper, _Progress
 from verifiers.types import (
     Breakdown,
