@@ -313,35 +313,31 @@ class WorkerPool:
         running, after a failure or Ctrl-C) and delete the private database copies."""
         try:
             if cancel:
-                # First tell the pool's manager thread to drop the batches not started (it
-                # cancels their futures and forgets them), then end the running ones. In that
-                # order the manager never marks a cancelled future as failed when it sees the
-                # workers gone, which raises InvalidStateError in its thread on Python 3.11
-                # (and the shutdown below then waits for ever).
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._end_workers()
+                self._cancel()
             self._pool.shutdown(wait=True, cancel_futures=cancel)
         finally:
             if self._private is not None:
                 shutil.rmtree(self._private, ignore_errors=True)
                 self._private = None
 
-    def _end_workers(self) -> None:
-        """Terminate the workers while holding the lock they send results under: a worker
-        ended in the middle of sending a batch's records would leave half a message in the
-        pipe, and the pool's manager thread would wait for the rest for ever (so would
-        ``shutdown``)."""
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())
-        lock: Any = getattr(getattr(self._pool, "_result_queue", None), "_wlock", None)
-        held = lock is not None and lock.acquire(timeout=30)
-        try:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.join(timeout=30)
-        finally:
-            if held:
-                lock.release()
+    def _cancel(self) -> None:
+        """Drop the batches not started yet, end the workers (those running a batch too) and
+        wait for the pool's manager thread to finish.
+
+        First the manager thread is told to drop the batches not started (it cancels their
+        futures and forgets them), then the workers are ended. In that order the manager never
+        marks a cancelled future as failed when it sees the workers gone, which raises
+        InvalidStateError in its thread on Python 3.11 (and the shutdown then waits for
+        ever). The workers and the lock they send results under are looked up before: the
+        pool forgets them as it is told to shut down."""
+        pool: Any = self._pool
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        lock: Any = getattr(getattr(pool, "_result_queue", None), "_wlock", None)
+        manager = getattr(pool, "_executor_manager_thread", None)
+        pool.shutdown(wait=False, cancel_futures=True)
+        _end_workers(processes, lock)
+        if manager is not None:
+            manager.join(timeout=30)
 
     def warm_up(self) -> None:
         """Start every worker (each opens the shop) before anything is timed."""
@@ -371,6 +367,21 @@ class WorkerPool:
                 fut.cancel()
             raise
         return out
+
+
+def _end_workers(processes: Sequence[Any], lock: Any) -> None:
+    """Terminate ``processes`` while holding ``lock``, the one they send results under: a
+    worker ended in the middle of sending a batch's records would leave half a message in the
+    pipe, and the pool's manager thread would wait for the rest for ever."""
+    held = lock is not None and lock.acquire(timeout=30)
+    try:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=30)
+    finally:
+        if held:
+            lock.release()
 
 
 def _ping(_: int) -> bool:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import shlex
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,8 @@ from episodes.cli.options import check_out, open_shop, task_list
 from episodes.cli.summary import print_summary, print_trials, summarize
 from episodes.cli.writer import RolloutWriter
 
-__all__ = ["build_agent", "cmd_run", "run_in_pool", "run_in_process", "run_in_workers",
-           "run_on_ray"]
+__all__ = ["build_agent", "cmd_run", "llm_environment", "run_in_pool", "run_in_process",
+           "run_in_workers", "run_on_ray"]
 
 
 def build_agent(args: argparse.Namespace) -> Any:
@@ -49,7 +50,7 @@ async def run_in_process(args: argparse.Namespace, shop: Any, tasks: list[Any],
             if options is not None:
                 from episodes.rephrase import ChatRephraser
 
-                rephraser = ChatRephraser(options["base_url"], model=options["model"])
+                rephraser = ChatRephraser(**options)  # as the workers make theirs
             controller = await stack.enter_async_context(EpisodeController(
                 shop, connect=connect, reward_mode=args.reward_mode, rephraser=rephraser,
                 **controller_options(args)))
@@ -159,20 +160,39 @@ _LLM_FLAGS = (("llm_base_url", "BASE_URL"), ("llm_model", "MODEL"),
               ("llm_max_calls", "MAX_CALLS"), ("llm_max_tokens", "MAX_TOKENS"))
 
 
-def _llm_options(args: argparse.Namespace) -> None:
-    """Hand the --llm-* options to the llm agent through the environment, which worker
-    processes inherit (``LLMAgent.from_env`` reads them)."""
+@contextlib.contextmanager
+def llm_environment(args: argparse.Namespace) -> Iterator[None]:
+    """The --llm-* options in the environment while the run lasts: ``LLMAgent.from_env``
+    reads them, in this process and in the worker processes, which inherit them (Ray workers
+    get them with the job); the variables are as they were afterwards, so the options of one
+    run (``main`` called in a process) never hold for the next."""
+    saved: dict[str, str | None] = {}
     for flag, var in _LLM_FLAGS:
         value = getattr(args, flag, None)
         if value is not None:
-            os.environ[f"MCP_SHOP_LLM_{var}"] = str(value)
+            name = f"MCP_SHOP_LLM_{var}"
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``shop-episodes run``: every option is checked before any work (the agent, the output
     file, the server options, the curriculum); Ctrl-C leaves every finished episode in the
     file and raises ``Interrupted`` saying how many."""
-    _llm_options(args)
+    with llm_environment(args):
+        return _checked_run(args)
+
+
+def _checked_run(args: argparse.Namespace) -> int:
+    """``cmd_run`` with the --llm-* options in the environment."""
     if args.direct and (args.connect or args.stdio):
         raise ValueError("--direct calls the tools of this process's shop; it cannot be "
                          "combined with --connect or --stdio")

@@ -117,6 +117,14 @@ def cmd_run_suite(args: argparse.Namespace) -> int:
         from episodes.cli.run import cmd_run
 
         return cmd_run(args)
+    from episodes.cli.run import llm_environment
+
+    with llm_environment(args):
+        return _run_suite(args)
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    """``run --suite tau2-retail`` with the --llm-* options in the environment."""
     if args.ray is not None:
         from episodes.ray_rollouts import import_ray
 
@@ -203,11 +211,10 @@ def tau2_task_lines(args: argparse.Namespace) -> Iterator[str]:
 
 def tau2_setup(args: argparse.Namespace) -> tuple[Any, Any, list[Any], Any]:
     """Every option checked before any work: (world, agent, tasks, users); the judge is
-    checked too (``judge_of``) and made again where the run starts."""
-    from episodes.cli.run import _llm_options
+    checked too (``judge_of``) and made again where the run starts. The --llm-* options
+    are read from the environment (``episodes.cli.run.llm_environment``)."""
     from episodes.tau2.agents import make_tau2_agent
 
-    _llm_options(args)
     world, tasks = tau2_tasks(args)
     agent = make_tau2_agent(args.agent, world.policy)
     users = user_factory(args)
