@@ -2,8 +2,8 @@
 
 TRL builds one instance per rollout with no arguments, calls ``reset(**row)`` with a dataset
 row (its return value, the shopper's opening message, is appended to the row's last user
-message), exposes every public method as a tool (schemas from the type hints and the
-Google-style docstrings), and scores the rollout with ``get_reward()``:
+message), exposes every public method of the instance's class as a tool (schemas from the
+type hints and the Google-style docstrings), and scores the rollout with ``get_reward()``:
 
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
@@ -15,10 +15,15 @@ Google-style docstrings), and scores the rollout with ``get_reward()``:
 
 The tools are the shop's MCP tools (without the session handle, which the episode adds) and
 ``send_message``, the only way to talk to the shopper; each runs one step of an episode of the
-``EpisodeController``, so rewards are the controller's. Which shop: the ``MCP_SHOP_*``
-environment variables (``episodes.sync``), or ``ShopToolEnv.factory(shop)`` in code;
-``ShopToolEnv.factory(shop, connect="direct")`` calls the tools in process without the MCP
-protocol (same results, errors, validation and records as the in-memory MCP server, faster).
+``EpisodeController``, so rewards are the controller's. The tool methods are made from the
+tool list the MCP server gives (``episodes.tool_methods``): an instance is of a subclass with
+one method per listed tool, whose names, parameters, required parameters, types, enums and
+descriptions are the server's, so the schemas TRL builds from them say what the server says.
+
+Which shop: the ``MCP_SHOP_*`` environment variables (``episodes.sync``), or
+``ShopToolEnv.factory(shop)`` in code; ``ShopToolEnv.factory(shop, connect="direct")`` calls
+the tools in process without the MCP protocol (same results, errors, validation and records as
+the in-memory MCP server, faster).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Self, cast
 
 from episodes.controller import Action, Episode, RewardMode, StepResult, ToolRequest
 from episodes.sync import (
@@ -37,15 +42,8 @@ from episodes.sync import (
     SyncController,
     shared_controller,
 )
+from episodes.tool_methods import with_tools
 from mcp_shop import Shop
-from mcp_shop.server.inputs import (
-    CancelReason,
-    ExchangeReason,
-    RefundTo,
-    ReturnReason,
-    ShippingOption,
-    SortOrder,
-)
 from verifiers.types import Breakdown, TaskSpec
 
 __all__ = ["SYSTEM_PROMPT", "EpisodeToolEnv", "ShopToolEnv", "task_from_row", "trl_rows"]
@@ -126,12 +124,24 @@ class EpisodeToolEnv:
     """What the TRL doors share (``ShopToolEnv`` here, ``Tau2ToolEnv`` in
     ``episodes.tau2.trl_env``): tool calls and messages as steps of the episode through a
     ``HeldRuntime``, their results as text (``Error: ...`` for a refused call or after the
-    end), and ``get_reward``. A subclass sets ``_runtime``, ``_episode`` and ``_last`` and
-    says what the ended episode's reward is (``_reward``)."""
+    end), and ``get_reward``. A subclass says which runtime its constructor's arguments name
+    (``_shared_runtime``: its tool list gives the instance's tool methods), sets ``_runtime``,
+    ``_episode`` and ``_last``, and says what the ended episode's reward is (``_reward``)."""
 
     _runtime: HeldRuntime
     _episode: Any
     _last: StepResult | None
+
+    def __new__(cls, *args: Any, **options: Any) -> Self:
+        """An instance of ``cls`` with a method per tool the runtime of these arguments lists
+        (a subclass made once per tool list, ``episodes.tool_methods.with_tools``)."""
+        tools = cls._shared_runtime(*args, **options).tools
+        return cast(Self, object.__new__(with_tools(cls, tools)))
+
+    @classmethod
+    def _shared_runtime(cls, *args: Any, **options: Any) -> HeldRuntime:
+        """The process's runtime for the constructor's arguments (each door says which)."""
+        raise NotImplementedError
 
     def get_reward(self) -> float:
         """The episode's reward; an episode still running is ended first (as if the agent
@@ -229,7 +239,9 @@ class EpisodeToolEnv:
 class ShopToolEnv(EpisodeToolEnv):
     """One shopping episode at a time, driven through tool methods (TRL's environment
     contract). Built with no arguments, it uses the shop the ``MCP_SHOP_*`` environment
-    variables name; ``ShopToolEnv.factory(shop)`` binds an explicit one."""
+    variables name; ``ShopToolEnv.factory(shop)`` binds an explicit one. An instance is of a
+    subclass holding one method per tool the shop's MCP server lists (made once per tool
+    list, ``episodes.tool_methods``)."""
 
     def __init__(self, *, shop: Shop | None = None, connect: str | tuple[str, ...] | None = None,
                  reward_mode: RewardMode | None = None,
@@ -239,10 +251,18 @@ class ShopToolEnv(EpisodeToolEnv):
         command; default in memory; ``"direct"``: the in-process tools without the MCP
         protocol, same results and records, faster) and ``reward_mode`` (sparse, shaped or
         dense)."""
-        self._runtime: SyncController = shared_controller(
-            shop, connect=connect, reward_mode=reward_mode, settings=settings)
+        self._runtime: SyncController = self._shared_runtime(
+            shop=shop, connect=connect, reward_mode=reward_mode, settings=settings)
         self._episode: Episode | None = None
         self._last: StepResult | None = None
+
+    @classmethod
+    def _shared_runtime(cls, *, shop: Shop | None = None,
+                        connect: str | tuple[str, ...] | None = None,
+                        reward_mode: RewardMode | None = None,
+                        settings: ShopSettings | None = None) -> SyncController:
+        return shared_controller(shop, connect=connect, reward_mode=reward_mode,
+                                 settings=settings)
 
     @classmethod
     def factory(cls, shop: Shop | None = None, *, connect: str | tuple[str, ...] | None = None,
@@ -286,251 +306,3 @@ class ShopToolEnv(EpisodeToolEnv):
         episode: Episode = super()._require()
         return episode
 
-    # -- catalog ----------------------------------------------------------------------------
-
-    def search_products(self, query: str | None = None, category: str | None = None,
-                        brand: str | None = None, min_price_cents: int | None = None,
-                        max_price_cents: int | None = None, min_rating: float | None = None,
-                        in_stock_only: bool | None = None,
-                        attributes: dict[str, str | bool | int | float] | None = None,
-                        attributes_at_least: dict[str, float] | None = None,
-                        sort: SortOrder | None = None, page: int | None = None,
-                        page_size: int | None = None) -> str:
-        """Search the catalog by text and filters; returns one page of matching products with
-        their ids, titles, brands, prices (integer cents), ratings and stock.
-
-        Args:
-            query: Free text, e.g. "wireless noise cancelling headphones"; omit to browse by
-                filters only.
-            category: A category slug from list_categories, e.g. "electronics/audio"
-                (includes subcategories).
-            brand: Exact brand name, any case.
-            min_price_cents: Lowest price in cents (1999 = $19.99).
-            max_price_cents: Highest price in cents.
-            min_rating: Minimum average rating, 0 to 5.
-            in_stock_only: Only products with a variant in stock (default false).
-            attributes: Attribute values the product must have, e.g. {"noise_cancelling": true}
-                (get_product shows the attribute names).
-            attributes_at_least: Numeric attribute minimums, e.g. {"battery_hours": 20}.
-            sort: "relevance" (default), "price_asc", "price_desc", "rating" or "popularity".
-            page: 1-based page number (default 1).
-            page_size: Results per page, 1 to 50 (default 10).
-        """
-        return self._tool("search_products", query=query, category=category, brand=brand,
-                          min_price_cents=min_price_cents, max_price_cents=max_price_cents,
-                          min_rating=min_rating, in_stock_only=in_stock_only,
-                          attributes=attributes, attributes_at_least=attributes_at_least,
-                          sort=sort, page=page, page_size=page_size)
-
-    def get_product(self, product_id: str) -> str:
-        """Full details of one product: description, attributes, and every variant with its
-        variant_id, options (size, colour, ...), price in cents and stock.
-
-        Args:
-            product_id: A product id such as "P-000042", from search results.
-        """
-        return self._tool("get_product", product_id=product_id)
-
-    def list_categories(self, parent: str | None = None, depth: int | None = None) -> str:
-        """The category tree with product counts; a slug can be the category filter of
-        search_products.
-
-        Args:
-            parent: A category slug to list the subcategories of; omit for the departments.
-            depth: How many levels below the parent, 1 to 4 (default 2).
-        """
-        return self._tool("list_categories", parent=parent, depth=depth)
-
-    def find_similar(self, product_id: str, cheaper: bool | None = None,
-                     max_price_cents: int | None = None, in_stock_only: bool | None = None,
-                     limit: int | None = None) -> str:
-        """Products similar to one product, most similar first: alternatives to an
-        out-of-stock item or a cheaper option.
-
-        Args:
-            product_id: The product to find alternatives to, e.g. "P-000042".
-            cheaper: Only products cheaper than this one (default false).
-            max_price_cents: Only products at or below this price, in cents.
-            in_stock_only: Only products in stock (default true).
-            limit: How many, 1 to 20 (default 5).
-        """
-        return self._tool("find_similar", product_id=product_id, cheaper=cheaper,
-                          max_price_cents=max_price_cents, in_stock_only=in_stock_only,
-                          limit=limit)
-
-    def compare_products(self, product_ids: list[str]) -> str:
-        """Compare products side by side: price range, rating, stock, and each attribute with
-        a flag for the ones that differ.
-
-        Args:
-            product_ids: 2 to 5 product ids, e.g. ["P-000042", "P-000077"].
-        """
-        return self._tool("compare_products", product_ids=product_ids)
-
-    def present_products(self, product_ids: list[str], message: str | None = None) -> str:
-        """Show products to the customer as your recommendation; they see exactly these
-        products (and the note) and react to them in their next reply.
-
-        Args:
-            product_ids: 1 to 10 product ids to show, e.g. ["P-000042"].
-            message: A short note to the customer about these products.
-        """
-        return self._tool("present_products", product_ids=product_ids, message=message)
-
-    def state_facts(self, facts: list[dict[str, str | int | bool]]) -> str:
-        """Tell the customer facts you looked up, as data (say them in words too): order
-        status, tracking, delivery dates, why an order cannot be cancelled, returned or
-        exchanged, and policy values. Every fact must be right; none may contradict another.
-        Returns the facts as recorded (not whether they are right).
-
-        Args:
-            facts: Up to a few facts, each {"fact": "order_status", "about": "O-1003",
-                "value": "shipped"}; "about" is an order id, a category, a shipping option or
-                a tier, and values come from get_order, check_return_eligibility and
-                search_policy.
-        """
-        return self._tool("state_facts", facts=facts)
-
-    # -- cart and checkout ------------------------------------------------------------------
-
-    def view_cart(self) -> str:
-        """The cart: lines with variant, quantity, unit price and stock, the discount code and
-        whether it applies, and the totals in cents (total includes standard shipping)."""
-        return self._tool("view_cart")
-
-    def add_to_cart(self, variant_id: str, quantity: int | None = None) -> str:
-        """Add units of a product variant to the cart (a variant already there gets more
-        units); returns the updated cart.
-
-        Args:
-            variant_id: A variant id such as "V-000042-3", from get_product.
-            quantity: Number of units (default 1).
-        """
-        return self._tool("add_to_cart", variant_id=variant_id, quantity=quantity)
-
-    def update_cart_item(self, variant_id: str, quantity: int) -> str:
-        """Set the quantity of a cart line (0 removes it); returns the updated cart.
-
-        Args:
-            variant_id: The variant of the cart line, e.g. "V-000042-3".
-            quantity: The new quantity; 0 removes the line.
-        """
-        return self._tool("update_cart_item", variant_id=variant_id, quantity=quantity)
-
-    def remove_from_cart(self, variant_id: str) -> str:
-        """Remove a variant's line from the cart; returns the updated cart.
-
-        Args:
-            variant_id: The variant of the cart line, e.g. "V-000042-3".
-        """
-        return self._tool("remove_from_cart", variant_id=variant_id)
-
-    def apply_discount_code(self, code: str) -> str:
-        """Apply a discount code to the cart (one code per order); a code that does not apply
-        is rejected with the reason. Returns the updated cart.
-
-        Args:
-            code: The discount code, e.g. "WELCOME10" (any case).
-        """
-        return self._tool("apply_discount_code", code=code)
-
-    def remove_discount_code(self) -> str:
-        """Remove the discount code from the cart; returns the updated cart."""
-        return self._tool("remove_discount_code")
-
-    def get_customer(self) -> str:
-        """The customer's profile: name, loyalty tier, shipping addresses (address_id such as
-        "A-1") and payment methods (payment_method_id such as "PM-1", gift card balances)."""
-        return self._tool("get_customer")
-
-    def checkout(self, payment_method_id: str, shipping_option: ShippingOption | None = None,
-                 address_id: str | None = None,
-                 second_payment_method_id: str | None = None) -> str:
-        """Place an order for everything in the cart and charge the payment method(s). Only
-        after the customer has confirmed the cart, the shipping and the payment. Returns the
-        order (order_id such as "O-1042").
-
-        Args:
-            payment_method_id: A payment method id such as "PM-1", from get_customer.
-            shipping_option: "standard" (default), "express" or "next_day".
-            address_id: Where to ship, e.g. "A-2"; default the customer's default address.
-            second_payment_method_id: A card or PayPal paying what a gift card (the first
-                method) does not cover.
-        """
-        return self._tool("checkout", payment_method_id=payment_method_id,
-                          shipping_option=shipping_option, address_id=address_id,
-                          second_payment_method_id=second_payment_method_id)
-
-    # -- orders, returns and policies -------------------------------------------------------
-
-    def list_orders(self) -> str:
-        """The customer's orders, newest first: order_id, status, date, total in cents and
-        item count."""
-        return self._tool("list_orders")
-
-    def get_order(self, order_id: str) -> str:
-        """One order in full: status, lines (variant_id, quantity, price, returned or
-        exchanged units), payments, refunds, shipments with tracking, returns and exchanges.
-
-        Args:
-            order_id: An order id such as "O-1042".
-        """
-        return self._tool("get_order", order_id=order_id)
-
-    def cancel_order(self, order_id: str, reason: CancelReason) -> str:
-        """Cancel an order that is still pending; every payment is refunded. Only after the
-        customer has confirmed. Returns the updated order.
-
-        Args:
-            order_id: The order to cancel, e.g. "O-1042".
-            reason: Why the customer cancels.
-        """
-        return self._tool("cancel_order", order_id=order_id, reason=reason)
-
-    def check_return_eligibility(self, order_id: str) -> str:
-        """For each line of an order: whether it can be returned or exchanged now and why, how
-        many units, the window's end, any restocking fee and the refund per unit in cents.
-
-        Args:
-            order_id: The order to check, e.g. "O-1042".
-        """
-        return self._tool("check_return_eligibility", order_id=order_id)
-
-    def request_return(self, order_id: str, items: list[dict[str, str | int]],
-                       reason: ReturnReason, refund_to: RefundTo | None = None) -> str:
-        """Return units of delivered order lines for a refund. Only after the customer has
-        confirmed. Returns the return with the refund and any restocking fee in cents.
-
-        Args:
-            order_id: The order the items come from, e.g. "O-1042".
-            items: The lines to return, e.g. [{"variant_id": "V-000042-3", "quantity": 1}].
-            reason: Why the items come back ("defective", "not_as_described" and
-                "arrived_damaged" waive any restocking fee).
-            refund_to: "original" (default: the payment methods used) or "gift_card".
-        """
-        return self._tool("request_return", order_id=order_id, items=items, reason=reason,
-                          refund_to=refund_to)
-
-    def request_exchange(self, order_id: str, variant_id: str, new_variant_id: str,
-                         reason: ExchangeReason, quantity: int | None = None) -> str:
-        """Exchange units of a delivered order line for another variant of the same product;
-        the price difference is charged or refunded. Only after the customer has confirmed.
-
-        Args:
-            order_id: The order, e.g. "O-1042".
-            variant_id: The ordered variant to send back, e.g. "V-000042-1".
-            new_variant_id: The variant to receive instead, e.g. "V-000042-2".
-            reason: Why the customer exchanges.
-            quantity: Number of units (default 1).
-        """
-        return self._tool("request_exchange", order_id=order_id, variant_id=variant_id,
-                          new_variant_id=new_variant_id, reason=reason, quantity=quantity)
-
-    def search_policy(self, query: str) -> str:
-        """Search the shop's policies (returns, exchanges, shipping, cancellation, discount
-        codes, payment, warranty); the matching sections, best first.
-
-        Args:
-            query: What the customer asks about, e.g. "return window for electronics".
-        """
-        return self._tool("search_policy", query=query)

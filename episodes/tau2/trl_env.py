@@ -15,8 +15,9 @@ message), exposes every public method as a tool and scores the rollout with
 tau2 surface's MCP server gives (``tools/list``): names, parameters, which are required, types
 (a string, a list of strings, one of fixed values) and descriptions are the server's, so the
 schemas TRL builds from the methods (``transformers.utils.get_json_schema``) say what the MCP
-surface says. ``send_message`` talks to the user (the scripted user by default). Each call is
-one step of a ``Tau2Episode``, so results, errors, records and rewards are the tau2 runner's.
+surface says (``episodes.tool_methods``, as for the shop's door). ``send_message`` talks to
+the user (the scripted user by default). Each call is one step of a ``Tau2Episode``, so
+results, errors, records and rewards are the tau2 runner's.
 
 Which world and database: ``episodes.tau2.sync`` (a checkout path or a loaded world, else
 ``$MCP_SHOP_TAU2_PATH``; default database a SQLite file per world), so ``Tau2ToolEnv()`` with
@@ -26,16 +27,14 @@ no arguments works when the variables are set.
 from __future__ import annotations
 
 import functools
-import inspect
-import json
-import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 from episodes.tau2.episode import Tau2Episode, UserFactory, scripted_users
 from episodes.tau2.judge import NLJudge
 from episodes.tau2.sync import Tau2Runtime, WorldSource, shared_tau2_runtime
 from episodes.tau2.tasks import Tau2Task, select_tasks, world_digest
+from episodes.tool_methods import tool_method
 from episodes.trl_env import EpisodeToolEnv
 from mcp_shop.tau2.loader import Tau2Retail
 
@@ -72,15 +71,7 @@ def tau2_rows(world: Tau2Retail, tasks: Iterable[Tau2Task] | None = None, *,
 class Tau2ToolEnv(EpisodeToolEnv):
     """One tau2 retail episode at a time, driven through tool methods (TRL's environment
     contract). An instance is of a subclass holding one method per tool the world's MCP
-    surface lists (made once per tool list, ``tool_method``)."""
-
-    def __new__(cls, world: WorldSource = None, **options: Any) -> Tau2ToolEnv:
-        runtime = shared_tau2_runtime(world, options.get("db"),
-                                      connect=options.get("connect"),
-                                      users=options.get("users", scripted_users),
-                                      judge=options.get("judge"))
-        instance: Tau2ToolEnv = object.__new__(_with_tools(cls, runtime.tools))
-        return instance
+    surface lists (made once per tool list, ``episodes.tool_methods``)."""
 
     def __init__(self, world: WorldSource = None, *, db: str | None = None,
                  connect: str | None = None, users: UserFactory = scripted_users,
@@ -90,10 +81,16 @@ class Tau2ToolEnv(EpisodeToolEnv):
         file per world), ``connect`` (None: MCP in memory; ``"direct"``), ``users`` (makes
         each episode's user; default the scripted user), ``judge`` (judges NL assertions;
         default none)."""
-        self._runtime: Tau2Runtime = shared_tau2_runtime(world, db, connect=connect,
-                                                         users=users, judge=judge)
+        self._runtime: Tau2Runtime = self._shared_runtime(world, db=db, connect=connect,
+                                                          users=users, judge=judge)
         self._episode: Tau2Episode | None = None
         self._last = None
+
+    @classmethod
+    def _shared_runtime(cls, world: WorldSource = None, *, db: str | None = None,
+                        connect: str | None = None, users: UserFactory = scripted_users,
+                        judge: NLJudge | None = None) -> Tau2Runtime:
+        return shared_tau2_runtime(world, db, connect=connect, users=users, judge=judge)
 
     @classmethod
     def factory(cls, world: WorldSource = None, *, db: str | None = None,
@@ -142,97 +139,3 @@ class Tau2ToolEnv(EpisodeToolEnv):
         assert episode.score is not None
         return episode.score.reward
 
-
-# -- the tool methods, made from the MCP surface's tool list --------------------------------
-
-_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
-_CLASSES: dict[tuple[type, str], type] = {}
-_CLASSES_LOCK = threading.Lock()
-
-
-def _annotation(name: str, param: str, schema: dict[str, Any]) -> Any:
-    """The Python type TRL's schema builder turns back into ``schema``'s type."""
-    if "enum" in schema:
-        return Literal[tuple(schema["enum"])]  # type: ignore[misc]
-    kind = schema.get("type")
-    if kind == "array":
-        return list[_annotation(name, param, schema.get("items", {}))]  # type: ignore[misc]
-    if kind in _TYPES:
-        return _TYPES[kind]
-    raise ValueError(f"tool {name}: parameter {param} has a schema no method type renders: "
-                     f"{json.dumps(schema)[:200]}")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def tool_method(tool: dict[str, Any]) -> Callable[..., str]:
-    """The method calling ``tool`` (OpenAI function format) as one step of the episode: its
-    name, a signature with the parameters in the listed order (required ones first without
-    default), typed, and a Google-style docstring holding the tool's and each parameter's
-    description."""
-    fn = tool["function"]
-    name: str = fn["name"]
-    params = fn.get("parameters") or {}
-    props: dict[str, Any] = params.get("properties") or {}
-    required = set(params.get("required") or [])
-    order = [p for p in props if p in required] + [p for p in props if p not in required]
-    signature = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    annotations: dict[str, Any] = {}
-    lines = []
-    for p in order:
-        kind = _annotation(name, p, props[p])
-        if p in required:
-            annotations[p] = kind
-            signature.append(inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                               annotation=kind))
-        else:
-            annotations[p] = kind | None
-            signature.append(inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                               default=None, annotation=kind | None))
-        lines.append(f"    {p}: {_one_line(props[p].get('description') or p)}")
-    annotations["return"] = str
-    doc = (fn.get("description") or name).strip()
-    if lines:
-        doc += "\n\nArgs:\n" + "\n".join(lines)
-    sig = inspect.Signature(signature, return_annotation=str)
-
-    def method(self: Tau2ToolEnv, *args: Any, **kwargs: Any) -> str:
-        # positional arguments in the listed order; keywords as given, so that a missing or
-        # unknown argument reaches the tool, which refuses it (a failed call, as tau2 counts)
-        if len(args) > len(order):
-            return (f"Error: {name} takes at most {len(order)} arguments "
-                    f"({', '.join(order) or 'none'}), not {len(args)}")
-        arguments = dict(zip(order, args, strict=False))
-        twice = sorted(set(arguments) & set(kwargs))
-        if twice:
-            return f"Error: {name} got {', '.join(twice)} twice"
-        return self._tool(name, **arguments, **kwargs)
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc
-    method.__signature__ = sig  # type: ignore[attr-defined]
-    method.__annotations__ = annotations
-    return method
-
-
-def _with_tools(cls: type, tools: list[dict[str, Any]]) -> type:
-    """``cls`` with a method per tool (made once per class and tool list)."""
-    if getattr(cls, "_tool_list", None) is not None:  # already a class with tools
-        return cls
-    key = (cls, json.dumps(tools, sort_keys=True))
-    with _CLASSES_LOCK:
-        made = _CLASSES.get(key)
-        if made is None:
-            methods: dict[str, Any] = {}
-            for t in tools:
-                tool_name = t["function"]["name"]
-                if hasattr(cls, tool_name):
-                    raise ValueError(f"tool {tool_name!r} would hide {cls.__name__}."
-                                     f"{tool_name}")
-                methods[tool_name] = tool_method(t)
-            made = _CLASSES[key] = type(cls.__name__, (cls,), {
-                **methods, "_tool_list": tools, "__module__": cls.__module__,
-                "__qualname__": cls.__qualname__})
-        return made

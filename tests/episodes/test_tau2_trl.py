@@ -28,17 +28,9 @@ from tests.episodes import tau2_doors as doors
 from tests.episodes.grpo_tiny import one_grpo_step
 from tests.episodes.records import adapter_comparable
 from tests.episodes.tau2_doors import world, world_db
+from tests.episodes.tool_schemas import check_door, tool_methods
 
 __all__ = ["world", "world_db"]  # fixtures
-
-
-def tool_methods(env: Tau2ToolEnv) -> dict[str, Any]:
-    """The methods GRPOTrainer (1.16) takes for tools: the public functions of the instance's
-    class (``inspect.getmembers(type(instance), inspect.isfunction)``) but reset and
-    get_reward, bound to the instance."""
-    return {name: getattr(env, name)
-            for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction)
-            if not name.startswith("_") and name not in ("reset", "get_reward")}
 
 
 def play(env: Tau2ToolEnv, actions: list[Action]) -> None:
@@ -104,22 +96,9 @@ def test_tool_methods_are_the_mcp_surface_s_tools(world: Tau2Retail, world_db: s
 
 def test_transformers_builds_the_surface_s_schemas(world: Tau2Retail, world_db: str) -> None:
     """Where transformers is installed, the schema TRL renders from each method is the
-    listed one (bounds and titles aside)."""
-    utils = pytest.importorskip("transformers.utils")
-    listed = {t["function"]["name"]: t["function"]
-              for t in shared_tau2_runtime(world, world_db).tools}
-    for name, method in tool_methods(Tau2ToolEnv(world, db=world_db)).items():
-        built = utils.get_json_schema(method)["function"]
-        if name == "send_message":
-            continue
-        tool = listed[name]
-        assert built["name"] == name
-        assert built["description"] == tool["description"].strip()
-        params = tool["parameters"]
-        assert built["parameters"].get("required", []) == params.get("required", [])
-        assert {p: {k: v for k, v in s.items() if k != "description"}
-                for p, s in built["parameters"]["properties"].items()} == {
-            p: _mcp_schema(s) for p, s in params.get("properties", {}).items()}, name
+    listed one in names, descriptions, required-ness, types and enums
+    (tests.episodes.tool_schemas, as for the shop's door)."""
+    check_door(Tau2ToolEnv(world, db=world_db), shared_tau2_runtime(world, world_db).tools)
 
 
 @pytest.mark.parametrize("connect", doors.CONNECTS, ids=["mcp", "direct"])

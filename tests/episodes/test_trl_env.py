@@ -5,11 +5,9 @@ the controller scores them."""
 
 from __future__ import annotations
 
-import inspect
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, get_type_hints
+from typing import Any
 
 import pytest
 
@@ -19,6 +17,7 @@ from episodes.trl_env import SYSTEM_PROMPT, ShopToolEnv, task_from_row, trl_rows
 from tests.conftest import TEST_SEED, TEST_SIZE
 from tests.episodes.grpo_tiny import one_grpo_step
 from tests.episodes.records import adapter_comparable
+from tests.episodes.tool_schemas import check_door
 from verifiers.types import TaskSpec
 
 CASES = [("purchase", 3, 5), ("return", 4, 2), ("exchange", 2, 7), ("cart", 5, 1),
@@ -108,51 +107,37 @@ def test_settings_from_the_environment() -> None:
 # -- the class as TRL sees it -------------------------------------------------------------------
 
 
-def _tool_methods() -> dict[str, Any]:
-    """What GRPOTrainer exposes as tools: public functions of the class but reset and
-    get_reward (properties and classmethods are not functions there)."""
-    return {name: fn for name, fn in inspect.getmembers(ShopToolEnv, predicate=inspect.isfunction)
-            if not name.startswith("_") and name not in ("reset", "get_reward")}
+def test_tool_methods_are_the_mcp_server_s_tools(ep_shop: Any) -> None:
+    """TRL's view of a fresh instance (before any reset, as TRL probes one): a method per tool
+    the shop's MCP server lists and send_message, whose schemas, as transformers builds them,
+    are the listed ones (tests.episodes.tool_schemas)."""
+    env = ShopToolEnv.factory(ep_shop)()
+    assert isinstance(env, ShopToolEnv) and type(env).__name__ == "ShopToolEnv"
+    assert type(env) is type(ShopToolEnv.factory(ep_shop)())  # one class: one reward column
+    assert callable(env.reset) and callable(env.get_reward)
+    check_door(env, shared_controller(ep_shop).tools)
 
 
-_ARGS_BLOCK = re.compile(r"\n\s*Args:\n(.*?)(?:\n\s*(?:Returns|Raises):|\Z)", re.S)
-
-
-def test_public_methods_are_the_shop_tools_with_typed_documented_signatures(
-        ep_shop: Any) -> None:
-    mcp_tools = {t["function"]["name"]: t["function"]["parameters"]
-                 for t in shared_controller(ep_shop).tools}
-    methods = _tool_methods()
-    assert set(methods) == set(mcp_tools) | {"send_message"}
-    assert callable(ShopToolEnv.reset) and callable(ShopToolEnv.get_reward)
-    for name, fn in methods.items():
-        sig = inspect.signature(fn)
-        hints = get_type_hints(fn)
-        params = [p for p in sig.parameters.values() if p.name != "self"]
-        assert hints["return"] is str, name
-        assert all(p.name in hints for p in params), name
-        doc = inspect.getdoc(fn) or ""
-        assert doc.split("\n\n")[0].strip(), f"{name}: no description"
-        if params:
-            block = _ARGS_BLOCK.search("\n" + doc)
-            assert block, f"{name}: no Args: section"
-            documented = set(re.findall(r"^\s{0,4}(\w+):", block.group(1), re.M))
-            assert {p.name for p in params} == documented, name
-        if name == "send_message":
-            continue
-        schema = mcp_tools[name]
-        assert {p.name for p in params} <= set(schema.get("properties", {})), name
-        required = {p.name for p in params if p.default is inspect.Parameter.empty}
-        assert required == set(schema.get("required", [])), name
-
-
-def test_json_schemas_as_transformers_builds_them() -> None:
-    """Where transformers is installed, its own schema builder accepts every tool."""
-    utils = pytest.importorskip("transformers.utils")
-    for name, fn in _tool_methods().items():
-        schema = utils.get_json_schema(fn)
-        assert schema["function"]["name"] == name
-        assert "self" not in schema["function"]["parameters"]["properties"]
+def test_tool_methods_take_arguments_as_the_server_does(ep_shop: Any,
+                                                        tasks: list[TaskSpec]) -> None:
+    """Positional arguments go in the listed order and None is not sent; a missing or
+    unknown argument reaches the tool, which refuses it (a failed call of the episode); an
+    argument given twice or one too many is refused without a call. Each is an ``Error:``
+    text, not a Python error."""
+    env: Any = ShopToolEnv.factory(ep_shop)()
+    env.reset(**trl_rows([tasks[0]])[0])
+    refused = [env.get_product(), env.get_product("P-000001", colour="red"),
+               env.get_product("P-000001", product_id="P-000001"),
+               env.get_product("P-000001", "P-000002")]
+    assert all(r.startswith("Error: ") for r in refused), refused
+    assert "product_id" in refused[0] and "colour" in refused[1]
+    assert refused[2] == "Error: get_product got product_id twice"
+    assert refused[3] == "Error: get_product takes at most 1 arguments (product_id), not 2"
+    assert env.list_categories(None, 1) == env.list_categories(depth=1) != (
+        env.list_categories())
+    env.get_reward()
+    metrics = env.record["metrics"]
+    assert (metrics["tool_calls"], metrics["errors"]) == (5, 2)  # two refused by the tool
 
 
 def test_tool_errors_and_episode_end(ep_shop: Any, tasks: list[TaskSpec]) -> None:
