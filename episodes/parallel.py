@@ -16,7 +16,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -347,7 +347,10 @@ class WorkerPool:
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
             on_done: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
         """Run ``agent_name`` on ``tasks``; ``on_done`` sees each record as its batch ends; the
-        returned list is in task order. ``batch``: tasks per job (default ``default_batch``)."""
+        returned list is in task order. ``batch``: tasks per job (default ``default_batch``).
+        A batch that fails ends the run at once (the batches not started are dropped, the
+        workers ended), as a failed episode ends a run in one process, even while earlier
+        batches are still playing."""
         if batch is None:
             batch = default_batch(len(tasks), self.workers, trials)
         futures: list[Future[list[dict[str, Any]]]] = [
@@ -356,8 +359,7 @@ class WorkerPool:
             for chunk in batches(tasks, batch)]
         out: list[dict[str, Any]] = []
         try:
-            for fut in futures:
-                records = fut.result()
+            for records in _in_order(futures):
                 out.extend(records)
                 if on_done is not None:
                     for record in records:
@@ -367,6 +369,22 @@ class WorkerPool:
                 fut.cancel()
             raise
         return out
+
+
+def _in_order(futures: Sequence[Future[list[dict[str, Any]]]],
+              ) -> Iterator[list[dict[str, Any]]]:
+    """The results of ``futures`` in their order, each once it and those before it are done;
+    the failure of any of them is raised as soon as it is known."""
+    waiting = set(futures)
+    for fut in futures:
+        while not fut.done():
+            done, _ = wait(waiting, return_when=FIRST_COMPLETED)
+            waiting -= done
+            for other in done:
+                if not other.cancelled() and other.exception() is not None:
+                    other.result()  # raises its error
+        waiting.discard(fut)
+        yield fut.result()
 
 
 def _end_workers(processes: Sequence[Any], lock: Any) -> None:

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -328,3 +329,61 @@ def test_a_failing_tau2_judge_over_workers(stub: ChatStub, tmp_path: Path, no_ba
     one, two = _failed_runs(run, tmp_path, capsys)
     assert one[0] == two[0] == 2 and one[1] == two[1], (one, two)
     assert "answered HTTP 503 (4 attempts): overloaded" in two[1]
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def test_a_failure_is_not_held_back_by_a_stalled_batch(
+        ep_shop: Any, shop_tasks: tuple[list[str], list[Any]], stub: ChatStub,
+        no_backoff: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint never answers the first batch's conversations and answers the second's
+    with HTTP 500: the run fails with the endpoint's error at once, as in one process (where
+    the failing episodes cancel the stalled ones), and the stalled worker is ended."""
+    import time
+
+    import anyio
+
+    from episodes.agents.llm import LLMEndpointError
+    from episodes.controller import EpisodeController
+    from episodes.parallel import WorkerPool
+
+    _, tasks = shop_tasks
+    stalled = {Shopper(t).opening() for t in tasks[:5]}
+    release = threading.Event()
+
+    def policy(body: dict[str, Any]) -> Reply:
+        opening = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        if opening in stalled:
+            release.wait(DEADLINE)
+        return Status(500, "down")
+
+    stub.policy = policy
+    monkeypatch.setenv("MCP_SHOP_LLM_BASE_URL", stub.url)
+    monkeypatch.setenv("MCP_SHOP_LLM_MODEL", "stub-model")
+
+    async def one_process() -> None:
+        async with EpisodeController(ep_shop) as controller:
+            await controller.run(LLMAgent.from_env(), tasks, concurrency=len(tasks))
+
+    def over_workers() -> None:
+        with WorkerPool(str(ep_shop.engine.url), workers=2, catalog_seed=TEST_SEED,
+                        catalog_size=TEST_SIZE) as pool:
+            pool.run("llm", tasks, batch=5, concurrency=5)
+
+    errors = []
+    try:
+        for run in (lambda: anyio.run(one_process), over_workers):
+            started = time.perf_counter()
+            with deadline(30), pytest.raises(BaseExceptionGroup) as info:
+                run()
+            assert time.perf_counter() - started < 20
+            assert multiprocessing.active_children() == []
+            errors.append(_leaf(info.value))
+    finally:
+        release.set()
+    assert all(isinstance(e, LLMEndpointError) and e.status == 500 for e in errors)
+    assert str(errors[0]) == str(errors[1])
