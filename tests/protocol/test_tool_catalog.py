@@ -90,12 +90,13 @@ def test_the_server_refuses_tools_and_annotations_the_catalogue_does_not_declare
                         annotations=ToolAnnotations(read_only_hint=True))
 
 
-def test_the_controller_and_the_trl_env_derive_their_lists() -> None:
+def test_the_controller_and_the_trl_env_derive_their_lists(shop: Any) -> None:
     assert {"open_session"} == HIDDEN_TOOLS
     writes = {t.name for t in TOOLS if t.kind == "write"} - {"open_session"}
     assert writes == MUTATING_TOOLS and "present_products" not in MUTATING_TOOLS
-    methods = {name for name, fn in inspect.getmembers(ShopToolEnv, inspect.isfunction)
-               if not name.startswith("_") and name not in ("reset", "get_reward", "factory")}
+    env = ShopToolEnv.factory(shop, connect="direct")()  # its methods: the server's list
+    methods = {name for name, fn in inspect.getmembers(type(env), inspect.isfunction)
+               if not name.startswith("_") and name not in ("reset", "get_reward")}
     assert methods == {t.name for t in agent_tools()} | {"send_message"}
 
 
