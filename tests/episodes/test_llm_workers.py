@@ -36,7 +36,8 @@ from tests.episodes.test_tau2_llm import TASKS, _judge_policy, _stub_policy, cle
 
 try:
     import psutil
-except ImportError:  # pragma: no cover - psutil comes with the dev tools
+except ImportError:  # pragma: no cover - it comes with trl; without it the requesting
+    # processes are not checked
     psutil = None
 
 __all__ = ["clean_env", "wide"]  # test_tau2_llm's fixtures: wide consoles; no endpoint
@@ -109,26 +110,34 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def requesters(stub: ChatStub) -> set[int]:
-    """Wrap ``stub``'s policy to note the processes (this one, its children) connected to the
-    stub while it answers; the set fills as requests come (empty without psutil)."""
-    pids: set[int] = set()
-    port = int(stub.url.rsplit(":", 1)[1].split("/")[0])
-    inner = stub.policy
-    assert inner is not None
+class Requesters:
+    """Wraps ``stub``'s policy to note the processes (this one, its children) connected to
+    the stub while it answers, for the first ``sample`` requests after each ``restart``
+    (nothing without psutil)."""
 
-    def policy(body: dict[str, Any]) -> Reply:
-        if psutil is not None:
+    def __init__(self, stub: ChatStub, sample: int = 16) -> None:
+        self.pids: set[int] = set()
+        self.sample = self.left = sample
+        self.port = int(stub.url.rsplit(":", 1)[1].split("/")[0])
+        self.inner = stub.policy
+        assert self.inner is not None
+        stub.policy = self.policy
+
+    def restart(self) -> None:
+        self.pids = set()
+        self.left = self.sample
+
+    def policy(self, body: dict[str, Any]) -> Reply:
+        if psutil is not None and self.left > 0:
+            self.left -= 1
             me = psutil.Process()
             for proc in (me, *me.children(recursive=True)):
                 with contextlib.suppress(psutil.Error):
-                    if any(c.raddr and c.raddr.port == port
+                    if any(c.raddr and c.raddr.port == self.port
                            for c in proc.net_connections("tcp")):
-                        pids.add(proc.pid)
-        return inner(body)
-
-    stub.policy = policy
-    return pids
+                        self.pids.add(proc.pid)
+        assert self.inner is not None
+        return self.inner(body)
 
 
 def one_and_workers(stub: ChatStub, run: Callable[[list[str], Path], int], tmp_path: Path,
@@ -138,12 +147,12 @@ def one_and_workers(stub: ChatStub, run: Callable[[list[str], Path], int], tmp_p
     the first run's requests come from this process, the second's from its children, and
     both ask the same (``cached``: the same requests, each once or more: every process keeps
     a cache of its own)."""
-    seen = requesters(stub)
+    seen = Requesters(stub)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     with deadline():
         assert run([], one) == 0
-    in_one, seen_one = len(stub.bodies), set(seen)
-    seen.clear()
+    in_one, seen_one = len(stub.bodies), seen.pids
+    seen.restart()
     with deadline():
         assert run(["--workers", "2"], two) == 0
     first, second = map(_canonical, stub.bodies[:in_one]), map(_canonical,
@@ -154,7 +163,7 @@ def one_and_workers(stub: ChatStub, run: Callable[[list[str], Path], int], tmp_p
         assert sorted(second) == sorted(first) and in_one > 0
     if psutil is not None:
         assert seen_one == {os.getpid()}
-        assert seen and os.getpid() not in seen  # the workers asked, not this process
+        assert seen.pids and os.getpid() not in seen.pids  # the workers asked, not this one
     assert multiprocessing.active_children() == []  # the pool is gone
     return _records(one), _records(two)
 
@@ -215,7 +224,7 @@ def test_the_shoppers_rephrasing_over_workers(shop_tasks: tuple[list[str], list[
 
 def test_tau2_llm_user_and_judge_over_workers(stub: ChatStub, tmp_path: Path) -> None:
     """The LLM agent, the LLM user (both on --llm-*) and the LLM judge (--judge-llm-*) of
-    tau2 episodes, three trials of three tasks."""
+    tau2 episodes, four trials of three tasks (two batches, one per worker)."""
     agent_and_user, judge = _stub_policy(), _judge_policy(refuse="no such text")
 
     def policy(body: dict[str, Any]) -> Reply:
@@ -227,20 +236,20 @@ def test_tau2_llm_user_and_judge_over_workers(stub: ChatStub, tmp_path: Path) ->
 
     def run(more: list[str], out: Path) -> int:
         return cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
-                         "--task-ids", ",".join(TASKS), "--trials", "3", "--agent", "llm",
+                         "--task-ids", ",".join(TASKS), "--trials", "4", "--agent", "llm",
                          "--user", "llm", "--judge", "llm", "--llm-base-url", stub.url,
                          "--llm-model", "stub-model", "--judge-llm-model", "judge-model",
                          "--tau2-db", db, *more, "--out", str(out)])
 
     one, two = one_and_workers(stub, run, tmp_path)
     assert [(r["task_id"], r["trial"]) for r in two] == [
-        (f"tau2-retail/{t}", k) for t in TASKS for k in range(3)]
+        (f"tau2-retail/{t}", k) for t in TASKS for k in range(4)]
     assert [untimed(r) for r in two] == [untimed(r) for r in one]
     assert all(r["policy"] == "llm" and r["reward"] == 1.0 for r in two)
     assert all(r["tau2"]["termination"] == "user_stop" for r in two)
     judged = [r["tau2"]["nl_assertions"] for r in two if r["tau2"]["task_id"] == "9"]
-    assert judged == [[True, True]] * 3  # the fixture's task 9 has two NL assertions
-    assert sum(b["model"] == "judge-model" for b in stub.bodies) == 2 * 3
+    assert judged == [[True, True]] * 4  # the fixture's task 9 has two NL assertions
+    assert sum(b["model"] == "judge-model" for b in stub.bodies) == 2 * 4
     assert _llm_variables() == {}
 
 
@@ -314,21 +323,29 @@ def test_a_failing_rephrasing_endpoint_over_workers(
     assert records["two"] == records["one"] == records["plain"]
 
 
-def test_a_failing_tau2_judge_over_workers(stub: ChatStub, tmp_path: Path, no_backoff: None,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("role", ["user", "judge"])
+def test_a_failing_tau2_endpoint_over_workers(role: str, stub: ChatStub, tmp_path: Path,
+                                              no_backoff: None,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An LLM user whose endpoint refuses connections, or an LLM judge whose endpoint answers
+    HTTP 503, stops the run with the endpoint's error, in one process and over workers alike
+    (the episodes written before it may differ: the judge is not asked about task 0, which
+    has no NL assertion, so its episodes can finish first in either)."""
     stub.policy = lambda body: Status(503, "overloaded")
+    url = stub.url if role == "judge" else _refused_url()
     db = f"sqlite:///{tmp_path / 'tau2.db'}"
 
     def run(more: list[str], out: Path) -> int:
         return cli.main(["run", "--suite", "tau2-retail", "--tau2-path", str(FIXTURE),
-                         "--task-ids", "4,9,12,0", "--trials", "2", "--agent", "oracle",
-                         "--judge", "llm", "--judge-llm-base-url", stub.url,
-                         "--judge-llm-model", "judge-model", "--tau2-db", db, *more,
+                         "--task-ids", "4,9,12,0", "--trials", "4", "--agent", "oracle",
+                         f"--{role}", "llm", f"--{role}-llm-base-url", url,
+                         f"--{role}-llm-model", f"{role}-model", "--tau2-db", db, *more,
                          "--out", str(out)])
 
     one, two = _failed_runs(run, tmp_path, capsys)
     assert one[0] == two[0] == 2 and one[1] == two[1], (one, two)
-    assert "answered HTTP 503 (4 attempts): overloaded" in two[1]
+    assert (("answered HTTP 503 (4 attempts): overloaded" if role == "judge"
+             else "after 4 attempt(s): ConnectError") in two[1]), two[1]
 
 
 def _leaf(exc: BaseException) -> BaseException:
