@@ -7,17 +7,22 @@ On PostgreSQL every node opens the same database (the same ``--db`` URL). On SQL
 opens the file at the ``--db`` path on its own disk, generating the catalog there on first use
 (deterministic from ``--catalog-seed`` and ``--catalog-size``, so no shared filesystem is
 needed; an imported catalog's file must be copied there), and each worker plays in a private
-copy of it, deleted when the run ends. Every worker checks its catalog's fingerprint against
-the driver's. What a worker opens is a runner spec (``episodes.parallel.RunnerSpec``): the
-shop's own tasks as above, or tau2 retail tasks (``--suite tau2-retail``,
-``episodes.tau2.workers``: the loaded world travels with the spec, so a node needs no tau2
-checkout; on SQLite it is imported into the ``--tau2-db`` path there when missing).
+copy of it under its node's temporary directory, deleted when the run ends. The workers that
+share the file's disk (nodes on one machine, or a network filesystem) open it one at a time,
+through a lock file beside it (``disk_lock``), so a missing catalog is generated there once.
+Every worker checks its catalog's fingerprint against the driver's. What a worker opens is a
+runner spec (``episodes.parallel.RunnerSpec``): the shop's own tasks as above, or tau2 retail
+tasks (``--suite tau2-retail``, ``episodes.tau2.workers``: the loaded world travels with the
+spec, so a node needs no tau2 checkout; on SQLite it is imported into the ``--tau2-db`` path
+there when missing).
 
 The driver hands out batches of tasks to the workers as they become free and writes the
 records in task order: the same records as one process would write, but for timing. A worker
-that is lost (its process killed, its node gone) returns nothing for its batch: the batch is
-played again by another worker, and a replacement worker is started, so every episode is
-recorded exactly once.
+that is lost (its process killed, its node gone, even after the batch ended there but before
+the driver fetched its records) returns nothing for its batch: the batch is played again by
+another worker, and a replacement worker is started, so every episode is recorded exactly once.
+``RayPool.nodes`` and ``RayPool.episodes_by_node`` tell where the workers run and how many
+episodes each node played.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from typing import Any
 
 from episodes.parallel import RunnerSpec, ShopSpec, batches, default_batch
 
-__all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "import_ray", "ray_session"]
+__all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "disk_lock", "import_ray",
+           "ray_session"]
 
 DEPTH = 2  # batches queued per worker: the next one waits there while the current one plays
 INSTALL_HINT = "install it with: pip install 'mcp-shop[ray]'"
@@ -121,14 +127,41 @@ def _reachable(address: str) -> None:
                               f"{address!r}: {exc}", address=address) from None
 
 
+@contextlib.contextmanager
+def disk_lock(db: str) -> Iterator[None]:
+    """Held by one process at a time per SQLite file, through a lock file beside it
+    (``.NAME.lock``, on the file's disk): the processes of several nodes sharing that disk
+    fill a missing database there once (``episodes.parallel.machine_lock`` orders those of one
+    machine only; two nodes filling one file at once fail with 'database is locked'). Nothing
+    for PostgreSQL, nor where no lock file can be made."""
+    from mcp_shop.db import sqlite_path
+    from mcp_shop.search.index import _locked
+
+    path = sqlite_path(db)
+    with contextlib.ExitStack() as stack:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stack.enter_context(_locked(path.with_name(f".{path.name}.lock")))
+        yield
+
+
+def _node_dir(name: str) -> str:
+    """The run's directory of private copies on this node: ``name`` in its temporary directory
+    (the driver's may not exist on another machine)."""
+    return str(Path(tempfile.gettempdir()) / name)
+
+
 class RolloutWorker:
     """A Ray worker (as an actor): what its runner spec opens (a ``WorkerShop``, a tau2
-    worker), opened once, playing batch after batch."""
+    worker), opened once, playing batch after batch; ``private``: the name of the run's
+    directory of private SQLite copies (``_node_dir``)."""
 
-    def __init__(self, spec: RunnerSpec, private_dir: str | None) -> None:
+    def __init__(self, spec: RunnerSpec, private: str | None) -> None:
         self.error: Exception | None = None
         try:  # an error is kept for ready(), which raises it as it is (not as a dead actor)
-            self.worker = spec.open(private_dir)
+            with disk_lock(spec.db):
+                self.worker = spec.open(None if private is None else _node_dir(private))
         except Exception as exc:  # noqa: BLE001 - any failure to open the shop is reported
             self.error = exc
 
@@ -145,10 +178,10 @@ class RolloutWorker:
     def run_batch(self, *args: Any) -> list[dict[str, Any]]:
         return self.worker.run_batch(*args)
 
-    def sweep(self, directory: str) -> None:
+    def sweep(self, private: str) -> None:
         """At the end of the run: delete the run's private SQLite copies on this node (this
         worker's and its neighbours', which end with it)."""
-        Sweeper().sweep(directory)
+        Sweeper().sweep(private)
 
 
 class Sweeper:
@@ -156,10 +189,10 @@ class Sweeper:
     workers have ended (an actor, ended by ``ray.kill`` like the workers, rather than a task:
     Ray's idle task workers can abort noisily as they exit)."""
 
-    def sweep(self, directory: str) -> None:
+    def sweep(self, private: str) -> None:
         import shutil
 
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(_node_dir(private), ignore_errors=True)
 
 
 class RayPool:
@@ -195,8 +228,7 @@ class RayPool:
         path = sqlite_path(db)
         if path is not None:  # the same absolute path on every node
             spec = dataclasses.replace(spec, db=f"sqlite:///{path.resolve()}")
-        self._private = (str(Path(tempfile.gettempdir()) / f"mcp-shop-ray-{secrets.token_hex(6)}")
-                         if path is not None else None)
+        self._private = f"mcp-shop-ray-{secrets.token_hex(6)}" if path is not None else None
         self.spec = spec
         self._owner = connect(address, num_cpus=num_cpus)
         self.max_losses = max_losses
@@ -208,7 +240,8 @@ class RayPool:
         self._handles: dict[int, Any] = {}  # worker number -> actor
         self._starting: dict[Any, int] = {}  # ready() reference -> worker number
         self._ready: dict[int, dict[str, Any]] = {}  # worker number -> where it runs
-        self._nodes: set[str] = set()
+        self._nodes: dict[int, str] = {}  # worker number -> its node, up or lost
+        self._played: dict[str, int] = {}  # node -> episodes its workers returned
         self._running: dict[Any, tuple[int, int, list[dict[str, Any]]]] = {}
         self._count = 0
         self.lost = 0  # workers lost so far
@@ -230,6 +263,15 @@ class RayPool:
     def pids(self) -> dict[int, int]:
         """The process id of each worker that is up, by worker number."""
         return {n: where["pid"] for n, where in self._ready.items()}
+
+    def nodes(self) -> dict[int, str]:
+        """The Ray node id of each worker that is up, by worker number."""
+        return {n: where["node"] for n, where in self._ready.items()}
+
+    def episodes_by_node(self) -> dict[str, int]:
+        """The episodes played for this pool's runs so far (records returned), by the Ray node
+        id of the workers that played them."""
+        return dict(self._played)
 
     def outstanding(self) -> dict[int, int]:
         """Batches handed to each worker that is up and not yet back, by worker number (during
@@ -265,7 +307,7 @@ class RayPool:
         except ray.exceptions.RayTaskError as exc:  # it could not open the shop
             raise _cause(exc) from None
         self._ready[number] = where
-        self._nodes.add(where["node"])
+        self._nodes[number] = where["node"]
 
     def run(self, agent_name: str, tasks: Sequence[Any], *, trials: int = 1,
             concurrency: int = 4, reward_mode: str = "sparse", batch: int | None = None,
@@ -295,7 +337,8 @@ class RayPool:
                 number, job, chunk = running.pop(ref)
                 try:
                     records = ray.get(ref)
-                except ray.exceptions.RayActorError:
+                except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError):
+                    # its worker gone, or its records, still on a node that is gone
                     self._lose(number)
                     losses[job] = losses.get(job, 0) + 1
                     if losses[job] >= self.max_losses:
@@ -308,6 +351,8 @@ class RayPool:
                 except ray.exceptions.RayTaskError as exc:
                     raise _cause(exc) from None
                 results[job] = records
+                node = self._nodes[number]
+                self._played[node] = self._played.get(node, 0) + len(records)
                 if on_done is not None:
                     for record in records:
                         on_done(record)
@@ -362,8 +407,9 @@ class RayPool:
             for handle in self._handles.values():
                 ray.kill(handle, no_restart=True)
             self._handles.clear()
-            if self._private is not None and self._nodes - swept:
-                _sweep_nodes(self._private, self._nodes - swept)
+            left = set(self._nodes.values()) - swept
+            if self._private is not None and left:
+                _sweep_nodes(self._private, left)
         finally:
             self._ready.clear()
             self._starting.clear()
@@ -372,9 +418,9 @@ class RayPool:
                 self._owner = False
 
 
-def _sweep_nodes(directory: str, nodes: set[str]) -> None:
-    """Run ``Sweeper.sweep(directory)`` on each of ``nodes`` that is still up (best effort: a
-    node that does not answer within a minute keeps its copies, under the system's temporary
+def _sweep_nodes(private: str, nodes: set[str]) -> None:
+    """Run ``Sweeper.sweep(private)`` on each of ``nodes`` that is still up (best effort: a
+    node that does not answer within a minute keeps its copies, under its temporary
     directory)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -383,7 +429,7 @@ def _sweep_nodes(directory: str, nodes: set[str]) -> None:
     sweeper: Any = ray.remote(Sweeper)
     actors = [sweeper.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
         node, soft=False)).remote() for node in nodes & alive]
-    refs = [a.sweep.remote(directory) for a in actors]
+    refs = [a.sweep.remote(private) for a in actors]
     ray.wait(refs, num_returns=len(refs), timeout=60)
     for actor in actors:
         ray.kill(actor, no_restart=True)
