@@ -304,23 +304,29 @@ def test_a_failing_agent_endpoint_over_workers(
         assert len(stub.requests) >= 2 * 4  # each run retried before giving up
 
 
+@pytest.mark.parametrize("endpoint", ["500", "refused"])
 def test_a_failing_rephrasing_endpoint_over_workers(
-        shop_tasks: tuple[list[str], list[Any]], tmp_path: Path, no_backoff: None) -> None:
-    """Rephrasing that cannot reach its endpoint keeps the rule-based messages: the records
-    of a run without rephrasing, in one process and over workers."""
+        endpoint: str, shop_tasks: tuple[list[str], list[Any]], stub: ChatStub,
+        tmp_path: Path, no_backoff: None) -> None:
+    """Rephrasing whose endpoint fails keeps the rule-based messages: the records of a run
+    without rephrasing, in one process and over workers (each of which asked)."""
     options, _ = shop_tasks
-    url = _refused_url()
-    records = {}
-    for name, more in (("plain", []), ("one", ["--shopper-llm", url]),
-                       ("two", ["--shopper-llm", url, "--workers", "2"])):
+    stub.policy = lambda body: Status(500, "down")
+    url = stub.url if endpoint == "500" else _refused_url()
+    records, asked = {}, []
+    for name, more in (("plain", []), ("one", []), ("two", ["--workers", "2"])):
         out = tmp_path / f"{name}.jsonl"
-        extra = ["--shopper-model", "stub-model"] if name != "plain" else []
+        if name != "plain":
+            more += ["--shopper-llm", url, "--shopper-model", "stub-model"]
         with deadline():
-            assert cli.main(["run", "--agent", "oracle", *options, *more, *extra,
+            assert cli.main(["run", "--agent", "oracle", *options, *more,
                              "--out", str(out)]) == 0
         assert multiprocessing.active_children() == []
         records[name] = [untimed(r) for r in _records(out)]
+        asked.append(len(stub.requests))
     assert records["two"] == records["one"] == records["plain"]
+    if endpoint == "500":  # three tries of each message, in each run
+        assert asked[0] == 0 < asked[1] and asked[2] - asked[1] >= asked[1]
 
 
 @pytest.mark.parametrize("role", ["user", "judge"])
