@@ -28,13 +28,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.server import MCPServer
 
 from mcp_shop import Shop
 from mcp_shop.search import SearchPage, SearchQuery
@@ -44,14 +45,20 @@ from mcp_shop.views import CartView
 TOOLS = ("noop", "cart_floor", "search_floor", "view_cart", "add_to_cart", "search_products")
 
 
+def add_baseline_tool(server: ShopServer, fn: Callable[..., Any]) -> None:
+    """Register a baseline tool. Not a shop tool, so absent from the tool catalogue, which
+    ``ShopServer.add_tool`` requires: the SDK's own registration (``MCPServer.add_tool``)."""
+    MCPServer.add_tool(server, fn)
+
+
 def add_noop(server: ShopServer) -> ShopServer:
     """Register the baseline: a tool that does nothing (no session, no database, no trace)."""
 
-    @server.tool()
     async def noop() -> int:
         """Do nothing."""
         return 0
 
+    add_baseline_tool(server, noop)
     return server
 
 
@@ -68,18 +75,18 @@ def add_baselines(server: ShopServer) -> ShopServer:
              for q in query_mix(shop)]
     turn = 0
 
-    @server.tool()
     async def cart_floor() -> CartView:
         """Return a ready-made cart."""
         return cart
 
-    @server.tool()
     async def search_floor() -> SearchPage:
         """Return ready-made search results."""
         nonlocal turn
         turn += 1
         return pages[turn % len(pages)]
 
+    add_baseline_tool(server, cart_floor)
+    add_baseline_tool(server, search_floor)
     server.compact_output_schemas()  # published as the shop tools' schemas are
     return add_noop(server)
 
@@ -136,15 +143,16 @@ def stocked_variants(shop: Shop, count: int = 5) -> list[str]:
     raise LookupError("not enough stocked variants")
 
 
-BATCH = 50  # calls per tool per round; rounds interleave every run and tool
+BATCH = 50  # calls per tool per round (--calls, if fewer); rounds interleave every run and tool
 
 
 class Run:
     """One connected client (one transport and configuration) and the times it collected."""
 
-    def __init__(self, label: str, client: Client) -> None:
+    def __init__(self, label: str, client: Client, batch: int = BATCH) -> None:
         self.label = label
         self.client = client
+        self.batch = batch
         self.times: dict[str, list[float]] = {t: [] for t in TOOLS}
         self.sid = ""
 
@@ -167,10 +175,10 @@ class Run:
 
     async def round(self, variants: list[str], queries: list[dict[str, Any]],
                     record: bool = True) -> None:
-        """BATCH calls of each tool; add_to_cart fills a fresh session (5 variants x 10)."""
+        """``batch`` calls of each tool; add_to_cart fills a fresh session (5 variants x 10)."""
         for tool in TOOLS:
             fresh = await self.new_session() if tool == "add_to_cart" else ""
-            for i in range(BATCH):
+            for i in range(self.batch):
                 if tool in ("noop", "cart_floor", "search_floor"):
                     args: dict[str, Any] = {}
                 elif tool == "view_cart":
@@ -221,7 +229,7 @@ async def run_concurrent(server: ShopServer, sessions: int, variants: list[str],
 
 
 def run_direct(shop: Shop, rounds: int, variants: list[str],
-               queries: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+               queries: list[dict[str, Any]], batch: int = BATCH) -> dict[str, dict[str, float]]:
     """The same shop calls without MCP, and one trace record, for the breakdown."""
     from mcp_shop.search import SearchQuery
 
@@ -243,7 +251,7 @@ def run_direct(shop: Shop, rounds: int, variants: list[str],
             ("search_products", lambda i: shop.search(sid, searches[i % len(searches)])),
             ("record_call", lambda i: shop.record_call(sid, **event)),
         ]:
-            for i in range(BATCH):
+            for i in range(batch):
                 started = time.perf_counter()
                 fn(i)
                 if r:  # round 0 warms up
@@ -299,8 +307,10 @@ async def bench_size(args: argparse.Namespace, size: int, pg: str | None = None
     print(f"\n## {size:,} products ({db}, ready in {time.perf_counter() - started:.1f} s)",
           flush=True)
     variants, queries = stocked_variants(shop), query_mix(shop)
-    rounds = max(1, args.calls // BATCH)
-    results: dict[str, Any] = {"direct (no MCP)": run_direct(shop, rounds, variants, queries)}
+    batch = max(1, min(BATCH, args.calls))
+    rounds = max(1, args.calls // batch)
+    results: dict[str, Any] = {"direct (no MCP)": run_direct(shop, rounds, variants, queries,
+                                                             batch)}
     transports = ["memory"] if pg else args.transports.split(",")
     async with AsyncExitStack() as stack:
         runs = []
@@ -311,16 +321,16 @@ async def bench_size(args: argparse.Namespace, size: int, pg: str | None = None
                                                         log_level="WARNING"))
                     client = await stack.enter_async_context(Client(server, mode=mode))
                     runs.append(Run(f"memory {mode}, "
-                                    f"{'threads' if offload else 'event loop'}", client))
+                                    f"{'threads' if offload else 'event loop'}", client, batch))
         if "stdio" in transports:
             client = await stack.enter_async_context(stdio_transport(db, args.seed, size))
-            runs.append(Run("stdio 2026-07-28", client))
+            runs.append(Run("stdio 2026-07-28", client, batch))
         if "http" in transports:
             url = stack.enter_context(http_process(db, args.seed, size,
                                                    Path(args.db_dir) / "http.log"))
             for mode in ("2026-07-28", "legacy"):
                 client = await stack.enter_async_context(Client(url, mode=mode))
-                runs.append(Run(f"http {mode}", client))
+                runs.append(Run(f"http {mode}", client, batch))
         for run in runs:
             await run.prepare(variants, queries)
         for r in range(rounds):
@@ -387,7 +397,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--db-dir", default="/tmp/mcp-shop-bench")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--calls", type=int, default=1000, help="timed calls per tool (memory)")
+    parser.add_argument("--calls", type=int, default=1000, help="timed calls per tool (memory; "
+                        f"in rounds of {BATCH}, or one round of fewer)")
     parser.add_argument("--transports", default="memory,stdio,http")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="sessions at once in the throughput run")

@@ -157,24 +157,26 @@ def main() -> int:
     where = Path(args.db_dir)
     where.mkdir(parents=True, exist_ok=True)
     sqlite = f"sqlite:///{where / 'shop.db'}"
-    postgres = pg_database(args.pg_db)
+    configs = [("sqlite x1", "sqlite", 1, False), ("postgresql x1", "postgresql", 1, False),
+               ("postgresql x2 sticky", "postgresql", 2, False),
+               ("postgresql x2 alternating", "postgresql", 2, True)]
+    configs = [c for c in configs if args.only in c[0]]
+    urls = {"sqlite": sqlite}
+    if any(backend == "postgresql" for _, backend, _, _ in configs):  # --only sqlite: no server
+        urls["postgresql"] = pg_database(args.pg_db)
+        Shop.open(urls["postgresql"], seed=args.seed, size=args.size).engine.dispose()
     shop = Shop.open(sqlite, seed=args.seed, size=args.size)
-    Shop.open(postgres, seed=args.seed, size=args.size).engine.dispose()
     tasks = [generate_task(shop, FAMILIES[i % len(FAMILIES)], 1 + i % 3, 1000 + i)
              for i in range(args.episodes)]
-    configs = [("sqlite x1", sqlite, 1, False), ("postgresql x1", postgres, 1, False),
-               ("postgresql x2 sticky", postgres, 2, False),
-               ("postgresql x2 alternating", postgres, 2, True)]
-    configs = [c for c in configs if args.only in c[0]]
     print(f"{args.episodes} oracle episodes, {args.clients} clients, catalog {args.size:,} "
           "products", flush=True)
     print(f"{'configuration':28} {'episodes/s':>10} {'steps/s':>8} {'p50 step':>9} "
           f"{'p95 step':>9} {'ratio':>6}", flush=True)
     first: float | None = None
     want: list[str] | None = None
-    for name, db, processes, alternate in configs:
+    for name, backend, processes, alternate in configs:
         with ExitStack() as stack:
-            bases = [stack.enter_context(env_server(db, args.seed, args.size,
+            bases = [stack.enter_context(env_server(urls[backend], args.seed, args.size,
                                                     where / f"{name.replace(' ', '_')}{k}.log"))
                      for k in range(processes)]
             records, latencies, wall = asyncio.run(play(bases, tasks, args.clients, alternate))
