@@ -35,11 +35,11 @@ from tests.conftest import PG_URL, require_pg
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py"))
+SCRIPTS = sorted(p.stem for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 PARALLEL = 3  # runs at once: most of them wait on servers, sleeps or timed rounds a while
 TIMEOUT = 240  # seconds for one run; the process group is killed after it
 SIZE = "301"  # catalog size of the tiny runs (bench_core's PostgreSQL schema is bench_301)
-PG_SERVER = PG_URL.rsplit("/", 1)[0]
+PG_SERVER = PG_URL.rsplit("/", 1)[0]  # 127.0.0.1:5432 by default, the server the scripts name
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,12 @@ RUNS: dict[str, dict[str, TinyRun]] = {
              "--work", "{tmp}"),
             (r"^sqlite / memory: 3 sessions, \d+ calls", r"^sqlite / http: 3 sessions",
              r"^total faults: 0$")),
+        "postgresql": TinyRun(  # the reliability scripts' PostgreSQL schema and serve options
+            ("--sessions", "3", "--concurrency", "2", "--backends", "postgresql", "--size",
+             SIZE, "--work", "{tmp}"),
+            (r"^postgresql / memory: 3 sessions", r"^postgresql / http: 3 sessions",
+             r"^total faults: 0$"),
+            pg=True),
     },
     "load_http": {
         "sqlite": TinyRun(
@@ -286,19 +292,24 @@ def tiny_run(script: str, run: TinyRun, tmp: Path) -> Outcome:
     """The run with its placeholders filled, and what it made on PostgreSQL removed after."""
     name = f"bench_smoke_{secrets.token_hex(4)}"  # the run's PostgreSQL database or schema
     args = list(run.args)
+
+    def uses(key: str) -> bool:
+        return any(f"{{{key}}}" in a for a in args)
+
     values = {"tmp": str(tmp), "pg": PG_URL, "pg_db": name,
               "pg_schema_url": f"{PG_URL}?options=-csearch_path%3D{name}"}
-    if any("{tau2_checkout}" in a for a in args):
+    if uses("tau2_checkout"):
         values["tau2_checkout"] = str(_tau2_checkout(tmp))
-    if any("{pg_schema_url}" in a for a in args):
+    schemas = [*run.drop_schemas, *([name] if uses("pg_schema_url") else [])]
+    if uses("pg_schema_url"):
         _admin(f'CREATE SCHEMA "{name}"')
     try:
         return run_script(script, [a.format(**values) for a in args], ROOT)
     finally:
-        if run.pg:
+        if uses("pg_db"):
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', "postgres")
-            for schema in (*run.drop_schemas, name):
-                _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for schema in schemas:
+            _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 class Pool:
