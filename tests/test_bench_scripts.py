@@ -58,6 +58,9 @@ class TinyRun:
 
 
 NUM = r"[\d.,]+"
+# A PostgreSQL variant where the script has code of its own for PostgreSQL. Not for crash_loop
+# and fuzz_tools (their schema is isolation's, tests/protocol/backends.py), load_http (its load
+# on PostgreSQL is tests/protocol/test_load.py's) and tau2_sessions (the tests' engine_for).
 RUNS: dict[str, dict[str, TinyRun]] = {
     "bench_core": {
         "sqlite": TinyRun(
@@ -183,13 +186,6 @@ RUNS: dict[str, dict[str, TinyRun]] = {
              "{tmp}/logs"),
             (r"start-up: \d+ calls in", rf"round 1: \d+ calls in {NUM} s = {NUM} calls/s",
              r"SQLite, 1 process: errors 0 \(server faults 0\)")),
-        "postgresql": TinyRun(
-            ("--backend", "postgresql", "--sessions", "2", "--seconds", "1", "--rounds", "1",
-             "--size", SIZE, "--client-procs", "1", "--pg-db", "{pg_db}", "--log-dir",
-             "{tmp}/logs"),
-            (rf"round 1: \d+ calls in {NUM} s = {NUM} calls/s",
-             r"PostgreSQL, 1 process: errors 0 \(server faults 0\)"),
-            pg=True),
     },
     "storage_growth": {
         "sqlite": TinyRun(
@@ -214,13 +210,9 @@ RUNS: dict[str, dict[str, TinyRun]] = {
     },
     "tau2_sessions": {
         "sqlite": TinyRun(
-            ("--sessions", "1",),
+            ("--sessions", "1"),
             (r"^fixture on sqlite: ", r"^synthetic tau2-size on sqlite: ",
              rf"^  open_tau2_session\s+{NUM} ms median", rf"^  state_hash\s+{NUM} ms median")),
-        "postgresql": TinyRun(
-            ("--backend", "postgresql", "--sessions", "1"),
-            (r"^fixture on postgresql: ", rf"^  open_tau2_session\s+{NUM} ms median"),
-            pg=True),
     },
     "tau2_speed": {
         "sqlite": TinyRun(
