@@ -9,12 +9,12 @@ opens the file at the ``--db`` path on its own disk, generating the catalog ther
 needed; an imported catalog's file must be copied there), and each worker plays in a private
 copy of it under its node's temporary directory, deleted when the run ends. The workers that
 share the file's disk (nodes on one machine, or a network filesystem) open it one at a time,
-through a lock file beside it (``disk_lock``), so a missing catalog is generated there once.
-Every worker checks its catalog's fingerprint against the driver's. What a worker opens is a
-runner spec (``episodes.parallel.RunnerSpec``): the shop's own tasks as above, or tau2 retail
-tasks (``--suite tau2-retail``, ``episodes.tau2.workers``: the loaded world travels with the
-spec, so a node needs no tau2 checkout; on SQLite it is imported into the ``--tau2-db`` path
-there when missing).
+through a lock file beside it, so a missing catalog is generated there once (what a run keeps
+on a node's disk: ``episodes.ray_node_files``). Every worker checks its catalog's fingerprint
+against the driver's. What a worker opens is a runner spec (``episodes.parallel.RunnerSpec``):
+the shop's own tasks as above, or tau2 retail tasks (``--suite tau2-retail``,
+``episodes.tau2.workers``: the loaded world travels with the spec, so a node needs no tau2
+checkout; on SQLite it is imported into the ``--tau2-db`` path there when missing).
 
 The driver hands out batches of tasks to the workers as they become free and writes the
 records in task order: the same records as one process would write, but for timing. A worker
@@ -33,17 +33,15 @@ import logging
 import os
 import secrets
 import socket
-import tempfile
 import types
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from episodes.parallel import RunnerSpec, ShopSpec, batches, default_batch
+from episodes.ray_node_files import Sweeper, disk_lock, node_dir, sweep_nodes
 
-__all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "disk_lock", "import_ray",
-           "ray_session"]
+__all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "import_ray", "ray_session"]
 
 DEPTH = 2  # batches queued per worker: the next one waits there while the current one plays
 INSTALL_HINT = "install it with: pip install 'mcp-shop[ray]'"
@@ -127,41 +125,16 @@ def _reachable(address: str) -> None:
                               f"{address!r}: {exc}", address=address) from None
 
 
-@contextlib.contextmanager
-def disk_lock(db: str) -> Iterator[None]:
-    """Held by one process at a time per SQLite file, through a lock file beside it
-    (``.NAME.lock``, on the file's disk): the processes of several nodes sharing that disk
-    fill a missing database there once (``episodes.parallel.machine_lock`` orders those of one
-    machine only; two nodes filling one file at once fail with 'database is locked'). Nothing
-    for PostgreSQL, nor where no lock file can be made."""
-    from mcp_shop.db import sqlite_path
-    from mcp_shop.search.index import _locked
-
-    path = sqlite_path(db)
-    with contextlib.ExitStack() as stack:
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                stack.enter_context(_locked(path.with_name(f".{path.name}.lock")))
-        yield
-
-
-def _node_dir(name: str) -> str:
-    """The run's directory of private copies on this node: ``name`` in its temporary directory
-    (the driver's may not exist on another machine)."""
-    return str(Path(tempfile.gettempdir()) / name)
-
-
 class RolloutWorker:
     """A Ray worker (as an actor): what its runner spec opens (a ``WorkerShop``, a tau2
     worker), opened once, playing batch after batch; ``private``: the name of the run's
-    directory of private SQLite copies (``_node_dir``)."""
+    directory of private SQLite copies on its node (``node_dir``)."""
 
     def __init__(self, spec: RunnerSpec, private: str | None) -> None:
         self.error: Exception | None = None
         try:  # an error is kept for ready(), which raises it as it is (not as a dead actor)
             with disk_lock(spec.db):
-                self.worker = spec.open(None if private is None else _node_dir(private))
+                self.worker = spec.open(None if private is None else node_dir(private))
         except Exception as exc:  # noqa: BLE001 - any failure to open the shop is reported
             self.error = exc
 
@@ -182,17 +155,6 @@ class RolloutWorker:
         """At the end of the run: delete the run's private SQLite copies on this node (this
         worker's and its neighbours', which end with it)."""
         Sweeper().sweep(private)
-
-
-class Sweeper:
-    """A short-lived actor deleting a run's private SQLite copies on its node once the run's
-    workers have ended (an actor, ended by ``ray.kill`` like the workers, rather than a task:
-    Ray's idle task workers can abort noisily as they exit)."""
-
-    def sweep(self, private: str) -> None:
-        import shutil
-
-        shutil.rmtree(_node_dir(private), ignore_errors=True)
 
 
 class RayPool:
@@ -409,30 +371,13 @@ class RayPool:
             self._handles.clear()
             left = set(self._nodes.values()) - swept
             if self._private is not None and left:
-                _sweep_nodes(self._private, left)
+                sweep_nodes(self._private, left)
         finally:
             self._ready.clear()
             self._starting.clear()
             if self._owner:
                 ray.shutdown()
                 self._owner = False
-
-
-def _sweep_nodes(private: str, nodes: set[str]) -> None:
-    """Run ``Sweeper.sweep(private)`` on each of ``nodes`` that is still up (best effort: a
-    node that does not answer within a minute keeps its copies, under its temporary
-    directory)."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
-    sweeper: Any = ray.remote(Sweeper)
-    actors = [sweeper.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-        node, soft=False)).remote() for node in nodes & alive]
-    refs = [a.sweep.remote(private) for a in actors]
-    ray.wait(refs, num_returns=len(refs), timeout=60)
-    for actor in actors:
-        ray.kill(actor, no_restart=True)
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -167,25 +167,29 @@ def test_run_ray_address_plays_on_both_nodes_as_one_process(
 def test_nodes_sharing_a_disk_generate_a_missing_catalog_once(
         nodes: TwoNodes, shop: Any, tasks80: list[Any], one_process: Path,
         tmp_path: Path) -> None:
-    """Two workers on each node open a --db file that does not exist yet, in one directory
-    both nodes see (a network filesystem, for machines): each node's own lock (in its
-    temporary directory) does not order them; the lock beside the file does. Every worker
-    opens the catalog, the one of the driver; the file is intact; the episodes are those of
-    one process. (Without that lock, one of two such starts failed with 'database is
-    locked'.)"""
-    for round_ in range(2):
-        fresh = tmp_path / f"shared-{round_}" / "shop.db"
-        with _pool(nodes, f"sqlite:///{fresh}", shop, workers=4, cpus=0) as pool:
-            pool.warm_up()  # raises the error of a worker that could not open its shop
-            assert sorted(set(pool.nodes().values())) == sorted(nodes.temps)
-            records = pool.run("oracle", tasks80[:8], batch=2)
-        assert [untimed(r) for r in records] == read_untimed(one_process)[:8]
-        with contextlib.closing(sqlite3.connect(fresh)) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            assert conn.execute("SELECT count(*) FROM catalog_info").fetchone() == (1,)
-        opened = Shop.open(f"sqlite:///{fresh}", seed=TEST_SEED, size=TEST_SIZE)
-        assert opened.catalog.fingerprint == shop.catalog.fingerprint
-        opened.engine.dispose()
+    """A worker on each node opens a --db file that does not exist yet, in one directory both
+    nodes see (for machines: a network filesystem): each node's own lock (in its temporary
+    directory) does not order them, the lock beside the file does. Both workers open the
+    driver's catalog, the file is intact, the first pool's episodes are those of one process.
+    Three times, as the race is one of timing: without that lock about one start in two
+    failed with 'database is locked'."""
+    from episodes.ray_rollouts import ray_session
+
+    with ray_session(nodes.address):  # one connection for the three pools
+        for round_ in range(3):
+            fresh = tmp_path / f"shared-{round_}" / "shop.db"
+            with _pool(nodes, f"sqlite:///{fresh}", shop) as pool:  # 1 CPU each: one a node
+                pool.warm_up()  # raises the error of a worker that could not open its shop
+                assert sorted(pool.nodes().values()) == sorted(nodes.temps)
+                if round_ == 0:
+                    records = pool.run("oracle", tasks80[:8], batch=2)
+                    assert [untimed(r) for r in records] == read_untimed(one_process)[:8]
+            with contextlib.closing(sqlite3.connect(fresh)) as conn:
+                assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                assert conn.execute("SELECT count(*) FROM catalog_info").fetchone() == (1,)
+            opened = Shop.open(f"sqlite:///{fresh}", seed=TEST_SEED, size=TEST_SIZE)
+            assert opened.catalog.fingerprint == shop.catalog.fingerprint
+            opened.engine.dispose()
 
 
 def test_a_node_removed_mid_run_loses_no_episode(
