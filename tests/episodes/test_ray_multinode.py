@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -87,8 +88,6 @@ def nodes() -> Iterator[TwoNodes]:
             if ray.is_initialized():
                 ray.shutdown()
             cluster.shutdown()
-            import shutil
-
             shutil.rmtree(base, ignore_errors=True)
 
 
@@ -142,7 +141,7 @@ def test_run_ray_address_plays_on_both_nodes_as_one_process(
     directory while it runs and none left after."""
     from episodes import ray_rollouts
 
-    seen: list[tuple[Any, dict[str, int], dict[str, list[str]]]] = []
+    seen: list[tuple[Any, dict[int, str], dict[str, list[str]]]] = []
 
     class Watched(ray_rollouts.RayPool):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
