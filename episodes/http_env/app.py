@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from episodes.controller import EpisodeController, RewardMode
@@ -114,6 +114,10 @@ def build_env_app(shop: Shop, *, tasks: Sequence[TaskSpec] = (),
                 return _json(await fn(request))
             except EnvError as exc:
                 return _error(exc.status, exc.message)
+            except ClientDisconnect:  # gone before its body was complete: nothing was done
+                log.info("%s %s: the client left before sending its whole body",
+                         request.method, request.url.path)
+                return _error(400, "the body ended early (the client went away)")
             except Exception as exc:  # a bug here, not the client's: say so, keep serving
                 log.exception("%s %s failed", request.method, request.url.path)
                 return _error(500, f"internal error ({type(exc).__name__}: {exc}); the "

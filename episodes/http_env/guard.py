@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from episodes.http_env.protocol import MAX_BODY_BYTES, dumps, json_problem
+from mcp_shop.server.http_checks import read_body, replaying
 
 __all__ = ["Guard"]
 
@@ -90,6 +91,10 @@ class Guard:
                     raw = (message.get("bytes") or b"").decode("utf-8", errors="replace")
                 problem = json_problem(raw) if len(raw) <= MAX_BODY_BYTES else (
                     f"the message is over {MAX_BODY_BYTES:,} bytes, the most accepted")
+                if problem is None and not raw.lstrip().startswith("{"):
+                    # valid JSON but not an object: openenv-core fails on it (an array with
+                    # an AttributeError, a number by ending the session)
+                    problem = "the message is JSON but not an object"
                 if problem is None:
                     return {"type": "websocket.receive", "text": raw}
                 await send({"type": "websocket.send", "text": dumps({
@@ -101,21 +106,13 @@ class Guard:
         return checked
 
     async def _mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            size += len(message.get("body", b""))
-            if size > MAX_BODY_BYTES:
-                await _send_json(send, 413, _rpc_error(
-                    -32600, f"the body is over {MAX_BODY_BYTES:,} bytes, the most accepted"))
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        raw = b"".join(chunks)
+        raw = await read_body(receive, MAX_BODY_BYTES)
+        if raw is None:
+            return  # the client went away
+        if len(raw) > MAX_BODY_BYTES:
+            await _send_json(send, 413, _rpc_error(
+                -32600, f"the body is over {MAX_BODY_BYTES:,} bytes, the most accepted"))
+            return
         problem = json_problem(raw) if raw.strip() else None
         if problem is not None:
             await _send_json(send, 400, _rpc_error(-32700, f"Parse error: {problem}"))
@@ -126,13 +123,4 @@ class Guard:
                 -32600, "Invalid Request: this is the shop's MCP endpoint (Streamable HTTP): "
                 "send JSON-RPC 2.0 messages, starting with initialize"))
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(raw, receive), send)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import Request
 
 from episodes.difficulty import MAX_DIFFICULTY
@@ -23,6 +24,7 @@ __all__ = [
     "StepBody",
     "dumps",
     "finite",
+    "id_problem",
     "json_problem",
 ]
 
@@ -88,6 +90,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def id_problem(episode_id: str) -> str | None:
+    """Why ``episode_id`` can name no episode, or None: it holds a control character (NUL,
+    which PostgreSQL cannot store, a newline, ...)."""
+    found = _CONTROL.search(episode_id)
+    if found is None:
+        return None
+    return (f"episode_id holds the control character {found.group()!r}; an episode id is "
+            "printable text, e.g. 'run-7-episode-3'")
+
+
 class ResetBody(_Strict):
     """``POST /reset`` (and the WebSocket reset): one of the three ways to name a task."""
 
@@ -100,7 +115,15 @@ class ResetBody(_Strict):
     trial: int = Field(default=0, ge=0)
     episode_id: str | None = Field(default=None, min_length=1, max_length=255,
                                    description="an id of the client's choosing (default: a "
-                                   "fresh random one)")
+                                   "fresh random one), printable text")
+
+    @field_validator("episode_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        problem = None if value is None else id_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class StepBody(_Strict):
@@ -180,6 +203,14 @@ def json_problem(raw: bytes | str) -> str | None:
     return _loads(raw)[1]
 
 
+# A JSON escape of a UTF-16 surrogate: a lone one reads as a Python string that cannot be
+# encoded, so an episode holding it could never be stored (the step failed and the episode was
+# lost). Only bodies with such an escape are searched for lone ones.
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_SURROGATE_IN_TEXT = re.compile(_SURROGATE_ESCAPE)
+_SURROGATE_IN_BYTES = re.compile(_SURROGATE_ESCAPE.encode())
+
+
 def _loads(raw: bytes | str) -> tuple[Any, str | None]:
     try:
         data = json.loads(raw)
@@ -191,7 +222,33 @@ def _loads(raw: bytes | str) -> tuple[Any, str | None]:
         return None, f"the JSON holds a number that cannot be read ({exc})"
     if _depth(data) > MAX_JSON_DEPTH:
         return None, f"the JSON is nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+    escaped = (_SURROGATE_IN_TEXT.search(raw) if isinstance(raw, str)
+               else _SURROGATE_IN_BYTES.search(raw))
+    if escaped:
+        lone = _lone_surrogate(data)
+        if lone is not None:
+            return None, (f"the JSON holds a lone surrogate (\\u{ord(lone):04x}) in a string, "
+                          "which is not Unicode text; write a character past U+FFFF as a "
+                          "surrogate pair (\\ud83d\\ude00) or as UTF-8")
     return data, None
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The first lone surrogate in a string (a key or a value) of ``data``, or None."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return item[exc.start]
+    return None
 
 
 def _depth(data: Any) -> int:

@@ -27,7 +27,7 @@ from episodes.controller import (
     StepResult,
     ToolRequest,
 )
-from episodes.http_env.protocol import EnvError, ResetBody, _parse
+from episodes.http_env.protocol import EnvError, ResetBody, _parse, id_problem
 from episodes.http_env.snapshot import SnapshotError, dump_episode, load_episode
 from episodes.http_env.store import LEASE_SECONDS, EpisodeStore, Row
 from episodes.http_env.task_source import TASK_CACHE_SIZE, TaskSource
@@ -120,14 +120,19 @@ class EpisodeTable:
 
     # -- reset --------------------------------------------------------------------------------
 
-    async def reset(self, body: object, reset_as: str = "POST /reset") -> Started:
+    async def reset(self, body: object, reset_as: str = "POST /reset", *,
+                    accepted: Callable[[], None] | None = None) -> Started:
         """Start the episode a reset body names (see ``ResetBody``); error texts start with
-        ``reset_as``."""
+        ``reset_as``. ``accepted`` runs once the body and its task are found valid, before
+        the episode takes its place (a WebSocket session lets its previous episode go there,
+        so that a refused reset leaves it running)."""
         req = _parse(ResetBody, body, reset_as, endpoint="POST /reset")
         try:
             task = self._source.task(req)
         except EnvError as exc:
             raise EnvError(exc.status, f"{reset_as}: {exc.message}") from None
+        if accepted is not None:
+            accepted()
         episode_id = req.episode_id or secrets.token_urlsafe(16)
         owner = secrets.token_hex(8)
         full = self._db.reserve(
@@ -364,6 +369,10 @@ class EpisodeTable:
         if not episode_id:
             raise EnvError(422, f"{what}: the query needs episode_id (from POST /reset), e.g. "
                            f"{what.split()[1]}?episode_id=...")
+        problem = id_problem(episode_id)
+        if problem is not None:  # no episode has it, and PostgreSQL could not even look
+            raise EnvError(404, f"unknown episode {episode_id!r}: {problem}; start one with "
+                           "POST /reset")
         return episode_id
 
     def _row(self, episode_id: str, reset_as: str = "POST /reset") -> Row:

@@ -55,8 +55,7 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
 
     async def start(self, body: dict[str, Any]) -> ShopObservation:
         """Start the episode a reset body names (``ResetBody``: 422 naming what is wrong)."""
-        self._release()
-        started = await self.table.reset(body, self.reset_as)
+        started = await self.table.reset(body, self.reset_as, accepted=self._release)
         self.episode_id, self._owned = started.episode_id, True
         episode, obs = started.episode, started.observation
         return ShopObservation(

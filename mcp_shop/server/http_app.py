@@ -19,12 +19,15 @@ from typing import Any
 import anyio.to_thread
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from mcp_shop import __version__
 from mcp_shop.db import backend_name, ping
 from mcp_shop.server.app import ShopServer
+from mcp_shop.server.http_checks import CheckedMCP
 
 __all__ = ["KEEP_ALIVE_SECONDS", "LOCAL_HOSTS", "LOCAL_ORIGINS", "add_health_route", "bind",
            "build_http_app", "serve_http", "transport_security"]
@@ -59,13 +62,36 @@ def build_http_app(server: ShopServer, *, allowed_hosts: Sequence[str] = (),
 
     Legacy (pre-2026) connections are served statelessly: no tool calls back into the client,
     so nothing is lost, and any server process can answer any request, which is what lets
-    several processes on one PostgreSQL database serve the same sessions.
+    several processes on one PostgreSQL database serve the same sessions. POSTs to ``/mcp`` go
+    through ``CheckedMCP`` first; an unknown path or method gets a JSON 404 / 405 naming the
+    endpoints.
     """
     security = transport_security(allowed_hosts, allowed_origins)
     app = server.streamable_http_app(stateless_http=True, json_response=json_response,
                                       transport_security=security)
     app.state.transport_security = security  # what /health checks too
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path == "/mcp":
+            route.app = CheckedMCP(route.app, security)
+    app.add_exception_handler(HTTPException, _not_here)
     return app
+
+
+_ENDPOINTS = "POST /mcp (MCP Streamable HTTP: JSON-RPC 2.0) and GET /health"
+
+
+async def _not_here(request: Request, exc: Exception) -> Response:
+    """A JSON answer to a path or method the app does not serve, naming the endpoints."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no endpoint {request.url.path}; the endpoints are {_ENDPOINTS}"
+    elif exc.status_code == 405:
+        message = (f"{request.method} is not allowed on {request.url.path}; the endpoints are "
+                   f"{_ENDPOINTS}")
+    else:
+        message = str(exc.detail)
+    return JSONResponse({"error": message}, status_code=exc.status_code,
+                        headers=dict(exc.headers or {}))
 
 
 def add_health_route(server: ShopServer) -> None:
