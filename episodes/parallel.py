@@ -205,10 +205,10 @@ async def _run_controller(agent: Any, specs: list[TaskSpec], trials: int, concur
 def machine_lock(db: str) -> Iterator[None]:
     """Held by one process of this machine at a time per ``db``: the workers of one machine
     fill a database that is missing there once (the catalog, a tau2 world)."""
-    from mcp_shop.search.index import _locked
+    from mcp_shop.locks import file_lock
 
     digest = hashlib.sha256(db.encode()).hexdigest()[:16]
-    with _locked(Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"):
+    with file_lock(Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"):
         yield
 
 

@@ -17,20 +17,19 @@ __all__ = ["Sweeper", "disk_lock", "node_dir", "sweep_nodes"]
 
 @contextlib.contextmanager
 def disk_lock(db: str) -> Iterator[None]:
-    """Held by one process at a time per SQLite file, through a lock file beside it
-    (``.NAME.lock``, on the file's disk): the processes of several nodes sharing that disk
-    fill a missing database there once (``episodes.parallel.machine_lock`` orders those of one
-    machine only; two nodes filling one file at once fail with 'database is locked'). Nothing
-    for PostgreSQL, nor where no lock file can be made."""
+    """Held by one process at a time per SQLite file: the database's own lock
+    (``mcp_shop.locks.database_lock``, a lock file beside it, on the file's disk), taken for
+    the whole opening, so the processes of several nodes sharing that disk fill a missing
+    database there (a catalog, a tau2 world) once (``episodes.parallel.machine_lock`` orders
+    those of one machine only). Nothing for PostgreSQL."""
     from mcp_shop.db import sqlite_path
-    from mcp_shop.search.index import _locked
+    from mcp_shop.locks import database_lock
 
     path = sqlite_path(db)
-    with contextlib.ExitStack() as stack:
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.parent.mkdir(parents=True, exist_ok=True)
-                stack.enter_context(_locked(path.with_name(f".{path.name}.lock")))
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    with database_lock(path):
         yield
 
 

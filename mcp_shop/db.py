@@ -13,6 +13,7 @@ are numbered in commit order.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from sqlmodel import SQLModel
 
 import mcp_shop.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from mcp_shop.errors import InvalidInput, InvalidState
+from mcp_shop.locks import database_lock
 
 __all__ = [
     "DB_ENV_VAR",
@@ -78,9 +80,10 @@ def backend_name(engine: Engine) -> str:
     return engine.dialect.name
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a SQLite URL, or None for in-memory databases and other backends."""
-    u = check_db_url(url)
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite URL (or an engine's ``url``), or None for in-memory databases
+    and other backends."""
+    u = url if isinstance(url, URL) else check_db_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
@@ -109,6 +112,20 @@ def make_engine(url: str = DEFAULT_DB_URL, *, schema: str | None = None) -> Engi
     return engine
 
 
+def _wal_mode(cur: Any, path: Path) -> None:
+    """Put the connection's database in WAL mode. SQLite refuses at once ('database is
+    locked') while another process fills the file out of WAL mode (a catalog build, an
+    import: ``mcp_shop.catalog.bulk``), holding the database's lock (``mcp_shop.locks``):
+    then wait for that lock and switch after the load."""
+    try:
+        cur.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        with database_lock(path, shared=True):
+            cur.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = sqlite_path(url)
     if path is None:
@@ -134,7 +151,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
         cur = dbapi_conn.cursor()
         if path is not None:
-            cur.execute("PRAGMA journal_mode=WAL")
+            _wal_mode(cur, path)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")

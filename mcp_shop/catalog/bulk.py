@@ -16,6 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from mcp_shop.db import sqlite_path
+from mcp_shop.locks import database_lock
+
 __all__ = ["PostgresWriter", "SqliteWriter", "Writer"]
 
 
@@ -26,10 +29,16 @@ class Writer:
         self.engine = engine
         self._raw: Any = None
         self.cur: Any = None
+        self._held = contextlib.ExitStack()
 
     def __enter__(self) -> Writer:
-        self._raw = self.engine.raw_connection()
-        self.cur = self._raw.driver_connection.cursor()
+        self._held.enter_context(self._lock())
+        try:
+            self._raw = self.engine.raw_connection()
+            self.cur = self._raw.driver_connection.cursor()
+        except BaseException:
+            self._held.close()
+            raise
         try:
             self._begin()
         except BaseException:
@@ -47,6 +56,10 @@ class Writer:
         finally:
             self._close()
 
+    def _lock(self) -> contextlib.AbstractContextManager[Any]:
+        """What the load holds from start to end (nothing here)."""
+        return contextlib.nullcontext()
+
     def _begin(self) -> None:
         raise NotImplementedError
 
@@ -58,9 +71,12 @@ class Writer:
 
     def _close(self) -> None:
         try:
-            self.cur.close()
+            try:
+                self.cur.close()
+            finally:
+                self._raw.close()
         finally:
-            self._raw.close()
+            self._held.close()
 
     def execute(self, sql: str) -> None:
         """Run one statement (DDL) in the transaction."""
@@ -95,6 +111,11 @@ class SqliteWriter(Writer):
     """
 
     _PRAGMAS = {"synchronous": "OFF", "cache_size": "-262144", "analysis_limit": "1000"}
+
+    def _lock(self) -> contextlib.AbstractContextManager[Any]:
+        """The database's lock, exclusively (``mcp_shop.locks``): a process connecting while
+        the file is out of WAL mode would fail; it waits for the load instead."""
+        return database_lock(sqlite_path(self.engine.url))
 
     def _begin(self) -> None:
         self._saved = {name: self.cur.execute(f"PRAGMA {name}").fetchone()[0]

@@ -25,8 +25,9 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 
 from mcp_shop.catalog.bulk import PostgresWriter, SqliteWriter, Writer
 from mcp_shop.catalog.generator import CHUNK_SIZE, categories, generate_chunk
-from mcp_shop.db import backend_name, create_schema, read_tx
+from mcp_shop.db import backend_name, create_schema, read_tx, sqlite_path
 from mcp_shop.errors import InvalidInput, InvalidState
+from mcp_shop.locks import database_lock
 from mcp_shop.models.catalog import CatalogInfo, Category, Product, Variant
 
 __all__ = [
@@ -256,13 +257,17 @@ def ensure_catalog(engine: Engine, *, seed: int, size: int, progress: Progress |
     if info is not None:  # made by an earlier version? its tables brought up to date
         _create_schema(engine)
     if info is None:
-        try:
-            return build_catalog(engine, seed=seed, size=size, progress=progress,
-                                 workers=workers)
-        except InvalidState:
-            info = load_catalog_info(engine)  # built concurrently by another process?
+        # One process builds a SQLite file's catalog; the others wait for it and use it
+        with database_lock(sqlite_path(engine.url)):
+            info = load_catalog_info(engine)
             if info is None:
-                raise
+                try:
+                    return build_catalog(engine, seed=seed, size=size, progress=progress,
+                                         workers=workers)
+                except InvalidState:
+                    info = load_catalog_info(engine)  # built by another process (PostgreSQL)?
+                    if info is None:
+                        raise
     if (info.source == "generated" and info.seed == seed and info.size == size
             and info.generator_version == GENERATOR_VERSION):
         return info

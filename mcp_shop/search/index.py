@@ -8,7 +8,6 @@ values of :mod:`mcp_shop.search.session`).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import hashlib
 import json
@@ -31,6 +30,7 @@ import tantivy
 from sqlalchemy import Connection, Engine, func, select, text
 
 from mcp_shop.errors import NotFound
+from mcp_shop.locks import file_lock
 from mcp_shop.models import CatalogInfo, Category, Product
 
 __all__ = [
@@ -370,7 +370,7 @@ class SearchIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / fingerprint
-        with _locked(directory / f".{fingerprint}.lock"):
+        with file_lock(directory / f".{fingerprint}.lock"):
             if not _valid(final, probe):
                 cls._build_dir(engine, directory, final, categories, numeric,
                                {"fingerprint": fingerprint, "probe": probe}, progress)
@@ -479,19 +479,3 @@ def catalog_probe(conn: Connection) -> str:
                         .where(p.c.id.in_(ids)).order_by(p.c.id)).all()
     text_ = json.dumps([[r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6]] for r in rows])
     return hashlib.sha256(text_.encode()).hexdigest()
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock across processes (no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
