@@ -260,7 +260,8 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
                    help="extra browser Origin to accept, e.g. https://app.example.com "
                    "(repeatable)")
     p.add_argument("--session", default=None, metavar="HANDLE",
-                   help="stdio: resume this session as the default one instead of opening one")
+                   help="stdio: resume this session as the default one instead of opening one "
+                   "(a handle starting with '-', from an older version, as --session=HANDLE)")
     p.add_argument("--session-seed", type=int, default=0,
                    help="stdio: seed of the default session opened at start-up (default 0)")
     p.add_argument("--log-level", default="INFO",

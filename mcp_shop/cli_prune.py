@@ -45,7 +45,9 @@ def add_prune_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
                        help="keep the N sessions opened last, remove the others")
     which.add_argument("--all", action="store_true", help="remove every session")
     which.add_argument("--session", action="append", metavar="HANDLE",
-                       help="remove this session (repeatable); an unknown one is an error")
+                       help="remove this session (repeatable); an unknown one is an error "
+                       "(a handle starting with '-', from an older version, as "
+                       "--session=HANDLE)")
     p.add_argument("--dry-run", action="store_true",
                    help="count what would be removed; remove nothing")
     p.add_argument("--batch", type=bounded(1, 10_000), default=DEFAULT_BATCH, metavar="N",

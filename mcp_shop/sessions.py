@@ -62,8 +62,13 @@ _STREETS = ["Maple Ave", "Oak St", "Cedar Ln", "Harbor Rd", "Elm St", "Birch Way
 
 
 def new_handle() -> str:
-    """A fresh session handle: 192 random bits, URL-safe."""
-    return secrets.token_urlsafe(24)
+    """A fresh session handle: 192 random bits, URL-safe, starting with a letter or a digit
+    (one in 32 would start with '-' or '_' otherwise, and a handle starting with '-' reads as
+    an option on a command line: ``mcp-shop serve --session -x...`` failed)."""
+    while True:
+        handle = secrets.token_urlsafe(24)
+        if handle[0].isalnum():
+            return handle
 
 
 @dataclass(frozen=True)
