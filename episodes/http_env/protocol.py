@@ -9,7 +9,7 @@ import math
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 from starlette.requests import Request
 
 from episodes.difficulty import MAX_DIFFICULTY
@@ -107,12 +107,13 @@ class ResetBody(_Strict):
     """``POST /reset`` (and the WebSocket reset): one of the three ways to name a task."""
 
     family: str | None = None
-    difficulty: int | None = Field(default=None, ge=0, le=MAX_DIFFICULTY)
-    seed: int | None = Field(default=None, ge=0)
+    # integers as JSON integers only: true, 2.0 or "3" are refused, not read as 1, 2 and 3
+    difficulty: StrictInt | None = Field(default=None, ge=0, le=MAX_DIFFICULTY)
+    seed: StrictInt | None = Field(default=None, ge=0)
     task: dict[str, Any] | None = None
     task_id: str | None = None
     policy: str = Field(default="remote", max_length=200)
-    trial: int = Field(default=0, ge=0)
+    trial: StrictInt = Field(default=0, ge=0)
     episode_id: str | None = Field(default=None, min_length=1, max_length=255,
                                    description="an id of the client's choosing (default: a "
                                    "fresh random one), printable text")

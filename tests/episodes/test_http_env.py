@@ -285,6 +285,10 @@ def test_client_mistakes_get_clear_4xx(http: httpx2.Client, env_tasks: list[Task
     _error(http.post("/reset", json={"family": "purchase", "difficulty": 21}), 422,
            "difficulty", "less than or equal to 20")
     _error(http.post("/reset", json={"family": "purchase"}), 422, "difficulty")
+    for name, odd in (("difficulty", True), ("difficulty", "3"), ("seed", 2.0),
+                      ("trial", False)):  # integers only as JSON integers
+        _error(http.post("/reset", json={"family": "purchase", "difficulty": 1, name: odd}),
+               422, name, "valid integer")
     _error(http.post("/reset", json={}), 422, "family and difficulty", "task_id")
     _error(http.post("/reset", json={"family": "purchase", "difficulty": 1,
                                      "task_id": task.task_id}), 422, "family and task_id")
