@@ -121,28 +121,34 @@ class EpisodeTable:
     # -- reset --------------------------------------------------------------------------------
 
     async def reset(self, body: object, reset_as: str = "POST /reset", *,
-                    accepted: Callable[[], None] | None = None) -> Started:
+                    replaces: str | None = None) -> Started:
         """Start the episode a reset body names (see ``ResetBody``); error texts start with
-        ``reset_as``. ``accepted`` runs once the body and its task are found valid, before
-        the episode takes its place (a WebSocket session lets its previous episode go there,
-        so that a refused reset leaves it running)."""
+        ``reset_as``.
+
+        ``replaces``: the episode the new one takes over from (a WebSocket session's current
+        one). If it is still running and no step holds it, its place counts as free, so a
+        session can reset at the cap (--max-episodes); it is dropped only once the new episode
+        has started. A refused reset (bad body or task, episode_id in use, the pool full, a
+        world the shop cannot build) leaves it running as it was. A reset naming
+        ``replaces`` itself as episode_id is refused (409, as any id in use while its episode
+        is kept): an id names one episode, and the current one goes on."""
         req = _parse(ResetBody, body, reset_as, endpoint="POST /reset")
         try:
             task = self._source.task(req)
         except EnvError as exc:
             raise EnvError(exc.status, f"{reset_as}: {exc.message}") from None
-        if accepted is not None:
-            accepted()
         episode_id = req.episode_id or secrets.token_urlsafe(16)
         owner = secrets.token_hex(8)
         full = self._db.reserve(
             episode_id, owner, max_episodes=self.max_episodes, idle_timeout=self.idle_timeout,
             idle_reason=self._idle_reason, room_reason="it was finished and made room for a "
-            f"newer episode (the server keeps {self.max_episodes})")
+            f"newer episode (the server keeps {self.max_episodes})", replaces=replaces)
         self._forget()
         if full == -1:
-            raise EnvError(409, f"{reset_as}: episode_id {req.episode_id!r} is in use; leave "
-                           "episode_id out and the server picks a fresh one")
+            mine = (" (this session's current episode, which goes on)"
+                    if episode_id == replaces else "")
+            raise EnvError(409, f"{reset_as}: episode_id {req.episode_id!r} is in use{mine}; "
+                           "leave episode_id out and the server picks a fresh one")
         if full is not None:
             raise EnvError(429, f"{reset_as}: {full} episodes are running, the most this "
                            f"server keeps (--max-episodes {self.max_episodes}); finish or "
@@ -154,7 +160,7 @@ class EpisodeTable:
             async with self._holding(episode_id, owner):  # the opening may take a while
                 obs = await episode.reset()
         except _WORLD_ERRORS as exc:  # a hand-written task whose world the shop rejects
-            self._db.abandon(episode_id, owner)
+            self._db.abandon(episode_id, owner, replaces=replaces)
             self._forget([episode.session_id])
             detail = str(exc) or type(exc).__name__
             if isinstance(exc, KeyError):  # str(KeyError('x')) is just "'x'"
@@ -162,10 +168,18 @@ class EpisodeTable:
             raise EnvError(422, f"{reset_as}: task {task.task_id}'s world cannot be built on "
                            f"this shop: {detail}") from None
         except BaseException:
-            self._db.abandon(episode_id, owner)
+            self._db.abandon(episode_id, owner, replaces=replaces)
             self._forget([episode.session_id])
             raise
-        self._save(episode_id, owner, episode, version=0, step=False)
+        try:
+            self._save(episode_id, owner, episode, version=0, step=False)
+        except BaseException:
+            self._db.abandon(episode_id, owner, replaces=replaces)
+            raise
+        if replaces is not None:
+            self._cache.pop(replaces, None)
+            self._db.settle(replaces, owner)
+            self._forget()
         return Started(episode_id, episode, obs)
 
     @property

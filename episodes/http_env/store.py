@@ -11,8 +11,12 @@ processes: the loser gets a 409. The lease names its holder and runs out ``LEASE
 after its last renewal (the step renews it while it runs), so an episode whose step died with
 its process is recognised and dropped rather than continued from a state its shop session no
 longer matches. A dropped episode keeps a row without its snapshot ("gone": why), so its id
-gets a 404 that says why. Resets take the pool's lock (PostgreSQL: an advisory lock; SQLite:
-its write lock) so the cap on episodes holds across processes.
+gets a 404 that says why. A reset that replaces an episode (a WebSocket session's next reset)
+hides it while the new one is built (``gone`` says it is being replaced, its snapshot kept, its
+``lease_owner`` the reset's): it no longer counts against the cap, and the reset's outcome
+either retires it (``settle``) or brings it back (``abandon``); a hidden episode whose reset
+died with its process is retired by the next sweep. Resets take the pool's lock (PostgreSQL:
+an advisory lock; SQLite: its write lock) so the cap on episodes holds across processes.
 
 Times are wall-clock seconds (``time.time``) of the process writing them: hosts sharing a
 database need synchronised clocks (NTP), to well under the idle timeout.
@@ -51,7 +55,7 @@ from sqlalchemy import (
 
 from mcp_shop.db import ddl_tx, read_tx, write_tx
 
-__all__ = ["EPISODES", "LEASE_SECONDS", "EpisodeStore", "Row"]
+__all__ = ["EPISODES", "LEASE_SECONDS", "REPLACED", "EpisodeStore", "Row"]
 
 LEASE_SECONDS = 30.0  # a step's claim lasts this long after its last renewal
 _META = MetaData()
@@ -75,6 +79,8 @@ EPISODES = Table(
 )
 _E = EPISODES.c
 _HEAD = [c for c in EPISODES.columns if c.name not in ("snapshot", "record")]
+# ``gone`` of an episode hidden while a reset replaces it (restorable while it has a snapshot)
+REPLACED = "it was replaced by a newer reset of its WebSocket session"
 
 
 @dataclass(frozen=True)
@@ -190,8 +196,27 @@ class EpisodeStore:
         sessions: list[str] = []
         with write_tx(self.engine) as conn:
             n = self._drop(conn, self._idle(idle_timeout, now), reason, now, sessions)
+            self._retire(conn, self._orphaned(now), sessions)
         self._dropped += sessions
         return n
+
+    def _hidden(self) -> Any:
+        """Episodes hidden while a reset replaces them."""
+        return and_(_E.pool == self.pool, _E.gone == REPLACED, _E.snapshot.is_not(None))
+
+    def _orphaned(self, now: float) -> Any:
+        """Hidden episodes whose replacing reset no longer holds a lease (its process died)."""
+        other = EPISODES.alias("holder")
+        holder = select(other.c.episode_id).where(
+            other.c.pool == self.pool, other.c.lease_owner == _E.lease_owner,
+            other.c.episode_id != _E.episode_id, other.c.lease_until >= now)
+        return ~holder.exists()
+
+    def _retire(self, conn: Connection, where: Any, sessions: list[str]) -> None:
+        """Make hidden episodes ``where`` selects gone for good (shop sessions to remove)."""
+        found = conn.execute(update(EPISODES).where(self._hidden(), where).values(
+            snapshot=None, record=None, lease_owner=None).returning(_E.session_id)).all()
+        sessions.extend(sid for (sid,) in found if sid)
 
     def drop(self, episode_id: str, reason: str, *, only_running: bool = False) -> bool:
         """Drop a live episode no step holds (with ``only_running``, only if it is not done);
@@ -220,29 +245,37 @@ class EpisodeStore:
     # -- reset --------------------------------------------------------------------------------
 
     def reserve(self, episode_id: str, owner: str, *, max_episodes: int, idle_timeout: float,
-                idle_reason: str, room_reason: str) -> int | None:
+                idle_reason: str, room_reason: str, replaces: str | None = None) -> int | None:
         """Hold a place for a new episode (leased by ``owner`` until ``commit``): idle
         episodes are dropped first, then, if the pool is full, its least recently used
-        finished one. None when reserved; -1 when ``episode_id`` is in use; else the number of
-        running episodes that fill the pool."""
+        finished one. ``replaces``: an episode the new one takes over from; if it is still
+        running and no step holds it, its place counts as free and it is hidden (not dropped)
+        until ``settle`` or ``abandon``. None when reserved; -1 when ``episode_id`` is in use;
+        else the number of running episodes that fill the pool. Refused, it changes
+        nothing but the idle episodes' expiry."""
         now = self.clock()
         sessions: list[str] = []
         with write_tx(self.engine) as conn:
             got = self._reserve(conn, episode_id, owner, max_episodes, idle_timeout,
-                                idle_reason, room_reason, now, sessions)
+                                idle_reason, room_reason, now, sessions, replaces)
         self._dropped += sessions
         return got
 
     def _reserve(self, conn: Connection, episode_id: str, owner: str, max_episodes: int,
                  idle_timeout: float, idle_reason: str, room_reason: str, now: float,
-                 sessions: list[str]) -> int | None:
+                 sessions: list[str], replaces: str | None) -> int | None:
         if conn.dialect.name == "postgresql":  # resets of a pool, one at a time
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_key})
         self._drop(conn, self._idle(idle_timeout, now), idle_reason, now, sessions)
         if conn.execute(select(_E.episode_id).where(
                 self._live(), _E.episode_id == episode_id)).first() is not None:
             return -1
-        live = conn.execute(select(func.count()).where(self._live())).scalar_one()
+        replaced: Any = None if replaces is None else and_(
+            self._live(), _E.episode_id == replaces, _E.done.is_(False),
+            or_(_E.lease_until.is_(None), _E.lease_until < now))
+        freed = replaced is not None and conn.execute(
+            select(_E.episode_id).where(replaced)).first() is not None
+        live = conn.execute(select(func.count()).where(self._live())).scalar_one() - freed
         if live >= max_episodes:
             oldest = conn.execute(
                 select(_E.episode_id).where(self._live(), _E.done.is_(True),
@@ -252,6 +285,9 @@ class EpisodeStore:
             if oldest is None:
                 return int(live)
             self._drop(conn, _E.episode_id == oldest, room_reason, now, sessions)
+        if freed:
+            conn.execute(update(EPISODES).where(replaced).values(
+                gone=REPLACED, gone_at=now, lease_until=None, lease_owner=owner))
         self._trim_gone(conn, 10 * max_episodes)
         conn.execute(delete(EPISODES).where(self._one(episode_id)))  # a gone one's row
         conn.execute(insert(EPISODES).values(
@@ -260,7 +296,7 @@ class EpisodeStore:
         return None
 
     def _trim_gone(self, conn: Connection, keep: int) -> None:
-        gone = and_(_E.pool == self.pool, _E.gone.is_not(None))
+        gone = and_(_E.pool == self.pool, _E.gone.is_not(None), _E.snapshot.is_(None))
         if conn.execute(select(func.count()).where(gone)).scalar_one() <= keep:
             return
         cutoff = conn.execute(select(_E.gone_at).where(gone).order_by(_E.gone_at.desc())
@@ -268,12 +304,26 @@ class EpisodeStore:
         if cutoff is not None:
             conn.execute(delete(EPISODES).where(gone, _E.gone_at <= cutoff))
 
-    def abandon(self, episode_id: str, owner: str) -> None:
-        """Remove a reservation whose reset failed."""
+    def abandon(self, episode_id: str, owner: str, *, replaces: str | None = None) -> None:
+        """Remove a reservation whose reset failed, and bring back the episode ``replaces``
+        if ``owner``'s reservation hid it."""
         with write_tx(self.engine) as conn:
             conn.execute(delete(EPISODES).where(self._one(episode_id),
                                                 _E.lease_owner == owner,
                                                 _E.snapshot.is_(None)))
+            if replaces is not None:
+                conn.execute(update(EPISODES).where(
+                    self._hidden(), _E.episode_id == replaces, _E.lease_owner == owner)
+                    .values(gone=None, gone_at=None, lease_owner=None,
+                            last_used=self.clock()))
+
+    def settle(self, replaces: str, owner: str) -> None:
+        """The reset by ``owner`` succeeded: the episode it hid is gone for good."""
+        sessions: list[str] = []
+        with write_tx(self.engine) as conn:
+            self._retire(conn, and_(_E.episode_id == replaces, _E.lease_owner == owner),
+                         sessions)
+        self._dropped += sessions
 
     # -- steps --------------------------------------------------------------------------------
 

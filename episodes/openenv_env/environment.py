@@ -54,8 +54,11 @@ class ShopEnvironment(Environment[ShopAction, ShopObservation, ShopState]):
         return await self.start(body)
 
     async def start(self, body: dict[str, Any]) -> ShopObservation:
-        """Start the episode a reset body names (``ResetBody``: 422 naming what is wrong)."""
-        started = await self.table.reset(body, self.reset_as, accepted=self._release)
+        """Start the episode a reset body names (``ResetBody``: 422 naming what is wrong). It
+        replaces the episode this view started before, which is dropped (if still running)
+        only once the new one has started: a refused reset leaves it running."""
+        previous = self.episode_id if self._owned else None
+        started = await self.table.reset(body, self.reset_as, replaces=previous)
         self.episode_id, self._owned = started.episode_id, True
         episode, obs = started.episode, started.observation
         return ShopObservation(
