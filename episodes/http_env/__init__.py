@@ -59,7 +59,10 @@ request and WebSocket as on ``mcp-shop serve --http`` (DNS-rebinding protection:
 
 Limits: at most ``--max-episodes`` episodes are kept in a pool, by all its processes together
 (and as many WebSocket sessions per process). A reset that finds the pool full first drops the
-finished episode used least recently, and fails with 429 if every one is still running.
+finished episode used least recently, and fails with 429 if every one is still running. A
+WebSocket session's reset replaces its running episode only once the new one has started: its
+place counts as free for the new one, and a refused reset (422, 409, 429) leaves it running; a
+reset naming the session's own current ``episode_id`` is a 409.
 Episodes nobody touched for ``--idle-timeout`` seconds (wall-clock time of the processes, which
 must agree to well under the timeout; never the shop's clock) are dropped at the next request;
 a dropped episode's id then gets a 404 that says why. A step holds its episode (a lease in the
