@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,35 +32,48 @@ SINGLE = [f for f in FAMILIES if f != "multi"]
 PATHS = {"in-memory MCP": None, "direct": "direct"}
 
 
-async def one_round(shop: Shop, connect: str | None, tasks: list[Any]) -> tuple[float, float,
-                                                                                 int]:
-    """(wall seconds, CPU seconds, successes) of one pass over ``tasks``."""
+async def one_round(shop: Shop, connect: str | None, tasks: list[Any],
+                    warmed: Callable[[], None] | None = None) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, successes) of one pass over ``tasks``, after a warm-up on
+    the first five (``warmed`` is called between the two)."""
     agent = make_agent("oracle")
     async with EpisodeController(shop, connect=connect) as controller:
         await controller.run(agent, tasks[:5])  # warm-up: caches, first statements
+        if warmed is not None:
+            warmed()
         wall, cpu = time.perf_counter(), time.process_time()
         records = await controller.run(agent, tasks)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return wall, cpu, sum(1 for r in records if r["success"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
+def options(doc: str | None, *, episodes: int, rounds: int) -> argparse.Namespace:
+    """The command line of this benchmark and of ``direct_parts.py`` (the same episodes)."""
+    parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="sqlite:////tmp/mcp-shop-bench/direct.db")
     parser.add_argument("--size", type=int, default=10_000)
-    parser.add_argument("--episodes", type=int, default=300, help="episodes per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per path, alternating")
+    parser.add_argument("--episodes", type=int, default=episodes, help="episodes per round")
+    parser.add_argument("--rounds", type=int, default=rounds,
+                        help="rounds per path, alternating")
     parser.add_argument("--difficulty", default="0-5")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def shop_and_tasks(args: argparse.Namespace) -> tuple[Shop, list[Any]]:
+    """The shop at ``--db`` (its catalog built on first use) and the single-intent tasks."""
     from episodes.difficulty import parse_difficulty_range
 
     if args.db.startswith("sqlite:////"):
         Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     shop = Shop.open(args.db, seed=0, size=args.size)
     jobs = plan(SINGLE, parse_difficulty_range(args.difficulty), args.episodes, 7)
-    tasks = [generate_task(shop, f, d, s) for f, d, s in jobs]
+    return shop, [generate_task(shop, f, d, s) for f, d, s in jobs]
+
+
+def main() -> None:
+    args = options(__doc__, episodes=300, rounds=3)
+    shop, tasks = shop_and_tasks(args)
     print(f"catalog: {shop.catalog.product_count:,} products; {len(tasks)} single-intent "
           f"oracle episodes per round, difficulties {args.difficulty}, {args.rounds} rounds "
           "per path (alternating), concurrency 1")

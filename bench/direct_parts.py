@@ -19,25 +19,20 @@ to every part (the figures are for the proportions; ``bench_direct.py`` gives th
 
 from __future__ import annotations
 
-import argparse
 import functools
 import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anyio
-from bench_direct import PATHS, SINGLE, one_round
+from bench_direct import PATHS, one_round, options, shop_and_tasks
 
 import episodes.episode as episode_module
 from episodes.agents.oracle import Replay
 from episodes.controller import Episode, EpisodeController
-from episodes.generate import generate_task
 from episodes.shopper import Shopper
-from episodes.tasks import plan
-from mcp_shop import Shop
 
 PARTS = ["world build", "tool calls", "shopper", "state reads", "verdict", "record", "agent",
          "session removal", "controller (rest)"]
@@ -107,22 +102,8 @@ TIMED: list[tuple[Any, str, str]] = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", default="sqlite:////tmp/mcp-shop-bench/direct.db")
-    parser.add_argument("--size", type=int, default=10_000)
-    parser.add_argument("--episodes", type=int, default=200, help="episodes per round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds per path, alternating")
-    parser.add_argument("--difficulty", default="0-5")
-    args = parser.parse_args()
-
-    from episodes.difficulty import parse_difficulty_range
-
-    if args.db.startswith("sqlite:////"):
-        Path(args.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    shop = Shop.open(args.db, seed=0, size=args.size)
-    jobs = plan(SINGLE, parse_difficulty_range(args.difficulty), args.episodes, 7)
-    tasks = [generate_task(shop, f, d, s) for f, d, s in jobs]
+    args = options(__doc__, episodes=200, rounds=2)
+    shop, tasks = shop_and_tasks(args)
     clock = Clock()
     for owner, name, part in TIMED:
         setattr(owner, name, clock.wrap(part, getattr(owner, name)))
@@ -132,9 +113,7 @@ def main() -> None:
     episodes = dict.fromkeys(PATHS, 0)
     for _ in range(args.rounds):
         for name, connect in PATHS.items():
-            anyio.run(one_round, shop, connect, tasks[:5])  # warm-up
-            clock.reset()
-            anyio.run(one_round, shop, connect, tasks)
+            anyio.run(one_round, shop, connect, tasks, clock.reset)  # timed after warm-up
             clock.flush()
             for part, seconds in clock.spent.items():
                 spent[name][part] += seconds
