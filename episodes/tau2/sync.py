@@ -62,7 +62,6 @@ class Tau2Runtime(HeldRuntime):
 
 _LOCK = threading.Lock()
 _WORLDS: dict[str, Tau2Retail] = {}
-_DIGESTS: dict[int, tuple[Tau2Retail, str]] = {}
 _ENVS: dict[tuple[str, str], Tau2Env] = {}
 _RUNTIMES: dict[tuple[str, str, str | None, int, int], tuple[Any, Tau2Runtime]] = {}
 
@@ -84,23 +83,12 @@ def tau2_world(source: WorldSource = None) -> Tau2Retail:
         return world
 
 
-def _digest(world: Tau2Retail) -> str:
-    with _LOCK:
-        held = _DIGESTS.get(id(world))
-        if held is not None and held[0] is world:
-            return held[1]
-    digest = world_digest(world)
-    with _LOCK:
-        _DIGESTS[id(world)] = (world, digest)
-    return digest
-
-
 def default_tau2_db(world: Tau2Retail) -> str:
     """The database a door uses for ``world`` unless told: ``$MCP_SHOP_TAU2_DB``, else
     ``sqlite:///tau2-retail-<first 12 hex digits of the world's hash>.db`` (the working
     directory)."""
     return (os.environ.get(DB_VAR, "").strip()
-            or f"sqlite:///tau2-retail-{_digest(world)[:12]}.db")
+            or f"sqlite:///tau2-retail-{world_digest(world)[:12]}.db")
 
 
 def shared_tau2_runtime(source: WorldSource = None, db: str | None = None, *,
@@ -114,7 +102,7 @@ def shared_tau2_runtime(source: WorldSource = None, db: str | None = None, *,
                          f"'direct', not {connect!r}")
     world = tau2_world(source)
     url = db or default_tau2_db(world)
-    digest = _digest(world)
+    digest = world_digest(world)
     with _LOCK:
         env = _ENVS.get((url, digest))
         if env is None:
