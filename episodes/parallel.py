@@ -27,7 +27,7 @@ from mcp_shop.errors import InvalidState
 from verifiers.types import TaskSpec
 
 __all__ = ["BatchWorker", "CatalogMismatch", "RunnerSpec", "ShopSpec", "WorkerPool",
-           "WorkerShop", "batches", "default_batch", "machine_lock", "private_copy", "remove_copy",
+           "WorkerShop", "batches", "default_batch", "fill_lock", "private_copy", "remove_copy",
            "run_in_workers"]
 
 _WORKER: Any = None
@@ -202,11 +202,21 @@ async def _run_controller(agent: Any, specs: list[TaskSpec], trials: int, concur
 
 
 @contextlib.contextmanager
-def machine_lock(db: str) -> Iterator[None]:
-    """Held by one process of this machine at a time per ``db``: the workers of one machine
-    fill a database that is missing there once (the catalog, a tau2 world)."""
-    from mcp_shop.locks import file_lock
+def fill_lock(db: str) -> Iterator[None]:
+    """Held by one process at a time per ``db`` while it fills a database missing there (the
+    catalog, a tau2 world): for a SQLite file, the database's own lock beside it
+    (``mcp_shop.locks.database_lock``; its directory made first), which orders every process
+    on that disk, of one machine or of several; for PostgreSQL, whose own locks keep the
+    database whole, a lock of this machine's, so its workers do not fill it side by side."""
+    from mcp_shop.db import sqlite_path
+    from mcp_shop.locks import database_lock, file_lock
 
+    path = sqlite_path(db)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with database_lock(path):
+            yield
+        return
     digest = hashlib.sha256(db.encode()).hexdigest()[:16]
     with file_lock(Path(tempfile.gettempdir()) / f"mcp-shop-catalog-{digest}.lock"):
         yield
@@ -216,12 +226,9 @@ def _check_catalog(db: str, seed: int, size: int, fingerprint: str | None) -> No
     """Generate the catalog at ``db`` if it has none (once per machine: under a lock), and
     check it is the one of ``fingerprint``."""
     from mcp_shop.catalog import ensure_catalog
-    from mcp_shop.db import make_engine, sqlite_path
+    from mcp_shop.db import make_engine
 
-    path = sqlite_path(db)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with machine_lock(db):
+    with fill_lock(db):
         engine = make_engine(db)
         try:
             info = ensure_catalog(engine, seed=seed, size=size)

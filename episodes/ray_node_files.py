@@ -1,36 +1,15 @@
-"""What a Ray run (``episodes.ray_rollouts``) keeps on each node's disk on SQLite: the lock
-beside the ``--db`` file under which the workers sharing that disk open it (``disk_lock``),
-and the run's private copies of it under the node's own temporary directory (``node_dir``),
+"""What a Ray run (``episodes.ray_rollouts``) keeps on each node's disk on SQLite: the run's
+private copies of the ``--db`` file under the node's own temporary directory (``node_dir``),
 deleted at the end by the run's idle workers or, on a node whose workers are gone or busy, by a
 ``Sweeper`` (``sweep_nodes``)."""
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Sweeper", "disk_lock", "node_dir", "sweep_nodes"]
-
-
-@contextlib.contextmanager
-def disk_lock(db: str) -> Iterator[None]:
-    """Held by one process at a time per SQLite file: the database's own lock
-    (``mcp_shop.locks.database_lock``, a lock file beside it, on the file's disk), taken for
-    the whole opening, so the processes of several nodes sharing that disk fill a missing
-    database there (a catalog, a tau2 world) once (``episodes.parallel.machine_lock`` orders
-    those of one machine only). Nothing for PostgreSQL."""
-    from mcp_shop.db import sqlite_path
-    from mcp_shop.locks import database_lock
-
-    path = sqlite_path(db)
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-    with database_lock(path):
-        yield
+__all__ = ["Sweeper", "node_dir", "sweep_nodes"]
 
 
 def node_dir(name: str) -> str:

@@ -7,10 +7,10 @@ On PostgreSQL every node opens the same database (the same ``--db`` URL). On SQL
 opens the file at the ``--db`` path on its own disk, generating the catalog there on first use
 (deterministic from ``--catalog-seed`` and ``--catalog-size``, so no shared filesystem is
 needed; an imported catalog's file must be copied there), and each worker plays in a private
-copy of it under its node's temporary directory, deleted when the run ends. The workers that
-share the file's disk (nodes on one machine, or a network filesystem) open it one at a time,
-through a lock file beside it, so a missing catalog is generated there once (what a run keeps
-on a node's disk: ``episodes.ray_node_files``). Every worker checks its catalog's fingerprint
+copy of it under its node's temporary directory, deleted when the run ends (what a run keeps
+on a node's disk: ``episodes.ray_node_files``). The workers that share the file's disk (nodes
+on one machine, or a network filesystem) fill a missing catalog there once, under the lock
+file beside it (``episodes.parallel.fill_lock``). Every worker checks its catalog's fingerprint
 against the driver's. What a worker opens is a runner spec (``episodes.parallel.RunnerSpec``):
 the shop's own tasks as above, or tau2 retail tasks (``--suite tau2-retail``,
 ``episodes.tau2.workers``: the loaded world travels with the spec, so a node needs no tau2
@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from episodes.parallel import RunnerSpec, ShopSpec, batches, default_batch
-from episodes.ray_node_files import Sweeper, disk_lock, node_dir, sweep_nodes
+from episodes.ray_node_files import Sweeper, node_dir, sweep_nodes
 
 __all__ = ["DEPTH", "RayPool", "RayRolloutError", "connect", "import_ray", "ray_session"]
 
@@ -133,8 +133,7 @@ class RolloutWorker:
     def __init__(self, spec: RunnerSpec, private: str | None) -> None:
         self.error: Exception | None = None
         try:  # an error is kept for ready(), which raises it as it is (not as a dead actor)
-            with disk_lock(spec.db):
-                self.worker = spec.open(None if private is None else node_dir(private))
+            self.worker = spec.open(None if private is None else node_dir(private))
         except Exception as exc:  # noqa: BLE001 - any failure to open the shop is reported
             self.error = exc
 

@@ -19,7 +19,7 @@ import dataclasses
 from functools import partial
 from typing import Any
 
-from episodes.parallel import BatchWorker, RunnerSpec, machine_lock, private_copy, remove_copy
+from episodes.parallel import BatchWorker, RunnerSpec, fill_lock, private_copy, remove_copy
 from episodes.tau2.tasks import Tau2Task
 
 __all__ = ["Tau2Spec", "Tau2Worker", "worker_options"]
@@ -55,13 +55,8 @@ class Tau2Worker(BatchWorker):
     def __init__(self, spec: Tau2Spec, private_dir: str | None) -> None:
         from episodes.tau2.cli import judge_of, user_factory
         from episodes.tau2.env import Tau2Env, prepare_database
-        from mcp_shop.db import sqlite_path
-
         super().__init__()
-        path = sqlite_path(spec.db)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        with machine_lock(spec.db):  # the world there, imported once per machine if missing
+        with fill_lock(spec.db):  # the world there, imported once if missing
             shop, _ = prepare_database(spec.db, spec.world)
             shop.engine.dispose()
         self.copy = private_copy(spec.db, private_dir)
