@@ -171,7 +171,9 @@ class TextEnv(gym.Env[str, str]):
     # -- what subclasses say ----------------------------------------------------------------
 
     def _release(self) -> None:
-        """The episode being replaced or dropped leaves the database."""
+        """The episode being replaced or dropped leaves the database (``release``)."""
+        if self._episode is not None:
+            self._runtime.release(self._episode)
 
     def _pick_task(self, options: dict[str, Any]) -> Any:
         """The task ``reset`` starts, from its ``options`` and the seeded generator."""
@@ -263,12 +265,6 @@ class ShopEnv(TextEnv):
     def episode(self) -> Episode | None:
         """The controller's episode being played (for its messages, record and breakdown)."""
         return self._episode
-
-    def _release(self) -> None:
-        """The episode being replaced or dropped leaves the database (its record stays
-        readable: it holds the trace)."""
-        if self._episode is not None:
-            self._runtime.controller.release(self._episode)
 
     def _pick_task(self, options: dict[str, Any]) -> TaskSpec:
         unknown = sorted(set(options) - {"task", "family", "difficulty", "task_seed"})

@@ -223,6 +223,11 @@ class HeldRuntime:
         episode = self.held.episode(task, policy=policy)
         return episode, self.run(episode.reset())
 
+    def release(self, episode: Any) -> None:
+        """Done with ``episode`` (replaced or dropped by a door): its session leaves the
+        database; its record stays readable (it holds the trace)."""
+        episode.close()
+
     def step(self, episode: Any, action: Action) -> StepResult:
         """One step of ``episode``, never concurrent with another step of it; ``EpisodeOver``
         if it has ended (also when another thread ended it while this one waited)."""
@@ -284,6 +289,10 @@ class SyncController(HeldRuntime):
         """A new episode of ``task``, reset: the episode and its first observation."""
         episode, obs = super().start(task, policy=policy)
         return episode, obs
+
+    def release(self, episode: Any) -> None:
+        """As ``HeldRuntime.release``, unless the controller keeps sessions."""
+        self.controller.release(episode)
 
 
 # -- process-wide caches ----------------------------------------------------------------------

@@ -179,8 +179,9 @@ class EpisodeToolEnv:
         return obs.shopper_message or ""
 
     def _release(self) -> None:
-        """The current episode's session leaves the database."""
-        raise NotImplementedError
+        """The current episode's session leaves the database (the runtime's ``release``)."""
+        if self._episode is not None:
+            self._runtime.release(self._episode)
 
     def _reward(self, episode: Any) -> float:
         """The ended episode's reward."""
@@ -297,10 +298,6 @@ class ShopToolEnv(EpisodeToolEnv):
     def _reward(self, episode: Episode) -> float:
         assert episode.breakdown is not None
         return episode.breakdown.reward
-
-    def _release(self) -> None:
-        if self._episode is not None:
-            self._runtime.controller.release(self._episode)
 
     def _require(self) -> Episode:
         episode: Episode = super()._require()

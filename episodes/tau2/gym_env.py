@@ -93,12 +93,6 @@ class Tau2RetailEnv(TextEnv):
 
     # -- what the text door asks ------------------------------------------------------------
 
-    def _release(self) -> None:
-        """The episode being replaced or dropped leaves the database (its record stays
-        readable)."""
-        if self._episode is not None:
-            self._episode.close()
-
     def _base_info(self) -> dict[str, Any]:
         assert self._episode is not None
         task = self._episode.task

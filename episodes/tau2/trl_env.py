@@ -131,10 +131,6 @@ class Tau2ToolEnv(EpisodeToolEnv):
         record = self.record
         return record["tau2"] if record is not None else None
 
-    def _release(self) -> None:
-        if self._episode is not None:
-            self._episode.close()
-
     def _reward(self, episode: Tau2Episode) -> float:
         assert episode.score is not None
         return episode.score.reward
