@@ -130,11 +130,12 @@ def normalize(snapshot: Mapping[str, Rows], *,
     return_rows = snapshot.get("return_request", [])
     line_variant = {r["id"]: variant_public_id(r["variant_id"])
                     for r in snapshot.get("order_line", [])} if return_rows else {}
+    return_lines_of = _by_order(snapshot, "return_line", lambda x: x["id"], return_rows,
+                                by="return_id")
     returns = []
     for r in sorted(return_rows, key=lambda r: int(r["number"])):
         lines = [(line_variant.get(x["order_line_id"], ""), int(x["quantity"]))
-                 for x in sorted(snapshot.get("return_line", []), key=lambda x: x["id"])
-                 if x["return_id"] == r["id"]]
+                 for x in return_lines_of.get(r["id"], [])]
         returns.append(ReturnState(return_id=f"R-{int(r['number'])}",
                                    order_id=order_ids.get(r["order_id"], ""),
                                    reason=str(r["reason"]), refund_to=str(r["refund_to"]),
@@ -155,12 +156,12 @@ def normalize(snapshot: Mapping[str, Rows], *,
 
 
 def _by_order(snapshot: Mapping[str, Rows], table: str, key: Callable[[dict[str, Any]], Any],
-              orders: Rows) -> dict[Any, Rows]:
-    """The rows of ``table`` by their ``order_id``, each order's sorted by ``key`` (read only
-    when there are orders)."""
+              orders: Rows, *, by: str = "order_id") -> dict[Any, Rows]:
+    """The rows of ``table`` by their ``by`` column (an order's id; a return's), each group
+    sorted by ``key`` (read only when there are ``orders``, the rows they belong to)."""
     out: dict[Any, Rows] = {}
     for r in sorted(snapshot.get(table, []), key=key) if orders else ():
-        out.setdefault(r["order_id"], []).append(r)
+        out.setdefault(r[by], []).append(r)
     return out
 
 
