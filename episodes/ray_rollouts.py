@@ -194,6 +194,8 @@ class RayPool:
         self._owner = connect(address, num_cpus=num_cpus)
         self.max_losses = max_losses
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # put once: a tau2 spec holds the whole world, which every worker start would upload
+        self._spec_ref = ray.put(spec)
         env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_VARS)}
         self._actor = ray.remote(RolloutWorker).options(  # type: ignore[attr-defined]
             num_cpus=cpus, max_restarts=0, scheduling_strategy="SPREAD",
@@ -211,7 +213,7 @@ class RayPool:
 
     def _start(self) -> None:
         number, self._count = self._count, self._count + 1
-        handle = self._actor.remote(self.spec, self._private)
+        handle = self._actor.remote(self._spec_ref, self._private)  # Ray passes the spec
         self._handles[number] = handle
         self._starting[handle.ready.remote()] = number
 
