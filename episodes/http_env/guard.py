@@ -9,7 +9,6 @@ as OpenEnv's own ``/mcp`` answers."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -17,7 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from episodes.http_env.protocol import MAX_BODY_BYTES, dumps, json_problem
+from episodes.http_env.protocol import MAX_BODY_BYTES, dumps, json_problem, load_json
 from mcp_shop.server.http_checks import read_body, replaying
 
 __all__ = ["Guard"]
@@ -113,11 +112,10 @@ class Guard:
             await _send_json(send, 413, _rpc_error(
                 -32600, f"the body is over {MAX_BODY_BYTES:,} bytes, the most accepted"))
             return
-        problem = json_problem(raw) if raw.strip() else None
+        data, problem = load_json(raw) if raw.strip() else (None, None)
         if problem is not None:
             await _send_json(send, 400, _rpc_error(-32700, f"Parse error: {problem}"))
             return
-        data = json.loads(raw) if raw.strip() else None
         if isinstance(data, dict) and "jsonrpc" not in data:
             await _send_json(send, 200, _rpc_error(
                 -32600, "Invalid Request: this is the shop's MCP endpoint (Streamable HTTP): "

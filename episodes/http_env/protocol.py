@@ -26,6 +26,7 @@ __all__ = [
     "finite",
     "id_problem",
     "json_problem",
+    "load_json",
 ]
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -189,7 +190,7 @@ async def _read_json(request: Request) -> Any:
     expected = ENDPOINTS.get(what, "")
     if not raw.strip():
         raise EnvError(400, f"{what}: the body is empty; expected a JSON object {expected}")
-    data, problem = _loads(raw)
+    data, problem = load_json(raw)
     if problem:
         raise EnvError(400, f"{what}: {problem}; expected a JSON object {expected}")
     if not isinstance(data, dict):
@@ -201,7 +202,7 @@ async def _read_json(request: Request) -> Any:
 def json_problem(raw: bytes | str) -> str | None:
     """What makes ``raw`` unacceptable JSON (not JSON, too deep, an integer too long to
     convert), or None."""
-    return _loads(raw)[1]
+    return load_json(raw)[1]
 
 
 # A JSON escape of a UTF-16 surrogate: a lone one reads as a Python string that cannot be
@@ -212,7 +213,9 @@ _SURROGATE_IN_TEXT = re.compile(_SURROGATE_ESCAPE)
 _SURROGATE_IN_BYTES = re.compile(_SURROGATE_ESCAPE.encode())
 
 
-def _loads(raw: bytes | str) -> tuple[Any, str | None]:
+def load_json(raw: bytes | str) -> tuple[Any, str | None]:
+    """``raw`` read as JSON and None, or None and what makes it unacceptable (as
+    ``json_problem`` says)."""
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
